@@ -1,0 +1,1 @@
+"""Force-field data (OpenMM ForceField XML) shipped with snarefuse."""

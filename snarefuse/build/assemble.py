@@ -1,0 +1,178 @@
+"""Assemble geometry into a :class:`BuiltSystem`: topology, positions, box, ``openmm.System``.
+
+Topology conventions (relied on by the analysis package): a lipid is one residue named after its
+species, atoms ``H, T1, T2[, T3]`` bonded along the chain, no elements; each membrane is one chain
+(chain index = membrane id).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openmm
+from openmm import app
+
+from .. import __version__
+from ..errors import BuildError
+from ..forcefield import create_system, forcefield_xml
+from ..io import atomic_write_json, atomic_write_text
+from ..spec import Spec
+from .bilayer import LeafletGeometry, head_plane_offset, planar_bilayer
+
+#: Files a build writes; a directory holding them is a built system.
+BUILD_FILES = ("system.pdb", "system.xml", "spec.yaml", "manifest.json", "forcefield.xml")
+
+
+@dataclass
+class BuiltSystem:
+    """A built system, ready to simulate.
+
+    Attributes
+    ----------
+    spec : Spec
+    topology : openmm.app.Topology
+    positions : np.ndarray, shape (N, 3), float64, nm
+    box : np.ndarray, shape (3,), nm (orthorhombic)
+    system : openmm.System
+    manifest : dict
+        Counts, bead types, membranes, unit mapping (written as ``manifest.json``).
+    """
+
+    spec: Spec
+    topology: app.Topology
+    positions: np.ndarray
+    box: np.ndarray
+    system: openmm.System
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def units(self):  # noqa: ANN201
+        return self.spec.model.units
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``system.pdb``, ``system.xml``, ``spec.yaml``, ``manifest.json``, ``forcefield.xml``.
+
+        Refuses (``BuildError``) to write into a directory that holds other files, except a
+        previous build of the very same spec (then nothing is rewritten).
+        """
+        d = Path(directory)
+        if d.exists() and not d.is_dir():
+            raise BuildError(f"{d}: exists and is not a directory")
+        if d.exists() and any(d.iterdir()):
+            mpath = d / "manifest.json"
+            if mpath.exists():
+                try:
+                    old = json.loads(mpath.read_text()).get("spec_key")
+                except (OSError, ValueError):
+                    old = None
+                if old == self.spec.key():
+                    return d
+                raise BuildError(f"{d}: holds a system built from another spec (key {old}, this spec "
+                                 f"{self.spec.key()}); choose another output directory or remove it")
+            raise BuildError(f"{d}: directory is not empty and is not a snarefuse build; "
+                             "choose an empty or new directory")
+        d.mkdir(parents=True, exist_ok=True)
+        import io
+
+        buf = io.StringIO()
+        app.PDBFile.writeFile(self.topology, self.positions * 10.0, buf, keepIds=False)
+        atomic_write_text(d / "system.pdb", buf.getvalue())
+        atomic_write_text(d / "system.xml", openmm.XmlSerializer.serialize(self.system))
+        atomic_write_text(d / "forcefield.xml", forcefield_xml(self.spec.model, self.spec.lipids))
+        self.spec.dump(d / "spec.yaml")
+        atomic_write_json(d / "manifest.json", self.manifest)  # last: marks the build complete
+        return d
+
+
+def _add_membrane(top: app.Topology, chain: app.Chain, leaflets: list[LeafletGeometry], beads: int,
+                  out: list[np.ndarray]) -> list[int]:
+    names = ["H"] + [f"T{i}" for i in range(1, beads)]
+    counts = [0, 0]
+    for li, lf in enumerate(leaflets):
+        for pos, sp in zip(lf.positions, lf.species):
+            res = top.addResidue(str(sp), chain)
+            atoms = [top.addAtom(n, None, res) for n in names]
+            for a, b in zip(atoms[:-1], atoms[1:]):
+                top.addBond(a, b)
+            out.append(pos)
+            counts[li] += 1
+    return counts
+
+
+def build_system(spec: Spec) -> BuiltSystem:
+    """Build the system a spec describes.
+
+    Examples
+    --------
+    >>> from snarefuse.spec import load_spec, example_spec_path
+    >>> built = build_system(load_spec(example_spec_path("bilayer_small")))
+    >>> built.positions.shape
+    (1200, 3)
+    """
+    model, geo = spec.model, spec.system
+    rng = np.random.default_rng(spec.seed)
+    beads = model.beads_per_lipid
+    sigma = model.sigma_nm
+    bl = geo.bilayer
+    if bl.n_lipids is not None:
+        box_xy = math.sqrt(bl.n_lipids / 2 * bl.area_per_lipid_nm2)
+        n_total = bl.n_lipids
+    else:
+        assert bl.box_xy_nm is not None
+        box_xy = bl.box_xy_nm
+        n_total = int(round(2 * box_xy**2 / bl.area_per_lipid_nm2))
+    n_up, n_lo = n_total // 2, n_total - n_total // 2
+    box = np.array([box_xy, box_xy, geo.box_z_nm])
+
+    if geo.geometry == "bilayer":
+        mids = [geo.box_z_nm / 2]
+    elif geo.geometry == "two_bilayers":
+        assert geo.cleft_nm is not None
+        sep = 2 * head_plane_offset(beads, sigma) + geo.cleft_nm
+        mids = [geo.box_z_nm / 2 - sep / 2, geo.box_z_nm / 2 + sep / 2]
+    else:  # pragma: no cover - spec validation prevents this
+        raise BuildError(f"system.geometry: {geo.geometry!r} is not implemented")
+
+    top = app.Topology()
+    chunks: list[np.ndarray] = []
+    membranes = []
+    first_res = 0
+    for m, z in enumerate(mids):
+        up, lo = planar_bilayer(n_up, n_lo, box_xy, z, beads, sigma, bl.upper, bl.lower, rng)
+        chain = top.addChain(chr(ord("A") + m))
+        counts = _add_membrane(top, chain, [up, lo], beads, chunks)
+        membranes.append({"id": m, "chain": chain.id, "kind": "planar", "midplane_z_nm": z,
+                          "n_lipids": sum(counts), "n_upper": counts[0], "n_lower": counts[1],
+                          "first_residue": first_res})
+        first_res += sum(counts)
+    positions = np.concatenate([c.reshape(-1, 3) for c in chunks]) if chunks else np.zeros((0, 3))
+    top.setPeriodicBoxVectors([openmm.Vec3(box[0], 0, 0), openmm.Vec3(0, box[1], 0), openmm.Vec3(0, 0, box[2])])
+    system = create_system(top, model, spec.lipids)
+    system.setDefaultPeriodicBoxVectors(*[openmm.Vec3(*row) for row in np.diag(box)])
+
+    units = model.units
+    species_counts: dict[str, int] = {}
+    for res in top.residues():
+        species_counts[res.name] = species_counts.get(res.name, 0) + 1
+    manifest = {
+        "snarefuse_version": __version__,
+        "openmm_version": openmm.__version__,
+        "spec_key": spec.key(),
+        "name": spec.name,
+        "geometry": geo.geometry,
+        "n_atoms": int(positions.shape[0]),
+        "n_lipids": int(sum(m["n_lipids"] for m in membranes)),
+        "beads_per_lipid": beads,
+        "bead_names": ["H"] + [f"T{i}" for i in range(1, beads)],
+        "species": {k: {"count": species_counts.get(k, 0), **v.to_dict()} for k, v in sorted(spec.lipids.items())},
+        "membranes": membranes,
+        "box_nm": box.tolist(),
+        "units": units.as_dict(),
+        "forces": [f.getName() for f in system.getForces()],
+    }
+    return BuiltSystem(spec, top, positions, box, system, manifest)

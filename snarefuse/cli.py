@@ -1,0 +1,116 @@
+"""The ``snarefuse`` command line. Every command is thin; heavy imports happen inside commands so
+that ``--help`` is instant."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+
+def _fail(e: Exception) -> None:
+    click.echo(f"Error: {e}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="snarefuse")
+def main() -> None:
+    """snarefuse: coarse-grained MD of SNARE-mediated membrane fusion on OpenMM.
+
+    \b
+    Typical session:
+      snarefuse build systems/bilayer_small.yaml -o runs/bilayer
+      snarefuse run runs/bilayer --steps 20000
+      snarefuse analyze runs/bilayer
+    """
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False),
+              help="Directory to write the built system into (created; must be new or empty).")
+def build(spec: str, output: str) -> None:
+    """Build the system described by SPEC (a YAML file, or the name of a shipped example such as
+    'bilayer_small') into OUTPUT: system.pdb, system.xml, spec.yaml, manifest.json, forcefield.xml."""
+    from .build import build_system
+    from .errors import SnarefuseError
+    from .spec import example_spec_path, load_spec
+
+    try:
+        path = Path(spec)
+        if not path.exists() and not spec.endswith((".yaml", ".yml")):
+            path = example_spec_path(spec)
+        s = load_spec(path)
+        built = build_system(s)
+        out = Path(output)
+        existed = (out / "manifest.json").exists()
+        built.save(out)
+    except SnarefuseError as e:
+        _fail(e)
+        return
+    m = built.manifest
+    verb = "already built (same spec key), nothing rewritten" if existed else "built"
+    click.echo(f"{verb}: {out}  [{m['n_atoms']} beads, {m['n_lipids']} lipids, geometry {m['geometry']}, "
+               f"box {' x '.join(f'{x:.2f}' for x in m['box_nm'])} nm, key {m['spec_key']}]")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--steps", type=click.IntRange(min=0), default=None,
+              help="Total number of MD steps to reach (default: run.steps of the spec). Running again "
+                   "resumes from the last checkpoint; a larger number extends a finished run.")
+@click.option("--platform", type=click.Choice(["auto", "Reference", "CPU", "OpenCL", "CUDA", "HIP"]), default=None,
+              help="OpenMM platform (default: run.platform of the spec; 'auto' picks the fastest that works: "
+                   "CUDA, HIP, OpenCL, CPU).")
+@click.option("--precision", type=click.Choice(["single", "mixed", "double"]), default=None,
+              help="Floating-point precision on GPU/OpenCL platforms (default: run.precision, mixed).")
+@click.option("--device", "device_index", default=None, help="GPU device index, e.g. 0 or '0,1'.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU platform threads.")
+@click.option("--max-time", "max_time", default=None,
+              help="Stop cleanly with a checkpoint after this wall time, e.g. '23.5 h', '90 min', '3600 s'.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+def run(run_dir: str, steps: int | None, platform: str | None, precision: str | None, device_index: str | None,
+        threads: int | None, max_time: str | None, progress: bool | None) -> None:
+    """Run (or resume) the simulation in RUN_DIR, a directory written by 'snarefuse build'."""
+    from .errors import SnarefuseError
+    from .runner import run_simulation
+    from .spec import parse_quantity
+
+    try:
+        wall = None if max_time is None else parse_quantity(max_time, "wallclock", "--max-time")
+        r = run_simulation(run_dir, steps=steps, platform=platform, precision=precision,
+                           device_index=device_index, threads=threads, max_wall_time_s=wall, progress=progress)
+    except SnarefuseError as e:
+        _fail(e)
+        return
+    if r.status == "nothing-to-do":
+        click.echo(f"{run_dir}: already at step {r.step} (target {r.target_steps}); nothing to do")
+        return
+    how = f", resumed from {r.resumed_from}" if r.resumed_from else ""
+    click.echo(f"{run_dir}: {r.status} at step {r.step}/{r.target_steps} on {r.platform}{how} "
+               f"({r.steps_per_second:,.0f} steps/s)")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def platforms(as_json: bool) -> None:
+    """List the OpenMM platforms that load here, their properties, and plugin load failures."""
+    from .runner import platform_report
+
+    rep = platform_report()
+    if as_json:
+        click.echo(json.dumps(rep, indent=2))
+        return
+    click.echo(f"OpenMM {rep['openmm_version']}")
+    for p in rep["platforms"]:
+        props = ", ".join(f"{k}={v}" for k, v in p["properties"].items() if v)
+        click.echo(f"  {p['name']:<10} speed {p['speed']:g}  {props}")
+    if rep["load_failures"]:
+        click.echo("Plugin load failures:")
+        for f in rep["load_failures"]:
+            click.echo(f"  {f}")

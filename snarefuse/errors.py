@@ -1,0 +1,42 @@
+"""One exception hierarchy for snarefuse.
+
+Every message names the spec field or file at fault and what would be accepted.
+"""
+
+from __future__ import annotations
+
+
+class SnarefuseError(Exception):
+    """Base class of every error snarefuse raises on purpose."""
+
+
+class SpecError(SnarefuseError, ValueError):
+    """A spec (YAML) is invalid. ``field`` is the dotted path of the offending key."""
+
+    def __init__(self, field: str, message: str, source: str | None = None):
+        self.field = field
+        self.message = message
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{field}: {message}" if field else f"{where}{message}")
+
+
+class BuildError(SnarefuseError):
+    """A system cannot be built as specified (geometry impossible, overlaps...)."""
+
+
+class PlatformError(SnarefuseError):
+    """An OpenMM platform cannot be loaded or used."""
+
+
+class RunError(SnarefuseError):
+    """A run cannot start or continue (missing files, locked directory, corrupt checkpoint)."""
+
+
+class BlowUpError(RunError):
+    """The simulation became non-finite or its energy exploded."""
+
+    def __init__(self, message: str, step: int, particles: list[int] | None = None):
+        self.step = step
+        self.particles = particles or []
+        super().__init__(message)

@@ -1,0 +1,423 @@
+"""Run a built system on OpenMM: platform choice, minimisation, Langevin dynamics, tension-free
+membrane barostat, trajectory + CSV log + progress, atomic checkpoints, exact resume, blow-up
+detection and a wall-clock limit.
+
+Files in a run directory (besides the build files)::
+
+    trajectory.dcd|xtc   frames every run.trajectory_interval steps (molecules whole, wrapped)
+    log.csv              energies, temperature, box, area per lipid every run.report_interval
+    checkpoint.json      the last consistent checkpoint: step, file names, trajectory/log sizes
+    checkpoint-<step>.chk  exact OpenMM checkpoint (same platform and OpenMM version)
+    state-<step>.xml     portable State XML of the same step (any platform)
+    final_state.xml      portable state at the end
+    run.json             status (running / complete / stopped / failed), platform, speed
+    .lock                held while a run is active (flock; released when the process dies)
+
+Resuming (running the same command again) loads the checkpoint, cuts the trajectory and log back
+to their sizes at that checkpoint, and continues: the result has exactly the frames and rows of an
+uninterrupted run. If the exact checkpoint cannot be loaded (another platform or OpenMM version, a
+corrupt file), the portable state XML of the same step is used and the run says so.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Sequence
+
+import numpy as np
+import openmm
+from openmm import app, unit
+
+from .errors import BlowUpError, PlatformError, RunError
+from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .reporters import (CSVLogReporter, ProgressReporter, TrajectoryReporter, dcd_set_frame_count,
+                        truncate_file)
+from .spec import RunSpec, Spec, load_spec
+
+log = logging.getLogger("snarefuse.runner")
+
+#: Order in which ``platform: auto`` tries platforms (fastest first).
+AUTO_ORDER = ("CUDA", "HIP", "OpenCL", "CPU")
+
+
+# ------------------------------------------------------------------------------ platforms
+def available_platforms() -> list[str]:
+    """Names of the OpenMM platforms that loaded."""
+    return [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
+
+
+def platform_report() -> dict[str, Any]:
+    """Loaded platforms with their default properties and speed, plus plugin load failures."""
+    out: dict[str, Any] = {"openmm_version": openmm.__version__, "platforms": [], "load_failures":
+                           list(openmm.Platform.getPluginLoadFailures())}
+    for name in available_platforms():
+        p = openmm.Platform.getPlatformByName(name)
+        out["platforms"].append({"name": name, "speed": p.getSpeed(),
+                                 "properties": {k: p.getPropertyDefaultValue(k) for k in p.getPropertyNames()}})
+    return out
+
+
+def platform_properties(name: str, precision: str, device_index: str | None, threads: int | None) -> dict[str, str]:
+    """OpenMM platform properties for a platform name."""
+    props: dict[str, str] = {}
+    if name in ("CUDA", "OpenCL", "HIP"):
+        props["Precision"] = precision
+        if device_index is not None:
+            props["DeviceIndex"] = str(device_index)
+    elif name == "CPU" and threads is not None:
+        props["Threads"] = str(threads)
+    return props
+
+
+def _unavailable(name: str) -> PlatformError:
+    failures = "\n  ".join(openmm.Platform.getPluginLoadFailures()) or "(none reported)"
+    return PlatformError(f"OpenMM platform {name!r} is not available. Loaded platforms: "
+                         f"{', '.join(available_platforms())}. Plugin load failures:\n  {failures}\n"
+                         "For CUDA install the matching extra (pip install 'snarefuse[cuda12]' or [cuda13]); "
+                         "for OpenCL an ICD (e.g. apt-get install ocl-icd-libopencl1 pocl-opencl-icd).")
+
+
+def make_simulation(topology: app.Topology, system: openmm.System, make_integrator: Any, platform: str,
+                    precision: str, device_index: str | None = None, threads: int | None = None) -> app.Simulation:
+    """Create a Simulation on ``platform`` (or the fastest that works, for ``auto``).
+
+    ``make_integrator`` is called once per attempt (an integrator binds to one context only).
+    """
+    if platform != "auto" and platform not in available_platforms():
+        raise _unavailable(platform)
+    names = [p for p in AUTO_ORDER if p in available_platforms()] if platform == "auto" else [platform]
+    errors = []
+    for name in names:
+        try:
+            plat = openmm.Platform.getPlatformByName(name)
+            return app.Simulation(topology, system, make_integrator(), plat,
+                                  platform_properties(name, precision, device_index, threads))
+        except openmm.OpenMMException as e:
+            errors.append(f"{name}: {e}")
+    raise PlatformError("could not create an OpenMM context on " + ("any platform" if platform == "auto" else
+                        platform) + ":\n  " + "\n  ".join(errors))
+
+
+def minimize(context: openmm.Context, system: openmm.System, tolerance: float, max_iterations: int = 5000) -> None:
+    """L-BFGS energy minimisation of ``context`` (tolerance in kJ/mol/nm).
+
+    On OpenCL the minimisation runs in a temporary CPU context and the positions are copied
+    back: OpenMM 8.6's LocalEnergyMinimizer crashes (segmentation fault) on the POCL OpenCL
+    implementation.
+    """
+    if context.getPlatform().getName() != "OpenCL":
+        openmm.LocalEnergyMinimizer.minimize(context, tolerance, max_iterations)
+        return
+    state = context.getState(getPositions=True)
+    cpu = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("CPU"))
+    cpu.setPeriodicBoxVectors(*state.getPeriodicBoxVectors())
+    cpu.setPositions(state.getPositions())
+    openmm.LocalEnergyMinimizer.minimize(cpu, tolerance, max_iterations)
+    context.setPositions(cpu.getState(getPositions=True).getPositions())
+    del cpu
+
+
+# ------------------------------------------------------------------------------ run directory
+@dataclass
+class RunResult:
+    """What a call of :func:`run_simulation` did."""
+
+    run_dir: Path
+    status: str          # complete | stopped (wall-time limit) | nothing-to-do
+    step: int
+    target_steps: int
+    platform: str
+    resumed_from: str | None
+    steps_per_second: float
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``DIR/.lock``; the kernel releases it when the process dies, so a
+    stale lock from a killed run never blocks a new one."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / ".lock"
+        self._f: IO[str] | None = None
+
+    def __enter__(self) -> "RunLock":
+        f = open(self.path, "a+")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise RunError(f"{self.path.parent}: another run is active in this directory ({holder}); "
+                           "wait for it to finish or stop it first") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {os.uname().nodename}\n")
+        f.flush()
+        self._f = f
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._f is not None:
+            fcntl.flock(self._f.fileno(), fcntl.LOCK_UN)
+            self._f.close()
+
+
+def _read_build(run_dir: Path) -> tuple[Spec, dict[str, Any], openmm.System, app.PDBFile]:
+    for name in ("spec.yaml", "manifest.json", "system.xml", "system.pdb"):
+        if not (run_dir / name).exists():
+            raise RunError(f"{run_dir / name}: missing; build the system first with "
+                           f"'snarefuse build SPEC -o {run_dir}'")
+    spec = load_spec(run_dir / "spec.yaml")
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+    except ValueError as e:
+        raise RunError(f"{run_dir / 'manifest.json'}: not valid JSON ({e})") from None
+    try:
+        system = openmm.XmlSerializer.deserialize((run_dir / "system.xml").read_text())
+    except Exception as e:  # OpenMM raises a generic exception for malformed XML
+        raise RunError(f"{run_dir / 'system.xml'}: cannot be read as an OpenMM System ({e})") from None
+    pdb = app.PDBFile(str(run_dir / "system.pdb"))
+    if pdb.topology.getNumAtoms() != system.getNumParticles():
+        raise RunError(f"{run_dir}: system.pdb has {pdb.topology.getNumAtoms()} atoms but system.xml "
+                       f"{system.getNumParticles()} particles")
+    return spec, manifest, system, pdb
+
+
+def add_barostat(system: openmm.System, run: RunSpec, temperature_k: float) -> None:
+    """Tension-free MonteCarloMembraneBarostat: XY isotropic, Z fixed, zero pressure (no solvent)."""
+    if not run.barostat.enabled:
+        return
+    baro = openmm.MonteCarloMembraneBarostat(
+        0.0 * unit.bar, run.barostat.surface_tension_barnm * unit.bar * unit.nanometer, temperature_k * unit.kelvin,
+        openmm.MonteCarloMembraneBarostat.XYIsotropic, openmm.MonteCarloMembraneBarostat.ZFixed,
+        run.barostat.interval)
+    system.addForce(baro)
+
+
+def _checkpoint_info(run_dir: Path) -> dict[str, Any] | None:
+    p = run_dir / "checkpoint.json"
+    if not p.exists():
+        return None
+    try:
+        info = json.loads(p.read_text())
+        int(info["step"])
+        return info
+    except (ValueError, KeyError, TypeError) as e:
+        raise RunError(f"{p}: unreadable checkpoint record ({e}); the trajectory is intact; remove the run's "
+                       "checkpoint files to restart from the beginning") from None
+
+
+def _write_checkpoint(run_dir: Path, sim: app.Simulation, traj: TrajectoryReporter, logr: CSVLogReporter,
+                      frames: int, platform: str) -> dict[str, Any]:
+    step = sim.currentStep
+    traj_size = traj.flush()
+    log_size = logr.flush()
+    chk_name, state_name = f"checkpoint-{step:012d}.chk", f"state-{step:012d}.xml"
+    atomic_write_bytes(run_dir / chk_name, sim.context.createCheckpoint())
+    state = sim.context.getState(getPositions=True, getVelocities=True, getParameters=True, getEnergy=True)
+    atomic_write_text(run_dir / state_name, openmm.XmlSerializer.serialize(state))
+    old = _checkpoint_info(run_dir)
+    info = {"step": step, "time_ps": state.getTime().value_in_unit(unit.picosecond), "checkpoint": chk_name,
+            "state": state_name, "trajectory_bytes": traj_size, "trajectory_frames": frames,
+            "log_bytes": log_size, "platform": platform, "openmm_version": openmm.__version__,
+            "written": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    atomic_write_json(run_dir / "checkpoint.json", info)
+    if old is not None:
+        for key in ("checkpoint", "state"):
+            if old.get(key) and old[key] != info[key]:
+                try:
+                    (run_dir / old[key]).unlink()
+                except FileNotFoundError:
+                    pass
+    return info
+
+
+def _restore(run_dir: Path, sim: app.Simulation, info: dict[str, Any], platform: str) -> str:
+    """Load the checkpoint (exact) or fall back to the portable state of the same step."""
+    chk = run_dir / info["checkpoint"]
+    reason = ""
+    if info.get("platform") != platform:
+        reason = f"it was written on {info.get('platform')} and this run uses {platform}"
+    elif info.get("openmm_version") != openmm.__version__:
+        reason = f"it was written by OpenMM {info.get('openmm_version')}, this is {openmm.__version__}"
+    else:
+        try:
+            sim.context.loadCheckpoint(chk.read_bytes())
+            if sim.context.getStepCount() == info["step"]:
+                return "checkpoint"
+            reason = f"it holds step {sim.context.getStepCount()}, the record says {info['step']}"
+        except (OSError, openmm.OpenMMException, Exception) as e:  # corrupt or truncated file
+            reason = f"it cannot be loaded ({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+    state_path = run_dir / info["state"]
+    try:
+        state = openmm.XmlSerializer.deserialize(state_path.read_text())
+    except Exception as e:
+        raise RunError(f"{chk}: cannot resume ({reason}) and the portable state {state_path} is unreadable "
+                       f"({e}); the trajectory up to step {info['step']} is intact") from None
+    sim.context.setState(state)
+    sim.context.setStepCount(int(info["step"]))
+    sim.context.setTime(state.getTime())
+    log.warning("resumed step %s from the portable state %s, not the exact checkpoint (%s): the continuation "
+                "is statistically equivalent but not bit-identical", info["step"], state_path.name, reason)
+    return "state"
+
+
+def run_simulation(run_dir: str | Path, steps: int | None = None, platform: str | None = None,
+                   precision: str | None = None, device_index: str | None = None, threads: int | None = None,
+                   max_wall_time_s: float | None = None, progress: bool | None = None,
+                   extra_reporters: Sequence[Any] = ()) -> RunResult:
+    """Run (or resume) the simulation in a built directory up to ``steps`` total steps.
+
+    Parameters
+    ----------
+    run_dir : path
+        A directory written by ``snarefuse build``.
+    steps : int, optional
+        Total number of MD steps the run should reach (default: ``run.steps`` of the spec). Running
+        again with a larger number extends the run; with the same number it does nothing.
+    platform, precision, device_index, threads : optional
+        Override the spec's run section.
+    max_wall_time_s : float, optional
+        Stop cleanly (with a checkpoint) after this many seconds of wall time.
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+    extra_reporters : sequence
+        Further OpenMM reporters (e.g. a fusion-event reporter). A reporter may stop the run early
+        by setting an attribute ``stop_requested = True``.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: no such run directory; create it with 'snarefuse build SPEC -o {run_dir}'")
+    with RunLock(run_dir):
+        return _run_locked(run_dir, steps, platform, precision, device_index, threads, max_wall_time_s,
+                           progress, extra_reporters)
+
+
+def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precision: str | None,
+                device_index: str | None, threads: int | None, max_wall_time_s: float | None,
+                progress: bool | None, extra_reporters: Sequence[Any]) -> RunResult:
+    spec, manifest, system, pdb = _read_build(run_dir)
+    run = spec.run
+    target = run.steps if steps is None else int(steps)
+    if target < 0:
+        raise RunError(f"--steps must be >= 0, got {target}")
+    platform = platform or run.platform
+    precision = precision or run.precision
+    device_index = device_index if device_index is not None else run.device_index
+    threads = threads if threads is not None else run.threads
+    max_wall = max_wall_time_s if max_wall_time_s is not None else run.max_wall_time_s
+    units = spec.model.units
+    info = _checkpoint_info(run_dir)
+    if info is not None and info["step"] >= target:
+        return RunResult(run_dir, "nothing-to-do", int(info["step"]), target, str(info.get("platform")), None, 0.0)
+
+    add_barostat(system, run, spec.model.temperature_k)
+    for f in system.getForces():
+        if isinstance(f, openmm.MonteCarloMembraneBarostat):
+            f.setRandomNumberSeed((spec.seed * 7919 + 1) % 2**31)
+
+    def make_integrator() -> openmm.Integrator:
+        integrator = openmm.LangevinMiddleIntegrator(spec.model.temperature_k * unit.kelvin,
+                                                     run.friction_per_ps / unit.picosecond,
+                                                     run.timestep_ps * unit.picosecond)
+        integrator.setRandomNumberSeed(spec.seed % 2**31)
+        return integrator
+
+    sim = make_simulation(pdb.topology, system, make_integrator, platform, precision, device_index, threads)
+    context = sim.context
+    used_platform = context.getPlatform().getName()
+    traj_path = run_dir / f"trajectory.{run.trajectory_format}"
+    log_path = run_dir / "log.csv"
+    resumed_from = None
+    frames = 0
+    if info is None:
+        for p in (traj_path, log_path):
+            if p.exists() and p.stat().st_size > 0:
+                raise RunError(f"{p}: exists but there is no checkpoint.json to resume from; this file would be "
+                               "overwritten. Move it away or use a new run directory")
+        context.setPositions(pdb.getPositions(asNumpy=True))
+        context.setPeriodicBoxVectors(*system.getDefaultPeriodicBoxVectors())
+        if run.minimize:
+            minimize(context, system, 10.0 * units.epsilon_kjmol / units.sigma_nm)
+        context.setVelocitiesToTemperature(spec.model.temperature_k * unit.kelvin, spec.seed % 2**31)
+        context.setStepCount(0)
+        context.setTime(0.0)
+    else:
+        resumed_from = _restore(run_dir, sim, info, used_platform)
+        frames = int(info["trajectory_frames"])
+        truncate_file(traj_path, int(info["trajectory_bytes"]))
+        if run.trajectory_format == "dcd" and traj_path.exists():
+            dcd_set_frame_count(traj_path, frames)
+        truncate_file(log_path, int(info["log_bytes"]))
+
+    n_lipids = int(manifest.get("n_lipids", 0))
+    n_membranes = max(1, len(manifest.get("membranes", [])))
+    logr = CSVLogReporter(log_path, run.report_interval, units, system.getNumParticles(),
+                          n_lipids / (2 * n_membranes), append=info is not None)
+    traj = TrajectoryReporter(traj_path, run.trajectory_format, run.trajectory_interval, pdb.topology,
+                              run.timestep_ps, append=info is not None)
+    sim.reporters.extend([logr, traj, *extra_reporters])
+    show = sys.stderr.isatty() if progress is None else progress
+    prog = None
+    if show:
+        prog = ProgressReporter(run.report_interval, target, run.timestep_ps, units)
+        sim.reporters.append(prog)
+
+    status_path = run_dir / "run.json"
+    base_status = {"spec_key": spec.key(), "platform": used_platform, "precision": precision,
+                   "openmm_version": openmm.__version__, "target_steps": target, "units": units.as_dict(),
+                   "resumed_from": resumed_from, "pid": os.getpid()}
+    atomic_write_json(status_path, {**base_status, "status": "running", "step": sim.currentStep})
+    if info is None:
+        info = _write_checkpoint(run_dir, sim, traj, logr, frames, used_platform)
+
+    chunk = min(run.trajectory_interval, run.report_interval)
+    t0 = time.perf_counter()
+    s0 = sim.currentStep
+    status = "complete"
+    try:
+        while sim.currentStep < target:
+            ckpt_next = (sim.currentStep // run.checkpoint_interval + 1) * run.checkpoint_interval
+            n = min(target, ckpt_next, (sim.currentStep // chunk + 1) * chunk) - sim.currentStep
+            before = sim.currentStep
+            sim.step(n)
+            frames += sim.currentStep // run.trajectory_interval - before // run.trajectory_interval
+            stop_early = any(getattr(r, "stop_requested", False) for r in extra_reporters)
+            over_time = max_wall is not None and time.perf_counter() - t0 > max_wall
+            if sim.currentStep % run.checkpoint_interval == 0 or sim.currentStep >= target or over_time or stop_early:
+                _write_checkpoint(run_dir, sim, traj, logr, frames, used_platform)
+            if over_time:
+                status = "stopped"
+                break
+            if stop_early:
+                status = "stopped-event"
+                break
+    except BlowUpError as e:
+        atomic_write_json(status_path, {**base_status, "status": "failed", "step": e.step, "error": str(e)})
+        raise
+    finally:
+        for r in (logr, traj, prog):
+            if r is not None:
+                r.close()
+    elapsed = time.perf_counter() - t0
+    speed = (sim.currentStep - s0) / elapsed if elapsed > 0 else 0.0
+    if status == "complete":
+        state = context.getState(getPositions=True, getVelocities=True, getParameters=True)
+        atomic_write_text(run_dir / "final_state.xml", openmm.XmlSerializer.serialize(state))
+    atomic_write_json(status_path, {**base_status, "status": status, "step": sim.currentStep,
+                                    "steps_per_second": speed,
+                                    "particle_steps_per_second": speed * system.getNumParticles()})
+    return RunResult(run_dir, status, sim.currentStep, target, used_platform, resumed_from, speed)
+
+
+def read_positions(run_dir: str | Path) -> np.ndarray:
+    """Positions (N, 3) nm of the build's PDB."""
+    pdb = app.PDBFile(str(Path(run_dir) / "system.pdb"))
+    return np.asarray(pdb.getPositions(asNumpy=True).value_in_unit(unit.nanometer))

@@ -1,0 +1,637 @@
+"""Typed, strict system/run specs loaded from YAML, with a canonical ``key()``.
+
+A spec has four sections::
+
+    name: bilayer-small
+    seed: 2024
+    model:   {lipid_model, sigma, temperature, kT_over_epsilon, wc, bead_mass}
+    lipids:  {SPECIES: {head_size, tail_attraction}, ...}
+    system:  {geometry: bilayer, bilayer: {...}}
+    run:     {steps, timestep, friction, barostat, intervals, platform, ...}
+
+Quantities may carry units as strings (``"310 K"``, ``"0.88 nm"``, ``"0.01 tau"``,
+``"1.2 sigma^2"``). A bare number is in OpenMM's MD units (nm, ps, K, amu, kJ/mol); the
+reduced units ``sigma``, ``tau``, ``epsilon`` and ``kT`` are resolved through the model
+section. Unknown keys, wrong types, negative counts and impossible geometries raise
+:class:`~snarefuse.errors.SpecError` naming the dotted field path and what is accepted.
+
+The validated spec is written back (``to_dict``) with every quantity explicit in MD units;
+``key()`` hashes that canonical form, so two specs that mean the same thing share a key.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import SpecError
+from .units import ReducedUnits
+
+# --------------------------------------------------------------------------------------------
+# quantities
+# --------------------------------------------------------------------------------------------
+
+#: For each dimension: unit string -> factor to MD units, or a reduced unit name.
+_UNITS: dict[str, dict[str, float | str]] = {
+    "length": {"nm": 1.0, "angstrom": 0.1, "a": 0.1, "å": 0.1, "pm": 1e-3, "um": 1e3, "sigma": "sigma"},
+    "area": {"nm^2": 1.0, "nm2": 1.0, "angstrom^2": 0.01, "a^2": 0.01, "å^2": 0.01, "sigma^2": "sigma^2"},
+    "time": {"fs": 1e-3, "ps": 1.0, "ns": 1e3, "us": 1e6, "ms": 1e9, "tau": "tau"},
+    "rate": {"/ps": 1.0, "1/ps": 1.0, "/ns": 1e-3, "1/ns": 1e-3, "/tau": "1/tau", "1/tau": "1/tau"},
+    "temperature": {"k": 1.0},
+    "mass": {"amu": 1.0, "da": 1.0, "g/mol": 1.0},
+    "energy": {"kj/mol": 1.0, "kcal/mol": 4.184, "kt": "kT", "epsilon": "epsilon", "eps": "epsilon"},
+    # surface tension in OpenMM's unit for MonteCarloMembraneBarostat, bar*nm
+    "tension": {"bar*nm": 1.0, "mn/m": 10.0, "kj/mol/nm^2": 16.6054, "epsilon/sigma^2": "epsilon/sigma^2"},
+    "wallclock": {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0},
+}
+_MD_UNIT = {
+    "length": "nm", "area": "nm^2", "time": "ps", "rate": "/ps", "temperature": "K", "mass": "amu",
+    "energy": "kJ/mol", "tension": "bar*nm", "wallclock": "s",
+}
+_QUANTITY_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+
+
+def parse_quantity(value: Any, dimension: str, path: str, units: ReducedUnits | None = None) -> float:
+    """Parse a number or a ``"<number> <unit>"`` string into a float in MD units.
+
+    Parameters
+    ----------
+    value : float or str
+        ``0.88`` (MD units), ``"0.88 nm"``, ``"1 sigma"``, ``"0.01 tau"`` ...
+    dimension : str
+        One of ``length, area, time, rate, temperature, mass, energy, tension, wallclock``.
+    path : str
+        Dotted spec field, used in error messages.
+    units : ReducedUnits, optional
+        Needed to resolve reduced units (sigma, tau, epsilon, kT).
+
+    Examples
+    --------
+    >>> parse_quantity("8.8 angstrom", "length", "model.sigma")
+    0.88
+    """
+    table = _UNITS[dimension]
+    accepted = ", ".join(sorted({k for k in table if k not in ("a", "a^2", "eps")}))
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise SpecError(path, f"expected a number or a string like '1.0 {_MD_UNIT[dimension]}', "
+                              f"got {type(value).__name__} {value!r}")
+    if isinstance(value, (int, float)):
+        number, unit = float(value), ""
+    else:
+        m = _QUANTITY_RE.match(value)
+        if not m:
+            raise SpecError(path, f"cannot read {value!r} as a quantity; write e.g. "
+                                  f"'1.0 {_MD_UNIT[dimension]}' (units accepted: {accepted})")
+        number, unit = float(m.group(1)), m.group(2).strip().lower().replace(" ", "")
+    if not math.isfinite(number):
+        raise SpecError(path, f"must be finite, got {value!r}")
+    if unit == "":
+        return number
+    if unit not in table:
+        raise SpecError(path, f"unit {unit!r} is not a {dimension} unit; accepted: {accepted}")
+    factor = table[unit]
+    if isinstance(factor, float):
+        return number * factor
+    if units is None:  # pragma: no cover - model is always parsed first
+        raise SpecError(path, f"reduced unit {unit!r} needs the model section")
+    reduced = {
+        "sigma": units.sigma_nm,
+        "sigma^2": units.sigma_nm**2,
+        "tau": units.tau_ps,
+        "1/tau": 1.0 / units.tau_ps,
+        "kT": units.kt_kjmol,
+        "epsilon": units.epsilon_kjmol,
+        "epsilon/sigma^2": units.epsilon_kjmol / units.sigma_nm**2 * 16.6054,
+    }[factor]
+    return number * reduced
+
+
+# --------------------------------------------------------------------------------------------
+# strict section reader
+# --------------------------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+class _Section:
+    """Reads one mapping strictly: every key must be consumed, unknown keys are errors."""
+
+    def __init__(self, data: Any, path: str, allowed: list[str]):
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise SpecError(path or "<top level>", f"expected a mapping with keys {allowed}, "
+                                                   f"got {type(data).__name__}")
+        unknown = [k for k in data if k not in allowed]
+        if unknown:
+            raise SpecError(_join(path, str(unknown[0])),
+                            f"unknown key; accepted keys here: {', '.join(allowed)}")
+        self.data = data
+        self.path = path
+
+    def p(self, key: str) -> str:
+        return _join(self.path, key)
+
+    def raw(self, key: str, default: Any = _MISSING) -> Any:
+        if key in self.data and self.data[key] is not None:
+            return self.data[key]
+        if default is _MISSING:
+            raise SpecError(self.p(key), "is required")
+        return default
+
+    def qty(self, key: str, dim: str, default: Any = _MISSING, units: ReducedUnits | None = None,
+            positive: bool = True, allow_zero: bool = False) -> float:
+        v = parse_quantity(self.raw(key, default), dim, self.p(key), units)
+        if positive and (v < 0 or (v == 0 and not allow_zero)):
+            raise SpecError(self.p(key), f"must be {'>= 0' if allow_zero else '> 0'}, got {v:g} "
+                                         f"{_MD_UNIT[dim]}")
+        return v
+
+    def opt_qty(self, key: str, dim: str, units: ReducedUnits | None = None) -> float | None:
+        if self.raw(key, None) is None:
+            return None
+        return self.qty(key, dim, units=units)
+
+    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = 0) -> int:
+        v = self.raw(key, default)
+        if isinstance(v, bool) or not isinstance(v, int):
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            else:
+                raise SpecError(self.p(key), f"expected an integer, got {type(v).__name__} {v!r}")
+        if minimum is not None and v < minimum:
+            raise SpecError(self.p(key), f"must be >= {minimum}, got {v}")
+        return int(v)
+
+    def opt_integer(self, key: str, minimum: int | None = 0) -> int | None:
+        return None if self.raw(key, None) is None else self.integer(key, minimum=minimum)
+
+    def number(self, key: str, default: Any = _MISSING, minimum: float | None = None,
+               exclusive: bool = False) -> float:
+        v = self.raw(key, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise SpecError(self.p(key), f"expected a number, got {type(v).__name__} {v!r}")
+        v = float(v)
+        if not math.isfinite(v):
+            raise SpecError(self.p(key), f"must be finite, got {v!r}")
+        if minimum is not None and (v < minimum or (exclusive and v == minimum)):
+            raise SpecError(self.p(key), f"must be {'>' if exclusive else '>='} {minimum:g}, got {v:g}")
+        return v
+
+    def string(self, key: str, default: Any = _MISSING, choices: list[str] | None = None) -> str:
+        v = self.raw(key, default)
+        if not isinstance(v, str):
+            raise SpecError(self.p(key), f"expected a string, got {type(v).__name__} {v!r}")
+        if choices is not None and v not in choices:
+            raise SpecError(self.p(key), f"{v!r} is not accepted; choose one of: {', '.join(choices)}")
+        return v
+
+    def boolean(self, key: str, default: Any = _MISSING) -> bool:
+        v = self.raw(key, default)
+        if not isinstance(v, bool):
+            raise SpecError(self.p(key), f"expected true or false, got {v!r}")
+        return v
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _fmt(x: float) -> str:
+    """Canonical text of a float: 12 significant digits, so that equal quantities written in
+    different units ("8.8 angstrom", "0.88 nm") serialise, and hash, identically."""
+    return repr(float(f"{float(x):.12g}"))
+
+
+# --------------------------------------------------------------------------------------------
+# spec dataclasses
+# --------------------------------------------------------------------------------------------
+
+LIPID_MODELS = {"cooke3": 3, "cooke4": 4}
+GEOMETRIES = ["bilayer", "two_bilayers"]
+TRAJECTORY_FORMATS = ["dcd", "xtc"]
+PLATFORMS = ["auto", "Reference", "CPU", "OpenCL", "CUDA", "HIP"]
+PRECISIONS = ["single", "mixed", "double"]
+_SPECIES_RE = re.compile(r"^[A-Z][A-Z0-9]{1,3}$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The coarse-grained lipid model and the unit mapping."""
+
+    lipid_model: str = "cooke3"
+    sigma_nm: float = 0.88
+    temperature_k: float = 310.0
+    kt_over_epsilon: float = 1.1
+    wc_nm: float = 1.6 * 0.88
+    bead_mass_amu: float = 250.0
+
+    @property
+    def beads_per_lipid(self) -> int:
+        return LIPID_MODELS[self.lipid_model]
+
+    @property
+    def units(self) -> ReducedUnits:
+        return ReducedUnits(self.sigma_nm, self.temperature_k, self.kt_over_epsilon, self.bead_mass_amu)
+
+    @property
+    def cutoff_nm(self) -> float:
+        """Interaction range of the lipid model: r_c + w_c with r_c = 2^(1/6) sigma."""
+        return 2.0 ** (1.0 / 6.0) * self.sigma_nm + self.wc_nm
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lipid_model": self.lipid_model,
+            "sigma": f"{_fmt(self.sigma_nm)} nm",
+            "temperature": f"{_fmt(self.temperature_k)} K",
+            "kT_over_epsilon": self.kt_over_epsilon,
+            "wc": f"{_fmt(self.wc_nm)} nm",
+            "bead_mass": f"{_fmt(self.bead_mass_amu)} amu",
+        }
+
+
+@dataclass(frozen=True)
+class LipidSpecies:
+    """A lipid species: residue name, head size factor and tail attraction strength."""
+
+    name: str
+    head_size: float = 0.95
+    tail_attraction: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"head_size": self.head_size, "tail_attraction": self.tail_attraction}
+
+
+@dataclass(frozen=True)
+class BilayerSpec:
+    """One planar bilayer (geometry ``bilayer``) or each of the two (``two_bilayers``)."""
+
+    n_lipids: int | None
+    box_xy_nm: float | None
+    area_per_lipid_nm2: float
+    upper: dict[str, float]
+    lower: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_lipids": self.n_lipids,
+            "box_xy": None if self.box_xy_nm is None else f"{_fmt(self.box_xy_nm)} nm",
+            "area_per_lipid": f"{_fmt(self.area_per_lipid_nm2)} nm^2",
+            "upper": dict(self.upper),
+            "lower": dict(self.lower),
+        }
+
+
+@dataclass(frozen=True)
+class SystemGeometry:
+    """The geometry of the system."""
+
+    geometry: str
+    bilayer: BilayerSpec
+    box_z_nm: float
+    cleft_nm: float | None = None  # two_bilayers: gap between facing head-group surfaces
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"geometry": self.geometry, "bilayer": self.bilayer.to_dict(),
+                             "box_z": f"{_fmt(self.box_z_nm)} nm"}
+        if self.cleft_nm is not None:
+            d["cleft"] = f"{_fmt(self.cleft_nm)} nm"
+        return d
+
+
+@dataclass(frozen=True)
+class BarostatSpec:
+    """Tension-free MonteCarloMembraneBarostat (XY isotropic, Z fixed)."""
+
+    enabled: bool = True
+    surface_tension_barnm: float = 0.0
+    interval: int = 50
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "surface_tension": f"{_fmt(self.surface_tension_barnm)} bar*nm",
+                "interval": self.interval}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """How to run: integrator, outputs, platform."""
+
+    steps: int = 10000
+    timestep_ps: float = 0.0
+    friction_per_ps: float = 0.0
+    minimize: bool = True
+    barostat: BarostatSpec = field(default_factory=BarostatSpec)
+    report_interval: int = 1000
+    trajectory_interval: int = 1000
+    trajectory_format: str = "dcd"
+    checkpoint_interval: int = 10000
+    platform: str = "auto"
+    precision: str = "mixed"
+    device_index: str | None = None
+    threads: int | None = None
+    max_wall_time_s: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "steps": self.steps,
+            "timestep": f"{_fmt(self.timestep_ps)} ps",
+            "friction": f"{_fmt(self.friction_per_ps)} /ps",
+            "minimize": self.minimize,
+            "barostat": self.barostat.to_dict(),
+            "report_interval": self.report_interval,
+            "trajectory_interval": self.trajectory_interval,
+            "trajectory_format": self.trajectory_format,
+            "checkpoint_interval": self.checkpoint_interval,
+            "platform": self.platform,
+            "precision": self.precision,
+            "device_index": self.device_index,
+            "threads": self.threads,
+            "max_wall_time": None if self.max_wall_time_s is None else f"{_fmt(self.max_wall_time_s)} s",
+        }
+
+
+#: Fields that choose where and how fast a run executes but not what it computes; they are
+#: left out of ``key()`` so that the same physics on another machine shares its key.
+EXECUTION_FIELDS = ("platform", "device_index", "threads", "max_wall_time")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated system + run spec. Build with :func:`load_spec` or :meth:`Spec.from_dict`."""
+
+    name: str
+    seed: int
+    model: ModelSpec
+    lipids: dict[str, LipidSpecies]
+    system: SystemGeometry
+    run: RunSpec
+    source: str | None = None
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved spec, every quantity explicit in MD units (YAML/JSON-ready)."""
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "model": self.model.to_dict(),
+            "lipids": {k: v.to_dict() for k, v in sorted(self.lipids.items())},
+            "system": self.system.to_dict(),
+            "run": self.run.to_dict(),
+        }
+
+    def key(self) -> str:
+        """Canonical content hash (16 hex digits) of everything that determines the physics.
+
+        ``name`` and the execution fields (platform, device, threads, wall-time limit) are
+        excluded.
+        """
+        d = self.to_dict()
+        d.pop("name")
+        for k in EXECUTION_FIELDS:
+            d["run"].pop(k)
+        blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def dump(self, path: str | Path) -> None:
+        """Write the resolved spec as YAML (atomically)."""
+        from .io import atomic_write_text
+
+        atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "Spec":
+        """Return a new validated spec with dotted-path fields replaced (for sweeps)."""
+        d = self.to_dict()
+        for dotted, value in overrides.items():
+            set_dotted(d, dotted, value, source=self.source)
+        return Spec.from_dict(d, source=self.source)
+
+    # ------------------------------------------------------------------ parsing
+    @classmethod
+    def from_dict(cls, data: Any, source: str | None = None) -> "Spec":
+        try:
+            return _parse_spec(copy.deepcopy(data))
+        except SpecError as e:
+            if source and e.source is None:
+                raise SpecError(e.field, e.message, source) from None
+            raise
+
+
+def set_dotted(d: dict[str, Any], dotted: str, value: Any, source: str | None = None) -> None:
+    """Set ``d['a']['b']['c'] = value`` for ``dotted = 'a.b.c'``; the parent path must exist."""
+    parts = dotted.split(".")
+    node: Any = d
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+            raise SpecError(dotted, f"no such spec field (at {'.'.join(parts[:i + 1])!r})", source)
+        node = node[part]
+    if not isinstance(node, dict) or (parts[-1] not in node):
+        raise SpecError(dotted, "no such spec field", source)
+    node[parts[-1]] = value
+
+
+def _parse_spec(data: Any) -> Spec:
+    top = _Section(data, "", ["name", "seed", "model", "lipids", "system", "run"])
+    name = top.string("name", "snarefuse")
+    seed = top.integer("seed", 2024)
+    model = _parse_model(top.raw("model", {}))
+    units = model.units
+    lipids = _parse_lipids(top.raw("lipids", {"CKL": {}}))
+    system = _parse_system(top.raw("system"), units, model, lipids)
+    run = _parse_run(top.raw("run", {}), units)
+    return Spec(name=name, seed=seed, model=model, lipids=lipids, system=system, run=run)
+
+
+def _parse_model(data: Any) -> ModelSpec:
+    s = _Section(data, "model", ["lipid_model", "sigma", "temperature", "kT_over_epsilon", "wc", "bead_mass"])
+    lipid_model = s.string("lipid_model", "cooke3", list(LIPID_MODELS))
+    sigma = s.qty("sigma", "length", 0.88)
+    temperature = s.qty("temperature", "temperature", 310.0)
+    kte = s.number("kT_over_epsilon", 1.1, minimum=0.0, exclusive=True)
+    mass = s.qty("bead_mass", "mass", 250.0)
+    provisional = ReducedUnits(sigma, temperature, kte, mass)
+    wc = s.qty("wc", "length", "1.6 sigma", units=provisional)
+    if wc > 5 * sigma:
+        raise SpecError("model.wc", f"{wc:g} nm is {wc / sigma:.2f} sigma; the Cooke model is defined for "
+                                    "0 < w_c <= 5 sigma (fluid bilayers need ~1.4-1.8 sigma)")
+    return ModelSpec(lipid_model, sigma, temperature, kte, wc, mass)
+
+
+def _parse_lipids(data: Any) -> dict[str, LipidSpecies]:
+    if not isinstance(data, dict) or not data:
+        raise SpecError("lipids", "expected a non-empty mapping of species name -> "
+                                  "{head_size, tail_attraction}, e.g. {CKL: {}}")
+    out = {}
+    for name, params in data.items():
+        path = f"lipids.{name}"
+        if not isinstance(name, str) or not _SPECIES_RE.match(name):
+            raise SpecError(path, "species names are 2-4 characters, upper-case letters and digits, "
+                                  "starting with a letter (they become residue names), e.g. CKL")
+        s = _Section(params, path, ["head_size", "tail_attraction"])
+        head = s.number("head_size", 0.95, minimum=0.0, exclusive=True)
+        if head > 2.0:
+            raise SpecError(f"{path}.head_size", f"is the head bead size in sigma (Cooke: 0.95); "
+                                                 f"accepted 0 < head_size <= 2, got {head:g}")
+        att = s.number("tail_attraction", 1.0, minimum=0.0)
+        out[name] = LipidSpecies(name, head, att)
+    return out
+
+
+def _parse_composition(data: Any, path: str, lipids: dict[str, LipidSpecies]) -> dict[str, float]:
+    if data is None:
+        if len(lipids) == 1:
+            return {next(iter(lipids)): 1.0}
+        raise SpecError(path, f"required when several lipid species are defined ({', '.join(lipids)})")
+    if not isinstance(data, dict) or not data:
+        raise SpecError(path, "expected a mapping species -> fraction, e.g. {CKL: 0.7, CKS: 0.3}")
+    comp = {}
+    for k, v in data.items():
+        if k not in lipids:
+            raise SpecError(f"{path}.{k}", f"unknown lipid species; defined in 'lipids': {', '.join(lipids)}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise SpecError(f"{path}.{k}", f"fraction must be a number >= 0, got {v!r}")
+        comp[k] = float(v)
+    total = sum(comp.values())
+    if total <= 0:
+        raise SpecError(path, "fractions sum to zero")
+    return {k: v / total for k, v in comp.items()}
+
+
+def _parse_system(data: Any, units: ReducedUnits, model: ModelSpec,
+                  lipids: dict[str, LipidSpecies]) -> SystemGeometry:
+    s = _Section(data, "system", ["geometry", "bilayer", "box_z", "cleft"])
+    geometry = s.string("geometry", "bilayer", GEOMETRIES)
+    b = _Section(s.raw("bilayer"), "system.bilayer", ["n_lipids", "box_xy", "area_per_lipid", "upper", "lower"])
+    n_lipids = b.opt_integer("n_lipids", minimum=0)
+    box_xy = b.opt_qty("box_xy", "length", units)
+    apl = b.qty("area_per_lipid", "area", "1.2 sigma^2", units=units)
+    if (n_lipids is None) == (box_xy is None):
+        raise SpecError("system.bilayer", "give exactly one of n_lipids (total lipids in the bilayer) or "
+                                          "box_xy (lateral box edge)")
+    if n_lipids is not None:
+        if n_lipids < 2:
+            raise SpecError("system.bilayer.n_lipids", f"a bilayer needs at least 2 lipids (one per leaflet), "
+                                                       f"got {n_lipids}")
+        box_xy = math.sqrt(n_lipids / 2 * apl)
+    assert box_xy is not None
+    if apl < 0.5 * model.sigma_nm**2 or apl > 4 * model.sigma_nm**2:
+        raise SpecError("system.bilayer.area_per_lipid",
+                        f"{apl:g} nm^2 = {apl / model.sigma_nm**2:.2f} sigma^2 is outside 0.5-4 sigma^2 "
+                        "(a fluid Cooke bilayer has ~1.2 sigma^2)")
+    cutoff = model.cutoff_nm
+    if box_xy < 2 * cutoff:
+        raise SpecError("system.bilayer.box_xy" if n_lipids is None else "system.bilayer.n_lipids",
+                        f"the lateral box ({box_xy:.3f} nm) must be at least twice the interaction cutoff "
+                        f"({cutoff:.3f} nm = r_c + w_c); use more lipids or a larger box_xy")
+    upper = _parse_composition(b.raw("upper", None), "system.bilayer.upper", lipids)
+    lower = _parse_composition(b.raw("lower", None), "system.bilayer.lower", lipids)
+    bilayer = BilayerSpec(n_lipids, None if n_lipids is not None else box_xy, apl, upper, lower)
+    n_beads = model.beads_per_lipid
+    thickness = 2 * (n_beads - 1) * model.sigma_nm + model.sigma_nm  # generous bilayer extent
+    cleft = None
+    if geometry == "two_bilayers":
+        cleft = s.qty("cleft", "length", "2 sigma", units=units, allow_zero=True)
+        need = 2 * thickness + cleft + 2 * cutoff
+    else:
+        if s.raw("cleft", None) is not None:
+            raise SpecError("system.cleft", "only used with geometry: two_bilayers")
+        need = thickness + 2 * cutoff
+    box_z = s.qty("box_z", "length", max(need, 20 * model.sigma_nm), units=units)
+    if box_z < need:
+        raise SpecError("system.box_z", f"{box_z:.3f} nm is too small for this geometry; the membranes plus "
+                                        f"twice the cutoff need >= {need:.3f} nm")
+    if box_z < 2 * cutoff:
+        raise SpecError("system.box_z", f"must be at least twice the cutoff ({2 * cutoff:.3f} nm)")
+    return SystemGeometry(geometry, bilayer, box_z, cleft)
+
+
+def _parse_run(data: Any, units: ReducedUnits) -> RunSpec:
+    s = _Section(data, "run", ["steps", "timestep", "friction", "minimize", "barostat", "report_interval",
+                               "trajectory_interval", "trajectory_format", "checkpoint_interval", "platform",
+                               "precision", "device_index", "threads", "max_wall_time"])
+    steps = s.integer("steps", 10000, minimum=0)
+    dt = s.qty("timestep", "time", "0.01 tau", units=units)
+    if dt > 0.05 * units.tau_ps:
+        raise SpecError("run.timestep", f"{dt:g} ps = {dt / units.tau_ps:.3f} tau is unstable for the Cooke model; "
+                                        "accepted <= 0.05 tau (0.01 tau is standard)")
+    friction = s.qty("friction", "rate", "1 /tau", units=units)
+    minimize = s.boolean("minimize", True)
+    b = _Section(s.raw("barostat", {}), "run.barostat", ["enabled", "surface_tension", "interval"])
+    barostat = BarostatSpec(
+        enabled=b.boolean("enabled", True),
+        surface_tension_barnm=b.qty("surface_tension", "tension", 0.0, units=units, positive=False),
+        interval=b.integer("interval", 50, minimum=1),
+    )
+    report = s.integer("report_interval", 1000, minimum=1)
+    traj = s.integer("trajectory_interval", 1000, minimum=1)
+    ckpt = s.integer("checkpoint_interval", 10000, minimum=1)
+    for key, val in (("checkpoint_interval", ckpt),):
+        for other_key, other in (("trajectory_interval", traj), ("report_interval", report)):
+            if val % other:
+                raise SpecError(f"run.{key}", f"must be a multiple of run.{other_key} ({other}) so that a "
+                                              f"resumed run continues on the same frames; got {val}")
+    fmt = s.string("trajectory_format", "dcd", TRAJECTORY_FORMATS)
+    platform = s.string("platform", "auto", PLATFORMS)
+    precision = s.string("precision", "mixed", PRECISIONS)
+    dev = s.raw("device_index", None)
+    if dev is not None:
+        if isinstance(dev, bool) or not isinstance(dev, (int, str)) or not re.match(r"^\d+(,\d+)*$", str(dev)):
+            raise SpecError("run.device_index", f"expected a device number like 0 or '0,1', got {dev!r}")
+        dev = str(dev)
+    threads = s.opt_integer("threads", minimum=1)
+    wall = s.opt_qty("max_wall_time", "wallclock")
+    return RunSpec(steps, dt, friction, minimize, barostat, report, traj, fmt, ckpt, platform, precision,
+                   dev, threads, wall)
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+# --------------------------------------------------------------------------------------------
+
+def load_yaml(path: str | Path) -> Any:
+    """Read a YAML file, turning read and syntax errors into :class:`SpecError` naming the file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise SpecError("", "file not found", str(p)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError("", f"cannot read: {e}", str(p)) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise SpecError("", f"not valid YAML: {e}", str(p)) from None
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Load and validate a spec file.
+
+    Examples
+    --------
+    >>> from snarefuse.spec import load_spec, example_spec_path
+    >>> spec = load_spec(example_spec_path("bilayer_small"))
+    >>> spec.system.geometry
+    'bilayer'
+    """
+    data = load_yaml(path)
+    spec = Spec.from_dict(data, source=str(path))
+    return Spec(**{**spec.__dict__, "source": str(path)})
+
+
+def example_spec_path(name: str) -> Path:
+    """Path of an example spec shipped in ``snarefuse.systems`` (``name`` without ``.yaml``)."""
+    from importlib.resources import files
+
+    p = Path(str(files("snarefuse.systems").joinpath(f"{name}.yaml")))
+    if not p.exists():
+        available = sorted(q.stem for q in p.parent.glob("*.yaml"))
+        raise SpecError("", f"no example system {name!r}; available: {', '.join(available)}")
+    return p
+

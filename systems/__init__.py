@@ -1,0 +1,1 @@
+"""Example system specs (YAML) shipped with snarefuse."""

@@ -1,0 +1,46 @@
+"""Shared fixtures: OpenMM platforms (a skip is visible, never a silent pass) and small built systems."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import openmm
+import pytest
+
+from snarefuse.build import build_system
+from snarefuse.spec import Spec, example_spec_path, load_spec
+
+PLATFORMS = ["Reference", "CPU", "OpenCL", "CUDA"]
+
+
+def _loaded() -> list[str]:
+    return [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
+
+
+@pytest.fixture(scope="session", params=PLATFORMS)
+def platform_name(request: pytest.FixtureRequest) -> str:
+    """Every OpenMM platform; skipped visibly (with the plugin load failures) where it is not loaded."""
+    name = request.param
+    if name not in _loaded():
+        if os.environ.get("SNAREFUSE_REQUIRE_PLATFORMS", "") and name in os.environ["SNAREFUSE_REQUIRE_PLATFORMS"]:
+            pytest.fail(f"platform {name} required by SNAREFUSE_REQUIRE_PLATFORMS but not loaded: "
+                        f"{openmm.Platform.getPluginLoadFailures()}")
+        pytest.skip(f"OpenMM platform {name} not available here (loaded: {_loaded()})")
+    return name
+
+
+def small_spec(**overrides: object) -> Spec:
+    """The shipped small bilayer spec, shrunk to 200 lipids, with dotted-path overrides."""
+    base = load_spec(example_spec_path("bilayer_small"))
+    o = {"system.bilayer.n_lipids": 200}
+    o.update({k.replace("__", "."): v for k, v in overrides.items()})
+    return base.with_overrides(o)
+
+
+@pytest.fixture
+def small_built(tmp_path: Path):
+    """A built 200-lipid bilayer saved in a temporary run directory."""
+    built = build_system(small_spec())
+    built.save(tmp_path / "run")
+    return built, tmp_path / "run"
