@@ -114,3 +114,7 @@ def platforms(as_json: bool) -> None:
         click.echo("Plugin load failures:")
         for f in rep["load_failures"]:
             click.echo(f"  {f}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

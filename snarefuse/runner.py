@@ -38,7 +38,7 @@ from openmm import app, unit
 from .errors import BlowUpError, PlatformError, RunError
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .reporters import (CSVLogReporter, ProgressReporter, TrajectoryReporter, dcd_set_frame_count,
-                        truncate_file)
+                        truncate_file, worst_particles)
 from .spec import RunSpec, Spec, load_spec
 
 log = logging.getLogger("snarefuse.runner")
@@ -269,6 +269,19 @@ def _restore(run_dir: Path, sim: app.Simulation, info: dict[str, Any], platform:
     return "state"
 
 
+def _culprits(run_dir: Path, context: openmm.Context) -> tuple[list[int], str]:
+    """Particles with the largest forces now, or, if the state is no longer finite, at the last
+    checkpoint's portable state."""
+    try:
+        return worst_particles(context.getState(getForces=True)), "now"
+    except openmm.OpenMMException:
+        info = _checkpoint_info(run_dir)
+        if info is None:
+            return [], "(unknown)"
+        context.setState(openmm.XmlSerializer.deserialize((run_dir / info["state"]).read_text()))
+        return worst_particles(context.getState(getForces=True)), f"at the last good state (step {info['step']})"
+
+
 def run_simulation(run_dir: str | Path, steps: int | None = None, platform: str | None = None,
                    precision: str | None = None, device_index: str | None = None, threads: int | None = None,
                    max_wall_time_s: float | None = None, progress: bool | None = None,
@@ -387,7 +400,17 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
             ckpt_next = (sim.currentStep // run.checkpoint_interval + 1) * run.checkpoint_interval
             n = min(target, ckpt_next, (sim.currentStep // chunk + 1) * chunk) - sim.currentStep
             before = sim.currentStep
-            sim.step(n)
+            try:
+                sim.step(n)
+            except openmm.OpenMMException as e:
+                if "nan" not in str(e).lower():
+                    raise
+                step = context.getStepCount()
+                bad, where = _culprits(run_dir, context)
+                raise BlowUpError(f"simulation blew up between steps {before} and {before + n} "
+                                  f"({str(e).splitlines()[0]}); particles with the largest forces {where}: {bad}. "
+                                  "The time step may be too large or the start overlapping; the last good state "
+                                  "is the last checkpoint.", step=step, particles=bad) from None
             frames += sim.currentStep // run.trajectory_interval - before // run.trajectory_interval
             stop_early = any(getattr(r, "stop_requested", False) for r in extra_reporters)
             over_time = max_wall is not None and time.perf_counter() - t0 > max_wall

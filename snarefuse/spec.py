@@ -425,15 +425,20 @@ class Spec:
 
 
 def set_dotted(d: dict[str, Any], dotted: str, value: Any, source: str | None = None) -> None:
-    """Set ``d['a']['b']['c'] = value`` for ``dotted = 'a.b.c'``; the parent path must exist."""
+    """Set ``d['a']['b']['c'] = value`` for ``dotted = 'a.b.c'``.
+
+    The parent mapping must exist; a missing leaf is created and then validated like any key
+    (an unknown one is refused by the parser, naming the field)."""
     parts = dotted.split(".")
     node: Any = d
     for i, part in enumerate(parts[:-1]):
-        if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+        if not isinstance(node, dict) or part not in node:
             raise SpecError(dotted, f"no such spec field (at {'.'.join(parts[:i + 1])!r})", source)
+        if node[part] is None:
+            node[part] = {}
+        if not isinstance(node[part], dict):
+            raise SpecError(dotted, f"{'.'.join(parts[:i + 1])!r} is a value, not a section", source)
         node = node[part]
-    if not isinstance(node, dict) or (parts[-1] not in node):
-        raise SpecError(dotted, "no such spec field", source)
     node[parts[-1]] = value
 
 

@@ -134,8 +134,11 @@ def test_invalid_yaml_and_missing_file(tmp_path: Path):
 
 
 def test_override_of_unknown_path():
-    with pytest.raises(SpecError, match="no such spec field"):
+    with pytest.raises(SpecError, match="unknown key") as err:
         load_spec(EXAMPLE).with_overrides({"system.bilayer.nlipids": 3})
+    assert err.value.field == "system.bilayer.nlipids"
+    with pytest.raises(SpecError, match="no such spec field"):
+        load_spec(EXAMPLE).with_overrides({"sytem.bilayer.n_lipids": 3})
 
 
 def test_every_shipped_example_is_valid():

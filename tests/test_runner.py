@@ -1,0 +1,223 @@
+"""The runner: platforms agree, a SIGKILLed run resumes to exactly the uninterrupted result,
+locks, blow-up detection, checkpoint fallback, wall-time stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mdtraj
+import numpy as np
+import openmm
+import pytest
+
+from snarefuse.build import build_system
+from snarefuse.errors import BlowUpError, PlatformError, RunError
+from snarefuse.runner import RunLock, run_simulation
+
+from .conftest import small_spec
+
+#: Relative energy agreement between platforms on the same configuration (single precision kernels).
+PLATFORM_ENERGY_RTOL = {"Reference": 1e-12, "CPU": 2e-5, "OpenCL": 2e-5, "CUDA": 2e-5}
+PLATFORM_FORCE_ATOL_KJ_NM = {"Reference": 1e-9, "CPU": 0.05, "OpenCL": 0.05, "CUDA": 0.05}
+
+RESUME_OVERRIDES = dict(run__trajectory_interval=50, run__report_interval=50, run__checkpoint_interval=200,
+                        run__steps=1200, run__platform="Reference")
+
+
+def energies_and_forces(system: openmm.System, positions: np.ndarray, platform: str):
+    props = {"Precision": "mixed"} if platform in ("OpenCL", "CUDA") else {}
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform), props)
+    ctx.setPositions(positions)
+    st = ctx.getState(getEnergy=True, getForces=True)
+    return (st.getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole),
+            st.getForces(asNumpy=True).value_in_unit(openmm.unit.kilojoule_per_mole / openmm.unit.nanometer))
+
+
+def test_platforms_agree_on_energy_and_forces(platform_name):
+    built = build_system(small_spec())
+    rng = np.random.default_rng(3)
+    pos = built.positions + rng.normal(scale=0.03, size=built.positions.shape)
+    e_ref, f_ref = energies_and_forces(built.system, pos, "Reference")
+    e, f = energies_and_forces(built.system, pos, platform_name)
+    np.testing.assert_allclose(e, e_ref, rtol=PLATFORM_ENERGY_RTOL[platform_name])
+    np.testing.assert_allclose(f, f_ref, atol=PLATFORM_FORCE_ATOL_KJ_NM[platform_name], rtol=1e-4)
+
+
+def test_short_run_on_each_platform(platform_name, tmp_path: Path):
+    """The same short run gives the same mean potential energy per bead on every platform."""
+    built = build_system(small_spec(run__steps=1000, run__report_interval=100, run__trajectory_interval=100,
+                                    run__checkpoint_interval=1000))
+    built.save(tmp_path / "run")
+    r = run_simulation(tmp_path / "run", platform=platform_name, progress=False)
+    assert r.status == "complete" and r.platform == platform_name
+    log = np.genfromtxt(tmp_path / "run" / "log.csv", delimiter=",", names=True)
+    pe_per_bead_eps = log["potential_energy_kjmol"][3:].mean() / 600 / built.units.epsilon_kjmol
+    # Fluid Cooke bilayer at kT = 1.1 eps: 13.88 eps/bead measured in OpenMM and LAMMPS alike
+    # (shared/PERFORMANCE.md); the short equilibrating run sits within 5 % of it.
+    np.testing.assert_allclose(pe_per_bead_eps, 13.88, rtol=0.05)
+    assert np.all(np.abs(log["temperature_k"][3:].mean() - 310) < 15)
+
+
+def _start(run_dir: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "snarefuse.cli", "run", str(run_dir), "--no-progress", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_step(run_dir: Path, step: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        p = run_dir / "checkpoint.json"
+        if p.exists():
+            try:
+                if json.loads(p.read_text())["step"] >= step:
+                    return
+            except (ValueError, KeyError):
+                pass
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended early: {proc.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError("run did not reach the step in time")
+
+
+def test_sigkill_and_resume_gives_the_uninterrupted_trajectory(tmp_path: Path):
+    spec = small_spec(**RESUME_OVERRIDES)
+    build_system(spec).save(tmp_path / "a")
+    build_system(spec).save(tmp_path / "b")
+    assert run_simulation(tmp_path / "a", progress=False).status == "complete"
+
+    proc = _start(tmp_path / "b")
+    _wait_for_step(tmp_path / "b", 400, proc)
+    time.sleep(0.3)  # land the kill somewhere between checkpoints
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert json.loads((tmp_path / "b" / "checkpoint.json").read_text())["step"] < 1200
+    out = subprocess.run([sys.executable, "-m", "snarefuse.cli", "run", str(tmp_path / "b"), "--no-progress"],
+                         capture_output=True, text=True, check=True)
+    assert "resumed from checkpoint" in out.stdout
+
+    ta = mdtraj.load(str(tmp_path / "a" / "trajectory.dcd"), top=str(tmp_path / "a" / "system.pdb"))
+    tb = mdtraj.load(str(tmp_path / "b" / "trajectory.dcd"), top=str(tmp_path / "b" / "system.pdb"))
+    assert ta.n_frames == tb.n_frames == 1200 // 50
+    np.testing.assert_array_equal(tb.xyz, ta.xyz)  # Reference platform: bit-identical continuation
+    la = (tmp_path / "a" / "log.csv").read_text().splitlines()
+    lb = (tmp_path / "b" / "log.csv").read_text().splitlines()
+    assert lb == la
+    steps = [int(line.split(",")[0]) for line in lb[1:]]
+    assert steps == list(range(50, 1201, 50))
+
+
+def test_rerun_of_finished_run_does_nothing_and_extension_continues(tmp_path: Path):
+    spec = small_spec(run__steps=200, run__trajectory_interval=50, run__report_interval=50,
+                      run__checkpoint_interval=100, run__platform="CPU")
+    build_system(spec).save(tmp_path / "r")
+    run_simulation(tmp_path / "r", progress=False)
+    assert run_simulation(tmp_path / "r", progress=False).status == "nothing-to-do"
+    r = run_simulation(tmp_path / "r", steps=400, progress=False)
+    assert r.status == "complete" and r.step == 400 and r.resumed_from == "checkpoint"
+    t = mdtraj.load(str(tmp_path / "r" / "trajectory.dcd"), top=str(tmp_path / "r" / "system.pdb"))
+    assert t.n_frames == 8
+
+
+def test_second_run_on_same_directory_is_refused(small_built):
+    _, run_dir = small_built
+    with RunLock(run_dir):
+        with pytest.raises(RunError, match="another run is active"):
+            run_simulation(run_dir, steps=10, progress=False)
+
+
+def test_stale_lock_of_dead_process_is_ignored(small_built):
+    _, run_dir = small_built
+    (run_dir / ".lock").write_text("pid 999999 on deadhost\n")
+    r = run_simulation(run_dir, steps=100, platform="CPU", progress=False)
+    assert r.status == "complete"
+
+
+def test_overlapping_start_is_caught_and_last_good_state_kept(tmp_path: Path):
+    spec = small_spec(run__minimize=False, run__report_interval=10, run__trajectory_interval=10,
+                      run__checkpoint_interval=100, run__platform="CPU")
+    built = build_system(spec)
+    built.positions[5] = built.positions[20] + 0.01  # two beads on top of each other
+    built.save(tmp_path / "r")
+    with pytest.raises(BlowUpError) as err:
+        run_simulation(tmp_path / "r", steps=100, progress=False)
+    assert "blew up" in str(err.value) and err.value.step <= 10
+    assert set(err.value.particles) & {5, 20}
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["status"] == "failed"
+    assert json.loads((tmp_path / "r" / "checkpoint.json").read_text())["step"] == 0
+
+
+def test_corrupt_checkpoint_falls_back_to_portable_state(tmp_path: Path, caplog):
+    spec = small_spec(run__steps=200, run__trajectory_interval=50, run__report_interval=50,
+                      run__checkpoint_interval=100, run__platform="CPU")
+    build_system(spec).save(tmp_path / "r")
+    run_simulation(tmp_path / "r", steps=100, progress=False)
+    info = json.loads((tmp_path / "r" / "checkpoint.json").read_text())
+    chk = tmp_path / "r" / info["checkpoint"]
+    chk.write_bytes(chk.read_bytes()[:100])  # truncated
+    r = run_simulation(tmp_path / "r", progress=False)
+    assert r.resumed_from == "state" and r.step == 200
+    assert "portable state" in caplog.text
+    t = mdtraj.load(str(tmp_path / "r" / "trajectory.dcd"), top=str(tmp_path / "r" / "system.pdb"))
+    assert t.n_frames == 4
+
+
+def test_checkpoint_of_another_platform_resumes_from_state(tmp_path: Path):
+    spec = small_spec(run__steps=200, run__trajectory_interval=50, run__report_interval=50,
+                      run__checkpoint_interval=100)
+    build_system(spec).save(tmp_path / "r")
+    run_simulation(tmp_path / "r", steps=100, platform="Reference", progress=False)
+    r = run_simulation(tmp_path / "r", platform="CPU", progress=False)
+    assert r.resumed_from == "state" and r.platform == "CPU" and r.step == 200
+
+
+def test_wall_time_limit_stops_with_checkpoint(tmp_path: Path):
+    spec = small_spec(run__steps=10**7, run__trajectory_interval=100, run__report_interval=100,
+                      run__checkpoint_interval=100000, run__platform="CPU")
+    build_system(spec).save(tmp_path / "r")
+    r = run_simulation(tmp_path / "r", max_wall_time_s=1.0, progress=False)
+    assert r.status == "stopped" and 0 < r.step < 10**7
+    info = json.loads((tmp_path / "r" / "checkpoint.json").read_text())
+    assert info["step"] == r.step
+
+
+def test_unknown_platform_error_lists_loaded_platforms(small_built):
+    _, run_dir = small_built
+    with pytest.raises(PlatformError, match="Loaded platforms"):
+        run_simulation(run_dir, steps=10, platform="HIP" if "HIP" not in _names() else "Nope", progress=False)
+
+
+def _names():
+    return [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
+
+
+def test_missing_build_is_explained(tmp_path: Path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunError, match="build the system first"):
+        run_simulation(tmp_path / "empty", progress=False)
+    with pytest.raises(RunError, match="no such run directory"):
+        run_simulation(tmp_path / "nope", progress=False)
+
+
+def test_stray_trajectory_is_not_overwritten(small_built):
+    _, run_dir = small_built
+    (run_dir / "trajectory.dcd").write_bytes(b"precious")
+    with pytest.raises(RunError, match="would be"):
+        run_simulation(run_dir, steps=10, platform="CPU", progress=False)
+    assert (run_dir / "trajectory.dcd").read_bytes() == b"precious"
+
+
+def test_xtc_trajectory_resumes(tmp_path: Path):
+    spec = small_spec(run__steps=200, run__trajectory_interval=50, run__report_interval=50,
+                      run__checkpoint_interval=100, run__platform="CPU", run__trajectory_format="xtc")
+    build_system(spec).save(tmp_path / "r")
+    run_simulation(tmp_path / "r", steps=100, progress=False)
+    run_simulation(tmp_path / "r", progress=False)
+    t = mdtraj.load(str(tmp_path / "r" / "trajectory.xtc"), top=str(tmp_path / "r" / "system.pdb"))
+    assert t.n_frames == 4
+    np.testing.assert_allclose(np.diff(t.time), t.time[1] - t.time[0], rtol=1e-4)
