@@ -97,6 +97,42 @@ def run(run_dir: str, steps: int | None, platform: str | None, precision: str | 
 
 
 @main.command()
+@click.option("-o", "--output", default="quickstart-run", show_default=True, type=click.Path(file_okay=False),
+              help="Run directory for the quickstart system.")
+@click.option("--steps", type=click.IntRange(min=0), default=None,
+              help="Total MD steps (default: the shipped quickstart spec's run.steps).")
+@click.option("--platform", type=click.Choice(["auto", "Reference", "CPU", "OpenCL", "CUDA", "HIP"]), default=None,
+              help="OpenMM platform (default: auto).")
+def quickstart(output: str, steps: int | None, platform: str | None) -> None:
+    """Build, run and analyse the embedded default fusion system (a few minutes on a CPU).
+
+    Equivalent to 'snarefuse build quickstart -o DIR && snarefuse run DIR && snarefuse analyze DIR'.
+    Running it again resumes or does nothing; results land in DIR/analysis/.
+    """
+    from .build import build_system
+    from .errors import SnarefuseError
+    from .runner import run_simulation
+    from .spec import example_spec_path, load_spec
+
+    try:
+        built = build_system(load_spec(example_spec_path("quickstart")))
+        built.save(output)
+        click.echo(f"built {output}: {built.manifest['n_atoms']} beads, geometry {built.manifest['geometry']}")
+        r = run_simulation(output, steps=steps, platform=platform)
+        click.echo(f"run: {r.status} at step {r.step} on {r.platform}")
+        _analyze(output)
+    except SnarefuseError as e:
+        _fail(e)
+
+
+def _analyze(run_dir: str) -> None:
+    from .analysis.pipeline import analyze_run
+
+    out = analyze_run(run_dir)
+    click.echo(f"analysis written to {out}")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def platforms(as_json: bool) -> None:
     """List the OpenMM platforms that load here, their properties, and plugin load failures."""

@@ -44,3 +44,39 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     """Atomic JSON write, indented and key-sorted for readable diffs."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def trajectory_path(run_dir: str | Path) -> Path:
+    """The trajectory file of a run directory (``trajectory.dcd`` or ``trajectory.xtc``)."""
+    d = Path(run_dir)
+    for ext in ("dcd", "xtc"):
+        p = d / f"trajectory.{ext}"
+        if p.exists():
+            return p
+    raise RunError(f"{d}: no trajectory.dcd or trajectory.xtc; run the system first ('snarefuse run {d}')")
+
+
+def frame_times_ps(run_dir: str | Path, first_frame: int, n_frames: int) -> "np.ndarray":
+    """Simulation time (ps) of frames ``first_frame ... first_frame + n_frames - 1`` of a run.
+
+    Frames are written every ``run.trajectory_interval`` steps starting after step 0, so frame i
+    is at step (i + 1) * interval. DCD headers store time in AKMA units that readers interpret
+    differently; the run's resolved spec is the reliable source.
+    """
+    import numpy as np
+
+    from .spec import load_spec
+
+    run = load_spec(Path(run_dir) / "spec.yaml").run
+    idx = np.arange(first_frame, first_frame + n_frames)
+    return (idx + 1) * run.trajectory_interval * run.timestep_ps
+
+
+def load_trajectory(run_dir: str | Path, stride: int | None = None) -> "mdtraj.Trajectory":
+    """Load a run's whole trajectory with mdtraj, with frame times in ps set from the run's spec."""
+    import mdtraj
+
+    d = Path(run_dir)
+    t = mdtraj.load(str(trajectory_path(d)), top=str(d / "system.pdb"), stride=stride)
+    t.time = frame_times_ps(d, 0, t.n_frames * (stride or 1))[:: stride or 1][: t.n_frames]
+    return t
