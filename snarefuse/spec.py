@@ -640,3 +640,76 @@ def example_spec_path(name: str) -> Path:
         raise SpecError("", f"no example system {name!r}; available: {', '.join(available)}")
     return p
 
+
+
+# --------------------------------------------------------------------------------------------
+# field reference (the generated docs/reference/spec.md is built from this table; a test fails
+# when a field the parser accepts is missing here)
+# --------------------------------------------------------------------------------------------
+
+#: dotted path -> (kind, default, description). ``<SPECIES>`` stands for any species name.
+FIELD_DOCS: dict[str, tuple[str, str, str]] = {
+    "name": ("string", "snarefuse", "Free-form name of the system (not part of the key)."),
+    "seed": ("integer >= 0", "2024", "Seed for the builder, the thermostat and the barostat."),
+    "model": ("section", "", "The coarse-grained lipid model and the reduced-unit mapping."),
+    "model.lipid_model": ("cooke3 | cooke4", "cooke3",
+                          "3-bead Cooke-Kremer-Deserno lipid or its 4-bead variant (Butu et al. 2025)."),
+    "model.sigma": ("length", "0.88 nm", "Length unit sigma."),
+    "model.temperature": ("temperature", "310 K", "Physical temperature T; sets epsilon = k_B T / (kT/epsilon)."),
+    "model.kT_over_epsilon": ("number > 0", "1.1", "Reduced temperature (1.1: fluid bilayer at w_c = 1.6 sigma)."),
+    "model.wc": ("length", "1.6 sigma", "Range w_c of the cos^2 tail attraction (0 < w_c <= 5 sigma)."),
+    "model.bead_mass": ("mass", "250 amu", "Mass m of one lipid bead; with sigma and epsilon it sets tau."),
+    "lipids": ("mapping", "{CKL: {}}", "Lipid species: residue name (2-4 upper-case characters) -> parameters."),
+    "lipids.<SPECIES>.head_size": ("number in (0, 2]", "0.95", "Head bead size b in sigma (WCA b = min of the pair)."),
+    "lipids.<SPECIES>.tail_attraction": ("number >= 0", "1.0",
+                                         "Tail attraction strength in epsilon (pair: geometric mean)."),
+    "system": ("section", "", "Geometry of the system."),
+    "system.geometry": ("bilayer | two_bilayers", "bilayer",
+                        "One planar bilayer, or two apposed planar bilayers stacked along z."),
+    "system.bilayer": ("section", "", "Each planar bilayer."),
+    "system.bilayer.n_lipids": ("integer >= 2", "(one of n_lipids, box_xy)", "Total lipids per bilayer."),
+    "system.bilayer.box_xy": ("length", "(one of n_lipids, box_xy)", "Lateral edge of the square box."),
+    "system.bilayer.area_per_lipid": ("area", "1.2 sigma^2", "Initial area per lipid (0.5-4 sigma^2)."),
+    "system.bilayer.upper": ("mapping species -> fraction", "the only species",
+                             "Composition of the upper leaflet (normalised)."),
+    "system.bilayer.lower": ("mapping species -> fraction", "the only species",
+                             "Composition of the lower leaflet (normalised)."),
+    "system.cleft": ("length", "2 sigma", "two_bilayers: gap between the facing head-group planes."),
+    "system.box_z": ("length", "max(20 sigma, what the membranes need)", "Box height (fixed during runs)."),
+    "run": ("section", "", "How to run."),
+    "run.steps": ("integer >= 0", "10000", "Total MD steps (the CLI's --steps overrides)."),
+    "run.timestep": ("time", "0.01 tau", "Integration time step (<= 0.05 tau)."),
+    "run.friction": ("rate", "1 /tau", "Langevin friction coefficient."),
+    "run.minimize": ("boolean", "true", "Energy-minimise before the first step."),
+    "run.barostat": ("section", "", "Tension-free MonteCarloMembraneBarostat (XY isotropic, Z fixed)."),
+    "run.barostat.enabled": ("boolean", "true", "Use the barostat."),
+    "run.barostat.surface_tension": ("tension", "0 bar*nm", "Lateral tension (accepts mN/m, epsilon/sigma^2)."),
+    "run.barostat.interval": ("integer >= 1", "50", "Steps between barostat moves."),
+    "run.report_interval": ("integer >= 1", "1000", "Steps between log.csv rows (and progress updates)."),
+    "run.trajectory_interval": ("integer >= 1", "1000", "Steps between trajectory frames."),
+    "run.trajectory_format": ("dcd | xtc", "dcd", "Trajectory file format."),
+    "run.checkpoint_interval": ("integer >= 1", "10000",
+                                "Steps between checkpoints; a multiple of both output intervals."),
+    "run.platform": ("auto | Reference | CPU | OpenCL | CUDA | HIP", "auto", "OpenMM platform (not in the key)."),
+    "run.precision": ("single | mixed | double", "mixed", "Precision on GPU/OpenCL platforms."),
+    "run.device_index": ("integer or '0,1'", "null", "GPU device(s) (not in the key)."),
+    "run.threads": ("integer >= 1", "null", "CPU platform threads (not in the key)."),
+    "run.max_wall_time": ("wall-clock time", "null", "Stop cleanly after this long, e.g. '23.5 h' (not in the key)."),
+}
+
+
+def documented_paths(spec: Spec) -> set[str]:
+    """Dotted paths of a spec's resolved form, species names replaced by ``<SPECIES>``."""
+    out: set[str] = set()
+
+    def walk(d: dict[str, Any], prefix: str) -> None:
+        for k, v in d.items():
+            key = "<SPECIES>" if prefix == "lipids" else k
+            p = f"{prefix}.{key}" if prefix else key
+            if not (prefix == "lipids"):
+                out.add(p)
+            if isinstance(v, dict) and not p.endswith((".upper", ".lower")):
+                walk(v, p)
+
+    walk(spec.to_dict(), "")
+    return out
