@@ -78,6 +78,7 @@ class ChainSpringGenerator:
                 if a1 in atoms and a2 in atoms:
                     force.addBond(atoms[a1], atoms[a2], [params[p] for p in self.param_names])
         force.setForceGroup(FORCE_GROUP_SPRING)
+        force.setUsesPeriodicBoundaryConditions(True)
         sys.addForce(force)
 
     def postprocessSystem(self, sys: openmm.System, data: Any, args: dict[str, Any]) -> None:  # noqa: N802
@@ -177,4 +178,6 @@ def create_system(topology: app.Topology, model: "ModelSpec", lipids: dict[str, 
         elif isinstance(f, openmm.CustomBondForce) and f.getName() != "CookeStraighteningSpring":
             f.setName("CookeFENE")
             f.setForceGroup(FORCE_GROUP_BONDS)
+            # minimum-image bonds: correct even for per-bead wrapped coordinates
+            f.setUsesPeriodicBoundaryConditions(True)
     return system

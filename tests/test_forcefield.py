@@ -183,3 +183,14 @@ def test_global_parameters_carry_the_unit_mapping():
     g = {nb.getGlobalParameterName(i): nb.getGlobalParameterDefaultValue(i) for i in range(nb.getNumGlobalParameters())}
     np.testing.assert_allclose([g["cooke_eps"], g["cooke_sigma"], g["cooke_wc"]], [EPS, SIG, WC])
     np.testing.assert_allclose(EPS, 0.0083144626181532 * 310 / 1.1)
+
+
+def test_bonds_use_minimum_image():
+    """A lipid split across the periodic boundary has the same energy as a whole one."""
+    built = build_system(SPEC)
+    ctx = openmm.Context(built.system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(built.positions)
+    e_whole = ctx.getState(getEnergy=True).getPotentialEnergy()
+    ctx.setPositions(built.positions % built.box)  # every bead wrapped on its own
+    e_wrapped = ctx.getState(getEnergy=True).getPotentialEnergy()
+    np.testing.assert_allclose(e_wrapped._value, e_whole._value, rtol=1e-10)
