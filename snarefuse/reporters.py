@@ -195,8 +195,10 @@ class ProgressReporter:
         self.stream.flush()
 
     def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
+        if self._t0 is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._t0 = None
 
 
 def _hms(seconds: float) -> str:

@@ -269,6 +269,15 @@ def _restore(run_dir: Path, sim: app.Simulation, info: dict[str, Any], platform:
     return "state"
 
 
+def _close_quietly(*reporters: Any) -> None:
+    for r in reporters:
+        if r is not None:
+            try:
+                r.close()
+            except (OSError, ValueError):
+                pass
+
+
 def _culprits(run_dir: Path, context: openmm.Context) -> tuple[list[int], str]:
     """Particles with the largest forces now, or, if the state is no longer finite, at the last
     checkpoint's portable state."""
@@ -425,10 +434,31 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
     except BlowUpError as e:
         atomic_write_json(status_path, {**base_status, "status": "failed", "step": e.step, "error": str(e)})
         raise
+    except (OSError, RunError) as e:
+        # Disk full, quota, read-only file system...: cut the outputs back to the last consistent
+        # checkpoint so that no partial frame or row is left looking complete.
+        last = _checkpoint_info(run_dir)
+        _close_quietly(logr, traj, prog)
+        if last is not None:
+            try:
+                truncate_file(traj_path, int(last["trajectory_bytes"]))
+                if run.trajectory_format == "dcd" and traj_path.exists():
+                    dcd_set_frame_count(traj_path, int(last["trajectory_frames"]))
+                truncate_file(log_path, int(last["log_bytes"]))
+            except OSError:
+                pass
+        what = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        where = f" ({e.filename})" if isinstance(e, OSError) and e.filename else ""
+        try:
+            atomic_write_json(status_path, {**base_status, "status": "failed", "step": sim.currentStep,
+                                            "error": f"write failed: {what}"})
+        except RunError:
+            pass
+        raise RunError(f"{run_dir}: write failed at step {sim.currentStep}{where}: {what}. The trajectory and log "
+                       f"were cut back to the last checkpoint (step {last['step'] if last else 0}); free space or "
+                       "fix permissions and run the same command again to resume.") from None
     finally:
-        for r in (logr, traj, prog):
-            if r is not None:
-                r.close()
+        _close_quietly(logr, traj, prog)
     elapsed = time.perf_counter() - t0
     speed = (sim.currentStep - s0) / elapsed if elapsed > 0 else 0.0
     if status == "complete":
