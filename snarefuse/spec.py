@@ -216,7 +216,7 @@ def _fmt(x: float) -> str:
 # --------------------------------------------------------------------------------------------
 
 LIPID_MODELS = {"cooke3": 3, "cooke4": 4}
-GEOMETRIES = ["bilayer", "two_bilayers"]
+GEOMETRIES = ["bilayer", "two_bilayers", "vesicle_planar", "vesicle_vesicle"]
 TRAJECTORY_FORMATS = ["dcd", "xtc"]
 PLATFORMS = ["auto", "Reference", "CPU", "OpenCL", "CUDA", "HIP"]
 PRECISIONS = ["single", "mixed", "double"]
@@ -280,6 +280,16 @@ class BilayerSpec:
     upper: dict[str, float]
     lower: dict[str, float]
 
+    def box_xy_from_count(self) -> float:
+        """Lateral box edge (nm): from n_lipids and the area per lipid, or as given."""
+        if self.n_lipids is not None:
+            return math.sqrt(self.n_lipids / 2 * self.area_per_lipid_nm2)
+        assert self.box_xy_nm is not None
+        return self.box_xy_nm
+
+    def box_xy(self, model: "ModelSpec") -> float:
+        return self.box_xy_from_count()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "n_lipids": self.n_lipids,
@@ -291,17 +301,51 @@ class BilayerSpec:
 
 
 @dataclass(frozen=True)
-class SystemGeometry:
-    """The geometry of the system."""
+class VesicleSpec:
+    """A spherical vesicle (geometries ``vesicle_planar``, ``vesicle_vesicle``; both vesicles alike)."""
 
-    geometry: str
-    bilayer: BilayerSpec
-    box_z_nm: float
-    cleft_nm: float | None = None  # two_bilayers: gap between facing head-group surfaces
+    radius_nm: float
+    area_per_lipid_nm2: float
+    outer: dict[str, float]
+    inner: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"geometry": self.geometry, "bilayer": self.bilayer.to_dict(),
-                             "box_z": f"{_fmt(self.box_z_nm)} nm"}
+        return {"radius": f"{_fmt(self.radius_nm)} nm", "area_per_lipid": f"{_fmt(self.area_per_lipid_nm2)} nm^2",
+                "outer": dict(self.outer), "inner": dict(self.inner)}
+
+
+@dataclass(frozen=True)
+class SystemGeometry:
+    """The geometry of the system.
+
+    ``bilayer`` describes the planar membrane(s) (None for ``vesicle_vesicle``), ``vesicle`` the
+    vesicle(s) (None for planar-only geometries). ``box_xy_nm`` is set only where no planar
+    membrane defines the lateral box.
+    """
+
+    geometry: str
+    bilayer: BilayerSpec | None
+    box_z_nm: float
+    cleft_nm: float | None = None  # gap between the facing head-group surfaces of the two membranes
+    vesicle: VesicleSpec | None = None
+    box_xy_nm: float | None = None
+
+    @property
+    def lateral_box_nm(self) -> float:
+        if self.bilayer is not None:
+            return self.bilayer.box_xy_from_count()
+        assert self.box_xy_nm is not None
+        return self.box_xy_nm
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"geometry": self.geometry}
+        if self.bilayer is not None:
+            d["bilayer"] = self.bilayer.to_dict()
+        if self.vesicle is not None:
+            d["vesicle"] = self.vesicle.to_dict()
+        if self.box_xy_nm is not None:
+            d["box_xy"] = f"{_fmt(self.box_xy_nm)} nm"
+        d["box_z"] = f"{_fmt(self.box_z_nm)} nm"
         if self.cleft_nm is not None:
             d["cleft"] = f"{_fmt(self.cleft_nm)} nm"
         return d
@@ -450,7 +494,7 @@ def _parse_spec(data: Any) -> Spec:
     units = model.units
     lipids = _parse_lipids(top.raw("lipids", {"CKL": {}}))
     system = _parse_system(top.raw("system"), units, model, lipids)
-    run = _parse_run(top.raw("run", {}), units)
+    run = _parse_run(top.raw("run", {}), units, system.geometry)
     return Spec(name=name, seed=seed, model=model, lipids=lipids, system=system, run=run)
 
 
@@ -511,9 +555,71 @@ def _parse_composition(data: Any, path: str, lipids: dict[str, LipidSpecies]) ->
 
 def _parse_system(data: Any, units: ReducedUnits, model: ModelSpec,
                   lipids: dict[str, LipidSpecies]) -> SystemGeometry:
-    s = _Section(data, "system", ["geometry", "bilayer", "box_z", "cleft"])
+    s = _Section(data, "system", ["geometry", "bilayer", "vesicle", "box_xy", "box_z", "cleft"])
     geometry = s.string("geometry", "bilayer", GEOMETRIES)
-    b = _Section(s.raw("bilayer"), "system.bilayer", ["n_lipids", "box_xy", "area_per_lipid", "upper", "lower"])
+    cutoff = model.cutoff_nm
+    n_beads = model.beads_per_lipid
+    planar = geometry in ("bilayer", "two_bilayers", "vesicle_planar")
+    has_vesicle = geometry in ("vesicle_planar", "vesicle_vesicle")
+    bilayer = _parse_bilayer(s.raw("bilayer"), units, model, lipids) if planar else None
+    if not planar and s.raw("bilayer", None) is not None:
+        raise SpecError("system.bilayer", f"not used with geometry: {geometry} (it has no planar membrane)")
+    vesicle = _parse_vesicle(s.raw("vesicle"), units, model, lipids) if has_vesicle else None
+    if not has_vesicle and s.raw("vesicle", None) is not None:
+        raise SpecError("system.vesicle", f"not used with geometry: {geometry}")
+    thickness = 2 * (n_beads - 1) * model.sigma_nm + model.sigma_nm  # generous planar bilayer extent
+    cleft = None
+    if geometry == "bilayer":
+        if s.raw("cleft", None) is not None:
+            raise SpecError("system.cleft", "only used with two-membrane geometries (two_bilayers, vesicle_planar, "
+                                            "vesicle_vesicle)")
+    else:
+        cleft = s.qty("cleft", "length", "2 sigma", units=units, allow_zero=True)
+    box_xy_top = s.opt_qty("box_xy", "length", units)
+    if planar and box_xy_top is not None:
+        raise SpecError("system.box_xy", "only used with geometry: vesicle_vesicle; planar geometries take the "
+                                         "lateral box from system.bilayer (n_lipids or box_xy)")
+    if vesicle is not None:
+        outer = vesicle.radius_nm + vesicle_head_offset_nm(model)
+        need_xy = 2 * outer + 2 * cutoff
+        if bilayer is not None:
+            box_xy = bilayer.box_xy(model)
+            if box_xy < need_xy:
+                raise SpecError("system.bilayer.n_lipids" if bilayer.n_lipids is not None else "system.bilayer.box_xy",
+                                f"the lateral box ({box_xy:.2f} nm) must exceed the vesicle's outer diameter plus "
+                                f"twice the cutoff ({need_xy:.2f} nm) so the vesicle does not meet its periodic image")
+        else:
+            box_xy = box_xy_top if box_xy_top is not None else need_xy + 2 * model.sigma_nm
+            if box_xy < need_xy:
+                raise SpecError("system.box_xy", f"{box_xy:.2f} nm is smaller than the vesicle's outer diameter plus "
+                                                 f"twice the cutoff ({need_xy:.2f} nm)")
+        box_xy_top = box_xy if bilayer is None else None
+    if geometry == "bilayer":
+        need = thickness + 2 * cutoff
+    elif geometry == "two_bilayers":
+        assert cleft is not None
+        need = 2 * thickness + cleft + 2 * cutoff
+    elif geometry == "vesicle_planar":
+        assert cleft is not None and vesicle is not None
+        need = thickness + cleft + 2 * (vesicle.radius_nm + vesicle_head_offset_nm(model)) + 2 * cutoff
+    else:
+        assert cleft is not None and vesicle is not None
+        need = 4 * (vesicle.radius_nm + vesicle_head_offset_nm(model)) + cleft + 2 * cutoff
+    box_z = s.qty("box_z", "length", max(need + 2 * model.sigma_nm, 20 * model.sigma_nm), units=units)
+    if box_z < need:
+        raise SpecError("system.box_z", f"{box_z:.3f} nm is too small for this geometry; the membranes plus "
+                                        f"twice the cutoff need >= {need:.3f} nm")
+    return SystemGeometry(geometry, bilayer, box_z, cleft, vesicle, box_xy_top)
+
+
+def vesicle_head_offset_nm(model: ModelSpec) -> float:
+    """Distance of a vesicle's head shells from its midplane: 2.2 sigma (half the 4.4 sigma
+    head-head distance of a tension-free Cooke bilayer)."""
+    return 2.2 * model.sigma_nm
+
+
+def _parse_bilayer(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dict[str, LipidSpecies]) -> BilayerSpec:
+    b = _Section(data, "system.bilayer", ["n_lipids", "box_xy", "area_per_lipid", "upper", "lower"])
     n_lipids = b.opt_integer("n_lipids", minimum=0)
     box_xy = b.opt_qty("box_xy", "length", units)
     apl = b.qty("area_per_lipid", "area", "1.2 sigma^2", units=units)
@@ -526,10 +632,7 @@ def _parse_system(data: Any, units: ReducedUnits, model: ModelSpec,
                                                        f"got {n_lipids}")
         box_xy = math.sqrt(n_lipids / 2 * apl)
     assert box_xy is not None
-    if apl < 0.5 * model.sigma_nm**2 or apl > 4 * model.sigma_nm**2:
-        raise SpecError("system.bilayer.area_per_lipid",
-                        f"{apl:g} nm^2 = {apl / model.sigma_nm**2:.2f} sigma^2 is outside 0.5-4 sigma^2 "
-                        "(a fluid Cooke bilayer has ~1.2 sigma^2)")
+    _check_apl(apl, model, "system.bilayer.area_per_lipid")
     cutoff = model.cutoff_nm
     if box_xy < 2 * cutoff:
         raise SpecError("system.bilayer.box_xy" if n_lipids is None else "system.bilayer.n_lipids",
@@ -537,27 +640,35 @@ def _parse_system(data: Any, units: ReducedUnits, model: ModelSpec,
                         f"({cutoff:.3f} nm = r_c + w_c); use more lipids or a larger box_xy")
     upper = _parse_composition(b.raw("upper", None), "system.bilayer.upper", lipids)
     lower = _parse_composition(b.raw("lower", None), "system.bilayer.lower", lipids)
-    bilayer = BilayerSpec(n_lipids, None if n_lipids is not None else box_xy, apl, upper, lower)
-    n_beads = model.beads_per_lipid
-    thickness = 2 * (n_beads - 1) * model.sigma_nm + model.sigma_nm  # generous bilayer extent
-    cleft = None
-    if geometry == "two_bilayers":
-        cleft = s.qty("cleft", "length", "2 sigma", units=units, allow_zero=True)
-        need = 2 * thickness + cleft + 2 * cutoff
-    else:
-        if s.raw("cleft", None) is not None:
-            raise SpecError("system.cleft", "only used with geometry: two_bilayers")
-        need = thickness + 2 * cutoff
-    box_z = s.qty("box_z", "length", max(need, 20 * model.sigma_nm), units=units)
-    if box_z < need:
-        raise SpecError("system.box_z", f"{box_z:.3f} nm is too small for this geometry; the membranes plus "
-                                        f"twice the cutoff need >= {need:.3f} nm")
-    if box_z < 2 * cutoff:
-        raise SpecError("system.box_z", f"must be at least twice the cutoff ({2 * cutoff:.3f} nm)")
-    return SystemGeometry(geometry, bilayer, box_z, cleft)
+    return BilayerSpec(n_lipids, None if n_lipids is not None else box_xy, apl, upper, lower)
 
 
-def _parse_run(data: Any, units: ReducedUnits) -> RunSpec:
+def _check_apl(apl: float, model: ModelSpec, field: str) -> None:
+    if apl < 0.5 * model.sigma_nm**2 or apl > 4 * model.sigma_nm**2:
+        raise SpecError(field, f"{apl:g} nm^2 = {apl / model.sigma_nm**2:.2f} sigma^2 is outside 0.5-4 sigma^2 "
+                               "(a fluid Cooke bilayer has ~1.2 sigma^2)")
+
+
+def _parse_vesicle(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dict[str, LipidSpecies]) -> VesicleSpec:
+    v = _Section(data, "system.vesicle", ["radius", "area_per_lipid", "outer", "inner"])
+    radius = v.qty("radius", "length", units=units)
+    ho = vesicle_head_offset_nm(model)
+    n = model.beads_per_lipid
+    tail_span = (n - 1) * 2 * ho / (2 * n - 1)
+    r_min = ho + tail_span + model.sigma_nm
+    if radius < r_min:
+        raise SpecError("system.vesicle.radius", f"{radius:.2f} nm is too small: the inner leaflet needs a midplane "
+                                                 f"radius >= {r_min:.2f} nm (head offset + tail length + sigma)")
+    if radius > 500:
+        raise SpecError("system.vesicle.radius", f"{radius:.1f} nm would need millions of lipids; accepted <= 500 nm")
+    apl = v.qty("area_per_lipid", "area", "1.2 sigma^2", units=units)
+    _check_apl(apl, model, "system.vesicle.area_per_lipid")
+    outer = _parse_composition(v.raw("outer", None), "system.vesicle.outer", lipids)
+    inner = _parse_composition(v.raw("inner", None), "system.vesicle.inner", lipids)
+    return VesicleSpec(radius, apl, outer, inner)
+
+
+def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer") -> RunSpec:
     s = _Section(data, "run", ["steps", "timestep", "friction", "minimize", "barostat", "report_interval",
                                "trajectory_interval", "trajectory_format", "checkpoint_interval", "platform",
                                "precision", "device_index", "threads", "max_wall_time"])
@@ -569,8 +680,13 @@ def _parse_run(data: Any, units: ReducedUnits) -> RunSpec:
     friction = s.qty("friction", "rate", "1 /tau", units=units)
     minimize = s.boolean("minimize", True)
     b = _Section(s.raw("barostat", {}), "run.barostat", ["enabled", "surface_tension", "interval"])
+    planar = geometry != "vesicle_vesicle"
+    enabled = b.boolean("enabled", planar)
+    if enabled and not planar:
+        raise SpecError("run.barostat.enabled", "the membrane barostat scales a periodic planar membrane; "
+                                                "vesicle_vesicle has none: set false")
     barostat = BarostatSpec(
-        enabled=b.boolean("enabled", True),
+        enabled=enabled,
         surface_tension_barnm=b.qty("surface_tension", "tension", 0.0, units=units, positive=False),
         interval=b.integer("interval", 50, minimum=1),
     )
@@ -664,8 +780,9 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     "lipids.<SPECIES>.tail_attraction": ("number >= 0", "1.0",
                                          "Tail attraction strength in epsilon (pair: geometric mean)."),
     "system": ("section", "", "Geometry of the system."),
-    "system.geometry": ("bilayer | two_bilayers", "bilayer",
-                        "One planar bilayer, or two apposed planar bilayers stacked along z."),
+    "system.geometry": ("bilayer | two_bilayers | vesicle_planar | vesicle_vesicle", "bilayer",
+                        "One planar bilayer; two apposed planar bilayers; a vesicle above a planar bilayer; two "
+                        "vesicles. Membranes are stacked along z; the contact axis is z through the box centre."),
     "system.bilayer": ("section", "", "Each planar bilayer."),
     "system.bilayer.n_lipids": ("integer >= 2", "(one of n_lipids, box_xy)", "Total lipids per bilayer."),
     "system.bilayer.box_xy": ("length", "(one of n_lipids, box_xy)", "Lateral edge of the square box."),
@@ -674,7 +791,14 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
                              "Composition of the upper leaflet (normalised)."),
     "system.bilayer.lower": ("mapping species -> fraction", "the only species",
                              "Composition of the lower leaflet (normalised)."),
-    "system.cleft": ("length", "2 sigma", "two_bilayers: gap between the facing head-group planes."),
+    "system.cleft": ("length", "2 sigma", "Two-membrane geometries: gap between the facing head-group surfaces."),
+    "system.box_xy": ("length", "vesicle diameter + 2 cutoff + 2 sigma",
+                      "vesicle_vesicle only: lateral box edge (planar geometries take it from system.bilayer)."),
+    "system.vesicle": ("section", "", "The vesicle(s) of vesicle_planar / vesicle_vesicle."),
+    "system.vesicle.radius": ("length", "(required)", "Midplane radius of each vesicle."),
+    "system.vesicle.area_per_lipid": ("area", "1.2 sigma^2", "Area per lipid at each leaflet's head shell."),
+    "system.vesicle.outer": ("mapping species -> fraction", "the only species", "Outer leaflet composition."),
+    "system.vesicle.inner": ("mapping species -> fraction", "the only species", "Inner leaflet composition."),
     "system.box_z": ("length", "max(20 sigma, what the membranes need)", "Box height (fixed during runs)."),
     "run": ("section", "", "How to run."),
     "run.steps": ("integer >= 0", "10000", "Total MD steps (the CLI's --steps overrides)."),
@@ -682,7 +806,7 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     "run.friction": ("rate", "1 /tau", "Langevin friction coefficient."),
     "run.minimize": ("boolean", "true", "Energy-minimise before the first step."),
     "run.barostat": ("section", "", "Tension-free MonteCarloMembraneBarostat (XY isotropic, Z fixed)."),
-    "run.barostat.enabled": ("boolean", "true", "Use the barostat."),
+    "run.barostat.enabled": ("boolean", "true with a planar membrane", "Use the barostat (not with vesicle_vesicle)."),
     "run.barostat.surface_tension": ("tension", "0 bar*nm", "Lateral tension (accepts mN/m, epsilon/sigma^2)."),
     "run.barostat.interval": ("integer >= 1", "50", "Steps between barostat moves."),
     "run.report_interval": ("integer >= 1", "1000", "Steps between log.csv rows (and progress updates)."),
@@ -708,7 +832,7 @@ def documented_paths(spec: Spec) -> set[str]:
             p = f"{prefix}.{key}" if prefix else key
             if not (prefix == "lipids"):
                 out.add(p)
-            if isinstance(v, dict) and not p.endswith((".upper", ".lower")):
+            if isinstance(v, dict) and not p.endswith((".upper", ".lower", ".outer", ".inner")):
                 walk(v, p)
 
     walk(spec.to_dict(), "")

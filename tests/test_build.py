@@ -99,3 +99,64 @@ def test_save_refuses_foreign_or_other_build(tmp_path: Path):
     with pytest.raises(BuildError, match="not empty"):
         build_system(small_spec()).save(tmp_path / "other")
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+
+
+def _vesicle_planar(**o):
+    return small_spec(system__geometry="vesicle_planar", system__vesicle={"radius": "6 nm"},
+                      system__bilayer__n_lipids=1200, system__cleft="1 nm", system__box_z=None, **o)
+
+
+def test_vesicle_planar_geometry():
+    from scipy.spatial import cKDTree
+
+    built = build_system(_vesicle_planar())
+    m0, m1 = built.manifest["membranes"]
+    assert (m0["kind"], m1["kind"]) == ("planar", "vesicle")
+    lip = built.positions.reshape(-1, 3, 3)
+    heads = lip[:, 0]
+    planar_top = heads[: m0["n_upper"], 2].max()
+    ves = heads[m0["n_lipids"]:]
+    centre = np.array(m1["center_nm"])
+    # the gap between the planar upper head plane and the vesicle's lowest head is the cleft
+    np.testing.assert_allclose(ves[:, 2].min() - planar_top, 1.0, atol=0.1)
+    r = np.linalg.norm(ves - centre, axis=1)
+    np.testing.assert_allclose(r[: m1["n_outer"]], m1["outer_head_radius_nm"], atol=1e-6)
+    np.testing.assert_allclose(r[m1["n_outer"]:], m1["inner_head_radius_nm"], atol=1e-6)
+    tree = cKDTree(built.positions % built.box, boxsize=built.box)
+    d, _ = tree.query(built.positions % built.box, k=2)
+    assert d[:, 1].min() > 0.75 * 0.88
+
+
+def test_vesicle_vesicle_geometry_and_no_barostat():
+    spec = small_spec(system__geometry="vesicle_vesicle", system__vesicle={"radius": "6 nm"}, system__bilayer=None,
+                      system__cleft="1.5 nm", run__barostat={"enabled": False}, system__box_z=None)
+    built = build_system(spec)
+    c0, c1 = (np.array(m["center_nm"]) for m in built.manifest["membranes"])
+    outer = built.manifest["membranes"][0]["outer_head_radius_nm"]
+    np.testing.assert_allclose(np.linalg.norm(c1 - c0) - 2 * outer, 1.5, atol=1e-6)
+    assert built.box[0] > 2 * outer + 2 * built.spec.model.cutoff_nm
+
+
+VESICLE_ERRORS = [
+    (dict(system__vesicle={"radius": "2 nm"}), "system.vesicle.radius", "too small"),
+    (dict(system__vesicle={"radius": "30 nm"}), "system.bilayer.n_lipids", "vesicle's outer diameter"),
+    (dict(system__vesicle={"radius": "6 nm", "colour": 1}), "system.vesicle.colour", "unknown key"),
+]
+
+
+@pytest.mark.parametrize("overrides,field,words", VESICLE_ERRORS, ids=[e[1] + ":" + e[2] for e in VESICLE_ERRORS])
+def test_vesicle_spec_errors(overrides, field, words):
+    from snarefuse.errors import SpecError
+
+    with pytest.raises(SpecError) as err:
+        small_spec(system__geometry="vesicle_planar", system__bilayer__n_lipids=1200, system__box_z=None, **overrides)
+    assert err.value.field == field and words in str(err.value)
+
+
+def test_barostat_refused_without_planar_membrane():
+    from snarefuse.errors import SpecError
+
+    with pytest.raises(SpecError) as err:
+        small_spec(system__geometry="vesicle_vesicle", system__vesicle={"radius": "6 nm"}, system__bilayer=None,
+                   run__barostat={"enabled": True}, system__box_z=None)
+    assert err.value.field == "run.barostat.enabled"

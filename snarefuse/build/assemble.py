@@ -8,7 +8,6 @@ species, atoms ``H, T1, T2[, T3]`` bonded along the chain, no elements; each mem
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,9 @@ from .. import __version__
 from ..errors import BuildError
 from ..forcefield import create_system, forcefield_xml
 from ..io import atomic_write_json, atomic_write_text
-from ..spec import Spec
-from .bilayer import LeafletGeometry, head_plane_offset, planar_bilayer
+from ..spec import Spec, vesicle_head_offset_nm
+from .bilayer import LeafletGeometry, head_plane_offset, planar_bilayer, split_counts
+from .vesicle import vesicle_lipid_positions
 
 #: Files a build writes; a directory holding them is a built system.
 BUILD_FILES = ("system.pdb", "system.xml", "spec.yaml", "manifest.json", "forcefield.xml")
@@ -104,8 +104,34 @@ def _add_membrane(top: app.Topology, chain: app.Chain, leaflets: list[LeafletGeo
     return counts
 
 
+def _assign_species(n: int, composition: dict[str, float], rng: np.random.Generator) -> np.ndarray:
+    species = np.array([s for s, c in split_counts(n, composition).items() for _ in range(c)], dtype=object)
+    rng.shuffle(species)
+    return species
+
+
+def _vesicle(spec: Spec, center: np.ndarray, rng: np.random.Generator) -> tuple[list[LeafletGeometry], dict]:
+    model, ves = spec.model, spec.system.vesicle
+    assert ves is not None
+    v = vesicle_lipid_positions(ves.radius_nm, ves.area_per_lipid_nm2, n_beads=model.beads_per_lipid,
+                                seed=int(rng.integers(2**31)), head_offset_nm=vesicle_head_offset_nm(model),
+                                center_nm=center)
+    leaflets = []
+    for label, comp in (("outer", ves.outer), ("inner", ves.inner)):
+        pos = v.positions[v.leaflet == label]
+        leaflets.append(LeafletGeometry(pos, _assign_species(len(pos), comp, rng)))
+    info = {"kind": "vesicle", "center_nm": [float(x) for x in center], "radius_nm": ves.radius_nm,
+            "outer_head_radius_nm": v.outer_head_radius_nm, "inner_head_radius_nm": v.inner_head_radius_nm}
+    return leaflets, info
+
+
 def build_system(spec: Spec) -> BuiltSystem:
     """Build the system a spec describes.
+
+    Membranes are stacked along z around the box centre; the contact axis of two-membrane
+    geometries is the z axis through the centre of the box (x = y = L/2). Membrane 0 is the
+    target membrane (the lower planar bilayer, the planar bilayer of ``vesicle_planar``, or the
+    lower vesicle); membrane 1 the apposed one.
 
     Examples
     --------
@@ -118,23 +144,41 @@ def build_system(spec: Spec) -> BuiltSystem:
     rng = np.random.default_rng(spec.seed)
     beads = model.beads_per_lipid
     sigma = model.sigma_nm
-    bl = geo.bilayer
-    if bl.n_lipids is not None:
-        box_xy = math.sqrt(bl.n_lipids / 2 * bl.area_per_lipid_nm2)
-        n_total = bl.n_lipids
-    else:
-        assert bl.box_xy_nm is not None
-        box_xy = bl.box_xy_nm
-        n_total = int(round(2 * box_xy**2 / bl.area_per_lipid_nm2))
-    n_up, n_lo = n_total // 2, n_total - n_total // 2
+    box_xy = geo.lateral_box_nm
     box = np.array([box_xy, box_xy, geo.box_z_nm])
+    centre = box / 2
+    h = head_plane_offset(beads, sigma)
+    cleft = geo.cleft_nm or 0.0
+
+    # (leaflets, info) per membrane, bottom to top
+    membranes_geo: list[tuple[list[LeafletGeometry], dict[str, Any]]] = []
+
+    def planar(z: float) -> tuple[list[LeafletGeometry], dict[str, Any]]:
+        bl = geo.bilayer
+        assert bl is not None
+        n_total = bl.n_lipids if bl.n_lipids is not None else int(round(2 * box_xy**2 / bl.area_per_lipid_nm2))
+        up, lo = planar_bilayer(n_total // 2, n_total - n_total // 2, box_xy, z, beads, sigma, bl.upper, bl.lower,
+                                rng)
+        return [up, lo], {"kind": "planar", "midplane_z_nm": z}
 
     if geo.geometry == "bilayer":
-        mids = [geo.box_z_nm / 2]
+        membranes_geo.append(planar(centre[2]))
     elif geo.geometry == "two_bilayers":
-        assert geo.cleft_nm is not None
-        sep = 2 * head_plane_offset(beads, sigma) + geo.cleft_nm
-        mids = [geo.box_z_nm / 2 - sep / 2, geo.box_z_nm / 2 + sep / 2]
+        sep = 2 * h + cleft
+        membranes_geo += [planar(centre[2] - sep / 2), planar(centre[2] + sep / 2)]
+    elif geo.geometry == "vesicle_planar":
+        assert geo.vesicle is not None
+        rv = geo.vesicle.radius_nm + vesicle_head_offset_nm(model)
+        stack = 2 * h + cleft + 2 * rv
+        z0 = centre[2] - stack / 2
+        membranes_geo.append(planar(z0 + h))
+        membranes_geo.append(_vesicle(spec, np.array([centre[0], centre[1], z0 + 2 * h + cleft + rv]), rng))
+    elif geo.geometry == "vesicle_vesicle":
+        assert geo.vesicle is not None
+        rv = geo.vesicle.radius_nm + vesicle_head_offset_nm(model)
+        z0 = centre[2] - (4 * rv + cleft) / 2
+        membranes_geo.append(_vesicle(spec, np.array([centre[0], centre[1], z0 + rv]), rng))
+        membranes_geo.append(_vesicle(spec, np.array([centre[0], centre[1], z0 + 3 * rv + cleft]), rng))
     else:  # pragma: no cover - spec validation prevents this
         raise BuildError(f"system.geometry: {geo.geometry!r} is not implemented")
 
@@ -142,13 +186,12 @@ def build_system(spec: Spec) -> BuiltSystem:
     chunks: list[np.ndarray] = []
     membranes = []
     first_res = 0
-    for m, z in enumerate(mids):
-        up, lo = planar_bilayer(n_up, n_lo, box_xy, z, beads, sigma, bl.upper, bl.lower, rng)
+    for m, (leaflets, info) in enumerate(membranes_geo):
         chain = top.addChain(chr(ord("A") + m))
-        counts = _add_membrane(top, chain, [up, lo], beads, chunks)
-        membranes.append({"id": m, "chain": chain.id, "kind": "planar", "midplane_z_nm": z,
-                          "n_lipids": sum(counts), "n_upper": counts[0], "n_lower": counts[1],
-                          "first_residue": first_res})
+        counts = _add_membrane(top, chain, leaflets, beads, chunks)
+        names = ("n_upper", "n_lower") if info["kind"] == "planar" else ("n_outer", "n_inner")
+        membranes.append({"id": m, "chain": chain.id, **info, "n_lipids": sum(counts), names[0]: counts[0],
+                          names[1]: counts[1], "first_residue": first_res})
         first_res += sum(counts)
     positions = np.concatenate([c.reshape(-1, 3) for c in chunks]) if chunks else np.zeros((0, 3))
     top.setPeriodicBoxVectors([openmm.Vec3(box[0], 0, 0), openmm.Vec3(0, box[1], 0), openmm.Vec3(0, 0, box[2])])
@@ -171,6 +214,7 @@ def build_system(spec: Spec) -> BuiltSystem:
         "bead_names": ["H"] + [f"T{i}" for i in range(1, beads)],
         "species": {k: {"count": species_counts.get(k, 0), **v.to_dict()} for k, v in sorted(spec.lipids.items())},
         "membranes": membranes,
+        "contact_axis": {"point_nm": [float(centre[0]), float(centre[1]), float(centre[2])], "direction": [0, 0, 1]},
         "box_nm": box.tolist(),
         "units": units.as_dict(),
         "forces": [f.getName() for f in system.getForces()],
