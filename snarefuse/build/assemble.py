@@ -20,12 +20,13 @@ from .. import __version__
 from ..errors import BuildError
 from ..forcefield import create_system, forcefield_xml
 from ..io import atomic_write_json, atomic_write_text
+from ..psf import psf_text
 from ..spec import Spec, vesicle_head_offset_nm
 from .bilayer import LeafletGeometry, head_plane_offset, planar_bilayer, split_counts
 from .vesicle import vesicle_lipid_positions
 
 #: Files a build writes; a directory holding them is a built system.
-BUILD_FILES = ("system.pdb", "system.xml", "spec.yaml", "manifest.json", "forcefield.xml")
+BUILD_FILES = ("system.pdb", "system.psf", "system.xml", "spec.yaml", "manifest.json", "forcefield.xml")
 
 
 @dataclass
@@ -55,7 +56,8 @@ class BuiltSystem:
         return self.spec.model.units
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``system.pdb``, ``system.xml``, ``spec.yaml``, ``manifest.json``, ``forcefield.xml``.
+        """Write ``system.pdb``, ``system.psf``, ``system.xml``, ``spec.yaml``, ``manifest.json``,
+        ``forcefield.xml``.
 
         Refuses (``BuildError``) to write into a directory that holds other files, except a
         previous build of the very same spec (then nothing is rewritten).
@@ -82,6 +84,9 @@ class BuiltSystem:
         buf = io.StringIO()
         app.PDBFile.writeFile(self.topology, self.positions * 10.0, buf, keepIds=False)
         atomic_write_text(d / "system.pdb", buf.getvalue())
+        masses = [self.system.getParticleMass(i).value_in_unit(openmm.unit.dalton)
+                  for i in range(self.system.getNumParticles())]
+        atomic_write_text(d / "system.psf", psf_text(self.topology, masses))
         atomic_write_text(d / "system.xml", openmm.XmlSerializer.serialize(self.system))
         atomic_write_text(d / "forcefield.xml", forcefield_xml(self.spec.model, self.spec.lipids))
         self.spec.dump(d / "spec.yaml")
