@@ -315,6 +315,24 @@ class VesicleSpec:
 
 
 @dataclass(frozen=True)
+class SnareSpec:
+    """Neuronal SNARE complexes (VAMP2 / syntaxin-1A / SNAP-25B) bridging the two membranes."""
+
+    n_complexes: int = 0
+    ring_radius_nm: float = 4.0
+    zipped_layers: tuple[int, int] = (-7, 8)
+    linker_unzipped: tuple[int, int] = (5, 11)
+    contact_strength_kt: float = 1.0
+    tmd_tail_attraction: float = 0.25
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n_complexes": self.n_complexes, "ring_radius": f"{_fmt(self.ring_radius_nm)} nm",
+                "zipped_layers": list(self.zipped_layers), "linker_unzipped": list(self.linker_unzipped),
+                "contact_strength": f"{_fmt(self.contact_strength_kt)} kT",
+                "tmd_tail_attraction": self.tmd_tail_attraction}
+
+
+@dataclass(frozen=True)
 class SystemGeometry:
     """The geometry of the system.
 
@@ -329,6 +347,7 @@ class SystemGeometry:
     cleft_nm: float | None = None  # gap between the facing head-group surfaces of the two membranes
     vesicle: VesicleSpec | None = None
     box_xy_nm: float | None = None
+    snares: SnareSpec | None = None
 
     @property
     def lateral_box_nm(self) -> float:
@@ -348,6 +367,8 @@ class SystemGeometry:
         d["box_z"] = f"{_fmt(self.box_z_nm)} nm"
         if self.cleft_nm is not None:
             d["cleft"] = f"{_fmt(self.cleft_nm)} nm"
+        if self.snares is not None:
+            d["snares"] = self.snares.to_dict()
         return d
 
 
@@ -555,7 +576,7 @@ def _parse_composition(data: Any, path: str, lipids: dict[str, LipidSpecies]) ->
 
 def _parse_system(data: Any, units: ReducedUnits, model: ModelSpec,
                   lipids: dict[str, LipidSpecies]) -> SystemGeometry:
-    s = _Section(data, "system", ["geometry", "bilayer", "vesicle", "box_xy", "box_z", "cleft"])
+    s = _Section(data, "system", ["geometry", "bilayer", "vesicle", "box_xy", "box_z", "cleft", "snares"])
     geometry = s.string("geometry", "bilayer", GEOMETRIES)
     cutoff = model.cutoff_nm
     n_beads = model.beads_per_lipid
@@ -609,7 +630,43 @@ def _parse_system(data: Any, units: ReducedUnits, model: ModelSpec,
     if box_z < need:
         raise SpecError("system.box_z", f"{box_z:.3f} nm is too small for this geometry; the membranes plus "
                                         f"twice the cutoff need >= {need:.3f} nm")
-    return SystemGeometry(geometry, bilayer, box_z, cleft, vesicle, box_xy_top)
+    snares = None
+    if s.raw("snares", None) is not None:
+        if geometry == "bilayer":
+            raise SpecError("system.snares", "SNARE complexes bridge two membranes; use geometry two_bilayers, "
+                                             "vesicle_planar or vesicle_vesicle")
+        snares = _parse_snares(s.raw("snares"), units)
+        if snares.n_complexes > 0 and cleft is not None and cleft < 1.5:
+            raise SpecError("system.cleft", f"{cleft:.2f} nm is narrower than a SNARE bundle lying in the cleft "
+                                            "allows (~1.5 nm at least; docked membranes sit 2-3 nm apart)")
+    return SystemGeometry(geometry, bilayer, box_z, cleft, vesicle, box_xy_top, snares)
+
+
+def _int_pair(value: Any, path: str, lo: int, hi: int) -> tuple[int, int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value, value]
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise SpecError(path, f"expected two integers [first, second], got {value!r}")
+    if not all(lo <= v <= hi for v in value):
+        raise SpecError(path, f"values must lie in {lo}...{hi}, got {list(value)}")
+    return int(value[0]), int(value[1])
+
+
+def _parse_snares(data: Any, units: ReducedUnits) -> SnareSpec:
+    n = _Section(data, "system.snares", ["n_complexes", "ring_radius", "zipped_layers", "linker_unzipped",
+                                         "contact_strength", "tmd_tail_attraction"])
+    count = n.integer("n_complexes", 0, minimum=0)
+    if count > 64:
+        raise SpecError("system.snares.n_complexes", f"{count} complexes; accepted 0-64")
+    ring = n.qty("ring_radius", "length", "4 nm", units=units, allow_zero=True)
+    zipped = _int_pair(n.raw("zipped_layers", [-7, 8]), "system.snares.zipped_layers", -7, 8)
+    if zipped[0] > zipped[1]:
+        raise SpecError("system.snares.zipped_layers", f"first layer must not exceed the last, got {list(zipped)}")
+    unz = _int_pair(n.raw("linker_unzipped", [5, 11]), "system.snares.linker_unzipped", 1, 40)
+    strength = n.qty("contact_strength", "energy", "1 kT", units=units) / units.kt_kjmol
+    tmd = n.number("tmd_tail_attraction", 0.25, minimum=0.0)
+    return SnareSpec(count, ring, zipped, unz, strength, tmd)
 
 
 def vesicle_head_offset_nm(model: ModelSpec) -> float:
@@ -800,6 +857,15 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     "system.vesicle.outer": ("mapping species -> fraction", "the only species", "Outer leaflet composition."),
     "system.vesicle.inner": ("mapping species -> fraction", "the only species", "Inner leaflet composition."),
     "system.box_z": ("length", "max(20 sigma, what the membranes need)", "Box height (fixed during runs)."),
+    "system.snares": ("section", "none", "Neuronal SNARE complexes bridging the two membranes (one bead per residue)."),
+    "system.snares.n_complexes": ("integer 0-64", "0", "Number of trans-SNARE complexes, on a ring around the contact axis."),
+    "system.snares.ring_radius": ("length", "4 nm", "Radius of the ring of membrane-proximal (+8 layer) ends."),
+    "system.snares.zipped_layers": ("[first, last] in -7...8", "[-7, 8]",
+                                    "Layers whose native contacts are on (zippered); the rest are unzipped."),
+    "system.snares.linker_unzipped": ("[VAMP2, syntaxin] residues", "[5, 11]",
+                                      "Unstructured linker residues before each TMD (worm-like chain, 0.365 nm each)."),
+    "system.snares.contact_strength": ("energy", "1 kT", "Depth of each Go native contact between helices."),
+    "system.snares.tmd_tail_attraction": ("number >= 0", "0.25", "TMD bead - lipid tail attraction, in epsilon."),
     "run": ("section", "", "How to run."),
     "run.steps": ("integer >= 0", "10000", "Total MD steps (the CLI's --steps overrides)."),
     "run.timestep": ("time", "0.01 tau", "Integration time step (<= 0.05 tau)."),

@@ -23,6 +23,7 @@ from ..io import atomic_write_json, atomic_write_text
 from ..psf import psf_text
 from ..spec import Spec, vesicle_head_offset_nm
 from .bilayer import LeafletGeometry, head_plane_offset, planar_bilayer, split_counts
+from .proteins import MembraneShape, add_forces, add_to_topology, lipids_clear_of, place_ring
 from .vesicle import vesicle_lipid_positions
 
 #: Files a build writes; a directory holding them is a built system.
@@ -187,6 +188,21 @@ def build_system(spec: Spec) -> BuiltSystem:
     else:  # pragma: no cover - spec validation prevents this
         raise BuildError(f"system.geometry: {geo.geometry!r} is not implemented")
 
+    # SNARE complexes first: lipids that overlap them are removed
+    complexes = []
+    if geo.snares is not None and geo.snares.n_complexes > 0:
+        shapes = [MembraneShape("planar", midplane_z=i["midplane_z_nm"]) if i["kind"] == "planar" else
+                  MembraneShape("vesicle", center=np.array(i["center_nm"]), radius=i["radius_nm"])
+                  for _, i in membranes_geo]
+        complexes = place_ring(spec, shapes, box)
+    removed = 0
+    if complexes:
+        for leaflets, _ in membranes_geo:
+            for k, lf in enumerate(leaflets):
+                keep = lipids_clear_of(lf.positions, complexes, box)
+                removed += int((~keep).sum())
+                leaflets[k] = LeafletGeometry(lf.positions[keep], lf.species[keep])
+
     top = app.Topology()
     chunks: list[np.ndarray] = []
     membranes = []
@@ -198,10 +214,15 @@ def build_system(spec: Spec) -> BuiltSystem:
         membranes.append({"id": m, "chain": chain.id, **info, "n_lipids": sum(counts), names[0]: counts[0],
                           names[1]: counts[1], "first_residue": first_res})
         first_res += sum(counts)
-    positions = np.concatenate([c.reshape(-1, 3) for c in chunks]) if chunks else np.zeros((0, 3))
     top.setPeriodicBoxVectors([openmm.Vec3(box[0], 0, 0), openmm.Vec3(0, box[1], 0), openmm.Vec3(0, 0, box[2])])
-    system = create_system(top, model, spec.lipids)
+    system = create_system(top, model, spec.lipids)  # lipids only; proteins are added below
     system.setDefaultPeriodicBoxVectors(*[openmm.Vec3(*row) for row in np.diag(box)])
+    snare_records: list[dict[str, Any]] = []
+    if complexes:
+        snare_records = add_to_topology(top, complexes)
+        add_forces(system, complexes, [r["first_atom"] for r in snare_records], spec)
+        chunks += [c.positions for c in complexes]
+    positions = np.concatenate([c.reshape(-1, 3) for c in chunks]) if chunks else np.zeros((0, 3))
 
     units = model.units
     species_counts: dict[str, int] = {}
@@ -219,6 +240,8 @@ def build_system(spec: Spec) -> BuiltSystem:
         "bead_names": ["H"] + [f"T{i}" for i in range(1, beads)],
         "species": {k: {"count": species_counts.get(k, 0), **v.to_dict()} for k, v in sorted(spec.lipids.items())},
         "membranes": membranes,
+        "snares": snare_records,
+        "lipids_removed_for_proteins": removed,
         "contact_axis": {"point_nm": [float(centre[0]), float(centre[1]), float(centre[2])], "direction": [0, 0, 1]},
         "box_nm": box.tolist(),
         "units": units.as_dict(),

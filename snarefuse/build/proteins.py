@@ -1,0 +1,205 @@
+"""SNARE complexes in fusion geometries: a ring of trans-SNAREpins around the contact axis, their
+topology (real residue names and numbers, one chain per helix) and their forces.
+
+Placement: complex k has its membrane-proximal (layer +8) end on a ring of radius
+``snares.ring_radius`` around the contact axis at azimuth 2 pi k / N, its N-terminus pointing
+radially outward, lying in the cleft parallel to the membranes (``snare.place_complex_between``);
+the VAMP2 TMD crosses membrane 1 (the vesicle / upper membrane, v-SNARE side) and the syntaxin
+TMD membrane 0 (the target membrane). On a vesicle the local midplane height at the complex's
+lateral position is used (planar approximation over the complex's footprint).
+
+Interactions: protein beads join the lipids' single ``CookePair`` force with their own per-particle
+parameters — size b = PROTEIN_SIGMA_NM / sigma (WCA with everything, the Cooke min() rule) and tail
+attraction a = 0 (hydrophilic residues) or a = t^2 for TMD residues, so that a TMD bead attracts a
+lipid tail bead with t epsilon (geometric mean rule; t = ``snares.tmd_tail_attraction``). Protein
+pairs that carry bonded terms are excluded from it. This costs nothing for lipid–lipid pairs (no
+second nonbonded force, no interaction groups: see shared/PERFORMANCE.md). Bonded terms (helix
+bonds and i,i+3/i,i+4 restraints, linker coil bonds, Go native contacts by layer) come from
+:mod:`snarefuse.forces`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import openmm
+from openmm import app
+from scipy.spatial import cKDTree
+
+from ..errors import BuildError
+from ..forces import (PROTEIN_BEAD_MASS_AMU, PROTEIN_SIGMA_NM, coil_bond_force, helix_bonded_force,
+                      native_contact_force)
+from ..spec import SnareSpec, Spec
+from .snare import SnareComplex, build_snare_complex, place_complex_between
+
+#: Force group of the protein bonded terms.
+FORCE_GROUP_PROTEIN = 3
+#: Lipids with any bead closer than this to a protein bead are removed at build time (nm).
+LIPID_CLEARANCE_NM = 0.7
+#: Beads of two different complexes closer than this (nm) mean the ring is too crowded.
+MIN_COMPLEX_SEPARATION_NM = 0.6
+#: Head surface distance from a membrane's midplane used for placement (nm): 2.2 sigma.
+HEAD_OFFSET_SIGMA = 2.2
+#: Minimum distance (nm) of bundle beads from the head-group surfaces at placement: the protein-head
+#: WCA contact distance, 2^(1/6) x 0.5 nm = 0.56 nm, rounded up.
+BUNDLE_CLEARANCE_NM = 0.6
+
+CHAIN_PREFIX = {"A": "V", "B": "S", "C": "N", "D": "C"}  # VAMP2, syntaxin, SNAP-25 SN1, SN2
+
+
+@dataclass
+class MembraneShape:
+    """Enough of a membrane's geometry to find its local midplane height above a lateral point."""
+
+    kind: str                 # planar | vesicle
+    midplane_z: float = 0.0   # planar
+    center: np.ndarray | None = None  # vesicle
+    radius: float = 0.0       # vesicle midplane radius
+
+    def local_midplane(self, xy: np.ndarray, facing_up: bool) -> float:
+        """Midplane height at lateral position ``xy`` on the side facing the other membrane."""
+        if self.kind == "planar":
+            return self.midplane_z
+        assert self.center is not None
+        rho2 = float(np.sum((np.asarray(xy) - self.center[:2]) ** 2))
+        if rho2 >= self.radius**2:
+            raise BuildError(f"system.snares.ring_radius: lateral position {np.sqrt(rho2):.2f} nm from the vesicle "
+                             f"axis is outside the vesicle (radius {self.radius:.2f} nm)")
+        dz = math.sqrt(self.radius**2 - rho2)
+        return self.center[2] + dz if facing_up else self.center[2] - dz
+
+
+def place_ring(spec: Spec, shapes: list[MembraneShape], box: np.ndarray) -> list[SnareComplex]:
+    """Build and place ``snares.n_complexes`` complexes on a ring around the contact axis."""
+    sn = spec.system.snares
+    assert sn is not None
+    if sn.n_complexes == 0:
+        return []
+    if len(shapes) != 2:
+        raise BuildError("system.snares: SNARE complexes bridge two membranes; use a two-membrane geometry")
+    sigma = spec.model.sigma_nm
+    centre = box[:2] / 2
+    rng = np.random.default_rng(spec.seed + 7)
+    template = build_snare_complex(tuple(sn.zipped_layers), tuple(sn.linker_unzipped), seed=None)
+    reach = float(np.ptp(template.positions[template.bundle_indices()][:, 2])) + 2.0  # bundle length + margin
+    if sn.ring_radius_nm + reach > box[0] / 2:
+        raise BuildError(f"system.snares.ring_radius: complexes on a ring of {sn.ring_radius_nm:.2f} nm extend "
+                         f"~{reach:.1f} nm outward, past the lateral box half-width ({box[0] / 2:.2f} nm); use a "
+                         "smaller ring or a larger membrane")
+    out = []
+    for k in range(sn.n_complexes):
+        phi = 2 * math.pi * k / sn.n_complexes
+        xy = centre + sn.ring_radius_nm * np.array([math.cos(phi), math.sin(phi)])
+        z_t = shapes[0].local_midplane(xy, facing_up=True)
+        z_v = shapes[1].local_midplane(xy, facing_up=False)
+        cx = build_snare_complex(tuple(sn.zipped_layers), tuple(sn.linker_unzipped), seed=int(rng.integers(2**31)))
+        try:
+            placed = place_complex_between(cx, z_v, z_t, xy, phi, head_offset_nm=HEAD_OFFSET_SIGMA * sigma,
+                                           clearance_nm=BUNDLE_CLEARANCE_NM,
+                                           seed=int(rng.integers(2**31)))
+        except BuildError as e:
+            raise BuildError(f"system.cleft / system.snares: cannot place complex {k} at {np.round(xy, 2)} nm "
+                             f"(local midplanes {z_t:.2f} and {z_v:.2f} nm): {e}") from None
+        out.append(placed)
+    if len(out) > 1:
+        for i in range(len(out)):
+            tree = cKDTree(out[i].positions)
+            for j in range(i + 1, len(out)):
+                d, _ = tree.query(out[j].positions)
+                if d.min() < MIN_COMPLEX_SEPARATION_NM:
+                    raise BuildError(f"system.snares: complexes {i} and {j} overlap ({d.min():.2f} nm apart) on a ring "
+                                     f"of {sn.ring_radius_nm:.2f} nm; increase ring_radius or reduce n_complexes")
+    return out
+
+
+def lipids_clear_of(lipid_positions: np.ndarray, complexes: list[SnareComplex], box: np.ndarray) -> np.ndarray:
+    """Boolean mask over lipids (``lipid_positions`` of shape (n, beads, 3)): True where no bead
+    is within :data:`LIPID_CLEARANCE_NM` of a protein bead (periodic)."""
+    if not complexes or len(lipid_positions) == 0:
+        return np.ones(len(lipid_positions), dtype=bool)
+    prot = np.concatenate([c.positions for c in complexes]) % box
+    tree = cKDTree(prot, boxsize=box)
+    flat = lipid_positions.reshape(-1, 3) % box
+    d, _ = tree.query(flat, distance_upper_bound=LIPID_CLEARANCE_NM)
+    clash = np.isfinite(d).reshape(lipid_positions.shape[:2]).any(axis=1)
+    return ~clash
+
+
+def add_to_topology(top: app.Topology, complexes: list[SnareComplex]) -> list[dict[str, Any]]:
+    """Append the complexes to ``top``: one chain per helix (ids V<k>, S<k>, N<k>, C<k>), one bead
+    named CA per residue with its real residue name and number. Returns per-complex records."""
+    records = []
+    for k, cx in enumerate(complexes):
+        chains: dict[str, app.Chain] = {}
+        first = top.getNumAtoms()
+        for r in cx.residues:
+            if r.chain_id not in chains:
+                chains[r.chain_id] = top.addChain(f"{CHAIN_PREFIX[r.chain_id]}{k}")
+            res = top.addResidue(r.resname, chains[r.chain_id], id=str(r.resid))
+            top.addAtom("CA", None, res)
+        atoms = list(top.atoms())
+        prev = None
+        for r in cx.residues:
+            a = atoms[first + r.index]
+            if prev is not None and prev[0] == r.chain_id:
+                top.addBond(prev[1], a)
+            prev = (r.chain_id, a)
+        records.append({
+            "complex": k, "first_atom": first, "n_atoms": cx.n_residues,
+            "chains": {CHAIN_PREFIX[c] + str(k): name for c, name in
+                       (("A", "VAMP2"), ("B", "syntaxin-1A"), ("C", "SNAP-25B SN1"), ("D", "SNAP-25B SN2"))},
+            "zipped_layers": list(cx.zipped_layers), "linker_unzipped": list(cx.linker_unzipped),
+            "layer": cx.layers.tolist(), "segment": cx.segments.tolist(), "is_core": cx.is_core.tolist(),
+        })
+    return records
+
+
+def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms: list[int], spec: Spec) -> None:
+    """Add the protein particles and forces to a System holding the lipids."""
+    sn = spec.system.snares
+    assert sn is not None
+    sigma = spec.model.sigma_nm
+    nb = [f for f in system.getForces() if isinstance(f, openmm.CustomNonbondedForce) and f.getName() == "CookePair"]
+    if len(nb) != 1:
+        raise BuildError("internal: expected one CookePair force to extend with protein beads")
+    pair = nb[0]
+    b_prot = PROTEIN_SIGMA_NM / sigma
+    a_tmd = sn.tmd_tail_attraction**2
+    helices, coils, contacts, r0s, exclusions = [], [], [], [], []
+    for cx, first in zip(complexes, first_atoms):
+        tmd = set(cx.tmd_indices().tolist())
+        for i in range(cx.n_residues):
+            idx = system.addParticle(PROTEIN_BEAD_MASS_AMU)
+            assert idx == first + i, "protein particles must follow the lipids in topology order"
+            pair.addParticle([b_prot, a_tmd if i in tmd else 0.0])
+        helices += [s + first for s in cx.helical_stretches()]
+        coils.append(cx.coil_bonds() + first)
+        p, r0 = cx.native_contacts()
+        contacts.append(p + first)
+        r0s.append(r0)
+        exclusions.append(cx.excluded_pairs() + first)
+    for i, j in np.concatenate(exclusions):
+        pair.addExclusion(int(i), int(j))
+    kt = spec.model.units.kt_kjmol
+    for f in (helix_bonded_force(helices, force_group=FORCE_GROUP_PROTEIN, periodic=True),
+              coil_bond_force(np.concatenate(coils), force_group=FORCE_GROUP_PROTEIN, periodic=True),
+              native_contact_force(np.concatenate(contacts), np.concatenate(r0s),
+                                   epsilon_kjmol=sn.contact_strength_kt * kt, force_group=FORCE_GROUP_PROTEIN,
+                                   periodic=True)):
+        system.addForce(f)
+
+
+def shapes_from_manifest(membranes: list[dict[str, Any]]) -> list[MembraneShape]:
+    out = []
+    for m in membranes:
+        if m["kind"] == "planar":
+            out.append(MembraneShape("planar", midplane_z=m["midplane_z_nm"]))
+        else:
+            out.append(MembraneShape("vesicle", center=np.array(m["center_nm"]), radius=m["radius_nm"]))
+    return out
+
+
+__all__ = ["MembraneShape", "place_ring", "lipids_clear_of", "add_to_topology", "add_forces", "SnareSpec"]

@@ -1,0 +1,767 @@
+"""The neuronal SNARE complex at one bead per residue (the C-alpha), built as geometry only.
+
+Sequences, residue numbering, layers and geometry follow SCIENCE.md section 3:
+
+* rat syntaxin-1A 191-288 (H3 SNARE motif 191-253, polybasic linker 254-265, TMD 266-288),
+  VAMP2 (synaptobrevin-2) 28-116 (motif 28-89, linker 90-94, TMD 95-116),
+  SNAP-25B SN1 7-83 and SN2 141-204.
+* SNAP-25B is built as **two chains** (C = SN1, D = SN2) with the real residue numbers and the same
+  protein name. The palmitoylated loop 84-140 that joins them (and anchors SNAP-25 to the plasma
+  membrane) is not modelled; two chains keep a spurious 83-141 bond out of the topology (the two
+  ends are ~10 nm apart in the bundle) and make per-helix analyses trivial.
+* Chain ids follow PDB 1SFC: A = synaptobrevin/VAMP2, B = syntaxin-1A, C = SNAP-25 SN1, D = SNAP-25 SN2.
+
+Layers (-7 ... +8) are assigned from the heptad rule, not read from 1SFC coordinates: the
+0-layer residues (VAMP2 R56, syntaxin Q226, SNAP-25 Q53 and Q174; Sutton et al., Nature 395, 347,
+1998) sit at heptad position ``d``; the a/d positions alternate with spacings 4, 3, 4, 3, ... towards
+the C-terminus and 3, 4, 3, 4, ... towards the N-terminus. This reproduces the published
+C-terminal layers (e.g. VAMP2 F77 = +6, L84 = +8; SNAP-25 I67 = +4) and the hydrophobic
+N-terminal layers of syntaxin (I202, L205, I209, L212, F216, M219, V223) and SN2; in VAMP2 and SN1
+it puts a few polar residues (VAMP2 T35, N49; SN1 S39, G43, T46) at layer positions, where the real
+bundle has small register irregularities. Syntaxin's +8 position by this rule is A254, the first
+residue of the linker segment.
+
+Geometry: an ideal left-handed, parallel four-helix coiled coil (Crick parametrisation). Each helix
+has a C-alpha radius of 0.23 nm, a rise of 0.15 nm per residue along its own (supercoiled) axis and
+100 degrees of twist per residue in a non-rotating frame (3.6 residues per turn). In the supercoil's
+Frenet frame the heptad repeats exactly (720/7 degrees per residue), which fixes the Frenet
+torsion tau = -2.857 deg / 0.15 nm and hence, with the 0.94 nm supercoil radius, a pitch of 16.8 nm
+and a helix crossing angle of 19.3 degrees. a/d residues point to within 26 degrees of the bundle axis.
+The bundle axis is +z, N-termini (layer -7) at low z. The helix order around the bundle is
+VAMP2, syntaxin, SN2, SN1: VAMP2 and syntaxin are neighbours (complexin binds in the groove between
+them; Chen et al., Neuron 33, 397, 2002) and so are SN1 and SN2 (both take part in the
+synaptotagmin-1 primary interface; Zhou et al., Nature 525, 62, 2015); which SNAP-25 helix touches
+VAMP2 is a modelling choice not checked against 1SFC coordinates.
+
+Unzipped juxtamembrane residues (``linker_unzipped``) are a flexible worm-like chain (bond 0.365 nm
+per residue, SCIENCE.md section 3), the TMDs straight alpha-helices.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ..errors import BuildError
+
+__all__ = [
+    "RISE_NM",
+    "RESIDUES_PER_TURN",
+    "CA_RADIUS_NM",
+    "SUPERCOIL_RADIUS_NM",
+    "COIL_BOND_NM",
+    "LAYER_MIN",
+    "LAYER_MAX",
+    "SegmentSpec",
+    "SEGMENTS",
+    "ZERO_LAYER_RESID",
+    "CHAIN_PROTEIN",
+    "CHAIN_HELIX",
+    "THREE_LETTER",
+    "SnareResidue",
+    "SnareComplex",
+    "heptad_position",
+    "layer_of",
+    "ideal_helix_distance",
+    "supercoil_geometry",
+    "build_snare_complex",
+    "place_complex_between",
+]
+
+#: alpha-helix rise per residue along the helix axis, nm (SCIENCE.md section 3).
+RISE_NM = 0.15
+#: alpha-helix residues per turn (100 degrees per residue).
+RESIDUES_PER_TURN = 3.6
+#: radius of the C-alpha helix around the helix axis, nm.
+CA_RADIUS_NM = 0.23
+#: distance of each helix axis from the bundle axis, nm (1.33 nm between neighbouring helices).
+SUPERCOIL_RADIUS_NM = 0.94
+#: contour length per unzipped (coil) residue, nm.
+COIL_BOND_NM = 0.365
+#: layer range of the SNARE bundle.
+LAYER_MIN, LAYER_MAX = -7, 8
+#: heptad repeat in the supercoil frame: 2 turns per 7 residues, degrees per residue.
+_HEPTAD_TWIST_DEG = 720.0 / 7.0
+#: phase of the d position relative to the direction to the bundle axis; a is at the opposite sign.
+_D_PHASE_DEG = -0.5 * (4 * _HEPTAD_TWIST_DEG - 360.0)
+
+THREE_LETTER = {
+    "A": "ALA", "R": "ARG", "N": "ASN", "D": "ASP", "C": "CYS", "Q": "GLN", "E": "GLU",
+    "G": "GLY", "H": "HIS", "I": "ILE", "L": "LEU", "K": "LYS", "M": "MET", "F": "PHE",
+    "P": "PRO", "S": "SER", "T": "THR", "W": "TRP", "Y": "TYR", "V": "VAL",
+}
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """One contiguous stretch of sequence with its real residue numbering."""
+
+    chain_id: str
+    segment: str  # "motif" | "linker" | "tmd"
+    first_resid: int
+    sequence: str
+
+    @property
+    def last_resid(self) -> int:
+        return self.first_resid + len(self.sequence) - 1
+
+
+#: Sequences of SCIENCE.md section 3 (rat syntaxin-1A, SNAP-25B, VAMP2), chain by chain, N to C.
+SEGMENTS: tuple[SegmentSpec, ...] = (
+    SegmentSpec("A", "motif", 28, "SNRRLQQTQAQVDEVVDIMRVNVDKVLERDQKLSELDDRADALQAGASQFETSAAKLKRKYW"),
+    SegmentSpec("A", "linker", 90, "WKNLK"),
+    SegmentSpec("A", "tmd", 95, "MMIILGVICAIILIIIIVYFST"),
+    SegmentSpec("B", "motif", 191, "ALSEIETRHSEIIKLENSIRELHDMFMDMAMLVESQGEMIDRIEYNVEHAVDYVERAVSDTKK"),
+    SegmentSpec("B", "linker", 254, "AVKYQSKARRKK"),
+    SegmentSpec("B", "tmd", 266, "IMIIICCVILGIIIASTIGGIFG"),
+    SegmentSpec("C", "motif", 7, "MRNELEEMQRRADQLADESLESTRRMLQLVEESKDAGIRTLVMLDEQGEQLERIEEGMDQINKDMKEAEKNLTDLGK"),
+    SegmentSpec("D", "motif", 141, "ARENEMDENLEQVSGIIGNLRHMALDMGNEIDTQNRQIDRIMEKADSNKTRIDEANQRATKMLG"),
+)
+#: ionic 0-layer residue of each chain.
+ZERO_LAYER_RESID = {"A": 56, "B": 226, "C": 53, "D": 174}
+CHAIN_PROTEIN = {"A": "VAMP2", "B": "syntaxin-1A", "C": "SNAP-25B", "D": "SNAP-25B"}
+CHAIN_HELIX = {"A": "VAMP2", "B": "syntaxin-1A H3", "C": "SNAP-25B SN1", "D": "SNAP-25B SN2"}
+#: azimuth of each helix axis around the bundle axis at the 0-layer, degrees (order VAMP2, Syx, SN2, SN1).
+_BUNDLE_AZIMUTH_DEG = {"A": 0.0, "B": 90.0, "D": 180.0, "C": 270.0}
+#: chains anchored by a TMD, and the membrane each crosses in place_complex_between.
+_ANCHORED = ("A", "B")
+_CHAIN_ORDER = ("A", "B", "C", "D")
+
+
+def heptad_position(chain_id: str, resid: int) -> str:
+    """Heptad letter ``a``...``g`` of a residue, counted from the 0-layer (position ``d``).
+
+    Examples
+    --------
+    >>> heptad_position("A", 56), heptad_position("A", 60), heptad_position("A", 53)
+    ('d', 'a', 'a')
+    """
+    offset = resid - ZERO_LAYER_RESID[chain_id]
+    return "defgabc"[offset % 7]
+
+
+def layer_of(chain_id: str, resid: int) -> tuple[int, bool]:
+    """Layer of a residue and whether it sits at a layer (a/d) position.
+
+    Core (a/d) positions get the layer they form; other residues get the layer of the nearest core
+    position (ties go to the N-terminal one), clamped to -7...+8. ``is_core`` is True only for the
+    16 a/d positions per helix that form layers -7...+8.
+
+    Examples
+    --------
+    >>> layer_of("B", 226), layer_of("B", 230), layer_of("B", 202), layer_of("A", 84)
+    ((0, True), (1, True), (-7, True), (8, True))
+    """
+    offset = resid - ZERO_LAYER_RESID[chain_id]
+    candidates = []
+    for cycle in (offset // 7 - 1, offset // 7, offset // 7 + 1):
+        for pos, extra in ((0, 0), (4, 1)):
+            core = 7 * cycle + pos
+            candidates.append((abs(offset - core), core, 2 * cycle + extra))
+    _, core, layer = min(candidates)  # nearest; ties -> smaller offset (N-terminal)
+    is_core = core == offset and LAYER_MIN <= layer <= LAYER_MAX
+    return int(min(max(layer, LAYER_MIN), LAYER_MAX)), bool(is_core)
+
+
+def ideal_helix_distance(separation: int, *, radius_nm: float = CA_RADIUS_NM, rise_nm: float = RISE_NM,
+                         residues_per_turn: float = RESIDUES_PER_TURN) -> float:
+    """C-alpha distance between residues i and i+separation of a straight ideal alpha-helix, nm.
+
+    Examples
+    --------
+    >>> [round(ideal_helix_distance(k), 3) for k in (1, 3, 4)]
+    [0.383, 0.505, 0.62]
+    """
+    angle = 2.0 * math.pi * separation / residues_per_turn
+    return math.hypot(2.0 * radius_nm * math.sin(angle / 2.0), separation * rise_nm)
+
+
+def supercoil_geometry(*, radius_nm: float = SUPERCOIL_RADIUS_NM, rise_nm: float = RISE_NM,
+                       residues_per_turn: float = RESIDUES_PER_TURN) -> tuple[float, float]:
+    """Crossing angle (rad) and pitch (nm) of the left-handed supercoil with an exact heptad repeat.
+
+    The helix twists 360/residues_per_turn degrees per residue in a non-rotating frame and 720/7 in
+    the supercoil's Frenet frame, so the Frenet torsion is tau = -(720/7 - 360/n) / rise. For a helix
+    of radius R and reduced pitch b, |tau| = b / (R^2 + b^2); the larger root is the coiled coil.
+    """
+    dtheta = math.radians(_HEPTAD_TWIST_DEG - 360.0 / residues_per_turn)
+    tau = dtheta / rise_nm  # magnitude; left-handed => negative torsion
+    disc = 1.0 - 4.0 * tau * tau * radius_nm * radius_nm
+    if disc <= 0:
+        raise BuildError(f"supercoil radius {radius_nm} nm admits no coiled coil with an exact heptad repeat")
+    b = (1.0 + math.sqrt(disc)) / (2.0 * tau)
+    return math.atan2(radius_nm, b), 2.0 * math.pi * b
+
+
+@dataclass(frozen=True)
+class SnareResidue:
+    """One residue (one bead) of the complex.
+
+    Attributes
+    ----------
+    index : int
+        Position in :attr:`SnareComplex.residues` (and row of the coordinates).
+    chain_id : str
+        ``A`` VAMP2, ``B`` syntaxin-1A, ``C`` SNAP-25B SN1, ``D`` SNAP-25B SN2 (PDB 1SFC convention).
+    protein : str
+        ``VAMP2``, ``syntaxin-1A`` or ``SNAP-25B``.
+    resname : str
+        Three-letter residue code.
+    resid : int
+        Real residue number of the protein.
+    segment : str
+        ``motif``, ``linker`` or ``tmd``.
+    layer : int
+        Layer -7...+8 (nearest layer for non-core residues; TMD residues carry +8).
+    heptad : str
+        ``a``...``g`` for motif and linker residues, ``-`` for TMD residues.
+    is_core : bool
+        True at the 16 a/d layer positions of each helix.
+    structure : str
+        ``helix`` (motif, helical linker, TMD) or ``coil`` (unzipped linker).
+    zipped : bool
+        True for helical bundle residues whose layer is in the zipped range: their native contacts are on.
+    """
+
+    index: int
+    chain_id: str
+    protein: str
+    resname: str
+    resid: int
+    segment: str
+    layer: int
+    heptad: str
+    is_core: bool
+    structure: str
+    zipped: bool
+
+
+@dataclass(frozen=True)
+class SnareComplex:
+    """A SNARE complex: residue records plus C-alpha coordinates.
+
+    Attributes
+    ----------
+    residues : tuple of SnareResidue
+        Chains A, B, C, D in order, each N to C.
+    positions : ndarray, shape (N, 3), float64
+        C-alpha coordinates, nm.
+    zipped_layers : tuple of int
+        Inclusive (first, last) zipped layer.
+    linker_unzipped : tuple of int
+        Unzipped (coil) residues before the TMD of (VAMP2, syntaxin).
+    """
+
+    residues: tuple[SnareResidue, ...]
+    positions: np.ndarray
+    zipped_layers: tuple[int, int]
+    linker_unzipped: tuple[int, int]
+    _arrays: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        pos = np.asarray(self.positions, dtype=np.float64)
+        if pos.shape != (len(self.residues), 3):
+            raise BuildError(f"positions must have shape ({len(self.residues)}, 3), got {pos.shape}")
+        object.__setattr__(self, "positions", pos)
+
+    # ---- per-residue arrays ---------------------------------------------------------------
+    def _col(self, name: str, dtype: type | str) -> np.ndarray:
+        if name not in self._arrays:
+            self._arrays[name] = np.array([getattr(r, name) for r in self.residues], dtype=dtype)
+        return self._arrays[name]
+
+    @property
+    def n_residues(self) -> int:
+        return len(self.residues)
+
+    @property
+    def chain_ids(self) -> np.ndarray:
+        """(N,) str."""
+        return self._col("chain_id", "U1")
+
+    @property
+    def resids(self) -> np.ndarray:
+        """(N,) int64 real residue numbers."""
+        return self._col("resid", np.int64)
+
+    @property
+    def layers(self) -> np.ndarray:
+        """(N,) int64."""
+        return self._col("layer", np.int64)
+
+    @property
+    def is_core(self) -> np.ndarray:
+        """(N,) bool."""
+        return self._col("is_core", bool)
+
+    @property
+    def zipped(self) -> np.ndarray:
+        """(N,) bool."""
+        return self._col("zipped", bool)
+
+    @property
+    def segments(self) -> np.ndarray:
+        """(N,) str: motif / linker / tmd."""
+        return self._col("segment", "U6")
+
+    @property
+    def structure(self) -> np.ndarray:
+        """(N,) str: helix / coil."""
+        return self._col("structure", "U5")
+
+    def sequence(self, chain_id: str) -> str:
+        """One-letter sequence of a chain."""
+        inv = {v: k for k, v in THREE_LETTER.items()}
+        return "".join(inv[r.resname] for r in self.residues if r.chain_id == chain_id)
+
+    def select(self, chain_id: str | None = None, segment: str | None = None) -> np.ndarray:
+        """Indices (int64) of residues matching a chain and/or segment."""
+        mask = np.ones(self.n_residues, dtype=bool)
+        if chain_id is not None:
+            mask &= self.chain_ids == chain_id
+        if segment is not None:
+            mask &= self.segments == segment
+        return np.flatnonzero(mask)
+
+    def index_of(self, chain_id: str, resid: int) -> int:
+        """Index of residue ``resid`` of chain ``chain_id``."""
+        hits = np.flatnonzero((self.chain_ids == chain_id) & (self.resids == resid))
+        if hits.size != 1:
+            raise BuildError(f"no residue {resid} in chain {chain_id}")
+        return int(hits[0])
+
+    def tmd_indices(self) -> np.ndarray:
+        """Indices of TMD residues (hydrophobic, attracted to lipid tails)."""
+        return self.select(segment="tmd")
+
+    def bundle_indices(self) -> np.ndarray:
+        """Indices of the helical coiled-coil residues (motif + helical linker)."""
+        return np.flatnonzero((self.segments != "tmd") & (self.structure == "helix"))
+
+    # ---- topology terms ----------------------------------------------------------------------
+    def helical_stretches(self) -> list[np.ndarray]:
+        """Runs of consecutive helical residues, as index arrays.
+
+        The bundle part and the TMD of a chain are separate stretches when unzipped residues lie
+        between them, one continuous stretch otherwise. Each gets i,i+1 / i,i+3 / i,i+4 restraints.
+        """
+        out: list[np.ndarray] = []
+        for chain in _CHAIN_ORDER:
+            run: list[int] = []
+            for i in self.select(chain_id=chain):
+                if self.residues[i].structure == "helix":
+                    run.append(int(i))
+                else:
+                    if len(run) > 1:
+                        out.append(np.array(run, dtype=np.int64))
+                    run = []
+            if len(run) > 1:
+                out.append(np.array(run, dtype=np.int64))
+        return out
+
+    def coil_bonds(self) -> np.ndarray:
+        """(M, 2) int64: consecutive pairs within a chain that are not inside one helical stretch.
+
+        These are the worm-like-chain bonds of the unzipped linkers (including the helix-coil and
+        coil-TMD junctions).
+        """
+        pairs = []
+        for i in range(self.n_residues - 1):
+            a, b = self.residues[i], self.residues[i + 1]
+            if a.chain_id == b.chain_id and (a.structure == "coil" or b.structure == "coil"):
+                pairs.append((i, i + 1))
+        return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+    def native_contacts(self, cutoff_nm: float = 1.1, *, zipped_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Inter-helix residue pairs in contact in the built bundle.
+
+        Parameters
+        ----------
+        cutoff_nm : float
+            C-alpha distance below which two residues of different chains are in contact. The
+            default 1.1 nm takes the a/d pairs of neighbouring helices in each layer (1.045 nm apart
+            in this geometry) and their nearest flanking residues: 275 pairs when fully zipped.
+        zipped_only : bool
+            Keep only pairs of which both residues are zipped (layer in ``zipped_layers``).
+
+        Returns
+        -------
+        pairs : ndarray, shape (M, 2), int64
+        r0 : ndarray, shape (M,), float64
+            Native distances, nm.
+
+        Notes
+        -----
+        Distances are taken from :attr:`positions` of the coiled-coil residues, which
+        :func:`place_complex_between` moves rigidly, so they are the ideal-bundle distances for any
+        complex made by this module.
+        """
+        idx = self.bundle_indices()
+        if zipped_only:
+            idx = idx[self.zipped[idx]]
+        pos = self.positions[idx]
+        d = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=-1)
+        chains = self.chain_ids[idx]
+        iu, ju = np.triu_indices(len(idx), k=1)
+        keep = (chains[iu] != chains[ju]) & (d[iu, ju] < cutoff_nm)
+        pairs = np.stack([idx[iu[keep]], idx[ju[keep]]], axis=1).astype(np.int64)
+        return pairs, d[iu[keep], ju[keep]].astype(np.float64)
+
+    def excluded_pairs(self) -> np.ndarray:
+        """(K, 2) int64 pairs to exclude from protein-protein excluded volume.
+
+        Bonded neighbours and pairs up to i+4 within a helical stretch (they carry helix restraints).
+        Coil residues keep excluded volume from i,i+2 on, which sets the linker stiffness. Native
+        contacts need no exclusion: the closest inter-helix pair (0.92 nm) lies beyond the WCA range.
+        """
+        pairs: set[tuple[int, int]] = set()
+        for stretch in self.helical_stretches():
+            for k in range(1, 5):
+                pairs.update(zip(stretch[:-k].tolist(), stretch[k:].tolist()))
+        pairs.update(map(tuple, self.coil_bonds().tolist()))
+        return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+
+    def with_positions(self, positions: np.ndarray) -> SnareComplex:
+        """A copy with new coordinates (N, 3) nm."""
+        return replace(self, positions=np.array(positions, dtype=np.float64))
+
+
+# ---- construction --------------------------------------------------------------------------
+
+
+def _normalise_unzipped(linker_unzipped: int | Sequence[int] | None) -> tuple[int, int]:
+    if linker_unzipped is None:
+        return (5, 11)
+    if isinstance(linker_unzipped, (int, np.integer)):
+        return (int(linker_unzipped), int(linker_unzipped))
+    vals = tuple(int(v) for v in linker_unzipped)
+    if len(vals) != 2:
+        raise BuildError(f"linker_unzipped: expected an int or (VAMP2, syntaxin) pair, got {linker_unzipped!r}")
+    return vals  # type: ignore[return-value]
+
+
+def _residue_table(zipped_layers: tuple[int, int], unzipped: tuple[int, int]) -> list[SnareResidue]:
+    lo, hi = zipped_layers
+    n_coil = dict(zip(_ANCHORED, unzipped))
+    table: list[SnareResidue] = []
+    for chain in _CHAIN_ORDER:
+        segs = [s for s in SEGMENTS if s.chain_id == chain]
+        tmd_first = next((s.first_resid for s in segs if s.segment == "tmd"), None)
+        coil_first = tmd_first - n_coil[chain] if tmd_first is not None else None
+        if coil_first is not None:
+            # coil residues must lie C-terminal to the last zipped layer position of the chain
+            zipped_core = [
+                r for s in segs if s.segment != "tmd" for r in range(s.first_resid, s.last_resid + 1)
+                if layer_of(chain, r)[1] and lo <= layer_of(chain, r)[0] <= hi
+            ]
+            first_free = max(zipped_core) + 1 if zipped_core else segs[0].first_resid
+            max_coil = tmd_first - first_free
+            if not 0 <= n_coil[chain] <= max_coil:
+                name = "VAMP2" if chain == "A" else "syntaxin"
+                raise BuildError(
+                    f"linker_unzipped: {n_coil[chain]} {name} residues; accepted 0..{max_coil} with "
+                    f"zipped_layers=({lo}, {hi}) (residues C-terminal to the last zipped layer position); "
+                    f"unzip more layers to free more"
+                )
+        for seg in segs:
+            for k, aa in enumerate(seg.sequence):
+                resid = seg.first_resid + k
+                if seg.segment == "tmd":
+                    layer, core, heptad = LAYER_MAX, False, "-"
+                else:
+                    layer, core = layer_of(chain, resid)
+                    heptad = heptad_position(chain, resid)
+                structure = "coil" if coil_first is not None and coil_first <= resid < tmd_first else "helix"
+                zipped = seg.segment != "tmd" and structure == "helix" and lo <= layer <= hi
+                table.append(SnareResidue(
+                    index=len(table), chain_id=chain, protein=CHAIN_PROTEIN[chain], resname=THREE_LETTER[aa],
+                    resid=resid, segment=seg.segment, layer=layer, heptad=heptad, is_core=core,
+                    structure=structure, zipped=zipped,
+                ))
+    return table
+
+
+def _coiled_coil(chain: str, resids: np.ndarray) -> np.ndarray:
+    """C-alpha positions of residues of one bundle helix (Crick parametrisation), nm, (n, 3)."""
+    alpha, _ = supercoil_geometry()
+    r0 = SUPERCOIL_RADIUS_NM
+    t = (resids - ZERO_LAYER_RESID[chain]).astype(np.float64)
+    s = t * RISE_NM  # arc length along the supercoiled helix axis
+    phi = math.radians(_BUNDLE_AZIMUTH_DEG[chain]) - s * math.sin(alpha) / r0  # left-handed: azimuth decreases
+    cphi, sphi = np.cos(phi), np.sin(phi)
+    axis = np.stack([r0 * cphi, r0 * sphi, s * math.cos(alpha)], axis=1)
+    tangent = np.stack([math.sin(alpha) * sphi, -math.sin(alpha) * cphi, np.full_like(s, math.cos(alpha))], axis=1)
+    normal = -np.stack([cphi, sphi, np.zeros_like(s)], axis=1)  # towards the bundle axis
+    binormal = np.cross(tangent, normal)
+    theta = np.radians(_D_PHASE_DEG + _HEPTAD_TWIST_DEG * t)
+    return axis + CA_RADIUS_NM * (np.cos(theta)[:, None] * normal + np.sin(theta)[:, None] * binormal)
+
+
+def _straight_helix(n: int, first: np.ndarray, direction: np.ndarray, radial: np.ndarray) -> np.ndarray:
+    """n C-alpha positions of a straight ideal alpha-helix whose first residue is at ``first``.
+
+    ``direction`` is the N->C axis direction, ``radial`` the direction from the axis to the first residue.
+    """
+    d = direction / np.linalg.norm(direction)
+    e1 = radial - np.dot(radial, d) * d
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(d, e1)  # right-handed about d
+    k = np.arange(n, dtype=np.float64)
+    theta = 2.0 * math.pi * k / RESIDUES_PER_TURN
+    origin = first - CA_RADIUS_NM * e1
+    return origin + RISE_NM * k[:, None] * d + CA_RADIUS_NM * (np.cos(theta)[:, None] * e1 + np.sin(theta)[:, None] * e2)
+
+
+def _arc(p0: np.ndarray, p1: np.ndarray, n: int, bulge: np.ndarray, bond: float = COIL_BOND_NM) -> np.ndarray:
+    """n points between p0 and p1 on a circular arc with n+1 equal chords of length ``bond``."""
+    chord = p1 - p0
+    d = float(np.linalg.norm(chord))
+    if n == 0:
+        return np.zeros((0, 3))
+    if d >= (n + 1) * bond:
+        raise BuildError(f"coil of {n} residues cannot span {d:.2f} nm (contour {(n + 1) * bond:.2f} nm)")
+    c = chord / d
+    q = bulge - np.dot(bulge, c) * c
+    q /= np.linalg.norm(q)
+    m = n + 1
+    if d < 1e-9:
+        beta = math.pi / m
+    else:
+        beta = brentq(lambda b: math.sin(m * b) / math.sin(b) - d / bond, 1e-12, math.pi / m - 1e-12)
+    rho = bond / (2.0 * math.sin(beta))
+    big = m * beta
+    center = 0.5 * (p0 + p1) - q * rho * math.cos(big)
+    theta = -big + 2.0 * beta * np.arange(1, m)
+    return center + rho * (np.sin(theta)[:, None] * c + np.cos(theta)[:, None] * q)
+
+
+def _clear_arc(p0: np.ndarray, p1: np.ndarray, n: int, base: np.ndarray, others: np.ndarray,
+               rng: np.random.Generator | None) -> np.ndarray:
+    """Arc of n beads from p0 to p1 bulging towards ``base`` turned about the chord (15 degree steps up
+    to +/-90, optional +/-15 degree jitter) to the direction that keeps it furthest from ``others``."""
+    chord = p1 - p0
+    best, best_d = None, -1.0
+    for turn in np.radians(np.arange(-90.0, 91.0, 15.0)):
+        bulge = _jitter(rng, _rotate(base, chord, turn), chord, math.pi / 12)
+        arc = _arc(p0, p1, n, bulge)
+        if n == 0 or others.size == 0:
+            return arc
+        dmin = float(np.min(np.linalg.norm(arc[:, None, :] - others[None, :, :], axis=-1)))
+        if dmin > best_d + 1e-9:
+            best, best_d = arc, dmin
+    return best
+
+
+def _rotate(vec: np.ndarray, axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rotate vec about axis by angle (Rodrigues)."""
+    k = axis / np.linalg.norm(axis)
+    return vec * math.cos(angle) + np.cross(k, vec) * math.sin(angle) + k * np.dot(k, vec) * (1 - math.cos(angle))
+
+
+def _jitter(rng: np.random.Generator | None, vec: np.ndarray, axis: np.ndarray, max_angle: float) -> np.ndarray:
+    """Rotate vec about axis by a random angle in [-max_angle, max_angle] (no-op without rng)."""
+    if rng is None:
+        return vec
+    return _rotate(vec, axis, rng.uniform(-max_angle, max_angle))
+
+
+def build_snare_complex(
+    zipped_layers: tuple[int, int] = (LAYER_MIN, LAYER_MAX),
+    linker_unzipped: int | Sequence[int] | None = None,
+    seed: int | None = None,
+    *,
+    coil_extension: float = 0.8,
+) -> SnareComplex:
+    """Build a free SNARE complex: ideal coiled coil along +z, unzipped linkers and TMDs beyond its C-end.
+
+    Parameters
+    ----------
+    zipped_layers : (int, int)
+        Inclusive range of zipped layers, within -7...+8. Residues outside it keep the bundle geometry
+        (SNARE motifs and helical linkers stay helical) but have no native contacts.
+    linker_unzipped : int or (int, int) or None
+        Residues just before the TMD treated as unstructured coil, for (VAMP2, syntaxin) or both. None:
+        (5, 11), the whole VAMP2 linker 90-94 and syntaxin 255-265 (syntaxin A254 is the +8 layer).
+        More than that needs the C-terminal layers unzipped (``zipped_layers``).
+    seed : int or None
+        Random seed for the orientation of the coil arcs (None: deterministic, no randomness).
+    coil_extension : float
+        End-to-end distance of each free coil as a fraction of its contour length.
+
+    Returns
+    -------
+    SnareComplex
+
+    Examples
+    --------
+    >>> c = build_snare_complex()
+    >>> c.n_residues, c.linker_unzipped
+    (328, (5, 11))
+    """
+    lo, hi = (int(v) for v in zipped_layers)
+    if not (LAYER_MIN <= lo <= hi <= LAYER_MAX):
+        raise BuildError(f"zipped_layers: got {zipped_layers!r}; accepted (lo, hi) with {LAYER_MIN} <= lo <= hi <= {LAYER_MAX}")
+    unzipped = _normalise_unzipped(linker_unzipped)
+    table = _residue_table((lo, hi), unzipped)
+    rng = np.random.default_rng(seed) if seed is not None else None
+    pos = np.zeros((len(table), 3))
+    chain_ids = np.array([r.chain_id for r in table])
+    resids = np.array([r.resid for r in table])
+    structure = np.array([r.structure for r in table])
+    segment = np.array([r.segment for r in table])
+    bundle_all = np.flatnonzero((segment != "tmd") & (structure == "helix"))
+    for chain in _CHAIN_ORDER:
+        idx = np.flatnonzero(chain_ids == chain)
+        bundle = idx[(segment[idx] != "tmd") & (structure[idx] == "helix")]
+        pos[bundle] = _coiled_coil(chain, resids[bundle])
+    for chain in _ANCHORED:
+        idx = np.flatnonzero(chain_ids == chain)
+        bundle = idx[(segment[idx] != "tmd") & (structure[idx] == "helix")]
+        coil = idx[structure[idx] == "coil"]
+        tmd = idx[segment[idx] == "tmd"]
+        p0 = pos[bundle[-1]]
+        radial = np.array([p0[0], p0[1], 0.0])
+        radial /= np.linalg.norm(radial)
+        up = np.array([0.0, 0.0, 1.0])
+        n = coil.size
+        span = coil_extension * (n + 1) * COIL_BOND_NM if n else ideal_helix_distance(1)
+        p1 = p0 + span * up
+        pos[tmd] = _straight_helix(tmd.size, p1, up, radial)
+        others = pos[np.setdiff1d(bundle_all, [bundle[-1]])]
+        pos[coil] = _clear_arc(p0, p1, n, radial, others, rng)
+    return SnareComplex(residues=tuple(table), positions=pos, zipped_layers=(lo, hi), linker_unzipped=unzipped)
+
+
+def place_complex_between(
+    complex: SnareComplex,
+    membrane_a_midplane_z: float,
+    membrane_b_midplane_z: float,
+    xy: Sequence[float],
+    angle: float,
+    *,
+    head_offset_nm: float = 1.95,
+    clearance_nm: float = 0.75,
+    max_extension: float = 0.9,
+    seed: int | None = None,
+) -> SnareComplex:
+    """Place a complex as a trans-SNAREpin bridging two parallel membranes (normal z).
+
+    Geometry: the coiled coil lies parallel to the membranes in the cleft, its membrane-proximal
+    (C-terminal, layer +8) end at lateral position ``xy`` and its N-terminus pointing along
+    ``(cos angle, sin angle)``. It is rolled about its axis so that the last helical VAMP2 residue
+    faces membrane A and the last helical syntaxin residue faces membrane B. Its height is chosen so
+    that both unzipped linkers are stretched to the same fraction x/L of their contour, within the
+    window that keeps every bundle bead ``clearance_nm`` away from both proximal head surfaces (at
+    ``head_offset_nm`` from each midplane). Each TMD is a straight alpha-helix along the membrane
+    normal, centred on its membrane's midplane (VAMP2 95-116 spans +/-1.58 nm, syntaxin 266-288
+    +/-1.65 nm: the hydrophobic core), directly below/above the last helical residue of its chain;
+    each unzipped linker is a circular arc of equal 0.365 nm chords between them, bulging away from
+    the bundle, turned about its chord (in 15 degree steps up to +/-90) to keep furthest from the
+    other beads. Build then energy-minimise: bead pairs may start slightly inside the WCA range.
+
+    Parameters
+    ----------
+    complex : SnareComplex
+        From :func:`build_snare_complex`; both linkers need at least one unzipped residue.
+    membrane_a_midplane_z, membrane_b_midplane_z : float
+        Midplane heights, nm, of the membrane VAMP2 crosses (the vesicle) and of the one syntaxin
+        crosses (the plasma membrane). Either may be the upper one.
+    xy : (float, float)
+        Lateral position of the bundle's membrane-proximal end, nm.
+    angle : float
+        Direction of the bundle's N-terminus in the membrane plane, radians from +x.
+    head_offset_nm, clearance_nm : float
+        Head-group surface distance from each midplane, and minimum bead clearance from it.
+    max_extension : float
+        Largest accepted x/L of a linker coil.
+    seed : int or None
+        Random jitter (+/-15 degrees) of the coil arc planes; None: none.
+
+    Returns
+    -------
+    SnareComplex
+        Same residues, new positions.
+
+    Raises
+    ------
+    BuildError
+        If the cleft is too narrow for the bundle or too wide for the linkers.
+    """
+    n_v, n_s = complex.linker_unzipped
+    if n_v < 1 or n_s < 1:
+        raise BuildError(f"linker_unzipped: {complex.linker_unzipped}; bridging two membranes needs >= 1 unzipped residue per linker")
+    z_a, z_b = float(membrane_a_midplane_z), float(membrane_b_midplane_z)
+    sep = abs(z_b - z_a)
+    flip = z_b < z_a
+    bundle = complex.bundle_indices()
+    end = {c: bundle[complex.chain_ids[bundle] == c][-1] for c in _ANCHORED}
+
+    # rotation: local +z (N->C) -> -x; direction VAMP2 end -> syntaxin end (in local xy) -> +z
+    local = complex.positions
+    w = local[end["B"]] - local[end["A"]]
+    w[2] = 0.0
+    w /= np.linalg.norm(w)
+    ez = np.array([0.0, 0.0, 1.0])
+    basis_local = np.stack([w, np.cross(ez, w), ez], axis=1)
+    basis_canon = np.stack([ez, np.array([0.0, 1.0, 0.0]), np.array([-1.0, 0.0, 0.0])], axis=1)
+    rot = basis_canon @ basis_local.T
+    pb = local[bundle] @ rot.T
+    ends = {c: local[end[c]] @ rot.T for c in _ANCHORED}
+    shift = -0.5 * (ends["A"] + ends["B"])
+    shift[2] = 0.0
+    pb += shift
+    ends = {c: v + shift for c, v in ends.items()}
+    # pb, ends now with bundle axis at height 0; membrane A at 0, B at sep (canonical frame), axis height h
+    zmin, zmax = float(pb[:, 2].min()), float(pb[:, 2].max())
+    h_lo = head_offset_nm + clearance_nm - zmin
+    h_hi = sep - head_offset_nm - clearance_nm - zmax
+    if h_lo > h_hi:
+        need = 2 * (head_offset_nm + clearance_nm) + zmax - zmin
+        raise BuildError(
+            f"membrane midplanes {sep:.2f} nm apart: too close for a SNARE bundle lying in the cleft "
+            f"(needs >= {need:.2f} nm with head_offset_nm={head_offset_nm}, clearance_nm={clearance_nm})"
+        )
+    tmd = {c: complex.select(chain_id=c, segment="tmd") for c in _ANCHORED}
+    half = {c: 0.5 * (tmd[c].size - 1) * RISE_NM for c in _ANCHORED}
+    top_a = half["A"]  # first VAMP2 TMD residue, on the cleft side of membrane A
+    bot_b = sep - half["B"]  # first syntaxin TMD residue, on the cleft side of membrane B
+    l_v, l_s = (n_v + 1) * COIL_BOND_NM, (n_s + 1) * COIL_BOND_NM
+    # equal extension: (h + zA_end - top_a)/l_v = (bot_b - h - zB_end)/l_s
+    za, zb = ends["A"][2], ends["B"][2]
+    h = ((bot_b - zb) / l_s + (top_a - za) / l_v) / (1.0 / l_v + 1.0 / l_s)
+    h = min(max(h, h_lo), h_hi)
+    ext = {"A": (h + za - top_a) / l_v, "B": (bot_b - h - zb) / l_s}
+    for c, e in ext.items():
+        if e > max_extension or e <= 0:
+            name = "VAMP2" if c == "A" else "syntaxin"
+            raise BuildError(
+                f"membrane midplanes {sep:.2f} nm apart: the {name} linker would be at x/L = {e:.2f}; accepted "
+                f"0 < x/L <= max_extension={max_extension}; change the separation or linker_unzipped={complex.linker_unzipped}"
+            )
+    rng = np.random.default_rng(seed) if seed is not None else None
+    pos = np.empty_like(local)
+    pos[bundle] = pb + np.array([0.0, 0.0, h])
+    ex = np.array([1.0, 0.0, 0.0])
+    placed = list(bundle)
+    coils = {}
+    for c, (z_tmd, direction) in {"A": (top_a, -ez), "B": (bot_b, ez)}.items():
+        p1 = np.array([pos[end[c]][0], pos[end[c]][1], z_tmd])
+        pos[tmd[c]] = _straight_helix(tmd[c].size, p1, direction, -ex)
+        placed.extend(tmd[c])
+        coils[c] = np.flatnonzero((complex.chain_ids == c) & (complex.structure == "coil"))
+    for c, coil in coils.items():
+        # arc bulging away from the bundle (-x), turned about the chord to keep clear of other beads
+        others = pos[np.setdiff1d(np.array(placed), [end[c], tmd[c][0]])]
+        pos[coil] = _clear_arc(pos[end[c]], pos[tmd[c][0]], coil.size, -ex, others, rng)
+        placed.extend(coil)
+    # canonical -> lab: A at z=0, B at z=sep above. Flip by a rotation (not a mirror) if B is below A.
+    if flip:
+        pos = pos * np.array([1.0, -1.0, -1.0])
+    ca, sa = math.cos(angle), math.sin(angle)
+    rz = np.array([[ca, -sa, 0.0], [sa, ca, 0.0], [0.0, 0.0, 1.0]])
+    pos = pos @ rz.T + np.array([float(xy[0]), float(xy[1]), z_a])
+    return complex.with_positions(pos)

@@ -1,0 +1,459 @@
+"""Protein forces that OpenMM force-field XML cannot express: the one-bead-per-residue SNARE model.
+
+Every ``*_force`` function returns a configured ``openmm.Custom*Force``; every one has a plain NumPy
+``*_energy`` twin with the same parameters, used by the tests (force = -dE/dr and reference values)
+and usable in analyses. Inputs are floats in MD units (nm, kJ/mol) or ``openmm.unit.Quantity``.
+This module imports only OpenMM and NumPy: the particle index lists come from the builder
+(``snarefuse.build.snare.SnareComplex``: ``helical_stretches()``, ``coil_bonds()``,
+``native_contacts()``, ``excluded_pairs()``, ``tmd_indices()``).
+
+Model and default parameters (justification in each docstring)
+-------------------------------------------------------------
+* Bead mass :data:`PROTEIN_BEAD_MASS_AMU` = 330 amu, uniform (3 x the 110 amu mean residue mass).
+  Mass does not change equilibrium; it slows the fastest protein vibrations to the lipid time step.
+* Helix: i,i+1 bonds (:data:`HELIX_BOND_K` = 1000 kJ/mol/nm^2, 0.383 nm) and i,i+3 / i,i+4
+  restraints (:data:`HELIX_RESTRAINT_K` = 500 kJ/mol/nm^2, 0.505 / 0.620 nm) at ideal alpha-helix
+  distances. The highest normal mode of this network at 330 amu has a period of 1.94 ps, 21 steps of
+  dt = 0.01 tau = 0.091 ps (tau = 9.09 ps for sigma = 0.88 nm, m = 250 amu, epsilon = 2.34 kJ/mol).
+* Unzipped linker: harmonic bonds of 0.365 nm (:data:`COIL_BOND_K` = 800 kJ/mol/nm^2; a bare chain's
+  fastest mode 2 sqrt(k/m) has a period of 2.0 ps = 22 steps), no bending term; the i,i+2 excluded
+  volume (sigma 0.5 nm) alone limits back-folding, giving a persistence length of ~0.5 nm
+  (<cos> of the bond angle 0.48 at 310 K) within the 0.3-0.7 nm of SCIENCE.md section 3.
+* Native contacts: 12-10 Go potential eps [5 (r0/r)^12 - 6 (r0/r)^10], minimum -eps at the native
+  distance r0, between C-alpha pairs of different helices closer than 1.1 nm in the ideal bundle
+  (275 pairs, 16 per layer, when fully zipped). :data:`DEFAULT_CONTACT_EPSILON_KT` = 1.0 kT per
+  contact, a Go energy of 275 kT. This is deliberately *not* the 35-65 kT zippering free energy of
+  SCIENCE.md section 1: the Go energy is not a free energy, and zippering confines four flexible
+  helices, which costs roughly 10 kT per layer in this model. Free complexes at 310 K (dt = 0.01 tau,
+  20,000 steps) melt completely within ~20 tau at 0.18 kT per contact (Go energy 50 kT) and within
+  ~100 tau at 0.5 kT; at 1.0 kT they stay assembled with frayed ends (median contact distance
+  1.2-1.4 r0), at 1.5 kT tightly packed (1.15 r0). The zippering free energy of a given setting
+  must be measured (e.g. by unzipping the layers under a restraint) before comparing with 35-65 kT;
+  the global ``snare_contact_scale`` tunes all contacts at run time.
+* Excluded volume: WCA, protein-protein sigma 0.5 nm; protein-lipid sigma = (0.5 nm + b_lipid)/2
+  with the lipid's own b (0.95 sigma heads, sigma tails).
+* TMD residues attract lipid tail beads with the Cooke tail attraction form (-eps_a inside r_c,
+  cos^2 tail of width w_c) at :data:`DEFAULT_TMD_TAIL_ATTRACTION` = 0.25 epsilon per residue-bead
+  pair: a 22-residue TMD then binds tails like the ~5 tail beads whose volume it displaces.
+
+OpenMM notes: the two nonbonded forces use interaction groups, so on CUDA/OpenCL they carry their
+own exclusions and cutoffs and do not clash with the lipid force field's CustomNonbondedForce; the
+lipid force field must then keep protein beads out of its own lipid-lipid interactions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import openmm
+from openmm import unit
+
+__all__ = [
+    "PROTEIN_BEAD_MASS_AMU",
+    "HELIX_BOND_K",
+    "HELIX_RESTRAINT_K",
+    "COIL_BOND_K",
+    "COIL_BOND_NM",
+    "PROTEIN_SIGMA_NM",
+    "DEFAULT_CONTACT_EPSILON_KT",
+    "DEFAULT_CONTACT_CUTOFF_NM",
+    "DEFAULT_TMD_TAIL_ATTRACTION",
+    "CA_RADIUS_NM",
+    "RISE_NM",
+    "RESIDUES_PER_TURN",
+    "ideal_helix_distance",
+    "helix_bond_terms",
+    "helix_bonded_force",
+    "helix_bonded_energy",
+    "coil_bond_force",
+    "coil_bond_energy",
+    "native_contact_force",
+    "native_contact_energy",
+    "protein_wca_force",
+    "protein_wca_energy",
+    "protein_lipid_force",
+    "protein_lipid_energy",
+]
+
+#: uniform protein bead mass, amu (3 x mean residue mass 110 amu), see module docstring.
+PROTEIN_BEAD_MASS_AMU = 330.0
+#: helix i,i+1 virtual-bond force constant, kJ/mol/nm^2.
+HELIX_BOND_K = 1000.0
+#: helix i,i+3 and i,i+4 restraint force constant, kJ/mol/nm^2.
+HELIX_RESTRAINT_K = 500.0
+#: unzipped-linker bond force constant, kJ/mol/nm^2.
+COIL_BOND_K = 800.0
+#: unzipped-linker contour length per residue, nm (SCIENCE.md section 3).
+COIL_BOND_NM = 0.365
+#: protein bead excluded-volume size, nm.
+PROTEIN_SIGMA_NM = 0.5
+#: native-contact well depth per contact, in kT (see the module docstring for why not 0.18 kT).
+DEFAULT_CONTACT_EPSILON_KT = 1.0
+#: C-alpha distance defining a native contact in the ideal bundle, nm.
+DEFAULT_CONTACT_CUTOFF_NM = 1.1
+#: TMD residue - lipid tail attraction as a fraction of the lipid epsilon.
+DEFAULT_TMD_TAIL_ATTRACTION = 0.25
+#: ideal alpha-helix geometry (kept equal to snarefuse.build.snare; a test checks it).
+CA_RADIUS_NM = 0.23
+RISE_NM = 0.15
+RESIDUES_PER_TURN = 3.6
+
+_TWO_SIXTH = 2.0 ** (1.0 / 6.0)
+
+
+def _value(x: float | unit.Quantity, u: unit.Unit) -> float:
+    """Strip units once at the boundary: a Quantity is converted to ``u``, a float taken as already in ``u``."""
+    if unit.is_quantity(x):
+        return float(x.value_in_unit(u))
+    return float(x)
+
+
+_NM = unit.nanometer
+_KJ = unit.kilojoule_per_mole
+_K_NM2 = unit.kilojoule_per_mole / unit.nanometer**2
+
+
+def ideal_helix_distance(separation: int, *, radius_nm: float = CA_RADIUS_NM, rise_nm: float = RISE_NM,
+                         residues_per_turn: float = RESIDUES_PER_TURN) -> float:
+    """C-alpha distance between residues i and i+separation of a straight ideal alpha-helix, nm.
+
+    Examples
+    --------
+    >>> round(ideal_helix_distance(1), 4)
+    0.3827
+    """
+    angle = 2.0 * math.pi * separation / residues_per_turn
+    return math.hypot(2.0 * radius_nm * math.sin(angle / 2.0), separation * rise_nm)
+
+
+def helix_bond_terms(helices: Sequence[Sequence[int]], *, bond_k: float = HELIX_BOND_K,
+                     restraint_k: float = HELIX_RESTRAINT_K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs, rest lengths and force constants of the helix terms.
+
+    Parameters
+    ----------
+    helices : sequence of sequences of int
+        Particle indices of each helical stretch, consecutive residues in order.
+
+    Returns
+    -------
+    pairs : ndarray (M, 2) int64
+    r0 : ndarray (M,) float64, nm
+    k : ndarray (M,) float64, kJ/mol/nm^2
+    """
+    pairs, r0, k = [], [], []
+    for helix in helices:
+        h = [int(i) for i in helix]
+        for sep, kk in ((1, bond_k), (3, restraint_k), (4, restraint_k)):
+            d = ideal_helix_distance(sep)
+            for a, b in zip(h[:-sep], h[sep:]):
+                pairs.append((a, b))
+                r0.append(d)
+                k.append(kk)
+    return (np.array(pairs, dtype=np.int64).reshape(-1, 2), np.array(r0, dtype=np.float64),
+            np.array(k, dtype=np.float64))
+
+
+def _harmonic_bond_force(pairs: np.ndarray, r0: np.ndarray, k: np.ndarray, force_group: int,
+                         periodic: bool, name: str) -> openmm.CustomBondForce:
+    force = openmm.CustomBondForce("0.5*k*(r-r0)^2")
+    force.setName(name)
+    force.addPerBondParameter("k")
+    force.addPerBondParameter("r0")
+    for (i, j), kk, rr in zip(pairs, k, r0):
+        force.addBond(int(i), int(j), [float(kk), float(rr)])
+    force.setForceGroup(force_group)
+    force.setUsesPeriodicBoundaryConditions(periodic)
+    return force
+
+
+def _harmonic_bond_energy(positions: np.ndarray, pairs: np.ndarray, r0: np.ndarray, k: np.ndarray,
+                          box: Sequence[float] | None = None) -> float:
+    if len(pairs) == 0:
+        return 0.0
+    r = _distances(positions, pairs[:, 0], pairs[:, 1], box)
+    return float(np.sum(0.5 * k * (r - r0) ** 2))
+
+
+def _distances(positions: np.ndarray, i: np.ndarray, j: np.ndarray, box: Sequence[float] | None) -> np.ndarray:
+    d = np.asarray(positions, dtype=np.float64)[j] - np.asarray(positions, dtype=np.float64)[i]
+    if box is not None:
+        L = np.asarray(box, dtype=np.float64)
+        d -= L * np.round(d / L)
+    return np.linalg.norm(d, axis=-1)
+
+
+def helix_bonded_force(helices: Sequence[Sequence[int]], *, bond_k: float | unit.Quantity = HELIX_BOND_K,
+                       restraint_k: float | unit.Quantity = HELIX_RESTRAINT_K, force_group: int = 0,
+                       periodic: bool = False) -> openmm.CustomBondForce:
+    """Harmonic i,i+1 bonds and i,i+3 / i,i+4 restraints at ideal alpha-helix distances.
+
+    ``E = sum 1/2 k (r - r0)^2``, r0 = 0.383 (i+1), 0.505 (i+3), 0.620 (i+4) nm.
+
+    Parameters
+    ----------
+    helices : sequence of sequences of int
+        Particle indices of each helical stretch (motif, zipped linker, TMD), N to C.
+    bond_k, restraint_k : float (kJ/mol/nm^2) or Quantity
+        Force constants. Defaults keep the fastest mode at >= 20 steps of 0.01 tau with
+        330 amu beads (module docstring).
+    force_group : int
+    periodic : bool
+        Use periodic boundary conditions for the bond vectors.
+    """
+    pairs, r0, k = helix_bond_terms(helices, bond_k=_value(bond_k, _K_NM2), restraint_k=_value(restraint_k, _K_NM2))
+    return _harmonic_bond_force(pairs, r0, k, force_group, periodic, "SNARE helix")
+
+
+def helix_bonded_energy(positions: np.ndarray, helices: Sequence[Sequence[int]], *,
+                        bond_k: float = HELIX_BOND_K, restraint_k: float = HELIX_RESTRAINT_K,
+                        box: Sequence[float] | None = None) -> float:
+    """NumPy reference of :func:`helix_bonded_force`: energy in kJ/mol of positions (N, 3) nm."""
+    pairs, r0, k = helix_bond_terms(helices, bond_k=bond_k, restraint_k=restraint_k)
+    return _harmonic_bond_energy(positions, pairs, r0, k, box)
+
+
+def coil_bond_force(bonds: Sequence[Sequence[int]] | np.ndarray, *, k: float | unit.Quantity = COIL_BOND_K,
+                    r0: float | unit.Quantity = COIL_BOND_NM, force_group: int = 0,
+                    periodic: bool = False) -> openmm.CustomBondForce:
+    """Harmonic bonds of the unzipped linkers: a freely jointed chain of 0.365 nm segments.
+
+    ``E = sum 1/2 k (r - r0)^2``. No bending term: with the protein excluded volume acting from
+    i,i+2 on (sigma 0.5 nm), the persistence length is ~0.5 nm (module docstring).
+    """
+    pairs = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
+    kk, rr = _value(k, _K_NM2), _value(r0, _NM)
+    return _harmonic_bond_force(pairs, np.full(len(pairs), rr), np.full(len(pairs), kk), force_group, periodic,
+                                "SNARE linker coil")
+
+
+def coil_bond_energy(positions: np.ndarray, bonds: Sequence[Sequence[int]] | np.ndarray, *,
+                     k: float = COIL_BOND_K, r0: float = COIL_BOND_NM, box: Sequence[float] | None = None) -> float:
+    """NumPy reference of :func:`coil_bond_force`, kJ/mol."""
+    pairs = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
+    return _harmonic_bond_energy(positions, pairs, np.full(len(pairs), r0), np.full(len(pairs), k), box)
+
+
+def native_contact_force(pairs: Sequence[Sequence[int]] | np.ndarray, r0_nm: Sequence[float] | np.ndarray, *,
+                         epsilon_kjmol: float | unit.Quantity, force_group: int = 0,
+                         periodic: bool = False) -> openmm.CustomBondForce:
+    """Go-like native contacts: ``E = s * eps * [5 (r0/r)^12 - 6 (r0/r)^10]`` per pair.
+
+    The minimum, -eps, is at the native distance r0. The global parameter ``snare_contact_scale``
+    (default 1) scales every contact and can be changed in a Context (e.g. to unzip by hand).
+
+    Parameters
+    ----------
+    pairs : (M, 2) int
+        Zipped native contacts (``SnareComplex.native_contacts()``).
+    r0_nm : (M,) float
+        Native distances, nm.
+    epsilon_kjmol : float (kJ/mol) or Quantity
+        Depth per contact; :data:`DEFAULT_CONTACT_EPSILON_KT` times kT (1 kT: a fully zipped complex
+        holds 275 kT of Go energy; module docstring).
+    """
+    p = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    r0 = np.asarray(r0_nm, dtype=np.float64).reshape(-1)
+    if len(r0) != len(p):
+        raise ValueError(f"r0_nm: {len(r0)} distances for {len(p)} pairs; give one per pair")
+    eps = _value(epsilon_kjmol, _KJ)
+    force = openmm.CustomBondForce("snare_contact_scale*eps*(5*x^6-6*x^5); x=(r0/r)^2")
+    force.setName("SNARE native contacts")
+    force.addGlobalParameter("snare_contact_scale", 1.0)
+    force.addPerBondParameter("eps")
+    force.addPerBondParameter("r0")
+    for (i, j), rr in zip(p, r0):
+        force.addBond(int(i), int(j), [eps, float(rr)])
+    force.setForceGroup(force_group)
+    force.setUsesPeriodicBoundaryConditions(periodic)
+    return force
+
+
+def native_contact_energy(positions: np.ndarray, pairs: Sequence[Sequence[int]] | np.ndarray,
+                          r0_nm: Sequence[float] | np.ndarray, *, epsilon_kjmol: float, scale: float = 1.0,
+                          box: Sequence[float] | None = None) -> float:
+    """NumPy reference of :func:`native_contact_force`, kJ/mol."""
+    p = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if len(p) == 0:
+        return 0.0
+    x = np.asarray(r0_nm, dtype=np.float64) / _distances(positions, p[:, 0], p[:, 1], box)
+    return float(scale * epsilon_kjmol * np.sum(5.0 * x**12 - 6.0 * x**10))
+
+
+def _wca(r: np.ndarray, b: np.ndarray | float, eps: float) -> np.ndarray:
+    x6 = (b / r) ** 6
+    return np.where(r < _TWO_SIXTH * b, 4.0 * eps * (x6 * x6 - x6 + 0.25), 0.0)
+
+
+def _nonbonded_method(periodic: bool) -> int:
+    return openmm.CustomNonbondedForce.CutoffPeriodic if periodic else openmm.CustomNonbondedForce.CutoffNonPeriodic
+
+
+def protein_wca_force(n_particles: int, protein: Sequence[int] | np.ndarray,
+                      excluded_pairs: Sequence[Sequence[int]] | np.ndarray = (), *,
+                      epsilon_kjmol: float | unit.Quantity, sigma_nm: float | unit.Quantity = PROTEIN_SIGMA_NM,
+                      periodic: bool = True, force_group: int = 0) -> openmm.CustomNonbondedForce:
+    """Protein-protein excluded volume (non-native): WCA ``4 eps [(s/r)^12 - (s/r)^6 + 1/4]``, r < 2^(1/6) s.
+
+    Parameters
+    ----------
+    n_particles : int
+        Particles in the System (every one must be added to a nonbonded force).
+    protein : (P,) int
+        Protein bead indices; only protein-protein pairs interact (interaction group).
+    excluded_pairs : (K, 2) int
+        Pairs without excluded volume (``SnareComplex.excluded_pairs()``: bonded and helix i..i+4).
+    epsilon_kjmol : float (kJ/mol) or Quantity
+        WCA strength; the lipid epsilon is the natural choice.
+    sigma_nm : float (nm) or Quantity
+        Bead size; 0.5 nm puts the cut at 0.56 nm, below the 0.92 nm closest inter-helix C-alpha
+        distance of the ideal bundle, and sets the linker persistence length to ~0.5 nm.
+    periodic : bool
+        CutoffPeriodic (True) or CutoffNonPeriodic.
+    """
+    s, eps = _value(sigma_nm, _NM), _value(epsilon_kjmol, _KJ)
+    force = openmm.CustomNonbondedForce("4*snare_pp_eps*(x6*x6-x6+0.25); x6=(snare_pp_sigma/r)^6")
+    force.setName("SNARE protein excluded volume")
+    force.addGlobalParameter("snare_pp_eps", eps)
+    force.addGlobalParameter("snare_pp_sigma", s)
+    for _ in range(n_particles):
+        force.addParticle([])
+    prot = sorted({int(i) for i in protein})
+    force.addInteractionGroup(prot, prot)
+    for i, j in np.asarray(excluded_pairs, dtype=np.int64).reshape(-1, 2):
+        force.addExclusion(int(i), int(j))
+    force.setNonbondedMethod(_nonbonded_method(periodic))
+    force.setCutoffDistance(_TWO_SIXTH * s)
+    force.setUseSwitchingFunction(False)
+    force.setUseLongRangeCorrection(False)
+    force.setForceGroup(force_group)
+    return force
+
+
+def protein_wca_energy(positions: np.ndarray, protein: Sequence[int] | np.ndarray,
+                       excluded_pairs: Sequence[Sequence[int]] | np.ndarray = (), *, epsilon_kjmol: float,
+                       sigma_nm: float = PROTEIN_SIGMA_NM, box: Sequence[float] | None = None) -> float:
+    """NumPy reference of :func:`protein_wca_force` (all pairs, O(P^2)), kJ/mol."""
+    prot = np.array(sorted({int(i) for i in protein}), dtype=np.int64)
+    iu, ju = np.triu_indices(len(prot), k=1)
+    i, j = prot[iu], prot[ju]
+    excl = {tuple(sorted(map(int, p))) for p in np.asarray(excluded_pairs, dtype=np.int64).reshape(-1, 2)}
+    keep = np.array([(a, b) not in excl for a, b in zip(i.tolist(), j.tolist())], dtype=bool)
+    r = _distances(positions, i[keep], j[keep], box)
+    return float(np.sum(_wca(r, sigma_nm, epsilon_kjmol)))
+
+
+def _lipid_params(sigma_protein: float, sigma_head: float, sigma_tail: float, eps_att: float,
+                  wc: float) -> float:
+    """Cutoff of the protein-lipid force: the longest range among the pair types present."""
+    b_head, b_tail = 0.5 * (sigma_protein + sigma_head), 0.5 * (sigma_protein + sigma_tail)
+    rng = max(_TWO_SIXTH * b_head, _TWO_SIXTH * b_tail)
+    if eps_att > 0:
+        rng = max(rng, _TWO_SIXTH * b_tail + wc)
+    return rng
+
+
+def protein_lipid_force(n_particles: int, protein: Sequence[int] | np.ndarray, tmd: Sequence[int] | np.ndarray,
+                        heads: Sequence[int] | np.ndarray, tails: Sequence[int] | np.ndarray, *,
+                        epsilon_kjmol: float | unit.Quantity, wc_nm: float | unit.Quantity,
+                        tmd_tail_epsilon_kjmol: float | unit.Quantity | None = None,
+                        sigma_protein_nm: float | unit.Quantity = PROTEIN_SIGMA_NM,
+                        sigma_head_nm: float | unit.Quantity = 0.95 * 0.88,
+                        sigma_tail_nm: float | unit.Quantity = 0.88,
+                        periodic: bool = True, force_group: int = 0) -> openmm.CustomNonbondedForce:
+    """Protein-lipid interactions: WCA for every residue, plus Cooke tail attraction for TMD residues.
+
+    For a residue-lipid pair with ``b = (sigma_protein + sigma_lipid)/2`` and ``r_c = 2^(1/6) b``::
+
+        E = 4 eps [(b/r)^12 - (b/r)^6 + 1/4]                        r < r_c
+          - eps_a                                                     r < r_c
+          - eps_a cos^2(pi (r - r_c) / (2 w_c))               r_c <= r < r_c + w_c
+
+    with ``eps_a = tmd_tail_epsilon`` for (TMD residue, tail bead) pairs and 0 otherwise, the form of
+    the Cooke tail-tail attraction (SCIENCE.md section 2), so TMDs stay among the tails and can tilt.
+
+    Parameters
+    ----------
+    n_particles : int
+        Particles in the System.
+    protein : (P,) int
+        All protein beads (TMD included).
+    tmd : (T,) int
+        TMD beads, a subset of ``protein``.
+    heads, tails : int arrays
+        Lipid head and tail beads (all lipids of all membranes).
+    epsilon_kjmol : float (kJ/mol) or Quantity
+        Lipid epsilon (WCA strength).
+    wc_nm : float (nm) or Quantity
+        Width of the attraction tail, the lipid model's w_c (1.6 sigma = 1.408 nm).
+    tmd_tail_epsilon_kjmol : float (kJ/mol) or Quantity or None
+        Attraction depth per TMD residue - tail bead pair; None: ``DEFAULT_TMD_TAIL_ATTRACTION`` * epsilon.
+    sigma_protein_nm, sigma_head_nm, sigma_tail_nm : float (nm) or Quantity
+        Bead sizes (lipid defaults: b = 0.95 sigma and sigma for sigma = 0.88 nm).
+    periodic : bool
+    force_group : int
+    """
+    eps = _value(epsilon_kjmol, _KJ)
+    eps_a = DEFAULT_TMD_TAIL_ATTRACTION * eps if tmd_tail_epsilon_kjmol is None else _value(tmd_tail_epsilon_kjmol, _KJ)
+    wc = _value(wc_nm, _NM)
+    sp, sh, st = _value(sigma_protein_nm, _NM), _value(sigma_head_nm, _NM), _value(sigma_tail_nm, _NM)
+    prot = sorted({int(i) for i in protein})
+    tmd_set = {int(i) for i in tmd}
+    if not tmd_set <= set(prot):
+        raise ValueError("tmd: every TMD index must also be in protein")
+    head_set, tail_set = {int(i) for i in heads}, {int(i) for i in tails}
+    force = openmm.CustomNonbondedForce(
+        "step(rc-r)*4*snare_pl_eps*(x6*x6-x6+0.25)"
+        " - ea*select(step(r-rc), step(rc+snare_pl_wc-r)*0.5*(1+cos(3.141592653589793*(r-rc)/snare_pl_wc)), 1);"
+        " ea=snare_pl_eps_tmd*(tmd1*tail2+tmd2*tail1); x6=(b/r)^6; rc=1.122462048309373*b; b=0.5*(size1+size2)"
+    )
+    force.setName("SNARE protein-lipid")
+    force.addGlobalParameter("snare_pl_eps", eps)
+    force.addGlobalParameter("snare_pl_eps_tmd", eps_a)
+    force.addGlobalParameter("snare_pl_wc", wc)
+    for name in ("size", "tmd", "tail"):
+        force.addPerParticleParameter(name)
+    prot_set = set(prot)
+    for i in range(n_particles):
+        if i in prot_set:
+            force.addParticle([sp, 1.0 if i in tmd_set else 0.0, 0.0])
+        elif i in tail_set:
+            force.addParticle([st, 0.0, 1.0])
+        elif i in head_set:
+            force.addParticle([sh, 0.0, 0.0])
+        else:
+            force.addParticle([0.0, 0.0, 0.0])
+    force.addInteractionGroup(prot, sorted(head_set | tail_set))
+    force.setNonbondedMethod(_nonbonded_method(periodic))
+    force.setCutoffDistance(_lipid_params(sp, sh, st, eps_a, wc))
+    force.setUseSwitchingFunction(False)
+    force.setUseLongRangeCorrection(False)
+    force.setForceGroup(force_group)
+    return force
+
+
+def protein_lipid_energy(positions: np.ndarray, protein: Sequence[int] | np.ndarray, tmd: Sequence[int] | np.ndarray,
+                         heads: Sequence[int] | np.ndarray, tails: Sequence[int] | np.ndarray, *,
+                         epsilon_kjmol: float, wc_nm: float, tmd_tail_epsilon_kjmol: float | None = None,
+                         sigma_protein_nm: float = PROTEIN_SIGMA_NM, sigma_head_nm: float = 0.95 * 0.88,
+                         sigma_tail_nm: float = 0.88, box: Sequence[float] | None = None) -> float:
+    """NumPy reference of :func:`protein_lipid_force` (all protein-lipid pairs), kJ/mol."""
+    eps_a = DEFAULT_TMD_TAIL_ATTRACTION * epsilon_kjmol if tmd_tail_epsilon_kjmol is None else tmd_tail_epsilon_kjmol
+    prot = np.array(sorted({int(i) for i in protein}), dtype=np.int64)
+    tmd_mask = np.isin(prot, np.asarray(tmd, dtype=np.int64))
+    total = 0.0
+    for lipids, s_l, is_tail in ((heads, sigma_head_nm, False), (tails, sigma_tail_nm, True)):
+        lip = np.asarray(lipids, dtype=np.int64)
+        if lip.size == 0 or prot.size == 0:
+            continue
+        ii, jj = np.meshgrid(np.arange(prot.size), np.arange(lip.size), indexing="ij")
+        r = _distances(positions, prot[ii.ravel()], lip[jj.ravel()], box)
+        b = 0.5 * (sigma_protein_nm + s_l)
+        rc = _TWO_SIXTH * b
+        total += float(np.sum(_wca(r, b, epsilon_kjmol)))
+        if is_tail and eps_a != 0.0:
+            att = np.where(r < rc, 1.0, np.where(r < rc + wc_nm, np.cos(np.pi * (r - rc) / (2.0 * wc_nm)) ** 2, 0.0))
+            total -= float(eps_a * np.sum(att * tmd_mask[ii.ravel()]))
+    return total

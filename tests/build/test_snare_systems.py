@@ -1,0 +1,138 @@
+"""SNARE complexes built into fusion geometries: topology against SCIENCE.md, TMDs in their
+membranes, forces (-dE/dr), refusals of impossible requests."""
+
+from __future__ import annotations
+
+import numpy as np
+import openmm
+import pytest
+
+from snarefuse.build import build_system
+from snarefuse.errors import BuildError, SpecError
+from snarefuse.spec import example_spec_path, load_spec
+
+# SCIENCE.md section 3 (rat syntaxin-1A, SNAP-25B, VAMP2), first residue number of each segment
+SEQUENCES = {
+    "V": [(28, "SNRRLQQTQAQVDEVVDIMRVNVDKVLERDQKLSELDDRADALQAGASQFETSAAKLKRKYW"), (90, "WKNLK"),
+          (95, "MMIILGVICAIILIIIIVYFST")],
+    "S": [(191, "ALSEIETRHSEIIKLENSIRELHDMFMDMAMLVESQGEMIDRIEYNVEHAVDYVERAVSDTKK"), (254, "AVKYQSKARRKK"),
+          (266, "IMIIICCVILGIIIASTIGGIFG")],
+    "N": [(7, "MRNELEEMQRRADQLADESLESTRRMLQLVEESKDAGIRTLVMLDEQGEQLERIEEGMDQINKDMKEAEKNLTDLGK")],
+    "C": [(141, "ARENEMDENLEQVSGIIGNLRHMALDMGNEIDTQNRQIDRIMEKADSNKTRIDEANQRATKMLG")],
+}
+ONE = {"ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E", "GLY": "G", "HIS": "H",
+       "ILE": "I", "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F", "PRO": "P", "SER": "S", "THR": "T", "TRP": "W",
+       "TYR": "Y", "VAL": "V"}
+ZERO_LAYER = {"V": (56, "ARG"), "S": (226, "GLN"), "N": (53, "GLN"), "C": (174, "GLN")}
+#: a TMD bead counts as inside its membrane within this distance of the midplane (nm): the
+#: hydrophobic core plus the head-group layer of a Cooke bilayer (head-head 3.9 nm)
+MEMBRANE_HALF_THICKNESS_NM = 2.2
+
+
+@pytest.fixture(scope="module")
+def quickstart():
+    return build_system(load_spec(example_spec_path("quickstart")))
+
+
+def _chains(built):
+    return {c.id: c for c in built.topology.chains()}
+
+
+@pytest.mark.parametrize("prefix", list(SEQUENCES))
+def test_sequences_and_numbering_match_science(quickstart, prefix):
+    chains = _chains(quickstart)
+    for k in range(4):
+        residues = list(chains[f"{prefix}{k}"].residues())
+        seq = "".join(ONE[r.name] for r in residues)
+        nums = [int(r.id) for r in residues]
+        expected = "".join(s for _, s in SEQUENCES[prefix])
+        assert seq == expected
+        assert nums == list(range(SEQUENCES[prefix][0][0], SEQUENCES[prefix][0][0] + len(expected)))
+        resid, name = ZERO_LAYER[prefix]
+        assert residues[resid - nums[0]].name == name
+
+
+def test_layers_recorded_per_residue(quickstart):
+    rec = quickstart.manifest["snares"][0]
+    layers = np.array(rec["layer"])
+    assert layers.min() == -7 and layers.max() == 8
+    assert len(layers) == rec["n_atoms"] == 328
+
+
+def test_tmds_span_their_membranes(quickstart):
+    mids = [m["midplane_z_nm"] for m in quickstart.manifest["membranes"]]
+    chains = _chains(quickstart)
+    for k in range(4):
+        for prefix, membrane, first_tmd in (("V", 1, 95), ("S", 0, 266)):
+            idx = [a.index for r in chains[f"{prefix}{k}"].residues() if int(r.id) >= first_tmd for a in r.atoms()]
+            z = quickstart.positions[idx, 2]
+            assert np.all(np.abs(z - mids[membrane]) < MEMBRANE_HALF_THICKNESS_NM)
+            assert z.max() - z.min() > 2.5  # spans the core (22-23 residues x 0.15 nm)
+
+
+def test_protein_beads_join_the_pair_force_with_exclusions(quickstart):
+    pair = [f for f in quickstart.system.getForces() if f.getName() == "CookePair"][0]
+    assert pair.getNumParticles() == quickstart.system.getNumParticles() == quickstart.positions.shape[0]
+    n_lip = quickstart.manifest["n_lipids"] * 3
+    b, a = pair.getParticleParameters(n_lip)
+    np.testing.assert_allclose(b, 0.5 / 0.88)
+    assert pair.getNumExclusions() > 0
+    names = {f.getName() for f in quickstart.system.getForces()}
+    assert {"SNARE helix", "SNARE linker coil", "SNARE native contacts"} <= names
+
+
+def test_force_is_minus_gradient_with_proteins(quickstart):
+    ctx = openmm.Context(quickstart.system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(quickstart.positions)
+    st = ctx.getState(getForces=True)
+    f = st.getForces(asNumpy=True).value_in_unit(openmm.unit.kilojoule_per_mole / openmm.unit.nanometer)
+    n_lip = quickstart.manifest["n_lipids"] * 3
+    rng = np.random.default_rng(5)
+    atoms = list(n_lip + rng.choice(quickstart.positions.shape[0] - n_lip, size=4, replace=False))
+    h = 1e-5
+    for i in atoms:
+        for d in range(3):
+            e = []
+            for s in (+1, -1):
+                x = quickstart.positions.copy()
+                x[i, d] += s * h
+                ctx.setPositions(x)
+                e.append(ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole))
+            np.testing.assert_allclose(-(e[0] - e[1]) / (2 * h), f[i, d], rtol=1e-4, atol=1e-2)
+
+
+def _qs(**o):
+    return load_spec(example_spec_path("quickstart")).with_overrides(o)
+
+
+def test_spec_refuses_snares_on_a_single_bilayer():
+    with pytest.raises(SpecError) as err:
+        _qs(**{"system.geometry": "bilayer", "system.cleft": None})
+    assert err.value.field in ("system.snares", "system.cleft")
+
+
+def test_cleft_too_narrow():
+    with pytest.raises(SpecError) as err:
+        _qs(**{"system.cleft": "1 nm"})
+    assert err.value.field == "system.cleft"
+    with pytest.raises(BuildError, match="too close for a SNARE bundle"):
+        build_system(_qs(**{"system.cleft": "2.5 nm"}))
+
+
+def test_ring_larger_than_the_membrane():
+    with pytest.raises(BuildError, match="system.snares.ring_radius"):
+        build_system(_qs(**{"system.snares.ring_radius": "8 nm"}))
+
+
+def test_overlapping_complexes():
+    with pytest.raises(BuildError, match="overlap"):
+        build_system(_qs(**{"system.snares.n_complexes": 12, "system.snares.ring_radius": "1 nm"}))
+
+
+def test_bad_snare_fields():
+    with pytest.raises(SpecError) as err:
+        _qs(**{"system.snares.zipped_layers": [3, -2]})
+    assert err.value.field == "system.snares.zipped_layers"
+    with pytest.raises(SpecError) as err:
+        _qs(**{"system.snares.proteins": "VAMP7"})
+    assert err.value.field == "system.snares.proteins"
