@@ -125,11 +125,42 @@ def quickstart(output: str, steps: int | None, platform: str | None) -> None:
         _fail(e)
 
 
-def _analyze(run_dir: str) -> None:
+def _analyze(run_dir: str, out_dir: str | None = None, **options: object) -> None:
     from .analysis.pipeline import analyze_run
+    from .spec import load_spec
 
-    out = analyze_run(run_dir)
-    click.echo(f"analysis written to {out}")
+    spec_path = Path(run_dir) / "spec.yaml"
+    if spec_path.exists() and "dt_ps" not in options:
+        run = load_spec(spec_path).run
+        options["dt_ps"] = run.trajectory_interval * run.timestep_ps
+    analyze_run(run_dir, out_dir, **options)  # type: ignore[arg-type]
+    click.echo(f"analysis written to {Path(out_dir) if out_dir else Path(run_dir) / 'analysis'}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Where to write tables, summary.json and figures (default: RUN_DIR/analysis).")
+@click.option("--start", type=click.IntRange(min=0), default=None, help="First frame analysed.")
+@click.option("--stop", type=click.IntRange(min=0), default=None, help="Frame to stop before.")
+@click.option("--step", type=click.IntRange(min=1), default=None, help="Analyse every STEP-th frame.")
+@click.option("--persist", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Flicker rule: a state counts as reached once it (or a later one) holds this many consecutive "
+                   "frames.")
+@click.option("--no-figures", is_flag=True, help="Write tables and summary only.")
+def analyze(run_dir: str, out_dir: str | None, start: int | None, stop: int | None, step: int | None,
+            persist: int, no_figures: bool) -> None:
+    """Analyse the trajectory in RUN_DIR: leaflets, bilayer separation, stalk and lipid mixing,
+    hemifusion diaphragm, fusion pore and the fusion timeline. Writes CSV tables, summary.json
+    (first-passage times in ps and tau) and PNG figures into RUN_DIR/analysis/."""
+    from .errors import SnarefuseError
+
+    try:
+        _analyze(run_dir, out_dir, start=start, stop=stop, step=step, persist=persist, figures=not no_figures)
+    except SnarefuseError as e:
+        _fail(e)
+    except (FileNotFoundError, ValueError) as e:
+        _fail(e)
 
 
 @main.command()
@@ -150,6 +181,15 @@ def platforms(as_json: bool) -> None:
         click.echo("Plugin load failures:")
         for f in rep["load_failures"]:
             click.echo(f"  {f}")
+
+
+def _register_sweep() -> None:
+    from .cli_sweep import sweep
+
+    main.add_command(sweep)
+
+
+_register_sweep()
 
 
 if __name__ == "__main__":  # pragma: no cover
