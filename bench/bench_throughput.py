@@ -37,6 +37,8 @@ import openmm
 from openmm import unit
 
 from snarefuse.build import build_system
+from snarefuse.errors import SnarefuseError
+from snarefuse.formulations import FORMULATIONS, apply_formulation, default_formulation
 from snarefuse.reference import inputs_from_built
 from snarefuse.reference.lammps_cooke import (
     create_lammps_cooke,
@@ -148,14 +150,17 @@ def openmm_energy(built, positions) -> float:
 
 
 def bench_openmm(built, positions, platform_name, *, threads, precision, dt_ps, friction_per_ps,
-                 temperature_k, steps, warmup, repeats, seed):
+                 temperature_k, steps, warmup, repeats, seed, formulation=None):
     integrator = openmm.LangevinMiddleIntegrator(temperature_k * unit.kelvin,
                                                  friction_per_ps / unit.picosecond,
                                                  dt_ps * unit.picosecond)
     integrator.setRandomNumberSeed(seed)
     plat = openmm.Platform.getPlatformByName(platform_name)
     t0 = time.perf_counter()
-    ctx = openmm.Context(built.system, integrator, plat,
+    system = built.system
+    if formulation is not None:  # a snarefuse.formulations name; None: the System as built
+        system = apply_formulation(system, formulation, platform=platform_name, copy=True)
+    ctx = openmm.Context(system, integrator, plat,
                          openmm_properties(platform_name, threads, precision))
     ctx.setPositions(positions)
     ctx.setVelocitiesToTemperature(temperature_k * unit.kelvin, seed)
@@ -316,6 +321,11 @@ def main(argv=None):
     p.add_argument("--equilibrate", type=int, default=1000,
                    help="steps of serial LAMMPS Langevin relaxation of the built configuration "
                         "before timing (default 1000; --quick uses 1/5; 0 to skip)")
+    p.add_argument("--formulation", default="as-built",
+                   choices=["as-built", "default", *FORMULATIONS],
+                   help="Cooke pair-force formulation (snarefuse.formulations): as-built (the force "
+                        "field's expression, default), default (the fastest measured per platform), "
+                        "or a name")
     p.add_argument("--seed", type=int, default=2024)
     args = p.parse_args(argv)
 
@@ -385,6 +395,10 @@ def main(argv=None):
         for name in args.platforms:
             label = f"snarefuse OpenMM {name}" + (f" {threads}T" if name == "CPU" else
                                                   f" {args.precision}")
+            form = {"as-built": None, "default": default_formulation(name)}.get(args.formulation,
+                                                                              args.formulation)
+            if form is not None:
+                label += f" {form}"
             if name not in machine["openmm_platforms"]:
                 print(f"  {label}: platform not available, skipped")
                 continue
@@ -394,8 +408,8 @@ def main(argv=None):
                                    friction_per_ps=run.friction_per_ps,
                                    temperature_k=spec.model.temperature_k, steps=steps_omm,
                                    warmup=max(MIN_STEPS, steps_omm // 2), repeats=args.repeats,
-                                   seed=args.seed)
-            except openmm.OpenMMException as exc:
+                                   seed=args.seed, formulation=form)
+            except (openmm.OpenMMException, SnarefuseError) as exc:
                 print(f"  {label}: failed ({exc}), skipped")
                 continue
             row = summarise(label, res, n, dt_tau, units.tau_ps, units.tau_diffusion_ns, steps_omm)

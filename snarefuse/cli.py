@@ -59,6 +59,12 @@ def build(spec: str, output: str) -> None:
                f"box {' x '.join(f'{x:.2f}' for x in m['box_nm'])} nm, key {m['spec_key']}]")
 
 
+def _formulation_names() -> list[str]:
+    from .spec import FORMULATIONS
+
+    return FORMULATIONS
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--steps", type=click.IntRange(min=0), default=None,
@@ -66,7 +72,7 @@ def build(spec: str, output: str) -> None:
                    "resumes from the last checkpoint; a larger number extends a finished run.")
 @click.option("--platform", type=click.Choice(["auto", "Reference", "CPU", "OpenCL", "CUDA", "HIP"]), default=None,
               help="OpenMM platform (default: run.platform of the spec; 'auto' picks the fastest that works: "
-                   "CUDA, HIP, OpenCL, CPU).")
+                   "CUDA, HIP, OpenCL, CPU, with an OpenCL that has only CPU devices (POCL) after CPU).")
 @click.option("--precision", type=click.Choice(["single", "mixed", "double"]), default=None,
               help="Floating-point precision on GPU/OpenCL platforms (default: run.precision, mixed).")
 @click.option("--device", "device_index", default=None, help="GPU device index, e.g. 0 or '0,1'.")
@@ -74,8 +80,11 @@ def build(spec: str, output: str) -> None:
 @click.option("--max-time", "max_time", default=None,
               help="Stop cleanly with a checkpoint after this wall time, e.g. '23.5 h', '90 min', '3600 s'.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--formulation", type=click.Choice(_formulation_names()), default=None,
+              help="How the Cooke pair force is written for OpenMM (default: run.formulation, 'auto': the fastest "
+                   "measured for the platform; all give the same forces, see BENCHMARKS.md).")
 def run(run_dir: str, steps: int | None, platform: str | None, precision: str | None, device_index: str | None,
-        threads: int | None, max_time: str | None, progress: bool | None) -> None:
+        threads: int | None, max_time: str | None, progress: bool | None, formulation: str | None) -> None:
     """Run (or resume) the simulation in RUN_DIR, a directory written by 'snarefuse build'."""
     from .errors import SnarefuseError
     from .runner import run_simulation
@@ -84,7 +93,8 @@ def run(run_dir: str, steps: int | None, platform: str | None, precision: str | 
     try:
         wall = None if max_time is None else parse_quantity(max_time, "wallclock", "--max-time")
         r = run_simulation(run_dir, steps=steps, platform=platform, precision=precision,
-                           device_index=device_index, threads=threads, max_wall_time_s=wall, progress=progress)
+                           device_index=device_index, threads=threads, max_wall_time_s=wall, progress=progress,
+                           formulation=formulation)
     except SnarefuseError as e:
         _fail(e)
         return
@@ -92,7 +102,8 @@ def run(run_dir: str, steps: int | None, platform: str | None, precision: str | 
         click.echo(f"{run_dir}: already at step {r.step} (target {r.target_steps}); nothing to do")
         return
     how = f", resumed from {r.resumed_from}" if r.resumed_from else ""
-    click.echo(f"{run_dir}: {r.status} at step {r.step}/{r.target_steps} on {r.platform}{how} "
+    click.echo(f"{run_dir}: {r.status} at step {r.step}/{r.target_steps} on {r.platform} "
+               f"({r.formulation} pair formulation){how} "
                f"({r.steps_per_second:,.0f} steps/s)")
 
 
@@ -127,12 +138,9 @@ def quickstart(output: str, steps: int | None, platform: str | None) -> None:
 
 def _analyze(run_dir: str, out_dir: str | None = None, **options: object) -> None:
     from .analysis.pipeline import analyze_run
-    from .spec import load_spec
 
-    spec_path = Path(run_dir) / "spec.yaml"
-    if spec_path.exists() and "dt_ps" not in options:
-        run = load_spec(spec_path).run
-        options["dt_ps"] = run.trajectory_interval * run.timestep_ps
+    # frame times come from the trajectory: snarefuse writes each frame's step into the DCD header
+    # (ISTART = NSAVC = trajectory_interval) and XTC frames carry their own times
     analyze_run(run_dir, out_dir, **options)  # type: ignore[arg-type]
     click.echo(f"analysis written to {Path(out_dir) if out_dir else Path(run_dir) / 'analysis'}")
 

@@ -30,16 +30,19 @@ def cli_reference() -> str:
     lines = ["# CLI reference", "", "Generated from the click definitions by `python -m snarefuse.docs`; "
              "do not edit by hand.", ""]
 
-    def walk(cmd: click.Command, path: list[str]) -> None:
-        ctx = click.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100)
+    def walk(cmd: click.Command, path: list[str], parent: click.Context | None) -> None:
+        # contexts chained as on the command line, so that subcommands inherit the group's settings
+        # (help option names) exactly as a user sees them
+        ctx = cmd.make_context(path[-1], [], parent=parent, resilient_parsing=True, terminal_width=100,
+                               max_content_width=100)
         lines.extend([f"## `{' '.join(path)}`", "", "```", cmd.get_help(ctx), "```", ""])
         if isinstance(cmd, click.Group):
             for name in sorted(cmd.list_commands(ctx)):
                 sub = cmd.get_command(ctx, name)
                 if sub is not None:
-                    walk(sub, path + [name])
+                    walk(sub, path + [name], ctx)
 
-    walk(main, ["snarefuse"])
+    walk(main, ["snarefuse"], None)
     return "\n".join(lines)
 
 

@@ -106,7 +106,7 @@ _TWO_SIXTH = 2.0 ** (1.0 / 6.0)
 def _value(x: float | unit.Quantity, u: unit.Unit) -> float:
     """Strip units once at the boundary: a Quantity is converted to ``u``, a float taken as already in ``u``."""
     if unit.is_quantity(x):
-        return float(x.value_in_unit(u))
+        return float(x.value_in_unit(u))  # type: ignore[union-attr]
     return float(x)
 
 
@@ -121,14 +121,14 @@ def ideal_helix_distance(separation: int, *, radius_nm: float = CA_RADIUS_NM, ri
 
     Examples
     --------
-    >>> round(ideal_helix_distance(1), 4)
-    0.3827
+    >>> round(ideal_helix_distance(1), 3)
+    0.383
     """
     angle = 2.0 * math.pi * separation / residues_per_turn
     return math.hypot(2.0 * radius_nm * math.sin(angle / 2.0), separation * rise_nm)
 
 
-def helix_bond_terms(helices: Sequence[Sequence[int]], *, bond_k: float = HELIX_BOND_K,
+def helix_bond_terms(helices: Sequence[Sequence[int] | np.ndarray], *, bond_k: float = HELIX_BOND_K,
                      restraint_k: float = HELIX_RESTRAINT_K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs, rest lengths and force constants of the helix terms.
 
@@ -185,7 +185,7 @@ def _distances(positions: np.ndarray, i: np.ndarray, j: np.ndarray, box: Sequenc
     return np.linalg.norm(d, axis=-1)
 
 
-def helix_bonded_force(helices: Sequence[Sequence[int]], *, bond_k: float | unit.Quantity = HELIX_BOND_K,
+def helix_bonded_force(helices: Sequence[Sequence[int] | np.ndarray], *, bond_k: float | unit.Quantity = HELIX_BOND_K,
                        restraint_k: float | unit.Quantity = HELIX_RESTRAINT_K, force_group: int = 0,
                        periodic: bool = False) -> openmm.CustomBondForce:
     """Harmonic i,i+1 bonds and i,i+3 / i,i+4 restraints at ideal alpha-helix distances.
@@ -207,7 +207,7 @@ def helix_bonded_force(helices: Sequence[Sequence[int]], *, bond_k: float | unit
     return _harmonic_bond_force(pairs, r0, k, force_group, periodic, "SNARE helix")
 
 
-def helix_bonded_energy(positions: np.ndarray, helices: Sequence[Sequence[int]], *,
+def helix_bonded_energy(positions: np.ndarray, helices: Sequence[Sequence[int] | np.ndarray], *,
                         bond_k: float = HELIX_BOND_K, restraint_k: float = HELIX_RESTRAINT_K,
                         box: Sequence[float] | None = None) -> float:
     """NumPy reference of :func:`helix_bonded_force`: energy in kJ/mol of positions (N, 3) nm."""
@@ -215,7 +215,7 @@ def helix_bonded_energy(positions: np.ndarray, helices: Sequence[Sequence[int]],
     return _harmonic_bond_energy(positions, pairs, r0, k, box)
 
 
-def coil_bond_force(bonds: Sequence[Sequence[int]] | np.ndarray, *, k: float | unit.Quantity = COIL_BOND_K,
+def coil_bond_force(bonds: Sequence[Sequence[int] | np.ndarray] | np.ndarray, *, k: float | unit.Quantity = COIL_BOND_K,
                     r0: float | unit.Quantity = COIL_BOND_NM, force_group: int = 0,
                     periodic: bool = False) -> openmm.CustomBondForce:
     """Harmonic bonds of the unzipped linkers: a freely jointed chain of 0.365 nm segments.
@@ -229,14 +229,14 @@ def coil_bond_force(bonds: Sequence[Sequence[int]] | np.ndarray, *, k: float | u
                                 "SNARE linker coil")
 
 
-def coil_bond_energy(positions: np.ndarray, bonds: Sequence[Sequence[int]] | np.ndarray, *,
+def coil_bond_energy(positions: np.ndarray, bonds: Sequence[Sequence[int] | np.ndarray] | np.ndarray, *,
                      k: float = COIL_BOND_K, r0: float = COIL_BOND_NM, box: Sequence[float] | None = None) -> float:
     """NumPy reference of :func:`coil_bond_force`, kJ/mol."""
     pairs = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
     return _harmonic_bond_energy(positions, pairs, np.full(len(pairs), r0), np.full(len(pairs), k), box)
 
 
-def native_contact_force(pairs: Sequence[Sequence[int]] | np.ndarray, r0_nm: Sequence[float] | np.ndarray, *,
+def native_contact_force(pairs: Sequence[Sequence[int] | np.ndarray] | np.ndarray, r0_nm: Sequence[float] | np.ndarray, *,
                          epsilon_kjmol: float | unit.Quantity, force_group: int = 0,
                          periodic: bool = False) -> openmm.CustomBondForce:
     """Go-like native contacts: ``E = s * eps * [5 (r0/r)^12 - 6 (r0/r)^10]`` per pair.
@@ -271,7 +271,7 @@ def native_contact_force(pairs: Sequence[Sequence[int]] | np.ndarray, r0_nm: Seq
     return force
 
 
-def native_contact_energy(positions: np.ndarray, pairs: Sequence[Sequence[int]] | np.ndarray,
+def native_contact_energy(positions: np.ndarray, pairs: Sequence[Sequence[int] | np.ndarray] | np.ndarray,
                           r0_nm: Sequence[float] | np.ndarray, *, epsilon_kjmol: float, scale: float = 1.0,
                           box: Sequence[float] | None = None) -> float:
     """NumPy reference of :func:`native_contact_force`, kJ/mol."""
@@ -292,7 +292,7 @@ def _nonbonded_method(periodic: bool) -> int:
 
 
 def protein_wca_force(n_particles: int, protein: Sequence[int] | np.ndarray,
-                      excluded_pairs: Sequence[Sequence[int]] | np.ndarray = (), *,
+                      excluded_pairs: Sequence[Sequence[int] | np.ndarray] | np.ndarray = (), *,
                       epsilon_kjmol: float | unit.Quantity, sigma_nm: float | unit.Quantity = PROTEIN_SIGMA_NM,
                       periodic: bool = True, force_group: int = 0) -> openmm.CustomNonbondedForce:
     """Protein-protein excluded volume (non-native): WCA ``4 eps [(s/r)^12 - (s/r)^6 + 1/4]``, r < 2^(1/6) s.
@@ -333,7 +333,7 @@ def protein_wca_force(n_particles: int, protein: Sequence[int] | np.ndarray,
 
 
 def protein_wca_energy(positions: np.ndarray, protein: Sequence[int] | np.ndarray,
-                       excluded_pairs: Sequence[Sequence[int]] | np.ndarray = (), *, epsilon_kjmol: float,
+                       excluded_pairs: Sequence[Sequence[int] | np.ndarray] | np.ndarray = (), *, epsilon_kjmol: float,
                        sigma_nm: float = PROTEIN_SIGMA_NM, box: Sequence[float] | None = None) -> float:
     """NumPy reference of :func:`protein_wca_force` (all pairs, O(P^2)), kJ/mol."""
     prot = np.array(sorted({int(i) for i in protein}), dtype=np.int64)

@@ -6,13 +6,23 @@ Pattern from OpenMM's ``app/internal/safesave.py``.
 
 from __future__ import annotations
 
+import csv
+import fcntl
+import io
 import json
 import os
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import RunError
+
+if TYPE_CHECKING:
+    import mdtraj
+    import numpy as np
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -80,3 +90,64 @@ def load_trajectory(run_dir: str | Path, stride: int | None = None) -> "mdtraj.T
     t = mdtraj.load(str(trajectory_path(d)), top=str(d / "system.pdb"), stride=stride)
     t.time = frame_times_ps(d, 0, t.n_frames * (stride or 1))[:: stride or 1][: t.n_frames]
     return t
+
+
+def csv_cell(v: Any) -> Any:
+    """A CSV cell: None -> empty, scalars as they are, anything else as JSON."""
+    return "" if v is None else v if isinstance(v, (str, int, float, bool)) else json.dumps(v)
+
+
+def csv_text(columns: list[str], rows: Any) -> str:
+    """CSV text of ``rows`` (mappings) with ``columns``; missing cells empty, extra keys ignored."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({c: csv_cell(r.get(c)) for c in columns})
+    return buf.getvalue()
+
+
+@contextmanager
+def file_lock(path: Path, timeout_s: float, poll_s: float = 0.2) -> Iterator[None]:
+    """Exclusive ``flock`` on ``path``, waiting up to ``timeout_s``; released when the process dies."""
+    f = open(path, "a+")
+    try:
+        t0 = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() - t0 > timeout_s:
+                    f.seek(0)
+                    raise RunError(f"{path}: still held by {f.read().strip() or 'another process'} after "
+                                   f"{timeout_s:g} s") from None
+                time.sleep(poll_s)
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {os.uname().nodename}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    finally:
+        f.close()
+
+
+def lock_holder(lock: Path) -> tuple[bool | None, str]:
+    """Whether the process named in a lock file lives: True/False on this host, None elsewhere."""
+    try:
+        words = lock.read_text().split()
+        pid, host = int(words[1]), words[3]
+    except (OSError, ValueError, IndexError):
+        return False, ""
+    if host != os.uname().nodename:
+        return None, f"pid {pid} on {host}"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False, f"pid {pid}"
+    except PermissionError:
+        pass
+    return True, f"pid {pid} on {host}"

@@ -121,11 +121,11 @@ class TrajectoryReporter:
             self._dcd = open(self.path, "r+b" if self._append else "wb")
             if self._append:
                 self._dcd.seek(0, os.SEEK_END)
-            self._writer = app.DCDFile(self._dcd, self._topology, self._dt, 0, self.interval, append=self._append)
+            self._writer = app.DCDFile(self._dcd, self._topology, self._dt, self.interval, self.interval, append=self._append)
         else:
             if not self._append and self.path.exists():
                 self.path.unlink()
-            self._writer = app.XTCFile(str(self.path), self._topology, self._dt, 0, self.interval,
+            self._writer = app.XTCFile(str(self.path), self._topology, self._dt, self.interval, self.interval,
                                        append=self._append)
 
     def describeNextReport(self, simulation: app.Simulation) -> dict[str, Any]:  # noqa: N802

@@ -36,6 +36,7 @@ import openmm
 from openmm import app, unit
 
 from .errors import BlowUpError, PlatformError, RunError
+from .formulations import formulation_of
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .reporters import (CSVLogReporter, ProgressReporter, TrajectoryReporter, dcd_set_frame_count,
                         truncate_file, worst_particles)
@@ -43,7 +44,9 @@ from .spec import RunSpec, Spec, load_spec
 
 log = logging.getLogger("snarefuse.runner")
 
-#: Order in which ``platform: auto`` tries platforms (fastest first).
+#: Order in which ``platform: auto`` tries platforms (fastest first). An OpenCL platform whose only
+#: devices are CPUs (POCL, Intel's CPU runtime) is tried after CPU: OpenMM's own CPU platform runs
+#: the Cooke model ~1.8x faster than POCL on the same cores (BENCHMARKS.md).
 AUTO_ORDER = ("CUDA", "HIP", "OpenCL", "CPU")
 
 
@@ -62,6 +65,44 @@ def platform_report() -> dict[str, Any]:
         out["platforms"].append({"name": name, "speed": p.getSpeed(),
                                  "properties": {k: p.getPropertyDefaultValue(k) for k in p.getPropertyNames()}})
     return out
+
+
+def opencl_has_accelerator() -> bool | None:
+    """Whether any OpenCL device is a GPU or accelerator (None: the OpenCL library cannot be queried).
+
+    Asks the OpenCL ICD loader directly (``clGetDeviceIDs``), which takes milliseconds, rather
+    than creating an OpenMM context, which compiles kernels.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("OpenCL") or "libOpenCL.so.1"
+    try:
+        cl = ctypes.CDLL(name)
+    except OSError:
+        return None
+    n = ctypes.c_uint32(0)
+    if cl.clGetPlatformIDs(0, None, ctypes.byref(n)) != 0 or n.value == 0:
+        return None
+    ids = (ctypes.c_void_p * n.value)()
+    cl.clGetPlatformIDs(n.value, ids, None)
+    cl_device_type_gpu, cl_device_type_accelerator = 1 << 2, 1 << 3
+    for pid in ids:
+        count = ctypes.c_uint32(0)
+        err = cl.clGetDeviceIDs(ctypes.c_void_p(pid), ctypes.c_uint64(cl_device_type_gpu | cl_device_type_accelerator),
+                                0, None, ctypes.byref(count))
+        if err == 0 and count.value > 0:
+            return True
+    return False
+
+
+def auto_order() -> list[str]:
+    """Loaded platforms in the order ``platform: auto`` tries them."""
+    names = [p for p in AUTO_ORDER if p in available_platforms()]
+    if "OpenCL" in names and "CPU" in names and opencl_has_accelerator() is False:
+        names.remove("OpenCL")
+        names.insert(names.index("CPU") + 1, "OpenCL")
+    return names
 
 
 def platform_properties(name: str, precision: str, device_index: str | None, threads: int | None) -> dict[str, str]:
@@ -85,19 +126,29 @@ def _unavailable(name: str) -> PlatformError:
 
 
 def make_simulation(topology: app.Topology, system: openmm.System, make_integrator: Any, platform: str,
-                    precision: str, device_index: str | None = None, threads: int | None = None) -> app.Simulation:
+                    precision: str, device_index: str | None = None, threads: int | None = None,
+                    formulation: str | None = None) -> app.Simulation:
     """Create a Simulation on ``platform`` (or the fastest that works, for ``auto``).
 
     ``make_integrator`` is called once per attempt (an integrator binds to one context only).
+    ``formulation`` rewrites the Cooke pair force first (:mod:`snarefuse.formulations`): ``"auto"``
+    the fastest measured one for the platform tried, a name that one, None leaves ``system`` as it
+    is. ``system`` itself is never modified; ``simulation.system`` is the System that runs.
     """
+    from .formulations import apply_formulation, default_formulation
+
     if platform != "auto" and platform not in available_platforms():
         raise _unavailable(platform)
-    names = [p for p in AUTO_ORDER if p in available_platforms()] if platform == "auto" else [platform]
+    names = auto_order() if platform == "auto" else [platform]
     errors = []
+    current = formulation_of(system)
     for name in names:
+        form = default_formulation(name) if formulation == "auto" else formulation
+        run_system = system if form is None or form == current else apply_formulation(
+            system, form, platform=name, copy=True)
         try:
             plat = openmm.Platform.getPlatformByName(name)
-            return app.Simulation(topology, system, make_integrator(), plat,
+            return app.Simulation(topology, run_system, make_integrator(), plat,
                                   platform_properties(name, precision, device_index, threads))
         except openmm.OpenMMException as e:
             errors.append(f"{name}: {e}")
@@ -130,12 +181,13 @@ class RunResult:
     """What a call of :func:`run_simulation` did."""
 
     run_dir: Path
-    status: str          # complete | stopped (wall-time limit) | nothing-to-do
+    status: str          # complete | stopped (wall-time limit) | stopped-event | nothing-to-do
     step: int
     target_steps: int
     platform: str
     resumed_from: str | None
     steps_per_second: float
+    formulation: str | None = None   # the Cooke pair formulation that ran (snarefuse.formulations)
 
 
 class RunLock:
@@ -215,7 +267,7 @@ def _checkpoint_info(run_dir: Path) -> dict[str, Any] | None:
 
 
 def _write_checkpoint(run_dir: Path, sim: app.Simulation, traj: TrajectoryReporter, logr: CSVLogReporter,
-                      frames: int, platform: str) -> dict[str, Any]:
+                      frames: int, platform: str, formulation: str | None) -> dict[str, Any]:
     step = sim.currentStep
     traj_size = traj.flush()
     log_size = logr.flush()
@@ -226,7 +278,8 @@ def _write_checkpoint(run_dir: Path, sim: app.Simulation, traj: TrajectoryReport
     old = _checkpoint_info(run_dir)
     info = {"step": step, "time_ps": state.getTime().value_in_unit(unit.picosecond), "checkpoint": chk_name,
             "state": state_name, "trajectory_bytes": traj_size, "trajectory_frames": frames,
-            "log_bytes": log_size, "platform": platform, "openmm_version": openmm.__version__,
+            "log_bytes": log_size, "platform": platform, "formulation": formulation,
+            "openmm_version": openmm.__version__,
             "written": time.strftime("%Y-%m-%dT%H:%M:%S")}
     atomic_write_json(run_dir / "checkpoint.json", info)
     if old is not None:
@@ -239,12 +292,14 @@ def _write_checkpoint(run_dir: Path, sim: app.Simulation, traj: TrajectoryReport
     return info
 
 
-def _restore(run_dir: Path, sim: app.Simulation, info: dict[str, Any], platform: str) -> str:
+def _restore(run_dir: Path, sim: app.Simulation, info: dict[str, Any], platform: str, formulation: str | None) -> str:
     """Load the checkpoint (exact) or fall back to the portable state of the same step."""
     chk = run_dir / info["checkpoint"]
     reason = ""
     if info.get("platform") != platform:
         reason = f"it was written on {info.get('platform')} and this run uses {platform}"
+    elif info.get("formulation", formulation) != formulation:
+        reason = f"it was written with the {info.get('formulation')} pair formulation and this run uses {formulation}"
     elif info.get("openmm_version") != openmm.__version__:
         reason = f"it was written by OpenMM {info.get('openmm_version')}, this is {openmm.__version__}"
     else:
@@ -294,7 +349,7 @@ def _culprits(run_dir: Path, context: openmm.Context) -> tuple[list[int], str]:
 def run_simulation(run_dir: str | Path, steps: int | None = None, platform: str | None = None,
                    precision: str | None = None, device_index: str | None = None, threads: int | None = None,
                    max_wall_time_s: float | None = None, progress: bool | None = None,
-                   extra_reporters: Sequence[Any] = ()) -> RunResult:
+                   extra_reporters: Sequence[Any] = (), formulation: str | None = None) -> RunResult:
     """Run (or resume) the simulation in a built directory up to ``steps`` total steps.
 
     Parameters
@@ -304,8 +359,9 @@ def run_simulation(run_dir: str | Path, steps: int | None = None, platform: str 
     steps : int, optional
         Total number of MD steps the run should reach (default: ``run.steps`` of the spec). Running
         again with a larger number extends the run; with the same number it does nothing.
-    platform, precision, device_index, threads : optional
-        Override the spec's run section.
+    platform, precision, device_index, threads, formulation : optional
+        Override the spec's run section (``formulation``: ``auto`` or a name from
+        :data:`snarefuse.formulations.FORMULATIONS`).
     max_wall_time_s : float, optional
         Stop cleanly (with a checkpoint) after this many seconds of wall time.
     progress : bool, optional
@@ -319,12 +375,12 @@ def run_simulation(run_dir: str | Path, steps: int | None = None, platform: str 
         raise RunError(f"{run_dir}: no such run directory; create it with 'snarefuse build SPEC -o {run_dir}'")
     with RunLock(run_dir):
         return _run_locked(run_dir, steps, platform, precision, device_index, threads, max_wall_time_s,
-                           progress, extra_reporters)
+                           progress, extra_reporters, formulation)
 
 
 def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precision: str | None,
                 device_index: str | None, threads: int | None, max_wall_time_s: float | None,
-                progress: bool | None, extra_reporters: Sequence[Any]) -> RunResult:
+                progress: bool | None, extra_reporters: Sequence[Any], formulation: str | None) -> RunResult:
     spec, manifest, system, pdb = _read_build(run_dir)
     run = spec.run
     target = run.steps if steps is None else int(steps)
@@ -334,11 +390,13 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
     precision = precision or run.precision
     device_index = device_index if device_index is not None else run.device_index
     threads = threads if threads is not None else run.threads
+    formulation = formulation or run.formulation
     max_wall = max_wall_time_s if max_wall_time_s is not None else run.max_wall_time_s
     units = spec.model.units
     info = _checkpoint_info(run_dir)
     if info is not None and info["step"] >= target:
-        return RunResult(run_dir, "nothing-to-do", int(info["step"]), target, str(info.get("platform")), None, 0.0)
+        return RunResult(run_dir, "nothing-to-do", int(info["step"]), target, str(info.get("platform")), None, 0.0,
+                         info.get("formulation"))
 
     add_barostat(system, run, spec.model.temperature_k)
     for f in system.getForces():
@@ -352,9 +410,12 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
         integrator.setRandomNumberSeed(spec.seed % 2**31)
         return integrator
 
-    sim = make_simulation(pdb.topology, system, make_integrator, platform, precision, device_index, threads)
+    sim = make_simulation(pdb.topology, system, make_integrator, platform, precision, device_index, threads,
+                          formulation)
     context = sim.context
+    system = sim.system
     used_platform = context.getPlatform().getName()
+    used_formulation = formulation_of(system)
     traj_path = run_dir / f"trajectory.{run.trajectory_format}"
     log_path = run_dir / "log.csv"
     resumed_from = None
@@ -372,7 +433,7 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
         context.setStepCount(0)
         context.setTime(0.0)
     else:
-        resumed_from = _restore(run_dir, sim, info, used_platform)
+        resumed_from = _restore(run_dir, sim, info, used_platform, used_formulation)
         frames = int(info["trajectory_frames"])
         truncate_file(traj_path, int(info["trajectory_bytes"]))
         if run.trajectory_format == "dcd" and traj_path.exists():
@@ -393,12 +454,13 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
         sim.reporters.append(prog)
 
     status_path = run_dir / "run.json"
-    base_status = {"spec_key": spec.key(), "platform": used_platform, "precision": precision,
+    base_status = {"spec_key": spec.key(), "platform": used_platform, "formulation": used_formulation,
+                   "precision": precision,
                    "openmm_version": openmm.__version__, "target_steps": target, "units": units.as_dict(),
                    "resumed_from": resumed_from, "pid": os.getpid()}
     atomic_write_json(status_path, {**base_status, "status": "running", "step": sim.currentStep})
     if info is None:
-        info = _write_checkpoint(run_dir, sim, traj, logr, frames, used_platform)
+        info = _write_checkpoint(run_dir, sim, traj, logr, frames, used_platform, used_formulation)
 
     chunk = min(run.trajectory_interval, run.report_interval)
     t0 = time.perf_counter()
@@ -424,7 +486,7 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
             stop_early = any(getattr(r, "stop_requested", False) for r in extra_reporters)
             over_time = max_wall is not None and time.perf_counter() - t0 > max_wall
             if sim.currentStep % run.checkpoint_interval == 0 or sim.currentStep >= target or over_time or stop_early:
-                _write_checkpoint(run_dir, sim, traj, logr, frames, used_platform)
+                _write_checkpoint(run_dir, sim, traj, logr, frames, used_platform, used_formulation)
             if over_time:
                 status = "stopped"
                 break
@@ -467,7 +529,7 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
     atomic_write_json(status_path, {**base_status, "status": status, "step": sim.currentStep,
                                     "steps_per_second": speed,
                                     "particle_steps_per_second": speed * system.getNumParticles()})
-    return RunResult(run_dir, status, sim.currentStep, target, used_platform, resumed_from, speed)
+    return RunResult(run_dir, status, sim.currentStep, target, used_platform, resumed_from, speed, used_formulation)
 
 
 def read_positions(run_dir: str | Path) -> np.ndarray:

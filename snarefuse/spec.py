@@ -220,6 +220,10 @@ GEOMETRIES = ["bilayer", "two_bilayers", "vesicle_planar", "vesicle_vesicle"]
 TRAJECTORY_FORMATS = ["dcd", "xtc"]
 PLATFORMS = ["auto", "Reference", "CPU", "OpenCL", "CUDA", "HIP"]
 PRECISIONS = ["single", "mixed", "double"]
+#: ``run.formulation`` values: ``auto`` or a key of snarefuse.formulations.FORMULATIONS (kept in step by a test;
+#: listed here so that reading a spec does not import OpenMM).
+FORMULATIONS = ["auto", "expression", "step", "clamped", "poly", "poly_computed", "tabulated", "tabulated_types",
+                "split", "split_tabulated", "interaction_groups"]
 _SPECIES_RE = re.compile(r"^[A-Z][A-Z0-9]{1,3}$")
 
 
@@ -403,6 +407,7 @@ class RunSpec:
     device_index: str | None = None
     threads: int | None = None
     max_wall_time_s: float | None = None
+    formulation: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -420,12 +425,13 @@ class RunSpec:
             "device_index": self.device_index,
             "threads": self.threads,
             "max_wall_time": None if self.max_wall_time_s is None else f"{_fmt(self.max_wall_time_s)} s",
+            "formulation": self.formulation,
         }
 
 
 #: Fields that choose where and how fast a run executes but not what it computes; they are
 #: left out of ``key()`` so that the same physics on another machine shares its key.
-EXECUTION_FIELDS = ("platform", "device_index", "threads", "max_wall_time")
+EXECUTION_FIELDS = ("platform", "device_index", "threads", "max_wall_time", "formulation")
 
 
 @dataclass(frozen=True)
@@ -728,7 +734,7 @@ def _parse_vesicle(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dic
 def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer") -> RunSpec:
     s = _Section(data, "run", ["steps", "timestep", "friction", "minimize", "barostat", "report_interval",
                                "trajectory_interval", "trajectory_format", "checkpoint_interval", "platform",
-                               "precision", "device_index", "threads", "max_wall_time"])
+                               "precision", "device_index", "threads", "max_wall_time", "formulation"])
     steps = s.integer("steps", 10000, minimum=0)
     dt = s.qty("timestep", "time", "0.01 tau", units=units)
     if dt > 0.05 * units.tau_ps:
@@ -765,8 +771,9 @@ def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer") -> Run
         dev = str(dev)
     threads = s.opt_integer("threads", minimum=1)
     wall = s.opt_qty("max_wall_time", "wallclock")
+    formulation = s.string("formulation", "auto", FORMULATIONS)
     return RunSpec(steps, dt, friction, minimize, barostat, report, traj, fmt, ckpt, platform, precision,
-                   dev, threads, wall)
+                   dev, threads, wall, formulation)
 
 
 # --------------------------------------------------------------------------------------------
@@ -885,6 +892,9 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     "run.device_index": ("integer or '0,1'", "null", "GPU device(s) (not in the key)."),
     "run.threads": ("integer >= 1", "null", "CPU platform threads (not in the key)."),
     "run.max_wall_time": ("wall-clock time", "null", "Stop cleanly after this long, e.g. '23.5 h' (not in the key)."),
+    "run.formulation": ("auto | expression | poly | split | ... (snarefuse.formulations)", "auto",
+                        "How the Cooke pair force is written for OpenMM; auto: the fastest measured for the "
+                        "platform (same physics; not in the key)."),
 }
 
 

@@ -68,7 +68,7 @@ def _helix(n: int, rng: np.random.Generator) -> np.ndarray:
 # Each case: (force, numpy energy function of positions, positions). Positions are chosen so that
 # no pair sits on a cutoff, and periodic cases put a pair across the box boundary.
 def _case(name: str):
-    rng = np.random.default_rng(abs(hash(name)) % 2**32 if False else sum(map(ord, name)))
+    rng = np.random.default_rng(sum(map(ord, name)))  # fixed seed per case
     if name == "helix":
         pos = _helix(9, rng)
         helices = [list(range(9))]
@@ -130,9 +130,10 @@ def test_force_is_minus_energy_gradient(name):
     np.testing.assert_allclose(f, fd, rtol=0, atol=FD_RTOL * np.abs(f).max())
 
 
-def _pair_energy(force: openmm.Force, r: float, n: int = 2, others: np.ndarray | None = None) -> float:
-    pos = np.array([[1.0, 1.0, 1.0], [1.0 + r, 1.0, 1.0]] + ([] if others is None else list(others)))
-    return _energy(_context(force, pos, None if force.usesPeriodicBoundaryConditions() is False else BOX_NM))
+def _pair_energy(force: openmm.Force, r: float) -> float:
+    """Energy of two beads r apart, without periodic boundaries."""
+    pos = np.array([[1.0, 1.0, 1.0], [1.0 + r, 1.0, 1.0]])
+    return _energy(_context(force, pos, None))
 
 
 def _nb(force: openmm.CustomNonbondedForce) -> openmm.CustomNonbondedForce:
@@ -200,7 +201,6 @@ def test_full_zippering_go_energy_is_contacts_times_depth():
 
 
 def test_fastest_helix_vibration_spans_twenty_time_steps():
-    pos = _helix(24, np.random.default_rng(0)) * 0 + _helix(24, np.random.default_rng(0))
     ideal = np.stack([0.23 * np.cos(2 * np.pi * np.arange(24) / 3.6), 0.23 * np.sin(2 * np.pi * np.arange(24) / 3.6),
                       0.15 * np.arange(24)], axis=1)
     ctx = _context(forces.helix_bonded_force([list(range(24))]), ideal + 2.0, None)

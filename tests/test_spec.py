@@ -148,3 +148,17 @@ def test_every_shipped_example_is_valid():
         except SpecError as e:  # sweep specs have their own schema
             if "sweep" not in p.name:
                 raise AssertionError(f"{p.name}: {e}") from e
+
+
+def test_formulation_names_match_the_formulations_module_and_stay_out_of_the_key():
+    from snarefuse.formulations import FORMULATIONS
+    from snarefuse.spec import FORMULATIONS as SPEC_FORMULATIONS
+
+    assert SPEC_FORMULATIONS == ["auto", *FORMULATIONS]
+    base = load_spec(example_spec_path("bilayer_small"))
+    split = base.with_overrides({"run.formulation": "split"})
+    assert split.run.formulation == "split" and base.run.formulation == "auto"
+    assert split.key() == base.key()
+    with pytest.raises(SpecError) as e:
+        base.with_overrides({"run.formulation": "fast"})
+    assert e.value.field == "run.formulation" and "poly" in str(e.value)

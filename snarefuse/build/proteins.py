@@ -35,8 +35,9 @@ from ..forces import (PROTEIN_BEAD_MASS_AMU, PROTEIN_SIGMA_NM, coil_bond_force, 
 from ..spec import SnareSpec, Spec
 from .snare import SnareComplex, build_snare_complex, place_complex_between
 
-#: Force group of the protein bonded terms.
-FORCE_GROUP_PROTEIN = 3
+#: Force group of the protein bonded terms (0-2 hold the lipid terms, 3 the short-range WCA force of the
+#: split pair formulations in snarefuse.formulations).
+FORCE_GROUP_PROTEIN = 4
 #: Lipids with any bead closer than this to a protein bead are removed at build time (nm).
 LIPID_CLEARANCE_NM = 0.7
 #: Beads of two different complexes closer than this (nm) mean the ring is too crowded.
@@ -152,6 +153,7 @@ def add_to_topology(top: app.Topology, complexes: list[SnareComplex]) -> list[di
             "chains": {CHAIN_PREFIX[c] + str(k): name for c, name in
                        (("A", "VAMP2"), ("B", "syntaxin-1A"), ("C", "SNAP-25B SN1"), ("D", "SNAP-25B SN2"))},
             "zipped_layers": list(cx.zipped_layers), "linker_unzipped": list(cx.linker_unzipped),
+            "helix": cx.chain_ids.tolist(), "resid": cx.resids.tolist(),
             "layer": cx.layers.tolist(), "segment": cx.segments.tolist(), "is_core": cx.is_core.tolist(),
         })
     return records

@@ -452,7 +452,7 @@ def _residue_table(zipped_layers: tuple[int, int], unzipped: tuple[int, int]) ->
         segs = [s for s in SEGMENTS if s.chain_id == chain]
         tmd_first = next((s.first_resid for s in segs if s.segment == "tmd"), None)
         coil_first = tmd_first - n_coil[chain] if tmd_first is not None else None
-        if coil_first is not None:
+        if tmd_first is not None:
             # coil residues must lie C-terminal to the last zipped layer position of the chain
             zipped_core = [
                 r for s in segs if s.segment != "tmd" for r in range(s.first_resid, s.last_resid + 1)
@@ -475,7 +475,8 @@ def _residue_table(zipped_layers: tuple[int, int], unzipped: tuple[int, int]) ->
                 else:
                     layer, core = layer_of(chain, resid)
                     heptad = heptad_position(chain, resid)
-                structure = "coil" if coil_first is not None and coil_first <= resid < tmd_first else "helix"
+                in_coil = coil_first is not None and tmd_first is not None and coil_first <= resid < tmd_first
+                structure = "coil" if in_coil else "helix"
                 zipped = seg.segment != "tmd" and structure == "helix" and lo <= layer <= hi
                 table.append(SnareResidue(
                     index=len(table), chain_id=chain, protein=CHAIN_PROTEIN[chain], resname=THREE_LETTER[aa],
@@ -553,6 +554,7 @@ def _clear_arc(p0: np.ndarray, p1: np.ndarray, n: int, base: np.ndarray, others:
         dmin = float(np.min(np.linalg.norm(arc[:, None, :] - others[None, :, :], axis=-1)))
         if dmin > best_d + 1e-9:
             best, best_d = arc, dmin
+    assert best is not None
     return best
 
 
@@ -570,7 +572,7 @@ def _jitter(rng: np.random.Generator | None, vec: np.ndarray, axis: np.ndarray, 
 
 
 def build_snare_complex(
-    zipped_layers: tuple[int, int] = (LAYER_MIN, LAYER_MAX),
+    zipped_layers: Sequence[int] = (LAYER_MIN, LAYER_MAX),
     linker_unzipped: int | Sequence[int] | None = None,
     seed: int | None = None,
     *,
@@ -602,7 +604,9 @@ def build_snare_complex(
     >>> c.n_residues, c.linker_unzipped
     (328, (5, 11))
     """
-    lo, hi = (int(v) for v in zipped_layers)
+    if len(zipped_layers) != 2:
+        raise BuildError(f"zipped_layers: got {zipped_layers!r}; accepted (lo, hi)")
+    lo, hi = int(zipped_layers[0]), int(zipped_layers[1])
     if not (LAYER_MIN <= lo <= hi <= LAYER_MAX):
         raise BuildError(f"zipped_layers: got {zipped_layers!r}; accepted (lo, hi) with {LAYER_MIN} <= lo <= hi <= {LAYER_MAX}")
     unzipped = _normalise_unzipped(linker_unzipped)
@@ -640,7 +644,7 @@ def place_complex_between(
     complex: SnareComplex,
     membrane_a_midplane_z: float,
     membrane_b_midplane_z: float,
-    xy: Sequence[float],
+    xy: Sequence[float] | np.ndarray,
     angle: float,
     *,
     head_offset_nm: float = 1.95,

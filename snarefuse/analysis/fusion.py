@@ -1,0 +1,708 @@
+"""Two-membrane fusion analyses: separation, stalk / lipid mixing, hemifusion diaphragm, fusion pore,
+content mixing, and the fusion timeline (SCIENCE.md §4).
+
+Contact frame
+-------------
+Every two-membrane measurement is made in a *contact frame*: an origin on the contact axis, a unit
+normal ``n`` pointing from membrane A (``membranes[0]``) to membrane B, and lateral axes ``(u, v)``.
+
+* planar-planar: ``n = +-z``, the axis through ``contact_xy`` (default the box centre in x, y), the origin
+  half-way between the mid-planes; the lateral grid is the whole periodic box.
+* vesicle-planar: ``n = +-z`` through the vesicle centre; origin half-way between the plane's mid-plane
+  and the vesicle's near mid-shell.
+* vesicle-vesicle: ``n`` along the line joining the centres; origin half-way between the mid-shells.
+
+Each membrane's beads are unwrapped about that membrane's own centre before projection, so membranes
+split by the periodic boundary are handled. Of a vesicle only the hemisphere facing the other membrane
+is used (the far cap would otherwise block pores and add head layers); the lateral grid for vesicles is
+a disc of ``zone_radius`` (default 0.7 x the smallest vesicle mid-radius) around the axis.
+
+Definitions
+-----------
+* gap: ``s`` of the proximal (facing) head surface of B minus that of A, per lateral column; proximal heads
+  are those of lipids pointing towards the other membrane (for a vesicle, outer-leaflet lipids of the near
+  hemisphere). Min and mean over columns within ``contact_radius`` of the axis; ``axis_gap_nm`` from the
+  heads within ``axis_radius`` of the axis (for vesicles the surface-to-surface distance along the
+  line joining the centres).
+* stalk / lipid mixing: tail beads of A within ``contact_cutoff`` of tail beads of B; lipids whose tails
+  have more neighbours from the other membrane than from their own; lipids in a leaflet (per-frame
+  connectivity) dominated by the other membrane. Hub's ``MEMFUSIONP`` (PLUMED) is a published
+  alternative reaction coordinate, not implemented here.
+* diaphragm: columns whose smoothed head-density profile has two peaks at most ``max_diaphragm_thickness``
+  apart and that hold heads of both membranes (one bilayer, instead of four or three head layers); the
+  connected set of such columns on the axis (else the largest); radius ``sqrt(A / pi)``.
+* pore: columns with no lipid bead within ``block_radius`` of their centre anywhere through the
+  contact zone, connected (periodic wrap on periodic grids); a pore when its largest inscribed circle
+  (exact distance to bead centres) reaches ``min_pore_radius``. Radii are measured to bead centres.
+* content mixing: marker beads (residue ``MRK``) inside a vesicle on the first analysed frame that are
+  later inside the other vesicle, or beyond the mid-plane of the planar membrane.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import kernels as K
+from .base import AnalysisBase, AnalysisError, Frame, LipidIndex, Table, as_lipid_index
+from .membrane import MembraneGeometry, compute_membrane_geometry, frame_geometry, frame_leaflets
+
+F = NDArray[np.float64]
+B = NDArray[np.bool_]
+
+#: Default disc radius (nm) around the contact axis for the separation statistics.
+CONTACT_RADIUS = 5.0
+#: Default vesicle contact-zone radius as a fraction of the smallest vesicle mid-radius.
+ZONE_FRACTION = 0.7
+#: Default bead radius (nm) blocking a column in pore detection (sigma / 2).
+BLOCK_RADIUS = 0.5 * K.SIGMA_NM
+#: Default smallest inscribed radius (nm) of a pore.
+MIN_PORE_RADIUS = 1.0
+#: Default largest head-peak span (nm) of a diaphragm column (~1.5 bilayer thicknesses).
+MAX_DIAPHRAGM_THICKNESS = 6.0
+#: Default tail-tail contact distance (nm).
+CONTACT_CUTOFF = 1.1
+
+
+# ---------------------------------------------------------------------------------------------
+# contact frame
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ContactFrame:
+    """Origin, axes and lateral periodicity of the contact zone (see the module docstring)."""
+
+    origin: F
+    e1: F
+    e2: F
+    n: F
+    periodic: bool
+    membranes: tuple[int, ...]
+    kinds: tuple[str, ...]
+    center_distance: float
+
+
+def compute_contact_frame(geoms: list[MembraneGeometry], box: F, membranes: tuple[int, ...],
+                          contact_xy: tuple[float, float] | None = None) -> ContactFrame:
+    """Contact frame of membranes ``(A, B)``, or of a single planar membrane ``(A,)`` (axis z)."""
+    ex, ey, ez = np.eye(3)
+    xy = np.asarray(contact_xy if contact_xy is not None else box[:2] / 2, dtype=float)
+    ga = geoms[membranes[0]]
+    if len(membranes) == 1:
+        if ga.kind != "planar":
+            raise AnalysisError(f"membranes: ({membranes[0]},) is a vesicle; pores through a single membrane "
+                                "are detected on planar membranes only")
+        return ContactFrame(np.array([xy[0], xy[1], ga.center[2]]), ex, ey, ez, True, membranes, ("planar",), 0.0)
+    gb = geoms[membranes[1]]
+    kinds = (ga.kind, gb.kind)
+    if kinds == ("planar", "planar"):
+        dz = float(K.minimum_image(gb.center[2] - ga.center[2], box[2]))
+        sgn = 1.0 if dz >= 0 else -1.0
+        return ContactFrame(np.array([xy[0], xy[1], ga.center[2] + dz / 2]), ex, ey, sgn * ez, True,
+                            membranes, kinds, abs(dz))
+    if "planar" in kinds:
+        gp, gv = (ga, gb) if ga.kind == "planar" else (gb, ga)
+        dz = float(K.minimum_image(gv.center[2] - gp.center[2], box[2]))
+        sgn = 1.0 if dz >= 0 else -1.0
+        nz = sgn if ga is gp else -sgn
+        z0 = gp.center[2] + sgn * (abs(dz) - gv.radius) / 2
+        return ContactFrame(np.array([gv.center[0], gv.center[1], z0]), ex, ey, nz * ez, False,
+                            membranes, kinds, abs(dz))
+    d = K.minimum_image(gb.center - ga.center, box)
+    dist = float(np.linalg.norm(d))
+    n = d / dist
+    a = ex if abs(n[0]) < 0.9 else ey
+    e1 = a - (a @ n) * n
+    e1 /= np.linalg.norm(e1)
+    origin = ga.center + n * (ga.radius + (dist - ga.radius - gb.radius) / 2)
+    return ContactFrame(origin, e1, np.cross(n, e1), n, False, membranes, kinds, dist)
+
+
+@dataclass(frozen=True)
+class ContactBeads:
+    """Lipid beads of the two membranes in contact-frame coordinates (one frame).
+
+    Per bead (heads then tails of the selected lipids): ``u, v, s``, ``is_b`` (bead of membrane B),
+    ``is_head``, ``in_zone`` (not on a vesicle's far hemisphere), ``lipid`` (row in the per-lipid arrays).
+    Per lipid: ``lipids`` (global lipid index), ``proximal`` (points towards the other membrane; outer
+    leaflet of a vesicle's near hemisphere).
+    """
+
+    u: F
+    v: F
+    s: F
+    is_b: B
+    is_head: B
+    in_zone: B
+    lipid: NDArray[np.int64]
+    lipids: NDArray[np.int64]
+    proximal: B
+
+
+def contact_beads(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame) -> ContactBeads:
+    """Project the lipid beads of ``cf.membranes`` into the contact frame."""
+    mem_sel = np.flatnonzero(np.isin(lipids.membrane, cf.membranes))
+    tails = lipids.tails[mem_sel]
+    tmask = tails >= 0
+    atoms = np.concatenate([lipids.head[mem_sel], tails[tmask]])
+    row = np.concatenate([np.arange(len(mem_sel)), np.nonzero(tmask)[0]])
+    mem = lipids.membrane[mem_sel][row]
+    d = K.minimum_image(xyz[atoms] - cf.origin, box)
+    toward = np.ones(len(atoms), dtype=bool)
+    for k, m in enumerate(cf.membranes):
+        g = geoms[m]
+        sel = mem == m
+        if g.kind == "planar":
+            d[sel, 2] = K.minimum_image(g.center[2] - cf.origin[2], box[2]) + K.minimum_image(
+                xyz[atoms[sel], 2] - g.center[2], box[2])
+        else:
+            coff = K.minimum_image(g.center - cf.origin, box)
+            rel = K.minimum_image(xyz[atoms[sel]] - g.center, box)
+            d[sel] = coff + rel
+            toward[sel] = (rel @ cf.n) * (1 if k == 0 else -1) > 0
+    u, v, s = d @ cf.e1, d @ cf.e2, d @ cf.n
+    n_l = len(mem_sel)
+    is_b = mem == (cf.membranes[1] if len(cf.membranes) > 1 else -1)
+    # per-lipid orientation towards the other membrane
+    last = n_l + np.cumsum(tmask.sum(axis=1)) - 1  # tails are stored lipid by lipid
+    axis = d[:n_l] - d[last]
+    if len(cf.membranes) > 1:
+        sign = np.where(is_b[:n_l], -1.0, 1.0)
+        proximal = (axis @ cf.n) * sign > 0
+        for k, m in enumerate(cf.membranes):
+            g = geoms[m]
+            if g.kind == "vesicle":
+                sel = mem[:n_l] == m
+                rad = d[:n_l][sel] - K.minimum_image(g.center - cf.origin, box)
+                proximal[sel] = (np.einsum("ij,ij->i", axis[sel], rad) > 0) & toward[:n_l][sel]
+    else:
+        proximal = np.zeros(n_l, dtype=bool)
+    return ContactBeads(u, v, s, is_b, np.arange(len(atoms)) < n_l, toward, row, mem_sel, proximal)
+
+
+def default_zone_radius(geoms: list[MembraneGeometry], membranes: tuple[int, ...]) -> float | None:
+    """None (whole periodic box) for planar membranes, else :data:`ZONE_FRACTION` x smallest vesicle radius."""
+    radii = [geoms[m].radius for m in membranes if geoms[m].kind == "vesicle"]
+    return ZONE_FRACTION * min(radii) if radii else None
+
+
+def _grid_for(cf: ContactFrame, box: F, spacing: float, radius: float | None,
+              shape: tuple[int, int] | None) -> K.LateralGrid:
+    if cf.periodic and radius is None:
+        if shape is None:
+            shape = (max(1, int(round(box[0] / spacing))), max(1, int(round(box[1] / spacing))))
+        return K.LateralGrid.periodic_box(box[:2], shape)
+    return K.LateralGrid.disc(radius if radius is not None else CONTACT_RADIUS, spacing)
+
+
+# ---------------------------------------------------------------------------------------------
+# shared machinery of the two-membrane analyses
+# ---------------------------------------------------------------------------------------------
+class _ContactAnalysis(AnalysisBase):
+    """Contact-frame plumbing; options shared by the fusion analyses.
+
+    Parameters
+    ----------
+    membranes : tuple of int
+        Membranes (chains) A and B; A is the one ``n`` points away from.
+    contact_xy : tuple of float, optional
+        x, y (nm) of the contact axis of planar-planar systems (default the box centre).
+    geometry : tuple of {'planar', 'vesicle', None}, optional
+        Force membrane kinds instead of detecting them on the first frame.
+    """
+
+    def __init__(self, trajectory: Any, top: Any = None, *, membranes: tuple[int, int] = (0, 1),
+                 contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
+                 chunk: int = 100, dt_ps: float | None = None):
+        super().__init__(trajectory, top, chunk=chunk, dt_ps=dt_ps)
+        self.membranes = tuple(int(m) for m in membranes)
+        self.contact_xy = contact_xy
+        self.geometry = tuple(geometry) if geometry is not None else None
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        n = self.lipids.n_membranes
+        if len(self.membranes) != 2 or len(set(self.membranes)) != 2 or max(self.membranes) >= n:
+            raise AnalysisError(f"membranes: {self.membranes}; accepted two distinct membrane ids below {n} "
+                                f"(the topology has {n} lipid chain(s))")
+        self._kinds: tuple[str, ...] | None = self.geometry  # type: ignore[assignment]
+        self._shape: tuple[int, int] | None = None
+
+    def _contact(self, frame: Frame) -> tuple[list[MembraneGeometry], ContactFrame, ContactBeads]:
+        geoms = frame_geometry(frame, self._kinds)
+        if self._kinds is None or None in self._kinds:
+            self._kinds = tuple(g.kind for g in geoms)
+        key = ("contact", self.membranes, self.contact_xy, tuple(g.kind for g in geoms))
+        if key not in frame.cache:
+            cf = compute_contact_frame(geoms, frame.box, self.membranes, self.contact_xy)
+            frame.cache[key] = (cf, contact_beads(frame.xyz, frame.box, frame.lipids, geoms, cf))
+        cf, beads = frame.cache[key]
+        return geoms, cf, beads
+
+    def _row(self, frame: Frame) -> dict[str, Any]:
+        return {"frame": frame.index, "time_ps": frame.time_ps}
+
+
+class SeparationAnalysis(_ContactAnalysis):
+    """Gap between the facing head-group surfaces of two membranes.
+
+    Parameters (besides those of the base class)
+    ----------
+    contact_radius : float
+        Disc radius (nm) around the axis for ``min_gap_nm`` / ``mean_gap_nm``.
+    grid_spacing : float
+        Lateral cell size of the gap map, nm.
+    axis_radius : float
+        Lateral radius (nm) of the heads used for ``axis_gap_nm``.
+
+    Results
+    -------
+    table : ``frame, time_ps, min_gap_nm, mean_gap_nm, axis_gap_nm, gap_coverage, center_distance_nm``
+        (coverage: fraction of disc columns where both surfaces are present).
+    gap_map_mean, gap_map_last : ndarray, shape grid
+        Time-averaged (over frames where defined) and last-frame gap maps; ``map_extent`` (u0, u1, v0, v1).
+    """
+
+    def __init__(self, trajectory: Any, top: Any = None, *, contact_radius: float = CONTACT_RADIUS,
+                 grid_spacing: float = 2.0, axis_radius: float = 1.5, **kw: Any):
+        super().__init__(trajectory, top, **kw)
+        self.contact_radius, self.grid_spacing, self.axis_radius = contact_radius, grid_spacing, axis_radius
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        self._sum: F | None = None
+        self._cnt: F | None = None
+        self._last: F | None = None
+
+    def _single_frame(self, frame: Frame) -> None:
+        geoms, cf, b = self._contact(frame)
+        grid = _grid_for(cf, frame.box, self.grid_spacing, None if cf.periodic else self.contact_radius, self._shape)
+        self._shape, self._grid = grid.shape, grid
+        h = np.flatnonzero(b.is_head & b.in_zone)
+        pa = h[b.proximal[b.lipid[h]] & ~b.is_b[h]]
+        pb = h[b.proximal[b.lipid[h]] & b.is_b[h]]
+        gap = K.compute_gap_map(grid, b.u[pa], b.v[pa], b.s[pa], b.u[pb], b.v[pb], b.s[pb])
+        U, V = grid.centers()
+        disc = (np.hypot(U, V) <= self.contact_radius) & grid.inside()
+        vals = gap[disc & np.isfinite(gap)]
+        ra, rb = np.hypot(b.u[pa], b.v[pa]), np.hypot(b.u[pb], b.v[pb])
+        near_a, near_b = ra <= self.axis_radius, rb <= self.axis_radius
+        axis_gap = (b.s[pb][near_b].mean() - b.s[pa][near_a].mean()) if near_a.any() and near_b.any() else np.nan
+        row = self._row(frame)
+        row.update(min_gap_nm=float(vals.min()) if len(vals) else np.nan,
+                   mean_gap_nm=float(vals.mean()) if len(vals) else np.nan,
+                   axis_gap_nm=float(axis_gap), gap_coverage=len(vals) / max(1, int(disc.sum())),
+                   center_distance_nm=cf.center_distance)
+        self._rows.append(row)
+        ok = np.isfinite(gap)
+        if self._sum is None or self._sum.shape != gap.shape:
+            self._sum, self._cnt = np.zeros(gap.shape), np.zeros(gap.shape)
+        assert self._cnt is not None
+        self._sum[ok] += gap[ok]
+        self._cnt[ok] += 1
+        self._last = gap
+
+    def _conclude(self) -> None:
+        super()._conclude()
+        if self._sum is not None:
+            assert self._cnt is not None
+            with np.errstate(invalid="ignore"):
+                self.results.gap_map_mean = self._sum / self._cnt
+            self.results.gap_map_last = self._last
+            lo = self._grid.lo
+            self.results.map_extent = (lo[0], -lo[0], lo[1], -lo[1])
+            self.results.contact_radius = self.contact_radius
+
+    def plot(self, ax: Any = None) -> Any:
+        """Minimum and mean gap vs time."""
+        from .. import plot as P
+
+        return P.plot_separation(self.table, ax=ax)
+
+
+class LipidMixingAnalysis(_ContactAnalysis):
+    """Stalk and lipid-mixing indicators.
+
+    Results
+    -------
+    table : ``frame, time_ps, tail_contacts, contact_lipids, lipids_in_other_core, lipids_in_other_leaflet``
+        ``tail_contacts``: tail-bead pairs (A, B) closer than ``contact_cutoff``; ``contact_lipids``: lipids
+        of A or B with such a contact; ``lipids_in_other_core``: lipids whose tail beads have more tail
+        neighbours from the other membrane than from their own; ``lipids_in_other_leaflet``: lipids of A or
+        B in a per-frame leaflet where another membrane's lipids are the majority.
+    """
+
+    def __init__(self, trajectory: Any, top: Any = None, *, contact_cutoff: float = CONTACT_CUTOFF,
+                 leaflet_cutoff: float = K.LEAFLET_CUTOFF_NM, min_leaflet_size: int = 20, **kw: Any):
+        super().__init__(trajectory, top, **kw)
+        self.contact_cutoff, self.leaflet_cutoff, self.min_leaflet_size = contact_cutoff, leaflet_cutoff, min_leaflet_size
+
+    def _single_frame(self, frame: Frame) -> None:
+        lip = frame.lipids
+        sel = np.flatnonzero(np.isin(lip.membrane, self.membranes))
+        tails = lip.tails[sel]
+        tmask = tails >= 0
+        t_lipid = np.nonzero(tmask)[0]
+        tc = K.compute_tail_contacts(frame.xyz[tails[tmask]], t_lipid, lip.membrane[sel][t_lipid] == self.membranes[1],
+                                     len(sel), frame.box, self.contact_cutoff)
+        lf = frame_leaflets(frame, self.leaflet_cutoff, self.min_leaflet_size)
+        counts = np.zeros((lf.n_leaflets, lip.n_membranes), dtype=np.int64)
+        np.add.at(counts, (lf.labels, lip.membrane), 1)
+        dom = counts.argmax(axis=1)[lf.labels[sel]]
+        row = self._row(frame)
+        row.update(tail_contacts=tc.n_pairs, contact_lipids=int(tc.lipid_has_contact.sum()),
+                   lipids_in_other_core=int(tc.lipid_in_other_core.sum()),
+                   lipids_in_other_leaflet=int(np.count_nonzero(dom != lip.membrane[sel])))
+        self._rows.append(row)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Lipids with inter-membrane tail contacts vs time."""
+        from .. import plot as P
+
+        return P.plot_columns(self.table, ["contact_lipids", "lipids_in_other_core"], ylabel="lipids", ax=ax)
+
+
+class _ZoneAnalysis(_ContactAnalysis):
+    """Analyses on a lateral grid over the contact zone (pore, diaphragm)."""
+
+    def __init__(self, trajectory: Any, top: Any = None, *, zone_radius: float | None = None,
+                 grid_spacing: float = 0.5, **kw: Any):
+        super().__init__(trajectory, top, **kw)
+        self.zone_radius, self.grid_spacing = zone_radius, grid_spacing
+
+    def _zone_grid(self, frame: Frame, geoms: list[MembraneGeometry], cf: ContactFrame) -> K.LateralGrid:
+        radius = self.zone_radius if self.zone_radius is not None else default_zone_radius(geoms, self.membranes)
+        if not cf.periodic and radius is None:
+            radius = CONTACT_RADIUS
+        grid = _grid_for(cf, frame.box, self.grid_spacing, radius, self._shape)
+        if self._shape is None and not grid.periodic:
+            self.zone_radius = radius  # pin the disc for the whole run
+        self._shape = grid.shape
+        self._grid = grid
+        return grid
+
+    def _store_last(self, mask: B) -> None:
+        self.results.mask_last = mask
+        lo = self._grid.lo
+        self.results.map_extent = (lo[0], -lo[0], lo[1], -lo[1])
+
+
+class DiaphragmAnalysis(_ZoneAnalysis):
+    """Hemifusion diaphragm: the single-bilayer region inside the contact zone.
+
+    Parameters (besides those of the base classes)
+    ----------
+    grid_spacing : float
+        Lateral cell size, nm (default 0.5).
+    max_thickness : float
+        Largest head-peak span of a single bilayer, nm.
+    pool_radius : float
+        Lateral pooling of head profiles, nm.
+
+    Results
+    -------
+    table : ``frame, time_ps, diaphragm_area_nm2, diaphragm_radius_nm, diaphragm_offset_nm``
+        radius ``sqrt(A / pi)``; offset: distance of its centroid from the axis (NaN without diaphragm).
+    mask_last : ndarray of bool — the diaphragm columns of the last frame.
+    """
+
+    def __init__(self, trajectory: Any, top: Any = None, *, grid_spacing: float = 0.5,
+                 max_thickness: float = MAX_DIAPHRAGM_THICKNESS, pool_radius: float = 1.0, **kw: Any):
+        super().__init__(trajectory, top, grid_spacing=grid_spacing, **kw)
+        self.max_thickness, self.pool_radius = max_thickness, pool_radius
+
+    def _single_frame(self, frame: Frame) -> None:
+        geoms, cf, b = self._contact(frame)
+        grid = self._zone_grid(frame, geoms, cf)
+        h = np.flatnonzero(b.is_head & b.in_zone)
+        res = K.compute_diaphragm(grid, b.u[h], b.v[h], b.s[h], ~b.is_b[h], self.max_thickness, self.pool_radius)
+        row = self._row(frame)
+        row.update(diaphragm_area_nm2=res.area_nm2, diaphragm_radius_nm=res.radius_nm,
+                   diaphragm_offset_nm=res.offset_nm)
+        self._rows.append(row)
+        self._store_last(res.mask)
+
+    def plot(self, ax: Any = None) -> Any:
+        from .. import plot as P
+
+        return P.plot_columns(self.table, ["diaphragm_radius_nm"], ylabel="diaphragm radius (nm)", ax=ax)
+
+
+def find_pore(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame,
+              grid: K.LateralGrid, block_radius: float = BLOCK_RADIUS,
+              min_radius: float = MIN_PORE_RADIUS) -> K.RegionResult:
+    """Pore through the contact zone of one frame (see :func:`~snarefuse.analysis.kernels.compute_pore`)."""
+    b = contact_beads(xyz, box, lipids, geoms, cf)
+    z = b.in_zone
+    return K.compute_pore(grid, b.u[z], b.v[z], block_radius, min_radius)
+
+
+class PoreAnalysis(_ZoneAnalysis):
+    """Fusion pore through the contact zone (solvent-free definition, see the module docstring).
+
+    Results
+    -------
+    table : ``frame, time_ps, has_pore, pore_radius_nm, pore_inscribed_radius_nm, pore_area_nm2,
+        pore_offset_nm, n_pores`` (radii to bead centres; 0 without a pore).
+    mask_last : ndarray of bool — the pore columns of the last frame.
+    """
+
+    def __init__(self, trajectory: Any, top: Any = None, *, block_radius: float = BLOCK_RADIUS,
+                 min_pore_radius: float = MIN_PORE_RADIUS, **kw: Any):
+        super().__init__(trajectory, top, **kw)
+        self.block_radius, self.min_pore_radius = block_radius, min_pore_radius
+
+    def _single_frame(self, frame: Frame) -> None:
+        geoms, cf, b = self._contact(frame)
+        grid = self._zone_grid(frame, geoms, cf)
+        z = b.in_zone
+        res = K.compute_pore(grid, b.u[z], b.v[z], self.block_radius, self.min_pore_radius)
+        row = self._row(frame)
+        row.update(has_pore=res.found, pore_radius_nm=res.radius_nm, pore_inscribed_radius_nm=res.inscribed_nm,
+                   pore_area_nm2=res.area_nm2, pore_offset_nm=res.offset_nm, n_pores=res.n_regions)
+        self._rows.append(row)
+        self._store_last(res.mask)
+
+    def plot(self, ax: Any = None) -> Any:
+        from .. import plot as P
+
+        return P.plot_pore_radius(self.table, ax=ax)
+
+
+class ContentMixingAnalysis(_ContactAnalysis):
+    """Content markers (``MRK`` beads) released from a vesicle across the other membrane.
+
+    A marker's home is the vesicle it is inside (closer to the centre than the mid-shell radius) on the
+    first analysed frame; markers outside every vesicle then are ignored. It has crossed when it is inside
+    the other vesicle, or out of its home and beyond the mid-plane of the other (planar) membrane, on the
+    side away from its home (minimum image along z: a marker that diffuses more than half a box height
+    from the plane can wrap back).
+
+    Results
+    -------
+    table : ``frame, time_ps, markers_home, markers_crossed, markers_crossed_fraction``
+    """
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        self._home: NDArray[np.int64] | None = None
+
+    def _single_frame(self, frame: Frame) -> None:
+        geoms = frame_geometry(frame, self._kinds)
+        self._kinds = tuple(g.kind for g in geoms)
+        x = frame.xyz[frame.lipids.markers]
+        a, bm = self.membranes
+        if self._home is None:
+            home = np.full(len(x), -1, dtype=np.int64)
+            for m in (a, bm):
+                g = geoms[m]
+                if g.kind == "vesicle":
+                    inside = np.linalg.norm(K.minimum_image(x - g.center, frame.box), axis=1) < g.radius
+                    home[inside & (home < 0)] = m
+            self._home = home
+        crossed = np.zeros(len(x), dtype=bool)
+        for m, o in ((a, bm), (bm, a)):
+            mine = self._home == m
+            go = geoms[o]
+            if go.kind == "vesicle":
+                crossed[mine] = np.linalg.norm(K.minimum_image(x[mine] - go.center, frame.box), axis=1) < go.radius
+            else:
+                gh = geoms[m]
+                side_home = np.sign(K.minimum_image(gh.center[2] - go.center[2], frame.box[2]))
+                dz = K.minimum_image(x[mine, 2] - go.center[2], frame.box[2])
+                at_home = np.linalg.norm(K.minimum_image(x[mine] - gh.center, frame.box), axis=1) < gh.radius
+                crossed[mine] = (dz * side_home < 0) & ~at_home
+        n_home = int(np.count_nonzero(self._home >= 0))
+        row = self._row(frame)
+        row.update(markers_home=n_home, markers_crossed=int(crossed.sum()),
+                   markers_crossed_fraction=crossed.sum() / n_home if n_home else np.nan)
+        self._rows.append(row)
+
+
+# ---------------------------------------------------------------------------------------------
+# the timeline
+# ---------------------------------------------------------------------------------------------
+class FusionAnalysis(_ContactAnalysis):
+    """Everything above in one pass, plus the per-frame fusion state and first-passage times.
+
+    States (:data:`~snarefuse.analysis.kernels.STATES`): ``docked < stalk < hemifused < pore <
+    expanded_pore``; a frame gets the most advanced state whose test passes:
+    ``expanded_pore`` if a pore's inscribed radius >= ``expanded_pore_radius``; ``pore`` if a pore;
+    ``hemifused`` if a diaphragm of radius >= ``diaphragm_min_radius``; ``stalk`` if at least
+    ``stalk_min_lipids`` lipids have inter-membrane tail contacts; else ``docked``.
+
+    Flicker rule: a state counts as reached when it, or a more advanced one, holds for ``persist``
+    consecutive analysed frames (default 3); its first-passage time is the time of the first frame of the
+    first such run. Runs shorter than ``persist`` frames at the end of the trajectory do not count. With
+    ``step > 1`` the rule applies to the analysed frames. ``state_filtered`` is the per-frame state with
+    every run shorter than ``persist`` replaced by the state before it.
+
+    Parameters
+    ----------
+    trajectory, top, chunk, dt_ps, membranes, contact_xy, geometry
+        See :class:`SeparationAnalysis` and :class:`~snarefuse.analysis.base.AnalysisBase`.
+    contact_radius, separation_spacing : float
+        Separation disc radius and grid cell (nm).
+    zone_radius : float, optional
+        Contact-zone disc radius for pores and diaphragms (default: whole box if planar-planar,
+        0.7 x smallest vesicle radius otherwise).
+    pore_spacing, diaphragm_spacing, block_radius, min_pore_radius, max_diaphragm_thickness, contact_cutoff
+        See the individual analyses.
+    persist : int
+        Flicker rule, frames.
+    stalk_min_lipids, diaphragm_min_radius, expanded_pore_radius
+        State thresholds (lipids, nm, nm).
+
+    Results
+    -------
+    table : Table
+        ``frame, time_ps``, the columns of :class:`SeparationAnalysis`, :class:`LipidMixingAnalysis`,
+        :class:`DiaphragmAnalysis`, :class:`PoreAnalysis` (and :class:`ContentMixingAnalysis` when there
+        are markers), then ``state`` (int), ``state_name``, ``state_filtered``.
+    first_passage : dict
+        ``{state: {"frame": int | None, "time_ps": float}}`` (NaN / None when not reached).
+    maps : dict
+        ``gap_mean``, ``gap_last``, ``pore_last``, ``diaphragm_last`` and their ``*_extent``.
+    """
+
+    def __init__(self, trajectory: Any, top: Any = None, *, membranes: tuple[int, int] = (0, 1),
+                 contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
+                 contact_radius: float = CONTACT_RADIUS, separation_spacing: float = 2.0,
+                 zone_radius: float | None = None, pore_spacing: float = 0.5, diaphragm_spacing: float = 0.5,
+                 block_radius: float = BLOCK_RADIUS, min_pore_radius: float = MIN_PORE_RADIUS,
+                 max_diaphragm_thickness: float = MAX_DIAPHRAGM_THICKNESS, contact_cutoff: float = CONTACT_CUTOFF,
+                 leaflet_cutoff: float = K.LEAFLET_CUTOFF_NM, min_leaflet_size: int = 20, persist: int = 3,
+                 stalk_min_lipids: int = 10, diaphragm_min_radius: float = 1.5, expanded_pore_radius: float = 3.0,
+                 chunk: int = 100, dt_ps: float | None = None):
+        super().__init__(trajectory, top, membranes=membranes, contact_xy=contact_xy, geometry=geometry,
+                         chunk=chunk, dt_ps=dt_ps)
+        if persist < 1:
+            raise AnalysisError(f"persist: {persist}; accepted an integer >= 1 (frames)")
+        src = self.source
+        common: dict[str, Any] = dict(membranes=membranes, contact_xy=contact_xy, geometry=geometry, chunk=chunk)
+        self.separation = SeparationAnalysis(src, contact_radius=contact_radius, grid_spacing=separation_spacing, **common)
+        self.mixing = LipidMixingAnalysis(src, contact_cutoff=contact_cutoff, leaflet_cutoff=leaflet_cutoff,
+                                          min_leaflet_size=min_leaflet_size, **common)
+        self.diaphragm = DiaphragmAnalysis(src, zone_radius=zone_radius, grid_spacing=diaphragm_spacing,
+                                           max_thickness=max_diaphragm_thickness, **common)
+        self.pore = PoreAnalysis(src, zone_radius=zone_radius, grid_spacing=pore_spacing, block_radius=block_radius,
+                                 min_pore_radius=min_pore_radius, **common)
+        self.parts: list[_ContactAnalysis] = [self.separation, self.mixing, self.diaphragm, self.pore]
+        if len(self.lipids.markers):
+            self.content = ContentMixingAnalysis(src, **common)
+            self.parts.append(self.content)
+        self.persist = persist
+        self.thresholds: dict[str, Any] = dict(stalk_min_lipids=stalk_min_lipids, diaphragm_min_radius=diaphragm_min_radius,
+                               expanded_pore_radius=expanded_pore_radius)
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        for p in self.parts:
+            p._prepare()
+
+    def _single_frame(self, frame: Frame) -> None:
+        for p in self.parts:
+            p._single_frame(frame)
+
+    def _conclude(self) -> None:
+        for p in self.parts:
+            p._conclude()
+        t = Table()
+        for p in self.parts:
+            for k, v in p.table.items():
+                if k not in t:
+                    t[k] = v
+        if t.n_rows:
+            st = K.classify_states(t["contact_lipids"], t["diaphragm_radius_nm"], t["has_pore"],
+                                   t["pore_inscribed_radius_nm"], **self.thresholds)
+        else:
+            st = np.zeros(0, dtype=np.int64)
+        t["state"] = st
+        t["state_name"] = np.array([K.STATES[i] for i in st], dtype=str)
+        t["state_filtered"] = K.filter_flicker(st, self.persist)
+        self.results.table = t
+        fp = K.first_passage_indices(st, self.persist)
+        self.results.first_passage = {
+            name: {"frame": int(t["frame"][i]) if i >= 0 else None,
+                   "time_ps": float(t["time_ps"][i]) if i >= 0 else float("nan")}
+            for name, i in zip(K.STATES, fp)}
+        self.results.persist = self.persist
+        sep, dia, pore = self.separation.results, self.diaphragm.results, self.pore.results
+        self.results.maps = {
+            "gap_mean": sep.get("gap_map_mean"), "gap_last": sep.get("gap_map_last"),
+            "gap_extent": sep.get("map_extent"), "contact_radius": self.separation.contact_radius,
+            "pore_last": pore.get("mask_last"), "pore_extent": pore.get("map_extent"),
+            "diaphragm_last": dia.get("mask_last"), "diaphragm_extent": dia.get("map_extent")}
+
+    def plot(self, ax: Any = None) -> Any:
+        """The fusion timeline."""
+        from .. import plot as P
+
+        return P.plot_timeline(self.table, ax=ax, first_passage=self.results.first_passage)
+
+
+# ---------------------------------------------------------------------------------------------
+# in-run pore detection
+# ---------------------------------------------------------------------------------------------
+def detect_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, membranes: tuple[int, ...] | None = None,
+                contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
+                zone_radius: float | None = None, grid_spacing: float = 0.5, block_radius: float = BLOCK_RADIUS,
+                min_radius: float = MIN_PORE_RADIUS) -> tuple[bool, float]:
+    """Is there a fusion pore, and how large? A pure function for OpenMM reporters (no mdtraj, no files).
+
+    Parameters
+    ----------
+    positions_nm : array_like, shape (n_atoms, 3), or openmm Quantity
+        Positions in nm (``state.getPositions(asNumpy=True)`` works).
+    box_nm : array_like, shape (3,) or (3, 3), or openmm Quantity
+        Orthorhombic box lengths or box vectors (``state.getPeriodicBoxVectors(asNumpy=True)``).
+    lipid_index_info : LipidIndex, openmm/mdtraj Topology, or mapping
+        Which atoms are heads and tails and their membranes; build it once, e.g.
+        ``LipidIndex.from_topology(simulation.topology)``, or a mapping with ``head`` (n_lipids,),
+        ``tails`` (n_lipids lists), ``membrane`` (n_lipids,).
+    membranes : tuple of int, optional
+        ``(A, B)`` for a pore between two membranes (default ``(0, 1)`` when there are two or more), or
+        ``(A,)`` for a hole through one planar membrane (default with a single membrane).
+    contact_xy, geometry, zone_radius, grid_spacing, block_radius, min_radius
+        As in :class:`PoreAnalysis` / :class:`FusionAnalysis`.
+
+    Returns
+    -------
+    has_pore : bool
+    radius_nm : float
+        ``sqrt(A/pi)`` radius of the pore measured to bead centres (0.0 without a pore).
+
+    Examples
+    --------
+    >>> from snarefuse.analysis import testsystems
+    >>> t = testsystems.bilayer_with_hole(3.0)
+    >>> info = LipidIndex.from_topology(t.topology)
+    >>> has, r = detect_pore(t.xyz[0], t.unitcell_lengths[0], info)
+    >>> bool(has), round(r)
+    (True, 3)
+    """
+    if hasattr(positions_nm, "value_in_unit"):
+        import openmm.unit as u
+
+        positions_nm = positions_nm.value_in_unit(u.nanometer)
+    if hasattr(box_nm, "value_in_unit"):
+        import openmm.unit as u
+
+        box_nm = box_nm.value_in_unit(u.nanometer)
+    xyz = np.asarray(positions_nm, dtype=float)
+    box = np.asarray(box_nm, dtype=float)
+    if box.shape == (3, 3):
+        box = np.diag(box).copy()
+    lip = as_lipid_index(lipid_index_info)
+    if membranes is None:
+        membranes = (0, 1) if lip.n_membranes >= 2 else (0,)
+    kinds = geometry if geometry is not None else (None,) * lip.n_membranes
+    geoms = [compute_membrane_geometry(xyz, box, lip, m, kinds[m] if m < len(kinds) else None)
+             for m in range(lip.n_membranes)]
+    cf = compute_contact_frame(geoms, box, tuple(membranes), contact_xy)
+    radius = zone_radius if zone_radius is not None else default_zone_radius(geoms, tuple(membranes))
+    grid = _grid_for(cf, box, grid_spacing, radius, None)
+    res = find_pore(xyz, box, lip, geoms, cf, grid, block_radius, min_radius)
+    return bool(res.found), float(res.radius_nm)

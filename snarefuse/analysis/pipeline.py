@@ -1,0 +1,295 @@
+"""``analyze_run``: every analysis of a run directory in one streamed pass, written to ``analysis/``.
+
+Reads ``system.pdb`` and ``trajectory.dcd`` (or ``.xtc``) of a run directory, and ``manifest.json`` if
+present (``units.tau_ps`` converts times to tau, ``units.tau_diffusion_ns`` to diffusion-calibrated
+physical time, ``units.sigma_nm`` lengths to sigma; ``contact_axis`` places the contact axis). Writes, atomically:
+
+* ``membranes.csv``   per-frame area per lipid, thickness, tail order, leaflet counts of each membrane
+* ``leaflets.csv``    per-frame leaflet sizes and membrane composition
+* ``fusion.csv``      per-frame separation, lipid mixing, diaphragm, pore, state (two-membrane runs)
+* ``contact_map.csv`` the time-averaged and last-frame gap maps (``u_nm, v_nm, gap_mean_nm, gap_last_nm``)
+* ``summary.json``    first-passage times (ps, ns, tau, physical ns), membrane property means, options, notes
+* ``separation.png, pore_radius.png, timeline.png, contact_map.png, membranes.png``
+
+For a run with a single membrane the two-membrane analyses are skipped and ``summary.json`` says so.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..io import atomic_write_bytes, atomic_write_json
+from . import kernels as K
+from .base import AnalysisError, Table, TrajectorySource, run_analyses
+from .fusion import BLOCK_RADIUS, CONTACT_RADIUS, MIN_PORE_RADIUS, FusionAnalysis
+from .membrane import LeafletAnalysis, MembraneAnalysis
+
+#: Trajectory file names looked for in a run directory, in order.
+TRAJECTORY_NAMES = ("trajectory.dcd", "trajectory.xtc")
+
+
+def find_trajectory(run_dir: Path) -> Path:
+    """The run's trajectory (``trajectory.dcd`` or ``trajectory.xtc``; the newer if both exist)."""
+    found = [run_dir / n for n in TRAJECTORY_NAMES if (run_dir / n).exists()]
+    if not found:
+        raise AnalysisError(f"{run_dir}: no trajectory; expected one of {', '.join(TRAJECTORY_NAMES)}")
+    return max(found, key=lambda p: p.stat().st_mtime)
+
+
+def _manifest(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "manifest.json"
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise AnalysisError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise AnalysisError(f"{path}: expected a JSON object")
+    return data
+
+
+def _units(manifest: dict[str, Any]) -> dict[str, float]:
+    units = manifest.get("units") or {}
+    return {k: float(units[k]) for k in ("tau_ps", "sigma_nm", "tau_diffusion_ns")
+            if isinstance(units, dict) and isinstance(units.get(k), (int, float))}
+
+
+def _manifest_contact_xy(manifest: dict[str, Any]) -> tuple[float, float] | None:
+    """x, y of the builder's contact axis when it runs along z (``contact_axis.point_nm``)."""
+    ax: Any = manifest.get("contact_axis")
+    try:
+        d = np.array(ax["direction"], dtype=np.float64)
+        p = np.array(ax["point_nm"], dtype=np.float64)
+    except (TypeError, KeyError, ValueError):
+        return None
+    if d.shape != (3,) or p.shape != (3,) or abs(abs(d[2]) - np.linalg.norm(d)) > 1e-6:
+        return None
+    return float(p[0]), float(p[1])
+
+
+def _clean(x: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, NaN/inf to None."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def _times(time_ps: float, units: dict[str, float]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {"time_ps": time_ps, "time_ns": time_ps / 1000.0}
+    tau = units.get("tau_ps")
+    out["time_tau"] = time_ps / tau if tau else None
+    if tau and "tau_diffusion_ns" in units:
+        out["time_physical_ns"] = time_ps / tau * units["tau_diffusion_ns"]
+    return out
+
+
+def _stats(v: np.ndarray) -> dict[str, float]:
+    v = np.asarray(v, dtype=float)
+    v = v[np.isfinite(v)]
+    return {"mean": float(v.mean()) if len(v) else float("nan"), "std": float(v.std()) if len(v) else float("nan")}
+
+
+def _figure(path: Path, draw: Callable[[Any], Any], size: tuple[float, float] = (6.4, 4.0), rows: int = 1) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size)
+    FigureCanvasAgg(fig)
+    axes = [fig.add_subplot(rows, 1, i + 1) for i in range(rows)]
+    draw(axes if rows > 1 else axes[0])
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _map_table(maps: dict[str, Any]) -> Table | None:
+    gm = maps.get("gap_mean")
+    if gm is None:
+        return None
+    u0, u1, v0, v1 = maps["gap_extent"]
+    nu, nv = gm.shape
+    cu = u0 + (np.arange(nu) + 0.5) * (u1 - u0) / nu
+    cv = v0 + (np.arange(nv) + 0.5) * (v1 - v0) / nv
+    U, V = np.meshgrid(cu, cv, indexing="ij")
+    return Table(u_nm=U.ravel(), v_nm=V.ravel(), gap_mean_nm=gm.ravel(), gap_last_nm=maps["gap_last"].ravel())
+
+
+def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start: int | None = None,
+                stop: int | None = None, step: int | None = None, chunk: int = 100, dt_ps: float | None = None,
+                membranes: tuple[int, int] = (0, 1), contact_xy: tuple[float, float] | None = None,
+                geometry: tuple[str | None, ...] | None = None, contact_radius: float = CONTACT_RADIUS,
+                zone_radius: float | None = None, persist: int = 3, stalk_min_lipids: int = 10,
+                diaphragm_min_radius: float = 1.5, expanded_pore_radius: float = 3.0,
+                min_pore_radius: float = MIN_PORE_RADIUS, block_radius: float = BLOCK_RADIUS,
+                figures: bool = True) -> dict[str, Any]:
+    """Analyse a run directory and write tables, ``summary.json`` and figures.
+
+    Parameters
+    ----------
+    run_dir : path
+        Directory with ``system.pdb`` and ``trajectory.dcd`` / ``trajectory.xtc`` (and optionally
+        ``manifest.json``).
+    out_dir : path, optional
+        Output directory (default ``run_dir/analysis``), created if needed.
+    start, stop, step : int, optional
+        Frames analysed (``start:stop:step``).
+    chunk : int
+        Frames read at once; memory ~ ``chunk x n_atoms x 12`` bytes, whatever the trajectory length.
+    dt_ps : float, optional
+        Time between frames (ps), overriding the trajectory's times (DCD header / XTC times).
+    membranes, contact_xy, geometry, contact_radius, zone_radius
+        Contact geometry, see :class:`~snarefuse.analysis.fusion.FusionAnalysis`; ``contact_xy`` defaults to
+        the manifest's ``contact_axis.point_nm`` when that axis runs along z, else the box centre.
+    persist : int
+        Flicker rule: a state is reached when it (or a later one) holds ``persist`` consecutive frames.
+    stalk_min_lipids, diaphragm_min_radius, expanded_pore_radius, min_pore_radius, block_radius
+        State thresholds, see :class:`~snarefuse.analysis.fusion.FusionAnalysis`.
+    figures : bool
+        Write the PNG figures.
+
+    Returns
+    -------
+    dict
+        The summary written to ``summary.json``.
+    """
+    run_dir = Path(run_dir)
+    pdb = run_dir / "system.pdb"
+    if not pdb.exists():
+        raise AnalysisError(f"{pdb}: not found; analyze_run needs a run directory made by `snarefuse build`")
+    traj = find_trajectory(run_dir)
+    out = Path(out_dir) if out_dir is not None else run_dir / "analysis"
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = _manifest(run_dir)
+    units = _units(manifest)
+    if contact_xy is None:
+        contact_xy = _manifest_contact_xy(manifest)
+    src = TrajectorySource(traj, pdb, dt_ps=dt_ps)
+    if src.lipids.n_lipids == 0:
+        raise AnalysisError(f"{pdb}: no lipid residues (atoms named H, T1, T2[, T3]) found")
+    notes: list[str] = []
+    if src.time_source == "frame_index":
+        notes.append(f"{traj.name} has no frame times: time_ps is the frame index; pass dt_ps to set them")
+    leaflets = LeafletAnalysis(src, store_labels=False, chunk=chunk)
+    mem = MembraneAnalysis(src, geometry=geometry, chunk=chunk)
+    analyses: list[Any] = [leaflets, mem]
+    fusion = None
+    n_mem = src.lipids.n_membranes
+    if n_mem >= 2:
+        fusion = FusionAnalysis(src, membranes=membranes, contact_xy=contact_xy, geometry=geometry,
+                                contact_radius=contact_radius, zone_radius=zone_radius, persist=persist,
+                                stalk_min_lipids=stalk_min_lipids, diaphragm_min_radius=diaphragm_min_radius,
+                                expanded_pore_radius=expanded_pore_radius, min_pore_radius=min_pore_radius,
+                                block_radius=block_radius, chunk=chunk)
+        analyses.append(fusion)
+    else:
+        skip_note = "single membrane: two-membrane analyses (separation, stalk, diaphragm, pore, timeline) skipped"
+        notes.append(skip_note)
+    run_analyses(analyses, start=start, stop=stop, step=step, chunk=chunk)
+    n_frames = mem.table.n_rows
+    if n_frames == 0:
+        raise AnalysisError(f"{traj}: no frames in start={start}, stop={stop}, step={step}")
+
+    files = ["membranes.csv", "leaflets.csv"]
+    mem.to_csv(out / "membranes.csv")
+    leaflets.to_csv(out / "leaflets.csv")
+    sigma = units.get("sigma_nm", K.SIGMA_NM)
+    props: dict[str, Any] = {}
+    for m, kind in enumerate(mem.results.kinds):
+        p = f"m{m}_"
+        apl, thick = _stats(mem.table[p + "apl_nm2"]), _stats(mem.table[p + "thickness_nm"])
+        props[f"m{m}"] = {
+            "kind": kind, "apl_nm2": apl, "apl_sigma2": {k: v / sigma**2 for k, v in apl.items()},
+            "thickness_nm": thick, "thickness_sigma": {k: v / sigma for k, v in thick.items()},
+            "tail_order": _stats(mem.table[p + "tail_order"])}
+    t_ps = mem.table["time_ps"]
+    summary: dict[str, Any] = {
+        "run_dir": str(run_dir), "trajectory": traj.name, "n_frames": n_frames,
+        "frames": {"start": start, "stop": stop, "step": step},
+        "time_first": _times(float(t_ps[0]), units), "time_last": _times(float(t_ps[-1]), units),
+        "time_source": src.time_source, "units": units or None, "n_membranes": n_mem, "membrane_kinds": mem.results.kinds,
+        "membrane_properties": props, "sigma_nm_used": sigma,
+    }
+    if not units:
+        notes.append("no manifest.json units: times in ps/ns only, sigma = 0.88 nm assumed")
+    tau_ps = units.get("tau_ps")
+    time_unit = "tau" if tau_ps else "ns"
+
+    if fusion is not None:
+        ft = fusion.table
+        fusion.to_csv(out / "fusion.csv")
+        files.append("fusion.csv")
+        maps = fusion.results.maps
+        mt = _map_table(maps)
+        if mt is not None:
+            mt.to_csv(out / "contact_map.csv")
+            files.append("contact_map.csv")
+        fp = {name: {"frame": v["frame"], **_times(v["time_ps"], units)} for name, v in fusion.results.first_passage.items()}
+        summary["fusion"] = {
+            "membranes": list(membranes), "geometry": list(fusion.separation._kinds or ()),
+            "first_passage": fp, "final_state": str(ft["state_name"][-1]),
+            "max_state_reached": max((n for n, v in fp.items() if v["frame"] is not None),
+                                     key=K.STATES.index, default=None),
+            "persist_frames": persist,
+            "flicker_rule": (f"a state counts as reached when it or a later state holds for {persist} consecutive "
+                             "analysed frames; its time is that of the first frame of the first such run"),
+            "thresholds": dict(fusion.thresholds, min_pore_radius_nm=min_pore_radius, block_radius_nm=block_radius,
+                               contact_radius_nm=contact_radius),
+            "min_gap_nm": float(np.nanmin(ft["min_gap_nm"])) if np.isfinite(ft["min_gap_nm"]).any() else None,
+            "max_pore_radius_nm": float(np.max(ft["pore_radius_nm"])),
+            "max_diaphragm_radius_nm": float(np.max(ft["diaphragm_radius_nm"])),
+            "max_contact_lipids": int(np.max(ft["contact_lipids"])),
+        }
+        if "markers_crossed" in ft:
+            summary["fusion"]["max_markers_crossed"] = int(np.max(ft["markers_crossed"]))
+    else:
+        summary["fusion"] = {"skipped": skip_note}
+
+    if figures:
+        from .. import plot as P
+
+        def draw_membranes(axes: list[Any]) -> None:
+            for ax, suffix, label in zip(axes, ("_apl_nm2", "_thickness_nm", "_tail_order"),
+                                         ("area per lipid (nm²)", "head-head thickness (nm)", "tail order S")):
+                P.plot_columns(mem.table, [c for c in mem.table.columns if c.endswith(suffix)], ylabel=label,
+                               ax=ax, time_unit=time_unit, tau_ps=tau_ps)
+
+        _figure(out / "membranes.png", draw_membranes, size=(6.4, 8.0), rows=3)
+        files.append("membranes.png")
+        if fusion is not None:
+            ft = fusion.table
+            fpass = fusion.results.first_passage
+            _figure(out / "separation.png", lambda ax: P.plot_separation(ft, ax=ax, time_unit=time_unit, tau_ps=tau_ps))
+            _figure(out / "pore_radius.png", lambda ax: P.plot_pore_radius(ft, ax=ax, time_unit=time_unit, tau_ps=tau_ps))
+            _figure(out / "timeline.png", lambda ax: P.plot_timeline(ft, ax=ax, time_unit=time_unit, tau_ps=tau_ps,
+                                                                     first_passage=fpass))
+            files += ["separation.png", "pore_radius.png", "timeline.png"]
+            maps = fusion.results.maps
+            if maps.get("gap_mean") is not None:
+                _figure(out / "contact_map.png", lambda ax: P.plot_contact_map(
+                    maps["gap_mean"], maps["gap_extent"], ax=ax, contact_radius=maps["contact_radius"],
+                    pore_mask=maps["pore_last"], pore_extent=maps["pore_extent"],
+                    diaphragm_mask=maps["diaphragm_last"], diaphragm_extent=maps["diaphragm_extent"]),
+                    size=(6.0, 5.0))
+                files.append("contact_map.png")
+    summary["files"] = files + ["summary.json"]
+    summary["notes"] = notes
+    summary["options"] = {"chunk": chunk, "dt_ps": dt_ps, "contact_xy": contact_xy, "geometry": geometry,
+                          "zone_radius": zone_radius}
+    summary = _clean(summary)
+    atomic_write_json(out / "summary.json", summary)
+    return summary

@@ -1,0 +1,191 @@
+"""Matplotlib plots of the analysis tables. Every function takes ``ax=None`` and returns the Axes.
+
+Tables are the dict-of-arrays :class:`~snarefuse.analysis.base.Table` objects (or any mapping of column
+name to array) written by :mod:`snarefuse.analysis`; time comes from their ``time_ps`` column and is
+shown in ``time_unit`` = ``"ns"`` (default), ``"ps"`` or ``"tau"`` (then ``tau_ps``, the MD time unit in ps,
+is required).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+#: Fusion states in order (same as snarefuse.analysis.kernels.STATES; kept here so plotting needs no analysis import).
+STATES = ("docked", "stalk", "hemifused", "pore", "expanded_pore")
+_TIME_UNITS = ("ns", "ps", "tau")
+
+
+def _axes(ax: Any) -> Any:
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots()
+    return ax
+
+
+def time_values(table: Mapping[str, Any], time_unit: str = "ns", tau_ps: float | None = None) -> tuple[np.ndarray, str]:
+    """``(times, axis_label)`` of a table in ``time_unit``."""
+    t = np.asarray(table["time_ps"], dtype=float)
+    if time_unit == "ns":
+        return t / 1000.0, "time (ns)"
+    if time_unit == "ps":
+        return t, "time (ps)"
+    if time_unit == "tau":
+        if not tau_ps:
+            raise ValueError("time_unit='tau' needs tau_ps (the MD time unit in ps, manifest units.tau_ps)")
+        return t / tau_ps, "time (τ)"
+    raise ValueError(f"time_unit: {time_unit!r}; accepted {_TIME_UNITS}")
+
+
+def plot_columns(table: Mapping[str, Any], columns: Sequence[str], ylabel: str = "", ax: Any = None,
+                 time_unit: str = "ns", tau_ps: float | None = None) -> Any:
+    """Several columns of a table against time, one line each (missing columns are skipped)."""
+    ax = _axes(ax)
+    x, xlabel = time_values(table, time_unit, tau_ps)
+    for c in columns:
+        if c in table:
+            ax.plot(x, np.asarray(table[c], dtype=float), label=c)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if len(columns) > 1:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def plot_separation(table: Mapping[str, Any], ax: Any = None, time_unit: str = "ns", tau_ps: float | None = None) -> Any:
+    """Minimum, mean and on-axis gap between the facing head surfaces vs time."""
+    ax = _axes(ax)
+    x, xlabel = time_values(table, time_unit, tau_ps)
+    for col, label, style in (("min_gap_nm", "min in contact disc", "-"), ("mean_gap_nm", "mean in contact disc", "--"),
+                              ("axis_gap_nm", "on axis", ":")):
+        if col in table:
+            ax.plot(x, np.asarray(table[col], dtype=float), style, label=label)
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("head-head gap (nm)")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_pore_radius(table: Mapping[str, Any], ax: Any = None, time_unit: str = "ns", tau_ps: float | None = None,
+                     show_diaphragm: bool = True) -> Any:
+    """Pore radius (sqrt(A/pi) and largest inscribed circle), and the diaphragm radius, vs time."""
+    ax = _axes(ax)
+    x, xlabel = time_values(table, time_unit, tau_ps)
+    ax.plot(x, np.asarray(table["pore_radius_nm"], dtype=float), label="pore √(A/π)")
+    if "pore_inscribed_radius_nm" in table:
+        ax.plot(x, np.asarray(table["pore_inscribed_radius_nm"], dtype=float), "--", label="pore inscribed circle")
+    if show_diaphragm and "diaphragm_radius_nm" in table:
+        ax.plot(x, np.asarray(table["diaphragm_radius_nm"], dtype=float), ":", label="diaphragm √(A/π)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("radius (nm)")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_timeline(table: Mapping[str, Any], ax: Any = None, time_unit: str = "ns", tau_ps: float | None = None,
+                  first_passage: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
+    """Fusion state per frame (raw and flicker-filtered) with first-passage times marked."""
+    ax = _axes(ax)
+    x, xlabel = time_values(table, time_unit, tau_ps)
+    ax.step(x, np.asarray(table["state"]), where="post", color="0.7", lw=1, label="per frame")
+    if "state_filtered" in table:
+        ax.step(x, np.asarray(table["state_filtered"]), where="post", color="C0", lw=2, label="flicker-filtered")
+    for k, name in enumerate(STATES):
+        fp = (first_passage or {}).get(name, {})
+        t = fp.get("time_ps") if fp else None
+        if t is not None and np.isfinite(t) and k > 0:
+            tx = time_values({"time_ps": np.array([t])}, time_unit, tau_ps)[0][0]
+            ax.axvline(tx, color=f"C{k}", ls="--", lw=1, label=f"{name} reached")
+    ax.set_yticks(range(len(STATES)))
+    ax.set_yticklabels(STATES)
+    ax.set_ylim(-0.5, len(STATES) - 0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("state")
+    ax.legend(fontsize="small", loc="upper left")
+    return ax
+
+
+def plot_contact_map(gap_map: np.ndarray, extent: Sequence[float], ax: Any = None, contact_radius: float | None = None,
+                     pore_mask: np.ndarray | None = None, pore_extent: Sequence[float] | None = None,
+                     diaphragm_mask: np.ndarray | None = None, diaphragm_extent: Sequence[float] | None = None,
+                     cmap: str = "viridis") -> Any:
+    """Top view of the contact zone: head-head gap map (nm), with the pore and diaphragm outlined.
+
+    Maps are indexed ``[iu, iv]`` on the contact frame's lateral grid; ``extent`` is ``(u0, u1, v0, v1)`` nm.
+    """
+    ax = _axes(ax)
+    im = ax.imshow(np.asarray(gap_map, dtype=float).T, origin="lower", extent=tuple(extent), cmap=cmap,
+                   interpolation="nearest")
+    ax.figure.colorbar(im, ax=ax, label="head-head gap (nm)")
+    for mask, ext, color, label in ((diaphragm_mask, diaphragm_extent, "tab:blue", "diaphragm"),
+                                    (pore_mask, pore_extent, "tab:red", "pore")):
+        if mask is not None and ext is not None and np.any(mask):
+            ax.contour(np.asarray(mask, dtype=float).T, levels=[0.5], colors=[color], extent=tuple(ext),
+                       origin="lower")
+            ax.plot([], [], color=color, label=label)
+    if contact_radius:
+        phi = np.linspace(0, 2 * np.pi, 200)
+        ax.plot(contact_radius * np.cos(phi), contact_radius * np.sin(phi), color="w", ls="--", lw=1,
+                label="contact disc")
+    ax.set_xlabel("u (nm)")
+    ax.set_ylabel("v (nm)")
+    ax.set_aspect("equal")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small", loc="upper right")
+    return ax
+
+
+# ------------------------------------------------------------------------------ sweep results
+def _value_order(v: Any) -> tuple[int, Any]:
+    return (0, float(v)) if isinstance(v, (int, float)) else (1, str(v))
+
+
+def plot_fusion_probability(results: Any, parameter: str | None, ax: Any = None, n_boot: int = 2000,
+                            seed: int = 0) -> Any:
+    """Fusion (pore) and hemifusion probability vs ``parameter`` with bootstrap 95 % CIs, one line
+    per combination of the other varied parameters; returns the Axes."""
+    ax = _axes(ax)
+    values = sorted({v for e in ("pore", "hemifusion") for g in results.groups(parameter, e).values() for v in g}, key=_value_order)
+    numeric = all(isinstance(v, (int, float)) for v in values)
+    for event, style in (("pore", "o-"), ("hemifusion", "s--")):
+        rows = results.probability(parameter, event, n_boot=n_boot, seed=seed)
+        for label in dict.fromkeys(r["group"] for r in rows):
+            g = [r for r in rows if r["group"] == label]
+            x = [float(r["value"]) if numeric else values.index(r["value"]) for r in g]
+            p = np.array([r["p"] for r in g])
+            err = np.array([p - [r["low"] for r in g], [r["high"] for r in g] - p])
+            name = "fusion" if event == "pore" else "hemifusion"
+            ax.errorbar(x, p, yerr=err, fmt=style, capsize=3,
+                        label=f"{name} {label} (n = {', '.join(str(r['n']) for r in g)})".replace("  ", " "))
+    if not numeric:
+        ax.set_xticks(range(len(values)), [str(v) for v in values])
+    ax.set_xlabel(parameter or "all points")
+    ax.set_ylabel("probability within the run")
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_survival(results: Any, parameter: str | None, event: str = "pore", ax: Any = None) -> Any:
+    """Kaplan-Meier survival of the ``event`` time per value of ``parameter`` (and combination of the
+    other varied parameters); censored runs marked |. Returns the Axes."""
+    from .analysis.stats import kaplan_meier
+
+    ax = _axes(ax)
+    for label, by_value in results.groups(parameter, event).items():
+        for value, items in by_value.items():
+            t, seen = np.array([i[0] for i in items]), np.array([i[1] for i in items])
+            tt, s = kaplan_meier(t, seen)
+            line, = ax.step(np.r_[tt, max(t.max(), tt[-1])], np.r_[s, s[-1]], where="post",
+                            label=f"{parameter or ''}={value} {label} (n={len(t)})")
+            cens = t[~seen]
+            ax.plot(cens, s[np.searchsorted(tt, cens, side="right") - 1], "|", color=line.get_color(), ms=8)
+    ax.set_xlabel("time (ps)")
+    ax.set_ylabel(f"P(no {'fusion pore' if event == 'pore' else 'hemifusion'} yet)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize="small")
+    return ax

@@ -1,0 +1,805 @@
+"""Parameter sweeps: grid -> specs -> run directories -> results table, executed on Dask.
+
+A sweep spec (YAML; every key checked, unknown keys are errors)::
+
+    name: nlipids                  # optional (default: the file name)
+    base: bilayer_small            # spec file relative to this file, a shipped example, or a mapping
+    grid:                          # dotted spec paths -> lists; Cartesian product
+      system.bilayer.n_lipids: [200, 400, 800]
+    zip:                           # dotted spec paths -> equal-length lists, varied together
+      model.kT_over_epsilon: [1.0, 1.1]
+      model.wc: [1.5 sigma, 1.6 sigma]
+    replicas: 3                    # seeds: replica 0 keeps the point's seed, others derive from it
+    workspace: ../runs/nlipids     # relative to this file
+    steps: 20000                   # target steps per point (default: run.steps of the point's spec)
+    analysis: {enabled: true, options: {}}   # options go to analyze_run(run_dir, **options)
+    stop_after_fusion: {event: pore, check_every: 10000}
+
+Each state point is the base spec with the varied fields and a replica seed applied; it lives in
+``workspace/points/<spec key>/`` (the built system, its resolved ``spec.yaml``, ``point.json`` with
+the varied parameters, ``task.json`` with the sweep's bookkeeping, then the run's own files). A
+point's key is :meth:`Spec.key`, so two sweeps that share a state point share its directory and
+its run. ``workspace/index.csv`` lists every point of the workspace.
+
+The truth about a point is in its run directory (``checkpoint.json``, ``run.json``), never in the
+scheduler: a task that dies resumes from the last checkpoint, a finished point is never rerun, and
+two tasks for one point serialise on a lock file (``.sweep.lock``) and then on the runner's own.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import inspect
+import itertools
+import json
+import math
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+from .analysis.stats import bootstrap_proportion, kaplan_meier  # noqa: F401  (re-exported)
+from .errors import BlowUpError, BuildError, RunError, SpecError
+from .io import atomic_write_json, atomic_write_text, csv_cell as _cell, csv_text as _csv_text, file_lock, lock_holder
+from .plot import plot_fusion_probability, plot_survival  # noqa: F401  (re-exported; matplotlib loads on first use)
+from .spec import Spec, _Section, example_spec_path, load_spec, load_yaml
+
+SWEEP_KEYS = ["name", "base", "grid", "zip", "replicas", "workspace", "steps", "analysis", "stop_after_fusion"]
+#: Point states reported by :meth:`Sweep.status`.
+STATES = ("done", "running", "failed", "pending")
+#: Fusion events a sweep can stop after, and their key in ``summary.json``'s ``first_passage``.
+EVENTS = {"pore": "pore_ps", "hemifusion": "hemifusion_ps"}
+POINT_FILE, TASK_FILE, TASK_LOCK = "point.json", "task.json", ".sweep.lock"
+#: Exceptions that a retry cannot cure; a task returns them as a failed point instead of raising.
+DETERMINISTIC_ERRORS = (BlowUpError, SpecError, BuildError)
+
+
+def replica_seed(seed: int, replica: int) -> int:
+    """Seed of replica ``replica`` of a point whose spec has ``seed``.
+
+    Replica 0 keeps ``seed`` (so a one-replica sweep runs the base spec itself); the others hash
+    ``(seed, replica)`` into ``[0, 2**31)``, so seeds of neighbouring base seeds do not overlap.
+    """
+    if replica == 0:
+        return seed
+    digest = hashlib.sha256(f"snarefuse-replica:{seed}:{replica}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 2**31
+
+
+@dataclass(frozen=True)
+class Point:
+    """One state point: a spec, the parameters that made it, and its directory."""
+
+    key: str
+    spec: Spec
+    parameters: dict[str, Any]
+    replica: int
+    seed: int
+    target_steps: int
+    directory: Path
+
+
+@dataclass(frozen=True)
+class PointStatus:
+    """Where a point stands: ``state`` is one of :data:`STATES`; ``reason`` says why (failures from
+    ``run.json``/``task.json``); ``analysis`` is done / stale / pending / failed / unavailable / disabled."""
+
+    point: Point
+    state: str
+    step: int
+    reason: str
+    analysis: str
+
+    @property
+    def key(self) -> str:
+        return self.point.key
+
+
+@dataclass
+class SweepRunReport:
+    """What :meth:`Sweep.run` did: keys submitted, each task's outcome, points left alone and why."""
+
+    submitted: list[str] = field(default_factory=list)
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def count(self, state: str) -> int:
+        return sum(o.get("state") == state for o in self.outcomes.values())
+
+
+# ------------------------------------------------------------------------------ the sweep
+class Sweep:
+    """A parameter sweep over a base spec (see the module docstring for the YAML form).
+
+    Parameters
+    ----------
+    base : Spec, path, example name or mapping
+    grid, zip : mapping of dotted spec path -> list of values
+    replicas : int
+    workspace : path
+        Directory of the sweep's points (relative to ``root``).
+    steps : int, optional
+        Target steps per point (default: ``run.steps`` of each point's spec).
+    analysis : bool or mapping ``{enabled, options}``, optional
+    stop_after_fusion : bool or mapping ``{event: pore|hemifusion, check_every: steps}``, optional
+    root : path, optional
+        Directory relative paths are resolved against (the sweep file's; default: the working directory).
+
+    Examples
+    --------
+    >>> sw = Sweep("bilayer_small", grid={"system.bilayer.n_lipids": [200, 400]}, replicas=2,
+    ...            workspace="/tmp/sweep-doc", steps=1000)
+    >>> len(sw.points)
+    4
+    """
+
+    def __init__(self, base: Any, *, grid: dict[str, list[Any]] | None = None,
+                 zip: dict[str, list[Any]] | None = None, replicas: int = 1,  # noqa: A002
+                 workspace: str | Path, steps: int | None = None, analysis: Any = None,
+                 stop_after_fusion: Any = None, name: str | None = None, root: str | Path | None = None,
+                 source: str | None = None):
+        self.source = source
+        try:
+            self._setup(base, grid, zip, replicas, workspace, steps, analysis, stop_after_fusion, name, root)
+        except SpecError as e:
+            if source and e.source is None:
+                raise SpecError(e.field, e.message, source) from None
+            raise
+
+    def _setup(self, base: Any, grid: Any, zipped: Any, replicas: Any, workspace: Any, steps: Any,
+               analysis: Any, stop: Any, name: str | None, root: Any) -> None:
+        self.root = Path(root if root is not None else Path.cwd()).resolve()
+        self.base = _resolve_base(base, self.root)
+        self.name = name or self.base.name
+        top = _Section({"replicas": replicas, "steps": steps, "workspace": workspace}, "",
+                       ["replicas", "steps", "workspace"])
+        self.replicas = top.integer("replicas", 1, minimum=1)
+        self.steps = top.opt_integer("steps", minimum=1)
+        if not isinstance(workspace, (str, Path)) or not str(workspace):
+            raise SpecError("workspace", "required: the directory for the sweep's points, relative to the sweep file")
+        self.workspace = (self.root / Path(workspace).expanduser()).resolve()
+        self.grid = _varied(grid, "grid")
+        self.zip = _varied(zipped, "zip")
+        for path in self.zip:
+            if path in self.grid:
+                raise SpecError(f"zip.{path}", "is also in grid; vary a field in one of them")
+        lengths = {p: len(v) for p, v in self.zip.items()}
+        if len(set(lengths.values())) > 1:
+            first, n0 = next(iter(lengths.items()))
+            bad = next(p for p, n in lengths.items() if n != n0)
+            raise SpecError(f"zip.{bad}", f"has {lengths[bad]} values but zip.{first} has {n0}; zip lists are "
+                                          "varied together and must have equal lengths")
+        if self.steps is not None and "run.steps" in {**self.grid, **self.zip}:
+            raise SpecError("steps", "conflicts with a varied run.steps; give the run length in one place")
+        a = _Section(analysis if not isinstance(analysis, bool) else {"enabled": analysis}, "analysis",
+                     ["enabled", "options"])
+        self.analysis_enabled = a.boolean("enabled", True)
+        self.analysis_options = a.raw("options", {})
+        if not isinstance(self.analysis_options, dict):
+            raise SpecError("analysis.options", "expected a mapping of keyword arguments for analyze_run")
+        analyzer = _resolve_analyzer()[0] if self.analysis_options else None
+        if analyzer is not None:  # checked where the pipeline is importable, else when it runs
+            accepted = list(inspect.signature(analyzer).parameters.values())[1:]
+            names = [q.name for q in accepted if q.kind in (q.POSITIONAL_OR_KEYWORD, q.KEYWORD_ONLY)]
+            for k in self.analysis_options:
+                if k not in names and not any(q.kind is q.VAR_KEYWORD for q in accepted):
+                    raise SpecError(f"analysis.options.{k}", f"not an option of analyze_run; accepted: {', '.join(names)}")
+        self.stop_event: str | None = None
+        self.check_every: int | None = None
+        if stop not in (None, False):
+            s = _Section({} if stop is True else stop, "stop_after_fusion", ["event", "check_every"])
+            self.stop_event = s.string("event", "pore", list(EVENTS))
+            self.check_every = s.opt_integer("check_every", minimum=1)
+        self.points = self._make_points()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_yaml(cls, path: str | Path, workspace: str | Path | None = None) -> "Sweep":
+        """Load a sweep file; ``workspace`` (relative to the working directory) overrides its own."""
+        p = Path(path)
+        data = load_yaml(p)
+        if workspace is not None and isinstance(data, dict):
+            data = {**data, "workspace": str(Path(workspace).resolve())}
+        return cls.from_dict(data, root=p.parent, source=str(p), default_name=p.stem)
+
+    @classmethod
+    def from_dict(cls, data: Any, root: str | Path | None = None, source: str | None = None,
+                  default_name: str | None = None) -> "Sweep":
+        try:
+            s = _Section(data, "", SWEEP_KEYS)
+            name = s.string("name", default_name or "sweep")
+            return cls(s.raw("base"), grid=s.raw("grid", None), zip=s.raw("zip", None),
+                       replicas=s.raw("replicas", 1), workspace=s.raw("workspace"), steps=s.raw("steps", None),
+                       analysis=s.raw("analysis", None), stop_after_fusion=s.raw("stop_after_fusion", None),
+                       name=name, root=root, source=source)
+        except SpecError as e:
+            if source and e.source is None:
+                raise SpecError(e.field, e.message, source) from None
+            raise
+
+    @property
+    def varied(self) -> list[str]:
+        """Varied spec paths, grid first, then zip."""
+        return [*self.grid, *self.zip]
+
+    def _combinations(self) -> Iterator[dict[str, Any]]:
+        zrows = [dict(zip(self.zip, vals)) for vals in zip(*self.zip.values())] if self.zip else [{}]
+        for gvals in itertools.product(*self.grid.values()):
+            for zrow in zrows:
+                yield {**dict(zip(self.grid, gvals)), **zrow}
+
+    def _make_points(self) -> list[Point]:
+        points: list[Point] = []
+        seen: dict[str, dict[str, Any]] = {}
+        for params in self._combinations():
+            try:
+                spec0 = self.base.with_overrides(params) if params else self.base
+            except SpecError as e:
+                raise _attribute(e, params, self.grid) from None
+            for r in range(self.replicas):
+                seed = replica_seed(spec0.seed, r)
+                spec = spec0.with_overrides({"seed": seed}) if seed != spec0.seed else spec0
+                key = spec.key()
+                label = {**params, "replica": r}
+                if key in seen:
+                    raise SpecError("grid" if self.grid else "zip",
+                                    f"points {seen[key]} and {label} are the same system (spec key {key}); the "
+                                    "values mean the same thing, or the field does not change the physics (name, "
+                                    "run.platform, device_index, threads, max_wall_time are not part of the key)")
+                seen[key] = label
+                target = self.steps if self.steps is not None else spec.run.steps
+                points.append(Point(key, spec, dict(params), r, seed, target, self.workspace / "points" / key))
+        return points
+
+    # ------------------------------------------------------------------ workspace
+    def init(self) -> list[Point]:
+        """Create the workspace: build every point that is not built yet, write ``point.json`` and
+        merge this sweep's rows into ``index.csv``. Idempotent."""
+        (self.workspace / "points").mkdir(parents=True, exist_ok=True)
+        with file_lock(self.workspace / ".workspace.lock", timeout_s=600):
+            for p in self.points:
+                try:
+                    _ensure_point(p, self.name)
+                except BuildError as e:
+                    raise BuildError(f"{self.source or 'sweep'}: point {p.parameters} replica {p.replica} "
+                                     f"cannot be built: {e}") from None
+            _update_index(self.workspace, self.points, self.varied)
+        return self.points
+
+    def status(self) -> list[PointStatus]:
+        """The state of every point, from its run directory."""
+        return [point_status(p, self.stop_event, self.analysis_enabled) for p in self.points]
+
+    # ------------------------------------------------------------------ execution
+    def plan(self, retry_failed: bool = False) -> tuple[list[Point], dict[str, str]]:
+        """Points that need work (run or analysis), and the others with the reason they are left alone."""
+        todo, skipped = [], {}
+        available = _resolve_analyzer()[0] is not None
+        for st in self.status():
+            if st.state == "pending" or (st.state == "failed" and retry_failed):
+                todo.append(st.point)
+            elif st.state == "done" and self.analysis_enabled and available and (
+                    st.analysis in ("pending", "stale") or st.analysis.startswith("unavailable")
+                    or (retry_failed and st.analysis.startswith("failed"))):
+                todo.append(st.point)
+            else:
+                skipped[st.key] = {"done": "done", "running": f"running ({st.reason})",
+                                   "failed": f"failed ({st.reason}); use retry_failed / --retry-failed"}[st.state]
+        return todo, skipped
+
+    def task_args(self, p: Point, platform: str | None = None, threads: int | None = None,
+                  max_wall_time_s: float | None = None) -> dict[str, Any]:
+        """Keyword arguments of :func:`run_point` for point ``p`` (execution settings from its spec
+        unless given; ``threads`` only where the spec leaves run.threads unset)."""
+        run = p.spec.run
+        return dict(point_dir=str(p.directory), target_steps=p.target_steps, platform=platform or run.platform,
+                    precision=run.precision, device_index=run.device_index,
+                    threads=run.threads if run.threads is not None else threads, max_wall_time_s=max_wall_time_s,
+                    analysis=self.analysis_enabled, analysis_options=self.analysis_options,
+                    stop_event=self.stop_event, check_every=self.check_every)
+
+    def run(self, client: Any = None, n_workers: int = 2, scheduler: str | None = None, *, retries: int = 2,
+            max_wall_time_s: float | None = None, platform: str | None = None,
+            resources: dict[str, float] | None = None, retry_failed: bool = False, timeout_s: float | None = None,
+            on_update: Callable[[Point, dict[str, Any]], None] | None = None) -> SweepRunReport:
+        """Run every point that needs work on Dask, and wait for them.
+
+        Parameters
+        ----------
+        client : distributed.Client, optional
+            Use this client (left open). Otherwise ``scheduler`` (an address such as
+            ``tcp://10.0.0.1:8786`` or a scheduler JSON file) is connected to, or a
+            ``LocalCluster(n_workers, threads_per_worker=1, processes=True)`` is started here.
+        retries : int
+            Dask retries of a task that raised (a lost worker is rescheduled by the scheduler,
+            up to ``distributed.scheduler.allowed-failures`` times). Each retry resumes.
+        max_wall_time_s : float, optional
+            Each task stops cleanly with a checkpoint after this long and the point is submitted
+            again (it resumes), e.g. to stay inside a batch job's wall time.
+        platform : str, optional
+            OpenMM platform for every point (default: each point's run.platform).
+        resources : mapping, optional
+            Dask resources each task needs, e.g. ``{"GPU": 1}`` with workers started with
+            ``--resources GPU=1``.
+        retry_failed : bool
+            Also rerun failed points (blow-ups resume from their last checkpoint).
+        timeout_s : float, optional
+            Give up waiting after this long (``TimeoutError``); points keep their checkpoints.
+        """
+        self.init()
+        todo, skipped = self.plan(retry_failed)
+        report = SweepRunReport(skipped=skipped)
+        if not todo:
+            return report
+        from distributed import as_completed
+
+        with _dask_client(client, scheduler, n_workers, resources) as (c, local):
+            threads = max(1, (os.cpu_count() or 1) // max(1, n_workers)) if local else None
+
+            def submit(p: Point) -> Any:
+                return c.submit(run_point, **self.task_args(p, platform, threads, max_wall_time_s), pure=False,
+                                key=f"snarefuse-point-{p.key}-{uuid.uuid4().hex[:8]}", retries=retries,
+                                resources=resources)
+
+            futures = {submit(p): p for p in todo}
+            report.submitted = [p.key for p in todo]
+            pending = as_completed(list(futures), timeout=timeout_s)
+            for fut in pending:
+                p = futures.pop(fut)
+                if fut.status == "finished":
+                    out = fut.result()
+                else:
+                    exc = fut.exception() if fut.status == "error" else None
+                    err = f"{type(exc).__name__}: {exc}" if exc is not None else f"task {fut.status}"
+                    record_failure(p.directory, err)
+                    out = {"key": p.key, "state": "failed", "error": err}
+                report.outcomes[p.key] = out
+                if on_update is not None:
+                    on_update(p, out)
+                if out.get("status") == "stopped" and out.get("state") == "pending":  # wall-time limit: go on
+                    nxt = submit(p)
+                    futures[nxt] = p
+                    pending.add(nxt)
+        return report
+
+    # ------------------------------------------------------------------ results
+    def collect(self, parameter: str | None = None, plots: bool = True, n_boot: int = 2000, seed: int = 0,
+                output: str | Path | None = None) -> "SweepResults":
+        """Gather every point's parameters, state and ``analysis/summary.json`` into
+        ``results.csv`` (and ``results.parquet`` when pyarrow is importable) in ``output``
+        (default: the workspace), and plot fusion/hemifusion probability vs ``parameter`` (default:
+        the first varied one) with bootstrap CIs and Kaplan-Meier survival of fusion times."""
+        out = Path(output) if output is not None else self.workspace
+        out.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for st in self.status():
+            p = st.point
+            row: dict[str, Any] = {"key": p.key, "replica": p.replica, "seed": p.seed, **p.parameters,
+                                   "state": st.state, "step": st.step, "target_steps": p.target_steps,
+                                   "analysis": st.analysis, "reason": st.reason}
+            summary = _read_json(p.directory / "analysis" / "summary.json")
+            if isinstance(summary, dict):
+                row.update({**_flatten(summary), **fusion_times(summary)})
+            rows.append(row)
+        res = SweepResults(rows, self.varied)
+        res.files["csv"] = res.write_csv(out / "results.csv")
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            res.files["parquet"] = res.write_parquet(out / "results.parquet")
+        if plots and any(r.get("duration_ps") is not None for r in rows):
+            from matplotlib.figure import Figure
+
+            param = parameter or (self.varied[0] if self.varied else None)
+            (out / "plots").mkdir(exist_ok=True)
+            figs = {name: Figure(figsize=(5, 3.6), layout="constrained") for name in ("fusion_probability", "survival")}
+            plot_fusion_probability(res, param, ax=figs["fusion_probability"].subplots(), n_boot=n_boot, seed=seed)
+            plot_survival(res, param, ax=figs["survival"].subplots())
+            for name, fig in figs.items():
+                res.files[name] = out / "plots" / f"{name}.png"
+                fig.savefig(res.files[name], dpi=150)
+        return res
+
+
+def load_sweep(sweep: str | Path, workspace: str | Path | None = None) -> Sweep:
+    """A sweep from a file, or from a shipped example name (then ``workspace`` is required)."""
+    p = Path(sweep)
+    if p.exists() or str(sweep).endswith((".yaml", ".yml")):
+        return Sweep.from_yaml(p, workspace)
+    path = example_spec_path(str(sweep))
+    if workspace is None:
+        raise SpecError("workspace", f"{sweep!r} is a shipped example; give --workspace DIR so its points are not "
+                                     "written into the installed package")
+    return Sweep.from_yaml(path, workspace)
+
+
+# ------------------------------------------------------------------------------ validation helpers
+def _resolve_base(base: Any, root: Path) -> Spec:
+    if isinstance(base, Spec):
+        return base
+    if isinstance(base, dict):
+        try:
+            return Spec.from_dict(base)
+        except SpecError as e:
+            raise SpecError(f"base.{e.field}" if e.field else "base", e.message) from None
+    if isinstance(base, (str, Path)) and str(base):
+        p = root / Path(base).expanduser()
+        if p.exists():
+            return load_spec(p)
+        if not str(base).endswith((".yaml", ".yml")) and "/" not in str(base):
+            try:
+                return load_spec(example_spec_path(str(base)))
+            except SpecError as e:
+                raise SpecError("base", f"{base!r} is neither a file (looked for {p}) nor a shipped example; "
+                                        f"{e.message}") from None
+        raise SpecError("base", f"no such spec file: {p}")
+    raise SpecError("base", f"expected a spec file path, a shipped example name or a mapping, got {base!r}")
+
+
+def _varied(data: Any, section: str) -> dict[str, list[Any]]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SpecError(section, "expected a mapping of dotted spec paths to lists, e.g. "
+                                 "{system.bilayer.n_lipids: [200, 400]}")
+    out = {}
+    for path, values in data.items():
+        if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
+            raise SpecError(f"{section}.{path}", "expected a dotted spec path such as system.bilayer.n_lipids")
+        if not isinstance(values, list):
+            raise SpecError(f"{section}.{path}", f"expected a list of values, e.g. [{values!r}], got {values!r}")
+        if not values:
+            raise SpecError(f"{section}.{path}", "empty list; give at least one value")
+        out[path] = list(values)
+    return out
+
+
+def _attribute(e: SpecError, params: dict[str, Any], grid: dict[str, Any]) -> SpecError:
+    """Name the sweep field a spec error at one point comes from."""
+    for path in sorted(params, key=lambda p: (e.field != p, -len(p))):
+        if e.field == path or e.field.startswith(path + ".") or path.startswith(e.field + "."):
+            section = "grid" if path in grid else "zip"
+            if "unknown key" in e.message or "no such spec field" in e.message or "not a section" in e.message:
+                return SpecError(f"{section}.{path}", f"not a field of the base spec ({e.field}: {e.message})")
+            return SpecError(f"{section}.{path}", f"value {params[path]!r} is invalid: {e.field}: {e.message}")
+    return SpecError("grid" if grid else "zip", f"the point {params} is not a valid system: {e}")
+
+
+# ------------------------------------------------------------------------------ workspace files
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _ensure_point(p: Point, sweep_name: str) -> None:
+    d = p.directory
+    manifest = _read_json(d / "manifest.json")
+    if manifest is None:
+        if d.exists() and any(d.iterdir()):
+            raise RunError(f"{d}: holds files but no manifest.json (an interrupted or foreign build); remove it "
+                           "and run 'sweep init' again")
+        from .build import build_system
+
+        tmp = d.parent / f".build-{p.key}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        build_system(p.spec).save(tmp)
+        if d.exists():
+            d.rmdir()
+        os.replace(tmp, d)
+    elif manifest.get("spec_key") != p.key:
+        raise RunError(f"{d}: holds a build of spec key {manifest.get('spec_key')}, expected {p.key}")
+    old = _read_json(d / POINT_FILE) or {}
+    info = {"key": p.key, "replica": p.replica, "seed": p.seed,
+            "parameters": {**old.get("parameters", {}), **p.parameters},
+            "sweeps": sorted({*old.get("sweeps", []), sweep_name})}
+    if info != old:
+        atomic_write_json(d / POINT_FILE, info)
+
+
+def _update_index(workspace: Path, points: list[Point], varied: list[str]) -> None:
+    path = workspace / "index.csv"
+    rows: dict[str, dict[str, Any]] = {}
+    columns = ["key", "replica", "seed"]
+    if path.exists():
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            columns += [c for c in reader.fieldnames or [] if c not in columns]
+            rows = {r["key"]: r for r in reader}
+    columns += [c for c in varied if c not in columns]
+    for p in points:
+        rows.setdefault(p.key, {}).update({"key": p.key, "replica": p.replica, "seed": p.seed,
+                                           **{k: _cell(v) for k, v in p.parameters.items()}})
+    atomic_write_text(path, _csv_text(columns, rows.values()))
+
+
+# ------------------------------------------------------------------------------ locks and status
+def _checkpoint_step(d: Path) -> int:
+    info = _read_json(d / "checkpoint.json")
+    try:
+        return int(info["step"])
+    except (TypeError, KeyError, ValueError):
+        return 0
+
+
+def point_status(p: Point, stop_event: str | None = None, analysis_enabled: bool = True) -> PointStatus:
+    """Classify a point as done / running / failed / pending from its directory."""
+    d = p.directory
+    if not (d / "manifest.json").exists():
+        return PointStatus(p, "pending", 0, "not built (run 'sweep init')", "pending")
+    step = _checkpoint_step(d)
+    rj = _read_json(d / "run.json") or {}
+    task = _read_json(d / TASK_FILE) or {}
+    attempts = task.get("attempts") or [{}]
+    last = attempts[-1]
+    event = task.get("event") or {}
+    done = step >= p.target_steps or (stop_event is not None and event.get("event") == stop_event)
+    analysis = _analysis_state(d, task, step, analysis_enabled)
+    if rj.get("status") == "failed":
+        return PointStatus(p, "failed", int(rj.get("step", step)), str(rj.get("error", "failed")), analysis)
+    for lock, running in ((d / TASK_LOCK, last.get("state") == "running"), (d / ".lock", rj.get("status") == "running")):
+        if running:
+            alive, who = lock_holder(lock)
+            if alive or alive is None:
+                return PointStatus(p, "running", step, who + ("" if alive else " (not checkable from here)"), analysis)
+    if done:
+        why = f"{event['event']} at {event.get('time_ps')} ps (stopped after fusion)" if event and step < p.target_steps \
+            else ""
+        return PointStatus(p, "done", step, why, analysis)
+    if last.get("state") == "failed":
+        return PointStatus(p, "failed", step, str(last.get("error", "failed")), analysis)
+    if last.get("state") == "running" or rj.get("status") == "running":
+        reason = f"interrupted at step {step} (worker lost); resumes from its checkpoint"
+    elif rj.get("status") == "stopped":
+        reason = f"stopped by the wall-time limit at step {step}; resumes from its checkpoint"
+    else:
+        reason = "not started" if step == 0 else f"at step {step}"
+    return PointStatus(p, "pending", step, reason, analysis)
+
+
+def _analysis_state(d: Path, task: dict[str, Any], step: int, enabled: bool) -> str:
+    rec = task.get("analysis") or {}
+    if not enabled:
+        return "disabled"
+    if rec.get("state") == "done" or (not rec and (d / "analysis" / "summary.json").exists()):
+        return "done" if rec.get("step", step) == step else "stale"
+    if rec.get("state") in ("failed", "unavailable"):
+        return f"{rec['state']}: {rec.get('detail', '')}"
+    return "pending"
+
+
+def record_failure(point_dir: Path, error: str) -> None:
+    """Record, from the driver, a task that failed without saying so itself (a lost worker)."""
+    try:
+        with file_lock(Path(point_dir) / TASK_LOCK, timeout_s=5):
+            task = _read_json(Path(point_dir) / TASK_FILE) or {}
+            attempts = task.setdefault("attempts", [])
+            for a in attempts:
+                if a.get("state") == "running":
+                    a["state"] = "interrupted"
+            attempts.append({"state": "failed", "error": error, "worker": "scheduler", "ended": _now(),
+                             "to_step": _checkpoint_step(Path(point_dir))})
+            atomic_write_json(Path(point_dir) / TASK_FILE, task)
+    except RunError:  # a task holds the point again: it will write the record
+        pass
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+# ------------------------------------------------------------------------------ the task
+def _resolve_analyzer() -> tuple[Callable[..., Any] | None, str]:
+    try:
+        from .analysis.pipeline import analyze_run
+    except ImportError as e:
+        return None, f"snarefuse.analysis.pipeline.analyze_run is not importable ({e})"
+    return analyze_run, ""
+
+
+def _analyse(d: Path, step: int, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    analyzer, why = _resolve_analyzer()
+    if analyzer is None:
+        return {"state": "unavailable", "detail": why, "step": step}, None
+    try:
+        analyzer(d, **options)
+    except Exception as e:  # analysis must not cost the run; the record says what happened
+        return {"state": "failed", "detail": f"{type(e).__name__}: {e}", "step": step}, None
+    summary = _read_json(d / "analysis" / "summary.json")
+    if not isinstance(summary, dict):
+        return {"state": "failed", "detail": f"no readable {d / 'analysis' / 'summary.json'}", "step": step}, None
+    return {"state": "done", "step": step}, summary
+
+
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+
+def fusion_times(summary: Any) -> dict[str, float | None]:
+    """``hemifusion_ps``, ``pore_ps`` (None: not reached) and ``duration_ps`` of a ``summary.json``.
+
+    Reads the flat form ``first_passage: {hemifusion_ps, pore_ps, duration_ps}`` or the pipeline's
+    ``fusion.first_passage.{hemifused,pore}: {frame, time_ps}`` with ``time_last.time_ps``; a time
+    it cannot find (a single-membrane run, an older summary) is left out, never guessed.
+    """
+    out: dict[str, float | None] = {}
+    if not isinstance(summary, dict):
+        return out
+    flat = summary.get("first_passage")
+    for k in ("hemifusion_ps", "pore_ps", "duration_ps"):
+        if isinstance(flat, dict) and k in flat:
+            out[k] = _num(flat[k])
+    fusion = summary.get("fusion")
+    nested = fusion.get("first_passage") if isinstance(fusion, dict) else None
+    for k, state in (("hemifusion_ps", "hemifused"), ("pore_ps", "pore")):
+        rec = nested.get(state) if isinstance(nested, dict) else None
+        if k not in out and isinstance(rec, dict) and "frame" in rec:
+            out[k] = None if rec["frame"] is None else _num(rec.get("time_ps"))
+    last = summary.get("time_last")
+    if "duration_ps" not in out and isinstance(last, dict) and _num(last.get("time_ps")) is not None:
+        out["duration_ps"] = _num(last["time_ps"])
+    return out
+
+
+def run_point(point_dir: str, target_steps: int, *, platform: str | None = None, precision: str | None = None,
+              device_index: str | None = None, threads: int | None = None, max_wall_time_s: float | None = None,
+              analysis: bool = True, analysis_options: dict[str, Any] | None = None, stop_event: str | None = None,
+              check_every: int | None = None, lock_timeout_s: float = 7 * 86400.0) -> dict[str, Any]:
+    """The Dask task: bring one point to ``target_steps`` (resuming), then analyse it.
+
+    Serialised per point by ``.sweep.lock``; a point already at its target is not run again.
+    Deterministic failures (blow-ups, invalid specs) come back as ``state: failed``; others raise,
+    so that Dask retries them (each retry resumes from the checkpoint).
+    """
+    from .runner import run_simulation
+
+    d = Path(point_dir)
+    with file_lock(d / TASK_LOCK, lock_timeout_s):
+        task = _read_json(d / TASK_FILE) or {}
+        attempts = task.setdefault("attempts", [])
+        step = _checkpoint_step(d)
+        out = {"key": d.name, "step": step, "target_steps": target_steps, "resumed_from": None, "ran": False}
+        event = task.get("event") if stop_event and (task.get("event") or {}).get("event") == stop_event else None
+        if step < target_steps and not event:
+            for a in attempts:
+                if a.get("state") == "running":
+                    a["state"] = "interrupted"
+            me = {"state": "running", "worker": f"{os.uname().nodename}:{os.getpid()}", "started": _now(),
+                  "from_step": step}
+            attempts.append(me)
+            atomic_write_json(d / TASK_FILE, task)
+            t0 = time.monotonic()
+            try:
+                while True:
+                    seg = target_steps
+                    if stop_event is not None:
+                        every = check_every or load_spec(d / "spec.yaml").run.checkpoint_interval
+                        seg = min(target_steps, (step // every + 1) * every)
+                    left = None if max_wall_time_s is None else max(1e-3, max_wall_time_s - (time.monotonic() - t0))
+                    r = run_simulation(d, steps=seg, platform=platform, precision=precision, device_index=device_index,
+                                       threads=threads, max_wall_time_s=left, progress=False)
+                    step = r.step
+                    out.update(ran=True, resumed_from=out["resumed_from"] or r.resumed_from, status=r.status)
+                    if stop_event is None or r.status != "complete" or step >= target_steps:
+                        break
+                    task["analysis"], summary = _analyse(d, step, analysis_options or {})
+                    if task["analysis"]["state"] != "done":
+                        me["note"] = f"stop_after_fusion needs the analysis ({task['analysis']['detail']}); ran to the end"
+                        stop_event = None
+                    elif (t := fusion_times(summary).get(EVENTS[stop_event])) is not None:
+                        task["event"] = event = {"event": stop_event, "time_ps": t, "step": step}
+                        break
+            except DETERMINISTIC_ERRORS as e:
+                me.update(state="failed", error=f"{type(e).__name__}: {e}", ended=_now(), to_step=_checkpoint_step(d))
+                atomic_write_json(d / TASK_FILE, task)
+                return {**out, "state": "failed", "error": me["error"], "step": _checkpoint_step(d)}
+            except BaseException as e:
+                me.update(state="failed", error=f"{type(e).__name__}: {e}", ended=_now(), to_step=_checkpoint_step(d))
+                atomic_write_json(d / TASK_FILE, task)
+                raise
+            me.update(state=r.status, to_step=step, resumed_from=r.resumed_from, ended=_now())
+        done = step >= target_steps or bool(event)
+        if done and analysis and _analysis_state(d, task, step, True) != "done":
+            task["analysis"], _ = _analyse(d, step, analysis_options or {})
+        elif not analysis and done:
+            task["analysis"] = {"state": "disabled", "step": step}
+        atomic_write_json(d / TASK_FILE, task)
+        out.update(state="done" if done else "pending", step=step, event=event,
+                   analysis=_analysis_state(d, task, step, analysis))
+        return out
+
+
+@contextmanager
+def _dask_client(client: Any, scheduler: str | None, n_workers: int,
+                 resources: dict[str, float] | None) -> Iterator[tuple[Any, bool]]:
+    if client is not None:
+        yield client, False
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        kw = {"scheduler_file": scheduler} if scheduler.endswith(".json") else {"address": scheduler}
+        with Client(**kw) as c:
+            yield c, False
+        return
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      resources=resources) as cluster, Client(cluster) as c:
+        yield c, True
+
+
+# ------------------------------------------------------------------------------ results and statistics
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested summary -> flat dotted columns; short lists become JSON text, long arrays are left out."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, name + "."))
+        elif isinstance(v, list):
+            if len(v) <= 8 and all(not isinstance(x, (list, dict)) for x in v):
+                out[name] = json.dumps(v)
+        else:
+            out[name] = v
+    return out
+
+
+@dataclass
+class SweepResults:
+    """The collected table: one dict per point (parameters, state, flattened summary)."""
+
+    rows: list[dict[str, Any]]
+    parameters: list[str]
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> list[str]:
+        cols: list[str] = []
+        for r in self.rows:
+            cols += [c for c in r if c not in cols]
+        return cols
+
+    def write_csv(self, path: Path) -> Path:
+        atomic_write_text(path, _csv_text(self.columns, self.rows))
+        return path
+
+    def write_parquet(self, path: Path) -> Path:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist([{c: _cell(r.get(c)) for c in self.columns} for r in self.rows]), path)
+        return path
+
+    def groups(self, parameter: str | None, event: str) -> dict[str, dict[Any, list[tuple[float, bool]]]]:
+        """Analysed points as ``(time_ps, observed)`` (the event time, or the run end where the event
+        was not reached), by the other varied parameters (a label), then by the value of ``parameter``."""
+        others = [q for q in self.parameters if q != parameter]
+        col = EVENTS[event]
+        g: dict[str, dict[Any, list[tuple[float, bool]]]] = {}
+        for r in self.rows:
+            dur, t = r.get("duration_ps"), r.get(col)
+            if col in r and isinstance(dur, (int, float)):
+                label = ", ".join(f"{q}={_cell(r.get(q))}" for q in others)
+                value = _cell(r.get(parameter)) if parameter else "all"
+                g.setdefault(label, {}).setdefault(value, []).append((float(dur if t is None else t), t is not None))
+        return {k: dict(sorted(v.items(), key=lambda kv: _sort_key(kv[0]))) for k, v in sorted(g.items())}
+
+    def probability(self, parameter: str | None, event: str = "pore", n_boot: int = 2000,
+                    seed: int = 0) -> list[dict[str, Any]]:
+        """Per group and value of ``parameter``: n, probability of ``event`` within the run, bootstrap CI."""
+        return [{"group": label, "value": v, "n": len(items), **dict(zip(("p", "low", "high"), bootstrap_proportion(
+                    [seen for _, seen in items], n_boot=n_boot, seed=seed)))}
+                for label, by_value in self.groups(parameter, event).items() for v, items in by_value.items()]
+
+
+def _sort_key(v: Any) -> tuple[int, Any]:
+    return (0, float(v)) if isinstance(v, (int, float)) else (1, str(v))

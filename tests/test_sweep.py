@@ -1,0 +1,440 @@
+"""Sweeps: strict sweep specs, content-addressed workspace, Dask execution that survives a killed
+worker without losing or repeating a point, status, collection and the statistics behind the plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import mdtraj
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from snarefuse import sweep as sweep_mod
+from snarefuse.build import build_system
+from snarefuse.cli_sweep import sweep as sweep_cli
+from snarefuse.errors import BuildError, SpecError
+from snarefuse.runner import run_simulation
+from snarefuse.spec import load_spec
+from snarefuse.sweep import (Sweep, bootstrap_proportion, fusion_times, kaplan_meier, load_sweep, replica_seed,
+                             run_point)
+
+from .conftest import small_spec
+
+#: Seconds any wait in this file may take before the test fails instead of hanging.
+WAIT_S = 150
+#: Run settings of the points run on Dask: exact resume on Reference, frames every 50 steps.
+RUN = dict(run__trajectory_interval=50, run__report_interval=50, run__checkpoint_interval=200, run__threads=1)
+
+
+def write_sweep(root: Path, base_overrides: dict, **sweep: object) -> Path:
+    """A base spec file and a sweep file over it in ``root``; returns the sweep file."""
+    root.mkdir(parents=True, exist_ok=True)
+    small_spec(**base_overrides).dump(root / "base.yaml")
+    data = {"name": root.name, "base": "base.yaml", "workspace": "ws", "analysis": {"enabled": False}, **sweep}
+    (root / "sweep.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return root / "sweep.yaml"
+
+
+def log_steps(point_dir: Path) -> np.ndarray:
+    return np.genfromtxt(point_dir / "log.csv", delimiter=",", names=True)["step"].astype(int)
+
+
+def mtimes(sw: Sweep) -> dict[str, float]:
+    return {f"{p.key}/{n}": (p.directory / n).stat().st_mtime_ns for p in sw.points
+            for n in ("checkpoint.json", "run.json", "log.csv", "task.json")}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A real scheduler and two real worker processes (nannies restart a killed one) on loopback."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as lc, Client(lc) as client:
+        client.wait_for_workers(2, timeout=60)
+        yield lc, client
+
+
+# ------------------------------------------------------------------------------ execution on Dask
+def test_killed_worker_loses_no_point_and_repeats_none(cluster, tmp_path: Path):
+    _, client = cluster
+    path = write_sweep(tmp_path / "kill", dict(run__platform="Reference", run__steps=600, **RUN),
+                       grid={"lipids.CKL.tail_attraction": [1.0, 0.95]}, replicas=2)
+    sw = Sweep.from_yaml(path)
+    worker_pids = set(client.run(os.getpid).values())
+    assert len(worker_pids) == 2
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.update(report=sw.run(client=client, timeout_s=WAIT_S)))
+    runner.start()
+    killed = None
+    t0 = time.monotonic()
+    while killed is None and time.monotonic() - t0 < WAIT_S and runner.is_alive():
+        for p in sw.points:
+            rj = sweep_mod._read_json(p.directory / "run.json") or {}
+            step = sweep_mod._checkpoint_step(p.directory)
+            if rj.get("status") == "running" and rj.get("pid") in worker_pids and 200 <= step < 400:
+                os.kill(rj["pid"], signal.SIGKILL)
+                killed = (p, step)
+                break
+        time.sleep(0.05)
+    runner.join(WAIT_S)
+    assert not runner.is_alive(), "the sweep did not finish in time"
+    assert killed is not None, "no point was caught mid-run to kill its worker"
+    report = result["report"]
+    assert sorted(report.submitted) == sorted(p.key for p in sw.points)
+    assert {o["state"] for o in report.outcomes.values()} == {"done"}
+    assert [st.state for st in sw.status()] == ["done"] * 4
+    frames_expected = 600 // 50
+    for p in sw.points:
+        np.testing.assert_array_equal(log_steps(p.directory), np.arange(50, 601, 50))  # no duplicated rows
+        traj = mdtraj.load(str(p.directory / "trajectory.dcd"), top=str(p.directory / "system.pdb"))
+        assert traj.n_frames == frames_expected
+        attempts = json.loads((p.directory / "task.json").read_text())["attempts"]
+        assert [a["state"] for a in attempts].count("complete") == 1  # run to completion exactly once
+    # the killed point resumed from its checkpoint, not from step 0 ...
+    p, step_at_kill = killed
+    attempts = json.loads((p.directory / "task.json").read_text())["attempts"]
+    assert [a["state"] for a in attempts] == ["interrupted", "complete"]
+    assert attempts[1]["resumed_from"] == "checkpoint" and attempts[1]["from_step"] >= step_at_kill >= 200
+    # ... and its trajectory is the uninterrupted one (Reference resumes bit for bit)
+    ref = tmp_path / "uninterrupted"
+    build_system(load_spec(p.directory / "spec.yaml")).save(ref)
+    run_simulation(ref, platform="Reference", progress=False)
+    resumed = mdtraj.load(str(p.directory / "trajectory.dcd"), top=str(p.directory / "system.pdb"))
+    uninterrupted = mdtraj.load(str(ref / "trajectory.dcd"), top=str(ref / "system.pdb"))
+    np.testing.assert_array_equal(resumed.xyz, uninterrupted.xyz)
+
+
+def test_rerun_does_nothing_and_a_new_grid_value_runs_only_new_points(cluster, tmp_path: Path):
+    lc, client = cluster
+    path = write_sweep(tmp_path / "grow", dict(run__platform="CPU", run__steps=200, **RUN),
+                       grid={"lipids.CKL.tail_attraction": [1.0]}, replicas=2, analysis={"enabled": True})
+    cli = CliRunner()
+    first = cli.invoke(sweep_cli, ["run", str(path), "--scheduler", lc.scheduler_address, "--timeout", f"{WAIT_S} s"])
+    assert first.exit_code == 0, first.output
+    assert "ran 2 points: 2 done" in first.output
+    old = Sweep.from_yaml(path)
+    before = mtimes(old)
+    again = cli.invoke(sweep_cli, ["run", str(path), "--scheduler", lc.scheduler_address])
+    assert again.exit_code == 0, again.output
+    assert "nothing to do" in again.output
+    assert mtimes(old) == before
+    data = yaml.safe_load(path.read_text())
+    data["grid"]["lipids.CKL.tail_attraction"].append(0.95)
+    path.write_text(yaml.safe_dump(data))
+    grown = Sweep.from_yaml(path)
+    report = grown.run(client=client, timeout_s=WAIT_S)
+    new = {p.key for p in grown.points} - {p.key for p in old.points}
+    assert len(new) == 2 and set(report.submitted) == new
+    assert mtimes(old) == before
+    assert [st.state for st in grown.status()] == ["done"] * 4
+    assert all(st.analysis == "done" or st.analysis.startswith("unavailable") for st in grown.status())
+
+
+def test_wall_time_limited_tasks_are_resubmitted_and_resume(cluster, tmp_path: Path):
+    _, client = cluster
+    sw = Sweep(small_spec(run__platform="CPU", run__steps=400, **RUN), workspace=tmp_path / "ws",
+               analysis=False)
+    report = sw.run(client=client, max_wall_time_s=0.3, timeout_s=WAIT_S)
+    p = sw.points[0]
+    assert report.outcomes[p.key]["state"] == "done"
+    attempts = json.loads((p.directory / "task.json").read_text())["attempts"]
+    assert len(attempts) >= 2 and [a["state"] for a in attempts] == ["stopped"] * (len(attempts) - 1) + ["complete"]
+    assert all(a["resumed_from"] == "checkpoint" for a in attempts[1:])
+    np.testing.assert_array_equal(log_steps(p.directory), np.arange(50, 401, 50))
+
+
+# ------------------------------------------------------------------------------ sweep spec validation
+INVALID = {
+    "unknown field path": ({"grid": {"system.bilayer.nlipids": [200]}}, "grid.system.bilayer.nlipids",
+                           "not a field of the base spec.*accepted keys here"),
+    "unknown section": ({"grid": {"sytem.bilayer.n_lipids": [200]}}, "grid.sytem.bilayer.n_lipids",
+                        "no such spec field"),
+    "empty grid list": ({"grid": {"system.bilayer.n_lipids": []}}, "grid.system.bilayer.n_lipids", "empty list"),
+    "grid value not a list": ({"grid": {"system.bilayer.n_lipids": 200}}, "grid.system.bilayer.n_lipids",
+                              "expected a list"),
+    "mismatched zip lengths": ({"zip": {"model.kT_over_epsilon": [1.0, 1.1], "model.wc": ["1.6 sigma"]}},
+                               "zip.model.wc", "has 1 values but zip.model.kT_over_epsilon has 2"),
+    "unknown path in zip": ({"zip": {"run.stepz": [1, 2]}}, "zip.run.stepz", "not a field"),
+    "invalid value": ({"grid": {"system.bilayer.n_lipids": [200, 1]}}, "grid.system.bilayer.n_lipids",
+                      "value 1 is invalid.*at least 2 lipids"),
+    "unknown top-level key": ({"replica": 3}, "replica", "unknown key; accepted keys here: name, base, grid"),
+    "replicas below one": ({"replicas": 0}, "replicas", "must be >= 1"),
+    "same system twice": ({"grid": {"name": ["a", "b"]}}, "grid", "are the same system"),
+    "path in grid and zip": ({"grid": {"seed": [1]}, "zip": {"seed": [2]}}, "zip.seed", "also in grid"),
+    "missing base file": ({"base": "nowhere.yaml"}, "base", "no such spec file"),
+    "bad stop event": ({"stop_after_fusion": {"event": "kiss"}}, "stop_after_fusion.event", "choose one of"),
+}
+
+
+@pytest.mark.parametrize("case", INVALID, ids=list(INVALID))
+def test_invalid_sweep_specs_name_the_field(case, tmp_path: Path):
+    extra, field, message = INVALID[case]
+    path = write_sweep(tmp_path, {}, **extra)
+    with pytest.raises(SpecError, match=message) as err:
+        Sweep.from_yaml(path)
+    assert err.value.field == field
+    assert err.value.source == str(path)
+
+
+def test_cli_reports_an_invalid_sweep_with_its_field(tmp_path: Path):
+    path = write_sweep(tmp_path, {}, grid={"system.bilayer.n_lipids": []})
+    out = CliRunner().invoke(sweep_cli, ["init", str(path)])
+    assert out.exit_code == 2
+    assert "grid.system.bilayer.n_lipids: empty list" in out.output
+
+
+# ------------------------------------------------------------------------------ workspace
+def test_shipped_example_initialises_idempotently(tmp_path: Path):
+    sw = load_sweep("sweep_nlipids", workspace=tmp_path / "ws")
+    assert len(sw.init()) == 9
+    built = {p.key: (p.directory / "system.xml").stat().st_mtime_ns for p in sw.points}
+    sw.init()
+    assert {p.key: (p.directory / "system.xml").stat().st_mtime_ns for p in sw.points} == built
+    with open(tmp_path / "ws" / "index.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(int(r["system.bilayer.n_lipids"]) for r in rows) == [200] * 3 + [400] * 3 + [800] * 3
+    for p in sw.points:
+        assert load_spec(p.directory / "spec.yaml").key() == p.key
+        assert json.loads((p.directory / "point.json").read_text())["replica"] == p.replica
+    with pytest.raises(SpecError, match="--workspace"):
+        load_sweep("sweep_nlipids")
+
+
+def test_shipped_snare_sweep_is_valid(tmp_path: Path):
+    sw = load_sweep("sweep_snares", workspace=tmp_path / "ws")
+    assert sorted({p.parameters["system.snares.n_complexes"] for p in sw.points}) == [1, 2, 3, 4, 5]
+    assert len(sw.points) == 40 and sw.stop_event == "pore"
+
+
+def test_init_names_the_point_that_cannot_be_built(tmp_path: Path):
+    sw = Sweep("quickstart", grid={"system.snares.n_complexes": [8]}, workspace=tmp_path / "ws")
+    with pytest.raises(BuildError, match=r"point \{'system.snares.n_complexes': 8\} replica 0 cannot be built.*overlap"):
+        sw.init()
+
+
+def test_sweeps_sharing_parameters_share_points(tmp_path: Path):
+    a = write_sweep(tmp_path / "a", {}, grid={"lipids.CKL.tail_attraction": [1.0, 0.9]}, workspace="../ws")
+    b = write_sweep(tmp_path / "b", {}, grid={"lipids.CKL.tail_attraction": [0.9, 0.8]}, workspace="../ws")
+    pa, pb = Sweep.from_yaml(a).init(), Sweep.from_yaml(b).init()
+    shared = {p.key for p in pa} & {p.key for p in pb}
+    assert len(shared) == 1
+    assert len(list((tmp_path / "ws" / "points").iterdir())) == 3
+    with open(tmp_path / "ws" / "index.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 3
+    info = json.loads((tmp_path / "ws" / "points" / shared.pop() / "point.json").read_text())
+    assert info["sweeps"] == ["a", "b"]
+
+
+def test_replica_seeds_are_deterministic_and_distinct(tmp_path: Path):
+    seeds = [replica_seed(2024, r) for r in range(50)]
+    assert seeds[0] == 2024 and len(set(seeds)) == 50 and all(0 <= s < 2**31 for s in seeds)
+    assert seeds == [replica_seed(2024, r) for r in range(50)]
+    sw = Sweep(small_spec(), replicas=3, workspace=tmp_path / "ws")
+    assert [p.spec.seed for p in sw.points] == seeds[:3]
+    assert [p.key for p in sw.points] == [p.key for p in Sweep(small_spec(), replicas=3, workspace=tmp_path).points]
+
+
+# ------------------------------------------------------------------------------ status
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait(timeout=WAIT_S)
+    return proc.pid
+
+
+@pytest.mark.parametrize("case", ["failed", "running", "interrupted", "stopped"])
+def test_status_reads_the_run_directory(case, tmp_path: Path):
+    sw = Sweep(small_spec(run__steps=1000), workspace=tmp_path / "ws")
+    p = sw.init()[0]
+    node = os.uname().nodename
+    run_json = {"failed": {"status": "failed", "step": 300, "error": "simulation blew up between steps 200 and 300"},
+                "running": {"status": "running", "step": 200},
+                "interrupted": {"status": "running", "step": 200},
+                "stopped": {"status": "stopped", "step": 400}}[case]
+    (p.directory / "run.json").write_text(json.dumps(run_json))
+    (p.directory / "checkpoint.json").write_text(json.dumps({"step": run_json["step"]}))
+    pid = os.getpid() if case == "running" else _dead_pid()
+    (p.directory / ".lock").write_text(f"pid {pid} on {node}\n")
+    st = sw.status()[0]
+    expected = {"failed": ("failed", "blew up between steps 200 and 300"), "running": ("running", f"pid {pid}"),
+                "interrupted": ("pending", "interrupted at step 200"), "stopped": ("pending", "wall-time limit")}[case]
+    assert (st.state, st.step) == (expected[0], run_json["step"])
+    assert expected[1] in st.reason
+    todo, skipped = sw.plan()
+    assert [q.key for q in todo] == ([p.key] if expected[0] == "pending" else [])
+
+
+def test_cli_status_shows_failure_reason(tmp_path: Path):
+    path = write_sweep(tmp_path, {}, replicas=2)
+    sw = Sweep.from_yaml(path)
+    p = sw.init()[1]
+    (p.directory / "run.json").write_text(json.dumps({"status": "failed", "step": 0, "error": "boom at step 0"}))
+    out = CliRunner().invoke(sweep_cli, ["status", str(path)])
+    assert out.exit_code == 0, out.output
+    assert "failed" in out.output and "boom at step 0" in out.output
+    assert "0 done, 0 running, 1 failed, 1 pending" in out.output
+
+
+# ------------------------------------------------------------------------------ the task, in-process
+def _fake_analyzer(pore_after_step: int | None):
+    def analyze_run(run_dir, **options):
+        d = Path(run_dir)
+        step = sweep_mod._checkpoint_step(d)
+        dt = load_spec(d / "spec.yaml").run.timestep_ps
+        fp = {"hemifusion_ps": None, "pore_ps": None, "duration_ps": step * dt}
+        if pore_after_step is not None and step >= pore_after_step:
+            fp.update(hemifusion_ps=0.5 * pore_after_step * dt, pore_ps=pore_after_step * dt)
+        (d / "analysis").mkdir(exist_ok=True)
+        (d / "analysis" / "summary.json").write_text(json.dumps({"first_passage": fp, "options": options}))
+        return d / "analysis"
+    return analyze_run
+
+
+def test_task_runs_analysis_after_the_run(monkeypatch, tmp_path: Path):
+    monkeypatch.setattr(sweep_mod, "_resolve_analyzer", lambda: (_fake_analyzer(None), ""))
+    sw = Sweep(small_spec(run__platform="CPU", run__steps=100, **RUN), workspace=tmp_path / "ws",
+               analysis={"options": {"stride": 2}})
+    p = sw.init()[0]
+    out = run_point(**sw.task_args(p))
+    assert (out["state"], out["step"], out["analysis"]) == ("done", 100, "done")
+    assert json.loads((p.directory / "analysis" / "summary.json").read_text())["options"] == {"stride": 2}
+    assert sw.plan()[0] == []
+    again = run_point(**sw.task_args(p))
+    assert not again["ran"]
+
+
+def test_task_runs_the_real_analysis_pipeline(tmp_path: Path):
+    if sweep_mod._resolve_analyzer()[0] is None:
+        pytest.skip(f"analysis pipeline not importable: {sweep_mod._resolve_analyzer()[1]}")
+    sw = Sweep(small_spec(run__platform="CPU", run__steps=100, **RUN), workspace=tmp_path / "ws")
+    p = sw.init()[0]
+    out = run_point(**sw.task_args(p))
+    assert out["analysis"] == "done"
+    res = sw.collect(plots=False)
+    assert res.rows[0]["state"] == "done" and "n_frames" in res.rows[0]
+
+
+def test_task_records_unavailable_analysis(monkeypatch, tmp_path: Path):
+    monkeypatch.setattr(sweep_mod, "_resolve_analyzer", lambda: (None, "no pipeline here"))
+    sw = Sweep(small_spec(run__platform="CPU", run__steps=100, **RUN), workspace=tmp_path / "ws")
+    p = sw.init()[0]
+    out = run_point(**sw.task_args(p))
+    assert out["analysis"] == "unavailable: no pipeline here"
+    st = sw.status()[0]
+    assert (st.state, st.analysis) == ("done", "unavailable: no pipeline here")
+    assert sw.plan()[0] == []  # nothing to do while the analysis stays unavailable
+
+
+def test_stop_after_fusion_ends_the_run_at_the_first_check_after_the_pore(monkeypatch, tmp_path: Path):
+    monkeypatch.setattr(sweep_mod, "_resolve_analyzer", lambda: (_fake_analyzer(pore_after_step=150), ""))
+    sw = Sweep(small_spec(run__platform="CPU", run__steps=1000, **RUN), workspace=tmp_path / "ws",
+               stop_after_fusion={"event": "pore", "check_every": 100})
+    p = sw.init()[0]
+    out = run_point(**sw.task_args(p))
+    assert (out["state"], out["step"]) == ("done", 200)
+    st = sw.status()[0]
+    assert st.state == "done" and "pore at" in st.reason
+    np.testing.assert_array_equal(log_steps(p.directory), np.arange(50, 201, 50))
+
+
+# ------------------------------------------------------------------------------ collection and statistics
+def test_collect_tables_and_plots_fusion_statistics(tmp_path: Path):
+    sw = Sweep(small_spec(), grid={"lipids.CKL.tail_attraction": [1.0, 0.9]}, replicas=4, workspace=tmp_path / "ws")
+    sw.init()
+    pores = {1.0: [10.0, 20.0, None, None], 0.9: [5.0, None, None, None]}
+    for p in sw.points:
+        pore = pores[p.parameters["lipids.CKL.tail_attraction"]][p.replica]
+        (p.directory / "analysis").mkdir()
+        summary = {"first_passage": {"hemifusion_ps": pore, "pore_ps": pore, "duration_ps": 100.0}, "n_frames": 10}
+        if p.replica == 3:
+            del summary["first_passage"]["hemifusion_ps"]  # missing keys are tolerated
+        (p.directory / "analysis" / "summary.json").write_text(json.dumps(summary))
+    res = sw.collect(n_boot=500, seed=1)
+    prob = {r["value"]: r for r in res.probability("lipids.CKL.tail_attraction", "pore", n_boot=500, seed=1)}
+    np.testing.assert_allclose([prob[1.0]["p"], prob[0.9]["p"]], [0.5, 0.25])
+    assert prob[1.0]["low"] <= 0.5 <= prob[1.0]["high"] and prob[1.0]["n"] == 4
+    hemi = res.probability("lipids.CKL.tail_attraction", "hemifusion")
+    assert [r["n"] for r in hemi] == [3, 3]  # the summaries without hemifusion_ps are left out
+    with open(res.files["csv"], newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 8 and {"key", "lipids.CKL.tail_attraction", "state", "first_passage.pore_ps",
+                               "n_frames"} <= set(rows[0])
+    for name in ("fusion_probability", "survival"):
+        assert res.files[name].stat().st_size > 1000
+
+
+def test_probability_is_split_by_the_other_varied_parameters(tmp_path: Path):
+    sw = Sweep(small_spec(), grid={"lipids.CKL.tail_attraction": [1.0, 0.9], "lipids.CKL.head_size": [0.95, 0.9]},
+               replicas=2, workspace=tmp_path / "ws")
+    sw.init()
+    for p in sw.points:
+        fused = p.parameters["lipids.CKL.head_size"] == 0.9 or p.replica == 0
+        (p.directory / "analysis").mkdir()
+        (p.directory / "analysis" / "summary.json").write_text(json.dumps(
+            {"first_passage": {"hemifusion_ps": 1.0, "pore_ps": 2.0 if fused else None, "duration_ps": 10.0}}))
+    res = sw.collect(parameter="lipids.CKL.tail_attraction")
+    prob = {(r["group"], r["value"]): r["p"] for r in res.probability("lipids.CKL.tail_attraction")}
+    assert prob == {("lipids.CKL.head_size=0.9", 0.9): 1.0, ("lipids.CKL.head_size=0.9", 1.0): 1.0,
+                    ("lipids.CKL.head_size=0.95", 0.9): 0.5, ("lipids.CKL.head_size=0.95", 1.0): 0.5}
+
+
+def test_fusion_times_read_the_pipeline_summary_and_tolerate_missing_keys():
+    pipeline = {"time_last": {"time_ps": 900.0},
+                "fusion": {"first_passage": {"hemifused": {"frame": 3, "time_ps": 300.0},
+                                             "pore": {"frame": None, "time_ps": None}}}}
+    assert fusion_times(pipeline) == {"hemifusion_ps": 300.0, "pore_ps": None, "duration_ps": 900.0}
+    assert fusion_times({"first_passage": {"pore_ps": 5.0}}) == {"pore_ps": 5.0}
+    assert fusion_times({"fusion": {"skipped": "single membrane"}, "time_last": {"time_ps": 9.0}}) == {"duration_ps": 9.0}
+    assert fusion_times(None) == {}
+
+
+def test_collect_without_summaries_writes_the_table_only(tmp_path: Path):
+    path = write_sweep(tmp_path, {}, replicas=2)
+    out = CliRunner().invoke(sweep_cli, ["collect", str(path)])
+    assert out.exit_code == 0, out.output
+    assert "0 with analysis summaries" in out.output and "plots skipped" in out.output
+    assert (tmp_path / "ws" / "results.csv").exists() and not (tmp_path / "ws" / "plots").exists()
+
+
+def test_kaplan_meier_textbook_example():
+    # events at 1, 2, 3, 5; censored at 2 and 4: S = 5/6, 5/6*4/5, *2/3, *0
+    t, s = kaplan_meier([1, 2, 2, 3, 4, 5], [1, 1, 0, 1, 0, 1])
+    np.testing.assert_allclose(t, [0, 1, 2, 3, 5])
+    np.testing.assert_allclose(s, [1, 5 / 6, 2 / 3, 4 / 9, 0])
+
+
+def test_kaplan_meier_recovers_an_exponential_waiting_time():
+    """Physical check: first-passage times of a Poisson process, censored at random run ends."""
+    rng = np.random.default_rng(7)
+    rate, n = 1 / 100.0, 2000
+    event = rng.exponential(1 / rate, n)
+    end = rng.uniform(50, 300, n)
+    t, s = kaplan_meier(np.minimum(event, end), event <= end)
+    probe = np.array([25.0, 50.0, 100.0, 150.0])
+    np.testing.assert_allclose(s[np.searchsorted(t, probe, side="right") - 1], np.exp(-rate * probe), atol=0.03)
+
+
+def test_kaplan_meier_without_censoring_is_the_empirical_survival():
+    x = np.random.default_rng(3).exponential(10, 50)
+    t, s = kaplan_meier(x, np.ones(50, bool))
+    np.testing.assert_allclose(s[1:], 1 - np.arange(1, 51) / 50)
+
+
+def test_bootstrap_interval_covers_the_true_probability():
+    rng = np.random.default_rng(11)
+    p_true, n = 0.3, 60
+    covered = [lo <= p_true <= hi for lo, hi in
+               (bootstrap_proportion(rng.random(n) < p_true, n_boot=400, seed=i)[1:] for i in range(300))]
+    assert 0.88 <= np.mean(covered) <= 0.99
+    assert bootstrap_proportion([1, 0, 1], seed=5) == bootstrap_proportion([1, 0, 1], seed=5)
+    assert all(np.isnan(bootstrap_proportion([])))
