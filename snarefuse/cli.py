@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .events import FusionEventReporter
 
 
 def _fail(e: Exception) -> None:
@@ -83,28 +87,72 @@ def _formulation_names() -> list[str]:
 @click.option("--formulation", type=click.Choice(_formulation_names()), default=None,
               help="How the Cooke pair force is written for OpenMM (default: run.formulation, 'auto': the fastest "
                    "measured for the platform; all give the same forces, see BENCHMARKS.md).")
+@click.option("--stop-after-pore", "stop_after_pore", default=None, metavar="DELAY",
+              help="Two-membrane systems: stop (with a checkpoint) this long after a fusion pore opens, e.g. "
+                   "'5 ns', '100 tau' (the run's reduced units), '0 ps' (at the confirmed pore). Checks are logged "
+                   "to RUN_DIR/events.csv and the pore to events.json, so a resumed run still stops on time and a "
+                   "run already past it does not step again.")
+@click.option("--pore-check-every", "pore_check_every", type=click.IntRange(min=1), default=None, metavar="STEPS",
+              help="With --stop-after-pore: look for a pore every STEPS steps (default: run.trajectory_interval).")
+@click.option("--pore-confirm", "pore_confirm", type=click.IntRange(min=1), default=None, metavar="N",
+              help="With --stop-after-pore: a pore counts once seen at N consecutive checks; its time is that of "
+                   "the first of them (default: 3, as 'snarefuse analyze --persist').")
 def run(run_dir: str, steps: int | None, platform: str | None, precision: str | None, device_index: str | None,
-        threads: int | None, max_time: str | None, progress: bool | None, formulation: str | None) -> None:
+        threads: int | None, max_time: str | None, progress: bool | None, formulation: str | None,
+        stop_after_pore: str | None, pore_check_every: int | None, pore_confirm: int | None) -> None:
     """Run (or resume) the simulation in RUN_DIR, a directory written by 'snarefuse build'."""
     from .errors import SnarefuseError
     from .runner import run_simulation
     from .spec import parse_quantity
 
+    for name, value in (("--pore-check-every", pore_check_every), ("--pore-confirm", pore_confirm)):
+        if value is not None and stop_after_pore is None:
+            raise click.BadOptionUsage(name, f"{name} only applies with --stop-after-pore DELAY")
+    events = None
     try:
         wall = None if max_time is None else parse_quantity(max_time, "wallclock", "--max-time")
+        if stop_after_pore is not None:
+            from .events import DEFAULT_CONFIRM, FusionEventReporter
+
+            events = FusionEventReporter.from_run(run_dir, stop_after_pore, pore_check_every,
+                                                  confirm=pore_confirm or DEFAULT_CONFIRM)
         r = run_simulation(run_dir, steps=steps, platform=platform, precision=precision,
                            device_index=device_index, threads=threads, max_wall_time_s=wall, progress=progress,
-                           formulation=formulation)
+                           formulation=formulation, extra_reporters=[events] if events is not None else ())
     except SnarefuseError as e:
         _fail(e)
         return
     if r.status == "nothing-to-do":
         click.echo(f"{run_dir}: already at step {r.step} (target {r.target_steps}); nothing to do")
-        return
-    how = f", resumed from {r.resumed_from}" if r.resumed_from else ""
-    click.echo(f"{run_dir}: {r.status} at step {r.step}/{r.target_steps} on {r.platform} "
-               f"({r.formulation} pair formulation){how} "
-               f"({r.steps_per_second:,.0f} steps/s)")
+    else:
+        how = f", resumed from {r.resumed_from}" if r.resumed_from else ""
+        click.echo(f"{run_dir}: {r.status} at step {r.step}/{r.target_steps} on {r.platform} "
+                   f"({r.formulation} pair formulation){how} "
+                   f"({r.steps_per_second:,.0f} steps/s)")
+    if events is not None:
+        click.echo(f"{run_dir}: {_pore_message(run_dir, events, r.status, r.step)}")
+
+
+def _pore_message(run_dir: str, events: "FusionEventReporter", status: str, step: int) -> str:
+    """What the fusion-event reporter saw, for the end of 'snarefuse run --stop-after-pore'."""
+    from .spec import load_spec
+
+    spec = load_spec(Path(run_dir) / "spec.yaml")
+    tau_ps = spec.model.units.tau_ps
+
+    def when(t_ps: float) -> str:
+        return f"{t_ps / 1000:.4g} ns = {t_ps / tau_ps:.4g} tau"
+
+    ev = events.event
+    if ev is None:
+        return (f"no fusion pore in {events.n_checks} checks (every {events.interval} steps) up to step {step}; "
+                "see events.csv")
+    opened = (f"fusion pore opened at step {ev.step} (t = {when(ev.time_ps)}, radius {ev.radius_nm:.2f} nm, "
+              f"confirmed at step {ev.confirmed_step})")
+    if status == "stopped-event":
+        return (f"{opened}; the run stopped at step {step} (t = {when(step * spec.run.timestep_ps)}), the first chunk "
+                f"boundary at or after t_pore + {when(events.delay_ps)}; see events.json")
+    return f"{opened}; it stops at t = {when(events.stop_time_ps or 0.0)}, not reached yet; see events.json"
 
 
 @main.command()

@@ -11,9 +11,10 @@ Model and default parameters (justification in each docstring)
 -------------------------------------------------------------
 * Bead mass :data:`PROTEIN_BEAD_MASS_AMU` = 330 amu, uniform (3 x the 110 amu mean residue mass).
   Mass does not change equilibrium; it slows the fastest protein vibrations to the lipid time step.
-* Helix: i,i+1 bonds (:data:`HELIX_BOND_K` = 1000 kJ/mol/nm^2, 0.383 nm) and i,i+3 / i,i+4
-  restraints (:data:`HELIX_RESTRAINT_K` = 500 kJ/mol/nm^2, 0.505 / 0.620 nm) at ideal alpha-helix
-  distances. The highest normal mode of this network at 330 amu has a period of 1.94 ps, 21 steps of
+* Helix: i,i+1 bonds (:data:`HELIX_BOND_K` = 1000 kJ/mol/nm^2, 0.383 nm), i,i+3 / i,i+4
+  restraints (:data:`HELIX_RESTRAINT_K` = 500 kJ/mol/nm^2, 0.505 / 0.620 nm) and i,i+7 / i,i+11
+  restraints (:data:`HELIX_LONG_RANGE_K` = 200 kJ/mol/nm^2, 1.05 / 1.65 nm: bending stiffness) at ideal
+  alpha-helix distances. The highest normal mode of this network at 330 amu has a period of 1.94 ps, 21 steps of
   dt = 0.01 tau = 0.091 ps (tau = 9.09 ps for sigma = 0.88 nm, m = 250 amu, epsilon = 2.34 kJ/mol).
 * Unzipped linker: harmonic bonds of 0.365 nm (:data:`COIL_BOND_K` = 800 kJ/mol/nm^2; a bare chain's
   fastest mode 2 sqrt(k/m) has a period of 2.0 ps = 22 steps), no bending term; the i,i+2 excluded
@@ -54,6 +55,8 @@ __all__ = [
     "PROTEIN_BEAD_MASS_AMU",
     "HELIX_BOND_K",
     "HELIX_RESTRAINT_K",
+    "HELIX_LONG_RANGE_K",
+    "HELIX_LONG_RANGE_SEPARATIONS",
     "COIL_BOND_K",
     "COIL_BOND_NM",
     "PROTEIN_SIGMA_NM",
@@ -83,6 +86,12 @@ PROTEIN_BEAD_MASS_AMU = 330.0
 HELIX_BOND_K = 1000.0
 #: helix i,i+3 and i,i+4 restraint force constant, kJ/mol/nm^2.
 HELIX_RESTRAINT_K = 500.0
+#: helix i,i+7 and i,i+11 (two and three turns) restraint force constant, kJ/mol/nm^2: the bending
+#: stiffness of the helix; without it the local i,i+3/i,i+4 network lets a 22-residue TMD fold to
+#: half its length within 2 tau under the linker's pull.
+HELIX_LONG_RANGE_K = 200.0
+#: separations of the long-range helix restraints
+HELIX_LONG_RANGE_SEPARATIONS = (7, 11)
 #: unzipped-linker bond force constant, kJ/mol/nm^2.
 COIL_BOND_K = 800.0
 #: unzipped-linker contour length per residue, nm (SCIENCE.md section 3).
@@ -129,8 +138,11 @@ def ideal_helix_distance(separation: int, *, radius_nm: float = CA_RADIUS_NM, ri
 
 
 def helix_bond_terms(helices: Sequence[Sequence[int] | np.ndarray], *, bond_k: float = HELIX_BOND_K,
-                     restraint_k: float = HELIX_RESTRAINT_K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs, rest lengths and force constants of the helix terms.
+                     restraint_k: float = HELIX_RESTRAINT_K,
+                     long_range_k: float = HELIX_LONG_RANGE_K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs, rest lengths and force constants of the helix terms: i,i+1 bonds, i,i+3 / i,i+4
+    restraints (local geometry) and i,i+7 / i,i+11 restraints (bending stiffness), all at ideal
+    straight alpha-helix distances.
 
     Parameters
     ----------
@@ -146,7 +158,9 @@ def helix_bond_terms(helices: Sequence[Sequence[int] | np.ndarray], *, bond_k: f
     pairs, r0, k = [], [], []
     for helix in helices:
         h = [int(i) for i in helix]
-        for sep, kk in ((1, bond_k), (3, restraint_k), (4, restraint_k)):
+        terms = [(1, bond_k), (3, restraint_k), (4, restraint_k)]
+        terms += [(sep, long_range_k) for sep in HELIX_LONG_RANGE_SEPARATIONS if long_range_k > 0]
+        for sep, kk in terms:
             d = ideal_helix_distance(sep)
             for a, b in zip(h[:-sep], h[sep:]):
                 pairs.append((a, b))

@@ -139,6 +139,59 @@ def plot_contact_map(gap_map: np.ndarray, extent: Sequence[float], ax: Any = Non
     return ax
 
 
+# ------------------------------------------------------------------------------ SNARE metrics
+def _complex_rows(table: Mapping[str, Any]) -> list[tuple[int, np.ndarray]]:
+    """``(complex, row mask)`` of a long SNARE table (all rows as complex 0 without a ``complex`` column)."""
+    if "complex" not in table:
+        return [(0, np.ones(len(np.asarray(table["time_ps"])), dtype=bool))]
+    c = np.asarray(table["complex"])
+    return [(int(k), c == k) for k in np.unique(c)]
+
+
+def plot_zippering(table: Mapping[str, Any], ax: Any = None, time_unit: str = "ns", tau_ps: float | None = None) -> Any:
+    """Zippering progress vs time: zipped layers (of 16) of each complex (solid) and the most C-terminal
+    layer of the zipped run (``zip_front_layer``, dotted, right axis), one colour per complex."""
+    ax = _axes(ax)
+    x, xlabel = time_values(table, time_unit, tau_ps)
+    twin = ax.twinx() if "zip_front_layer" in table else None
+    for k, m in _complex_rows(table):
+        line, = ax.plot(x[m], np.asarray(table["n_zipped_layers"], dtype=float)[m], label=f"complex {k}")
+        if twin is not None:
+            twin.plot(x[m], np.asarray(table["zip_front_layer"], dtype=float)[m], ":", color=line.get_color())
+    ax.set_ylim(-0.5, 16.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("zipped layers (of 16)")
+    if twin is not None:
+        twin.set_ylim(-7.5, 8.5)
+        twin.set_ylabel("zipping front layer (dotted)")
+    ax.legend(fontsize="small", loc="lower left")
+    return ax
+
+
+def plot_linker_force(table: Mapping[str, Any], ax: Any = None, time_unit: str = "ns",
+                      tau_ps: float | None = None) -> Any:
+    """Worm-like-chain (Marko-Siggia) force of the VAMP2 (solid) and syntaxin (dashed) linkers of each
+    complex vs time, pN; clamped values (x/L above the clamp) marked with x."""
+    ax = _axes(ax)
+    x, xlabel = time_values(table, time_unit, tau_ps)
+    for k, m in _complex_rows(table):
+        color = None
+        for key, style in (("vamp2", "-"), ("syntaxin", "--")):
+            col = f"linker_force_{key}_pn"
+            if col not in table:
+                continue
+            f = np.asarray(table[col], dtype=float)[m]
+            line, = ax.plot(x[m], f, style, color=color, label=f"complex {k} {'VAMP2' if key == 'vamp2' else 'syntaxin'}")
+            color = line.get_color()
+            cl = np.asarray(table.get(f"linker_clamped_{key}", np.zeros(len(m), bool)), dtype=bool)[m]
+            if cl.any():
+                ax.plot(x[m][cl], f[cl], "x", color=color)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("linker WLC force (pN)")
+    ax.legend(fontsize="small", ncol=2)
+    return ax
+
+
 # ------------------------------------------------------------------------------ sweep results
 def _value_order(v: Any) -> tuple[int, Any]:
     return (0, float(v)) if isinstance(v, (int, float)) else (1, str(v))

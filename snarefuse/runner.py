@@ -6,22 +6,25 @@ Files in a run directory (besides the build files)::
 
     trajectory.dcd|xtc   frames every run.trajectory_interval steps (molecules whole, wrapped)
     log.csv              energies, temperature, box, area per lipid every run.report_interval
-    checkpoint.json      the last consistent checkpoint: step, file names, trajectory/log sizes
+    checkpoint.json      the last consistent checkpoint: step, file names and checksums, trajectory/log sizes
     checkpoint-<step>.chk  exact OpenMM checkpoint (same platform and OpenMM version)
     state-<step>.xml     portable State XML of the same step (any platform)
     final_state.xml      portable state at the end
-    run.json             status (running / complete / stopped / failed), platform, speed
+    run.json             status (running / complete / stopped / stopped-event / failed), platform, speed
+    events.csv, events.json  pore checks and the pore event, with a FusionEventReporter (snarefuse.events)
     .lock                held while a run is active (flock; released when the process dies)
 
 Resuming (running the same command again) loads the checkpoint, cuts the trajectory and log back
 to their sizes at that checkpoint, and continues: the result has exactly the frames and rows of an
 uninterrupted run. If the exact checkpoint cannot be loaded (another platform or OpenMM version, a
-corrupt file), the portable state XML of the same step is used and the run says so.
+file whose checksum is not the recorded one), the portable state XML of the same step is used and the
+run says so. A run killed at any point leaves a directory the next run resumes from (docs/faults.md).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -38,7 +41,7 @@ from openmm import app, unit
 from .errors import BlowUpError, PlatformError, RunError
 from .formulations import formulation_of
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from .reporters import (CSVLogReporter, ProgressReporter, TrajectoryReporter, dcd_set_frame_count,
+from .reporters import (LOG_COLUMNS, CSVLogReporter, ProgressReporter, TrajectoryReporter, dcd_set_frame_count,
                         truncate_file, worst_particles)
 from .spec import RunSpec, Spec, load_spec
 
@@ -48,6 +51,9 @@ log = logging.getLogger("snarefuse.runner")
 #: devices are CPUs (POCL, Intel's CPU runtime) is tried after CPU: OpenMM's own CPU platform runs
 #: the Cooke model ~1.8x faster than POCL on the same cores (BENCHMARKS.md).
 AUTO_ORDER = ("CUDA", "HIP", "OpenCL", "CPU")
+#: Name prefixes of the temporary files of the runner's own atomic writes (``.<name>.<random>.tmp``);
+#: a run killed inside such a write leaves one, and the next run removes it.
+OWN_TEMP_PREFIXES = (".checkpoint", ".state-", ".run.json.", ".final_state.xml.")
 
 
 # ------------------------------------------------------------------------------ platforms
@@ -259,11 +265,19 @@ def _checkpoint_info(run_dir: Path) -> dict[str, Any] | None:
         return None
     try:
         info = json.loads(p.read_text())
-        int(info["step"])
+        for key in ("step", "trajectory_bytes", "trajectory_frames", "log_bytes"):
+            int(info[key])
+        if not (isinstance(info["checkpoint"], str) and isinstance(info["state"], str)):
+            raise TypeError("'checkpoint' and 'state' must be file names")
         return info
     except (ValueError, KeyError, TypeError) as e:
-        raise RunError(f"{p}: unreadable checkpoint record ({e}); the trajectory is intact; remove the run's "
-                       "checkpoint files to restart from the beginning") from None
+        raise RunError(f"{p}: unreadable checkpoint record ({e.__class__.__name__}: {e}); the trajectory and log "
+                       "are intact, but where to resume them is lost. To start again from step 0, move "
+                       "checkpoint.json, the trajectory and log.csv out of the directory") from None
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _write_checkpoint(run_dir: Path, sim: app.Simulation, traj: TrajectoryReporter, logr: CSVLogReporter,
@@ -272,23 +286,27 @@ def _write_checkpoint(run_dir: Path, sim: app.Simulation, traj: TrajectoryReport
     traj_size = traj.flush()
     log_size = logr.flush()
     chk_name, state_name = f"checkpoint-{step:012d}.chk", f"state-{step:012d}.xml"
-    atomic_write_bytes(run_dir / chk_name, sim.context.createCheckpoint())
+    chk_data = sim.context.createCheckpoint()
+    atomic_write_bytes(run_dir / chk_name, chk_data)
     state = sim.context.getState(getPositions=True, getVelocities=True, getParameters=True, getEnergy=True)
-    atomic_write_text(run_dir / state_name, openmm.XmlSerializer.serialize(state))
-    old = _checkpoint_info(run_dir)
+    state_xml = openmm.XmlSerializer.serialize(state)
+    atomic_write_text(run_dir / state_name, state_xml)
     info = {"step": step, "time_ps": state.getTime().value_in_unit(unit.picosecond), "checkpoint": chk_name,
-            "state": state_name, "trajectory_bytes": traj_size, "trajectory_frames": frames,
+            "state": state_name, "checkpoint_sha256": _sha256(chk_data), "state_sha256": _sha256(state_xml.encode()),
+            "trajectory_bytes": traj_size, "trajectory_frames": frames,
             "log_bytes": log_size, "platform": platform, "formulation": formulation,
             "openmm_version": openmm.__version__,
             "written": time.strftime("%Y-%m-%dT%H:%M:%S")}
     atomic_write_json(run_dir / "checkpoint.json", info)
-    if old is not None:
-        for key in ("checkpoint", "state"):
-            if old.get(key) and old[key] != info[key]:
-                try:
-                    (run_dir / old[key]).unlink()
-                except FileNotFoundError:
-                    pass
+    # Only the checkpoint the record names is kept. Besides the previous one this removes those
+    # a killed run left behind: written but never recorded, or recorded over but not yet removed.
+    # Best effort: the record is already safe, a file left now goes at the next checkpoint.
+    for p in [*run_dir.glob("checkpoint-*.chk"), *run_dir.glob("state-*.xml")]:
+        if p.name not in (chk_name, state_name):
+            try:
+                p.unlink()
+            except OSError:
+                pass
     return info
 
 
@@ -304,15 +322,24 @@ def _restore(run_dir: Path, sim: app.Simulation, info: dict[str, Any], platform:
         reason = f"it was written by OpenMM {info.get('openmm_version')}, this is {openmm.__version__}"
     else:
         try:
-            sim.context.loadCheckpoint(chk.read_bytes())
-            if sim.context.getStepCount() == info["step"]:
-                return "checkpoint"
-            reason = f"it holds step {sim.context.getStepCount()}, the record says {info['step']}"
+            data = chk.read_bytes()
+            if info.get("checkpoint_sha256") not in (None, _sha256(data)):
+                # never handed to OpenMM: on a truncated checkpoint loadCheckpoint may read garbage sizes
+                # and spend minutes allocating before it fails
+                reason = f"it is truncated or corrupt ({len(data)} bytes whose checksum is not the recorded one)"
+            else:
+                sim.context.loadCheckpoint(data)
+                if sim.context.getStepCount() == info["step"]:
+                    return "checkpoint"
+                reason = f"it holds step {sim.context.getStepCount()}, the record says {info['step']}"
         except (OSError, openmm.OpenMMException, Exception) as e:  # corrupt or truncated file
             reason = f"it cannot be loaded ({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''})"
     state_path = run_dir / info["state"]
     try:
-        state = openmm.XmlSerializer.deserialize(state_path.read_text())
+        xml = state_path.read_bytes()
+        if info.get("state_sha256") not in (None, _sha256(xml)):
+            raise ValueError(f"truncated or corrupt: {len(xml)} bytes whose checksum is not the recorded one")
+        state = openmm.XmlSerializer.deserialize(xml.decode())
     except Exception as e:
         raise RunError(f"{chk}: cannot resume ({reason}) and the portable state {state_path} is unreadable "
                        f"({e}); the trajectory up to step {info['step']} is intact") from None
@@ -346,6 +373,10 @@ def _culprits(run_dir: Path, context: openmm.Context) -> tuple[list[int], str]:
         return worst_particles(context.getState(getForces=True)), f"at the last good state (step {info['step']})"
 
 
+def _stop_requested(reporters: Sequence[Any]) -> bool:
+    return any(getattr(r, "stop_requested", False) for r in reporters)
+
+
 def run_simulation(run_dir: str | Path, steps: int | None = None, platform: str | None = None,
                    precision: str | None = None, device_index: str | None = None, threads: int | None = None,
                    max_wall_time_s: float | None = None, progress: bool | None = None,
@@ -367,15 +398,49 @@ def run_simulation(run_dir: str | Path, steps: int | None = None, platform: str 
     progress : bool, optional
         Show a progress bar (default: when stderr is a terminal).
     extra_reporters : sequence
-        Further OpenMM reporters (e.g. a fusion-event reporter). A reporter may stop the run early
-        by setting an attribute ``stop_requested = True``.
+        Further OpenMM reporters (e.g. :class:`snarefuse.events.FusionEventReporter`). A reporter may
+        stop the run early by setting an attribute ``stop_requested = True``: the run writes a checkpoint
+        at the end of the chunk and stops with status ``stopped-event``; a reporter that requests the
+        stop before the first step (a resumed run already past its event) stops it without stepping.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError(f"{run_dir}: no such run directory; create it with 'snarefuse build SPEC -o {run_dir}'")
-    with RunLock(run_dir):
-        return _run_locked(run_dir, steps, platform, precision, device_index, threads, max_wall_time_s,
-                           progress, extra_reporters, formulation)
+    try:
+        with RunLock(run_dir):
+            return _run_locked(run_dir, steps, platform, precision, device_index, threads, max_wall_time_s,
+                               progress, extra_reporters, formulation)
+    except OSError as e:
+        # Raised before the dynamics starts (writes during it are handled in _run_locked): a read-only
+        # directory, file or file system, a file without read permission. Nothing was written beyond
+        # the last checkpoint.
+        raise RunError(f"{e.filename or run_dir}: {e.strerror or e} (starting the run); the run directory and its "
+                       "files must be readable and writable. Nothing was changed; fix the permissions or copy the "
+                       "directory to a writable place and run the same command again to resume.") from None
+
+
+def _holds_output(path: Path) -> bool:
+    """Whether ``path`` holds output that a fresh start would overwrite. A log holding no more than
+    its header (a run killed before its first checkpoint) holds none."""
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    header = (",".join(LOG_COLUMNS) + "\n").encode()
+    return path.stat().st_size > len(header) or not header.startswith(path.read_bytes())
+
+
+def _finish_closing_writes(run_dir: Path, info: dict[str, Any]) -> None:
+    """A run killed after its last checkpoint but before its closing writes left ``run.json`` saying
+    "running" (no run is, the caller holds the lock) and no or an older ``final_state.xml``: write
+    them from that checkpoint."""
+    status_path = run_dir / "run.json"
+    try:
+        rec = json.loads(status_path.read_text())
+        killed_at_target = rec.get("status") == "running" and int(info["step"]) >= int(rec["target_steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if killed_at_target:
+        atomic_write_text(run_dir / "final_state.xml", (run_dir / info["state"]).read_text())
+        atomic_write_json(status_path, {**rec, "status": "complete", "step": int(info["step"])})
 
 
 def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precision: str | None,
@@ -393,8 +458,12 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
     formulation = formulation or run.formulation
     max_wall = max_wall_time_s if max_wall_time_s is not None else run.max_wall_time_s
     units = spec.model.units
+    for p in run_dir.glob(".*.tmp"):
+        if p.name.startswith(OWN_TEMP_PREFIXES):
+            p.unlink(missing_ok=True)
     info = _checkpoint_info(run_dir)
     if info is not None and info["step"] >= target:
+        _finish_closing_writes(run_dir, info)
         return RunResult(run_dir, "nothing-to-do", int(info["step"]), target, str(info.get("platform")), None, 0.0,
                          info.get("formulation"))
 
@@ -422,7 +491,7 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
     frames = 0
     if info is None:
         for p in (traj_path, log_path):
-            if p.exists() and p.stat().st_size > 0:
+            if _holds_output(p):
                 raise RunError(f"{p}: exists but there is no checkpoint.json to resume from; this file would be "
                                "overwritten. Move it away or use a new run directory")
         context.setPositions(pdb.getPositions(asNumpy=True))
@@ -465,9 +534,10 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
     chunk = min(run.trajectory_interval, run.report_interval)
     t0 = time.perf_counter()
     s0 = sim.currentStep
-    status = "complete"
+    # a reporter may ask to stop before any step (a resumed run already past its event)
+    status = "stopped-event" if _stop_requested(extra_reporters) else "complete"
     try:
-        while sim.currentStep < target:
+        while status == "complete" and sim.currentStep < target:
             ckpt_next = (sim.currentStep // run.checkpoint_interval + 1) * run.checkpoint_interval
             n = min(target, ckpt_next, (sim.currentStep // chunk + 1) * chunk) - sim.currentStep
             before = sim.currentStep
@@ -483,7 +553,7 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
                                   "The time step may be too large or the start overlapping; the last good state "
                                   "is the last checkpoint.", step=step, particles=bad) from None
             frames += sim.currentStep // run.trajectory_interval - before // run.trajectory_interval
-            stop_early = any(getattr(r, "stop_requested", False) for r in extra_reporters)
+            stop_early = _stop_requested(extra_reporters)
             over_time = max_wall is not None and time.perf_counter() - t0 > max_wall
             if sim.currentStep % run.checkpoint_interval == 0 or sim.currentStep >= target or over_time or stop_early:
                 _write_checkpoint(run_dir, sim, traj, logr, frames, used_platform, used_formulation)

@@ -33,182 +33,10 @@ from typing import Any
 import yaml
 
 from .errors import SpecError
+from .lumen import MAX_PACKING_FRACTION, LumenSpec
 from .units import ReducedUnits
 
-# --------------------------------------------------------------------------------------------
-# quantities
-# --------------------------------------------------------------------------------------------
-
-#: For each dimension: unit string -> factor to MD units, or a reduced unit name.
-_UNITS: dict[str, dict[str, float | str]] = {
-    "length": {"nm": 1.0, "angstrom": 0.1, "a": 0.1, "å": 0.1, "pm": 1e-3, "um": 1e3, "sigma": "sigma"},
-    "area": {"nm^2": 1.0, "nm2": 1.0, "angstrom^2": 0.01, "a^2": 0.01, "å^2": 0.01, "sigma^2": "sigma^2"},
-    "time": {"fs": 1e-3, "ps": 1.0, "ns": 1e3, "us": 1e6, "ms": 1e9, "tau": "tau"},
-    "rate": {"/ps": 1.0, "1/ps": 1.0, "/ns": 1e-3, "1/ns": 1e-3, "/tau": "1/tau", "1/tau": "1/tau"},
-    "temperature": {"k": 1.0},
-    "mass": {"amu": 1.0, "da": 1.0, "g/mol": 1.0},
-    "energy": {"kj/mol": 1.0, "kcal/mol": 4.184, "kt": "kT", "epsilon": "epsilon", "eps": "epsilon"},
-    # surface tension in OpenMM's unit for MonteCarloMembraneBarostat, bar*nm
-    "tension": {"bar*nm": 1.0, "mn/m": 10.0, "kj/mol/nm^2": 16.6054, "epsilon/sigma^2": "epsilon/sigma^2"},
-    "wallclock": {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0},
-}
-_MD_UNIT = {
-    "length": "nm", "area": "nm^2", "time": "ps", "rate": "/ps", "temperature": "K", "mass": "amu",
-    "energy": "kJ/mol", "tension": "bar*nm", "wallclock": "s",
-}
-_QUANTITY_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
-
-
-def parse_quantity(value: Any, dimension: str, path: str, units: ReducedUnits | None = None) -> float:
-    """Parse a number or a ``"<number> <unit>"`` string into a float in MD units.
-
-    Parameters
-    ----------
-    value : float or str
-        ``0.88`` (MD units), ``"0.88 nm"``, ``"1 sigma"``, ``"0.01 tau"`` ...
-    dimension : str
-        One of ``length, area, time, rate, temperature, mass, energy, tension, wallclock``.
-    path : str
-        Dotted spec field, used in error messages.
-    units : ReducedUnits, optional
-        Needed to resolve reduced units (sigma, tau, epsilon, kT).
-
-    Examples
-    --------
-    >>> parse_quantity("8.8 angstrom", "length", "model.sigma")
-    0.88
-    """
-    table = _UNITS[dimension]
-    accepted = ", ".join(sorted({k for k in table if k not in ("a", "a^2", "eps")}))
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise SpecError(path, f"expected a number or a string like '1.0 {_MD_UNIT[dimension]}', "
-                              f"got {type(value).__name__} {value!r}")
-    if isinstance(value, (int, float)):
-        number, unit = float(value), ""
-    else:
-        m = _QUANTITY_RE.match(value)
-        if not m:
-            raise SpecError(path, f"cannot read {value!r} as a quantity; write e.g. "
-                                  f"'1.0 {_MD_UNIT[dimension]}' (units accepted: {accepted})")
-        number, unit = float(m.group(1)), m.group(2).strip().lower().replace(" ", "")
-    if not math.isfinite(number):
-        raise SpecError(path, f"must be finite, got {value!r}")
-    if unit == "":
-        return number
-    if unit not in table:
-        raise SpecError(path, f"unit {unit!r} is not a {dimension} unit; accepted: {accepted}")
-    factor = table[unit]
-    if isinstance(factor, float):
-        return number * factor
-    if units is None:  # pragma: no cover - model is always parsed first
-        raise SpecError(path, f"reduced unit {unit!r} needs the model section")
-    reduced = {
-        "sigma": units.sigma_nm,
-        "sigma^2": units.sigma_nm**2,
-        "tau": units.tau_ps,
-        "1/tau": 1.0 / units.tau_ps,
-        "kT": units.kt_kjmol,
-        "epsilon": units.epsilon_kjmol,
-        "epsilon/sigma^2": units.epsilon_kjmol / units.sigma_nm**2 * 16.6054,
-    }[factor]
-    return number * reduced
-
-
-# --------------------------------------------------------------------------------------------
-# strict section reader
-# --------------------------------------------------------------------------------------------
-
-_MISSING = object()
-
-
-class _Section:
-    """Reads one mapping strictly: every key must be consumed, unknown keys are errors."""
-
-    def __init__(self, data: Any, path: str, allowed: list[str]):
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise SpecError(path or "<top level>", f"expected a mapping with keys {allowed}, "
-                                                   f"got {type(data).__name__}")
-        unknown = [k for k in data if k not in allowed]
-        if unknown:
-            raise SpecError(_join(path, str(unknown[0])),
-                            f"unknown key; accepted keys here: {', '.join(allowed)}")
-        self.data = data
-        self.path = path
-
-    def p(self, key: str) -> str:
-        return _join(self.path, key)
-
-    def raw(self, key: str, default: Any = _MISSING) -> Any:
-        if key in self.data and self.data[key] is not None:
-            return self.data[key]
-        if default is _MISSING:
-            raise SpecError(self.p(key), "is required")
-        return default
-
-    def qty(self, key: str, dim: str, default: Any = _MISSING, units: ReducedUnits | None = None,
-            positive: bool = True, allow_zero: bool = False) -> float:
-        v = parse_quantity(self.raw(key, default), dim, self.p(key), units)
-        if positive and (v < 0 or (v == 0 and not allow_zero)):
-            raise SpecError(self.p(key), f"must be {'>= 0' if allow_zero else '> 0'}, got {v:g} "
-                                         f"{_MD_UNIT[dim]}")
-        return v
-
-    def opt_qty(self, key: str, dim: str, units: ReducedUnits | None = None) -> float | None:
-        if self.raw(key, None) is None:
-            return None
-        return self.qty(key, dim, units=units)
-
-    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = 0) -> int:
-        v = self.raw(key, default)
-        if isinstance(v, bool) or not isinstance(v, int):
-            if isinstance(v, float) and v.is_integer():
-                v = int(v)
-            else:
-                raise SpecError(self.p(key), f"expected an integer, got {type(v).__name__} {v!r}")
-        if minimum is not None and v < minimum:
-            raise SpecError(self.p(key), f"must be >= {minimum}, got {v}")
-        return int(v)
-
-    def opt_integer(self, key: str, minimum: int | None = 0) -> int | None:
-        return None if self.raw(key, None) is None else self.integer(key, minimum=minimum)
-
-    def number(self, key: str, default: Any = _MISSING, minimum: float | None = None,
-               exclusive: bool = False) -> float:
-        v = self.raw(key, default)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise SpecError(self.p(key), f"expected a number, got {type(v).__name__} {v!r}")
-        v = float(v)
-        if not math.isfinite(v):
-            raise SpecError(self.p(key), f"must be finite, got {v!r}")
-        if minimum is not None and (v < minimum or (exclusive and v == minimum)):
-            raise SpecError(self.p(key), f"must be {'>' if exclusive else '>='} {minimum:g}, got {v:g}")
-        return v
-
-    def string(self, key: str, default: Any = _MISSING, choices: list[str] | None = None) -> str:
-        v = self.raw(key, default)
-        if not isinstance(v, str):
-            raise SpecError(self.p(key), f"expected a string, got {type(v).__name__} {v!r}")
-        if choices is not None and v not in choices:
-            raise SpecError(self.p(key), f"{v!r} is not accepted; choose one of: {', '.join(choices)}")
-        return v
-
-    def boolean(self, key: str, default: Any = _MISSING) -> bool:
-        v = self.raw(key, default)
-        if not isinstance(v, bool):
-            raise SpecError(self.p(key), f"expected true or false, got {v!r}")
-        return v
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _fmt(x: float) -> str:
-    """Canonical text of a float: 12 significant digits, so that equal quantities written in
-    different units ("8.8 angstrom", "0.88 nm") serialise, and hash, identically."""
-    return repr(float(f"{float(x):.12g}"))
+from .quantities import _MD_UNIT, _MISSING, _UNITS, _Section, _fmt, _join, parse_quantity  # noqa: E402,F401
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,6 +48,10 @@ GEOMETRIES = ["bilayer", "two_bilayers", "vesicle_planar", "vesicle_vesicle"]
 TRAJECTORY_FORMATS = ["dcd", "xtc"]
 PLATFORMS = ["auto", "Reference", "CPU", "OpenCL", "CUDA", "HIP"]
 PRECISIONS = ["single", "mixed", "double"]
+#: Upper limits that keep absurd input (1e300 lipids) from hanging the builder: 10^7 lipids is ~3e7
+#: beads, far beyond a single OpenMM context.
+MAX_LIPIDS = 10_000_000
+MAX_BOX_NM = 5000.0
 #: ``run.formulation`` values: ``auto`` or a key of snarefuse.formulations.FORMULATIONS (kept in step by a test;
 #: listed here so that reading a spec does not import OpenMM).
 FORMULATIONS = ["auto", "expression", "step", "clamped", "poly", "poly_computed", "tabulated", "tabulated_types",
@@ -306,16 +138,23 @@ class BilayerSpec:
 
 @dataclass(frozen=True)
 class VesicleSpec:
-    """A spherical vesicle (geometries ``vesicle_planar``, ``vesicle_vesicle``; both vesicles alike)."""
+    """A spherical vesicle (geometries ``vesicle_planar``, ``vesicle_vesicle``; both vesicles alike).
+
+    ``lumen`` (None: an empty lumen) pressurises each vesicle with gas beads (:mod:`snarefuse.lumen`).
+    """
 
     radius_nm: float
     area_per_lipid_nm2: float
     outer: dict[str, float]
     inner: dict[str, float]
+    lumen: LumenSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"radius": f"{_fmt(self.radius_nm)} nm", "area_per_lipid": f"{_fmt(self.area_per_lipid_nm2)} nm^2",
-                "outer": dict(self.outer), "inner": dict(self.inner)}
+        d = {"radius": f"{_fmt(self.radius_nm)} nm", "area_per_lipid": f"{_fmt(self.area_per_lipid_nm2)} nm^2",
+             "outer": dict(self.outer), "inner": dict(self.inner)}
+        if self.lumen is not None:  # absent when unset, so that older specs keep their key
+            d["lumen"] = self.lumen.to_dict()
+        return d
 
 
 @dataclass(frozen=True)
@@ -693,8 +532,14 @@ def _parse_bilayer(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dic
         if n_lipids < 2:
             raise SpecError("system.bilayer.n_lipids", f"a bilayer needs at least 2 lipids (one per leaflet), "
                                                        f"got {n_lipids}")
+        if n_lipids > MAX_LIPIDS:
+            raise SpecError("system.bilayer.n_lipids", f"{n_lipids} lipids is beyond what can be built or run; "
+                                                       f"accepted <= {MAX_LIPIDS}")
         box_xy = math.sqrt(n_lipids / 2 * apl)
     assert box_xy is not None
+    if box_xy > MAX_BOX_NM:
+        raise SpecError("system.bilayer.box_xy", f"{box_xy:.4g} nm is beyond what can be built or run; "
+                                                 f"accepted <= {MAX_BOX_NM:g} nm")
     _check_apl(apl, model, "system.bilayer.area_per_lipid")
     cutoff = model.cutoff_nm
     if box_xy < 2 * cutoff:
@@ -713,7 +558,7 @@ def _check_apl(apl: float, model: ModelSpec, field: str) -> None:
 
 
 def _parse_vesicle(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dict[str, LipidSpecies]) -> VesicleSpec:
-    v = _Section(data, "system.vesicle", ["radius", "area_per_lipid", "outer", "inner"])
+    v = _Section(data, "system.vesicle", ["radius", "area_per_lipid", "outer", "inner", "lumen"])
     radius = v.qty("radius", "length", units=units)
     ho = vesicle_head_offset_nm(model)
     n = model.beads_per_lipid
@@ -728,7 +573,34 @@ def _parse_vesicle(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dic
     _check_apl(apl, model, "system.vesicle.area_per_lipid")
     outer = _parse_composition(v.raw("outer", None), "system.vesicle.outer", lipids)
     inner = _parse_composition(v.raw("inner", None), "system.vesicle.inner", lipids)
-    return VesicleSpec(radius, apl, outer, inner)
+    lumen = None if v.raw("lumen", None) is None else _parse_lumen(v.raw("lumen"), units, model, radius)
+    return VesicleSpec(radius, apl, outer, inner, lumen)
+
+
+def _parse_lumen(data: Any, units: ReducedUnits, model: ModelSpec, radius_nm: float) -> LumenSpec:
+    s = _Section(data, "system.vesicle.lumen", ["n_gas", "pressure", "tension"])
+    given = [k for k in ("n_gas", "pressure", "tension") if s.raw(k, None) is not None]
+    if len(given) != 1:
+        raise SpecError("system.vesicle.lumen", "give exactly one of n_gas (gas beads per vesicle), pressure "
+                                                "(e.g. '1 bar') or tension (Laplace: pressure * radius / 2, "
+                                                f"e.g. '0.5 mN/m'); got {given or 'none'}")
+    key = given[0]
+    if key == "n_gas":
+        lumen = LumenSpec(n_gas=s.integer("n_gas", minimum=0))
+    elif key == "pressure":
+        lumen = LumenSpec(pressure_bar=s.qty("pressure", "pressure", units=units, allow_zero=True))
+    else:
+        lumen = LumenSpec(tension_barnm=s.qty("tension", "tension", units=units, allow_zero=True))
+    gas = lumen.resolve(radius_nm, model.sigma_nm, model.kt_over_epsilon, units.kt_kjmol)
+    if gas.packing_fraction > MAX_PACKING_FRACTION:
+        n_max = int(gas.n_gas * MAX_PACKING_FRACTION / gas.packing_fraction)
+        top = LumenSpec(n_gas=n_max).resolve(radius_nm, model.sigma_nm, model.kt_over_epsilon, units.kt_kjmol)
+        raise SpecError(s.p(key), f"{gas.n_gas} gas beads in a lumen of {gas.volume_nm3:.4g} nm^3 (radius "
+                                  f"{gas.lumen_radius_nm:.2f} nm) are too many: packing fraction "
+                                  f"{gas.packing_fraction:.3f} > {MAX_PACKING_FRACTION}, no longer a gas; accepted "
+                                  f"n_gas <= {n_max}, pressure <= {top.pressure_bar:.3g} bar, tension <= "
+                                  f"{top.tension_mn_per_m:.3g} mN/m at this radius")
+    return lumen
 
 
 def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer") -> RunSpec:
@@ -821,95 +693,5 @@ def example_spec_path(name: str) -> Path:
     return p
 
 
-
-# --------------------------------------------------------------------------------------------
-# field reference (the generated docs/reference/spec.md is built from this table; a test fails
-# when a field the parser accepts is missing here)
-# --------------------------------------------------------------------------------------------
-
-#: dotted path -> (kind, default, description). ``<SPECIES>`` stands for any species name.
-FIELD_DOCS: dict[str, tuple[str, str, str]] = {
-    "name": ("string", "snarefuse", "Free-form name of the system (not part of the key)."),
-    "seed": ("integer >= 0", "2024", "Seed for the builder, the thermostat and the barostat."),
-    "model": ("section", "", "The coarse-grained lipid model and the reduced-unit mapping."),
-    "model.lipid_model": ("cooke3 | cooke4", "cooke3",
-                          "3-bead Cooke-Kremer-Deserno lipid or its 4-bead variant (Butu et al. 2025)."),
-    "model.sigma": ("length", "0.88 nm", "Length unit sigma."),
-    "model.temperature": ("temperature", "310 K", "Physical temperature T; sets epsilon = k_B T / (kT/epsilon)."),
-    "model.kT_over_epsilon": ("number > 0", "1.1", "Reduced temperature (1.1: fluid bilayer at w_c = 1.6 sigma)."),
-    "model.wc": ("length", "1.6 sigma", "Range w_c of the cos^2 tail attraction (0 < w_c <= 5 sigma)."),
-    "model.bead_mass": ("mass", "250 amu", "Mass m of one lipid bead; with sigma and epsilon it sets tau."),
-    "lipids": ("mapping", "{CKL: {}}", "Lipid species: residue name (2-4 upper-case characters) -> parameters."),
-    "lipids.<SPECIES>.head_size": ("number in (0, 2]", "0.95", "Head bead size b in sigma (WCA b = min of the pair)."),
-    "lipids.<SPECIES>.tail_attraction": ("number >= 0", "1.0",
-                                         "Tail attraction strength in epsilon (pair: geometric mean)."),
-    "system": ("section", "", "Geometry of the system."),
-    "system.geometry": ("bilayer | two_bilayers | vesicle_planar | vesicle_vesicle", "bilayer",
-                        "One planar bilayer; two apposed planar bilayers; a vesicle above a planar bilayer; two "
-                        "vesicles. Membranes are stacked along z; the contact axis is z through the box centre."),
-    "system.bilayer": ("section", "", "Each planar bilayer."),
-    "system.bilayer.n_lipids": ("integer >= 2", "(one of n_lipids, box_xy)", "Total lipids per bilayer."),
-    "system.bilayer.box_xy": ("length", "(one of n_lipids, box_xy)", "Lateral edge of the square box."),
-    "system.bilayer.area_per_lipid": ("area", "1.2 sigma^2", "Initial area per lipid (0.5-4 sigma^2)."),
-    "system.bilayer.upper": ("mapping species -> fraction", "the only species",
-                             "Composition of the upper leaflet (normalised)."),
-    "system.bilayer.lower": ("mapping species -> fraction", "the only species",
-                             "Composition of the lower leaflet (normalised)."),
-    "system.cleft": ("length", "2 sigma", "Two-membrane geometries: gap between the facing head-group surfaces."),
-    "system.box_xy": ("length", "vesicle diameter + 2 cutoff + 2 sigma",
-                      "vesicle_vesicle only: lateral box edge (planar geometries take it from system.bilayer)."),
-    "system.vesicle": ("section", "", "The vesicle(s) of vesicle_planar / vesicle_vesicle."),
-    "system.vesicle.radius": ("length", "(required)", "Midplane radius of each vesicle."),
-    "system.vesicle.area_per_lipid": ("area", "1.2 sigma^2", "Area per lipid at each leaflet's head shell."),
-    "system.vesicle.outer": ("mapping species -> fraction", "the only species", "Outer leaflet composition."),
-    "system.vesicle.inner": ("mapping species -> fraction", "the only species", "Inner leaflet composition."),
-    "system.box_z": ("length", "max(20 sigma, what the membranes need)", "Box height (fixed during runs)."),
-    "system.snares": ("section", "none", "Neuronal SNARE complexes bridging the two membranes (one bead per residue)."),
-    "system.snares.n_complexes": ("integer 0-64", "0", "Number of trans-SNARE complexes, on a ring around the contact axis."),
-    "system.snares.ring_radius": ("length", "4 nm", "Radius of the ring of membrane-proximal (+8 layer) ends."),
-    "system.snares.zipped_layers": ("[first, last] in -7...8", "[-7, 8]",
-                                    "Layers whose native contacts are on (zippered); the rest are unzipped."),
-    "system.snares.linker_unzipped": ("[VAMP2, syntaxin] residues", "[5, 11]",
-                                      "Unstructured linker residues before each TMD (worm-like chain, 0.365 nm each)."),
-    "system.snares.contact_strength": ("energy", "1 kT", "Depth of each Go native contact between helices."),
-    "system.snares.tmd_tail_attraction": ("number >= 0", "0.25", "TMD bead - lipid tail attraction, in epsilon."),
-    "run": ("section", "", "How to run."),
-    "run.steps": ("integer >= 0", "10000", "Total MD steps (the CLI's --steps overrides)."),
-    "run.timestep": ("time", "0.01 tau", "Integration time step (<= 0.05 tau)."),
-    "run.friction": ("rate", "1 /tau", "Langevin friction coefficient."),
-    "run.minimize": ("boolean", "true", "Energy-minimise before the first step."),
-    "run.barostat": ("section", "", "Tension-free MonteCarloMembraneBarostat (XY isotropic, Z fixed)."),
-    "run.barostat.enabled": ("boolean", "true with a planar membrane", "Use the barostat (not with vesicle_vesicle)."),
-    "run.barostat.surface_tension": ("tension", "0 bar*nm", "Lateral tension (accepts mN/m, epsilon/sigma^2)."),
-    "run.barostat.interval": ("integer >= 1", "50", "Steps between barostat moves."),
-    "run.report_interval": ("integer >= 1", "1000", "Steps between log.csv rows (and progress updates)."),
-    "run.trajectory_interval": ("integer >= 1", "1000", "Steps between trajectory frames."),
-    "run.trajectory_format": ("dcd | xtc", "dcd", "Trajectory file format."),
-    "run.checkpoint_interval": ("integer >= 1", "10000",
-                                "Steps between checkpoints; a multiple of both output intervals."),
-    "run.platform": ("auto | Reference | CPU | OpenCL | CUDA | HIP", "auto", "OpenMM platform (not in the key)."),
-    "run.precision": ("single | mixed | double", "mixed", "Precision on GPU/OpenCL platforms."),
-    "run.device_index": ("integer or '0,1'", "null", "GPU device(s) (not in the key)."),
-    "run.threads": ("integer >= 1", "null", "CPU platform threads (not in the key)."),
-    "run.max_wall_time": ("wall-clock time", "null", "Stop cleanly after this long, e.g. '23.5 h' (not in the key)."),
-    "run.formulation": ("auto | expression | poly | split | ... (snarefuse.formulations)", "auto",
-                        "How the Cooke pair force is written for OpenMM; auto: the fastest measured for the "
-                        "platform (same physics; not in the key)."),
-}
-
-
-def documented_paths(spec: Spec) -> set[str]:
-    """Dotted paths of a spec's resolved form, species names replaced by ``<SPECIES>``."""
-    out: set[str] = set()
-
-    def walk(d: dict[str, Any], prefix: str) -> None:
-        for k, v in d.items():
-            key = "<SPECIES>" if prefix == "lipids" else k
-            p = f"{prefix}.{key}" if prefix else key
-            if not (prefix == "lipids"):
-                out.add(p)
-            if isinstance(v, dict) and not p.endswith((".upper", ".lower", ".outer", ".inner")):
-                walk(v, p)
-
-    walk(spec.to_dict(), "")
-    return out
+# The field reference lives in spec_fields.py; re-exported here.
+from .spec_fields import FIELD_DOCS, documented_paths  # noqa: E402,F401

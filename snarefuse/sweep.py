@@ -45,7 +45,8 @@ from pathlib import Path
 from typing import Any
 
 
-from .analysis.stats import bootstrap_proportion, kaplan_meier  # noqa: F401  (re-exported)
+from .analysis.stats import (EVENTS, SweepResults, bootstrap_proportion,  # noqa: F401  (re-exported)
+                              flatten_summary as _flatten, kaplan_meier)
 from .errors import BlowUpError, BuildError, RunError, SpecError
 from .io import atomic_write_json, atomic_write_text, csv_cell as _cell, csv_text as _csv_text, file_lock, lock_holder
 from .plot import plot_fusion_probability, plot_survival  # noqa: F401  (re-exported; matplotlib loads on first use)
@@ -55,10 +56,12 @@ SWEEP_KEYS = ["name", "base", "grid", "zip", "replicas", "workspace", "steps", "
 #: Point states reported by :meth:`Sweep.status`.
 STATES = ("done", "running", "failed", "pending")
 #: Fusion events a sweep can stop after, and their key in ``summary.json``'s ``first_passage``.
-EVENTS = {"pore": "pore_ps", "hemifusion": "hemifusion_ps"}
 POINT_FILE, TASK_FILE, TASK_LOCK = "point.json", "task.json", ".sweep.lock"
 #: Exceptions that a retry cannot cure; a task returns them as a failed point instead of raising.
 DETERMINISTIC_ERRORS = (BlowUpError, SpecError, BuildError)
+#: Most replicas per point: replica seeds are 31-bit hashes, so beyond a few thousand two replicas of
+#: a point start to share a seed (and a directory), and a mistyped huge number should not hang.
+MAX_REPLICAS = 10_000
 
 
 def replica_seed(seed: int, replica: int) -> int:
@@ -161,10 +164,12 @@ class Sweep:
         top = _Section({"replicas": replicas, "steps": steps, "workspace": workspace}, "",
                        ["replicas", "steps", "workspace"])
         self.replicas = top.integer("replicas", 1, minimum=1)
+        if self.replicas > MAX_REPLICAS:
+            raise SpecError("replicas", f"at most {MAX_REPLICAS} replicas per point, got {self.replicas}")
         self.steps = top.opt_integer("steps", minimum=1)
         if not isinstance(workspace, (str, Path)) or not str(workspace):
             raise SpecError("workspace", "required: the directory for the sweep's points, relative to the sweep file")
-        self.workspace = (self.root / Path(workspace).expanduser()).resolve()
+        self.workspace = _user_path(self.root, workspace, "workspace")
         self.grid = _varied(grid, "grid")
         self.zip = _varied(zipped, "zip")
         for path in self.zip:
@@ -248,6 +253,10 @@ class Sweep:
                 spec = spec0.with_overrides({"seed": seed}) if seed != spec0.seed else spec0
                 key = spec.key()
                 label = {**params, "replica": r}
+                if key in seen and seen[key]["replica"] != r and \
+                        {k: v for k, v in seen[key].items() if k != "replica"} == params:
+                    raise SpecError("replicas", f"replicas {seen[key]['replica']} and {r} of the point {params} "
+                                                f"got the same seed ({seed}); use fewer replicas")
                 if key in seen:
                     raise SpecError("grid" if self.grid else "zip",
                                     f"points {seen[key]} and {label} are the same system (spec key {key}); the "
@@ -432,17 +441,28 @@ def _resolve_base(base: Any, root: Path) -> Spec:
         except SpecError as e:
             raise SpecError(f"base.{e.field}" if e.field else "base", e.message) from None
     if isinstance(base, (str, Path)) and str(base):
-        p = root / Path(base).expanduser()
+        p = _user_path(root, base, "base")
+        if p.is_file():
+            return load_spec(p)  # its errors name that file and the field in it
         if p.exists():
-            return load_spec(p)
+            raise SpecError("base", f"{p} is a directory; give a spec file, a shipped example name or a mapping")
         if not str(base).endswith((".yaml", ".yml")) and "/" not in str(base):
             try:
-                return load_spec(example_spec_path(str(base)))
+                example = example_spec_path(str(base))
             except SpecError as e:
                 raise SpecError("base", f"{base!r} is neither a file (looked for {p}) nor a shipped example; "
                                         f"{e.message}") from None
+            return load_spec(example)
         raise SpecError("base", f"no such spec file: {p}")
     raise SpecError("base", f"expected a spec file path, a shipped example name or a mapping, got {base!r}")
+
+
+def _user_path(root: Path, value: str | Path, field: str) -> Path:
+    """``root / value`` (``~`` expanded) resolved; a :class:`SpecError` naming ``field`` where that fails."""
+    try:
+        return (root / Path(value).expanduser()).resolve()
+    except (RuntimeError, ValueError, OSError) as e:  # ~unknown-user, an embedded NUL byte, a symlink loop
+        raise SpecError(field, f"{str(value)!r} is not a usable path ({e})") from None
 
 
 def _varied(data: Any, section: str) -> dict[str, list[Any]]:
@@ -735,71 +755,3 @@ def _dask_client(client: Any, scheduler: str | None, n_workers: int,
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                       resources=resources) as cluster, Client(cluster) as c:
         yield c, True
-
-
-# ------------------------------------------------------------------------------ results and statistics
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested summary -> flat dotted columns; short lists become JSON text, long arrays are left out."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        name = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flatten(v, name + "."))
-        elif isinstance(v, list):
-            if len(v) <= 8 and all(not isinstance(x, (list, dict)) for x in v):
-                out[name] = json.dumps(v)
-        else:
-            out[name] = v
-    return out
-
-
-@dataclass
-class SweepResults:
-    """The collected table: one dict per point (parameters, state, flattened summary)."""
-
-    rows: list[dict[str, Any]]
-    parameters: list[str]
-    files: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def columns(self) -> list[str]:
-        cols: list[str] = []
-        for r in self.rows:
-            cols += [c for c in r if c not in cols]
-        return cols
-
-    def write_csv(self, path: Path) -> Path:
-        atomic_write_text(path, _csv_text(self.columns, self.rows))
-        return path
-
-    def write_parquet(self, path: Path) -> Path:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        pq.write_table(pa.Table.from_pylist([{c: _cell(r.get(c)) for c in self.columns} for r in self.rows]), path)
-        return path
-
-    def groups(self, parameter: str | None, event: str) -> dict[str, dict[Any, list[tuple[float, bool]]]]:
-        """Analysed points as ``(time_ps, observed)`` (the event time, or the run end where the event
-        was not reached), by the other varied parameters (a label), then by the value of ``parameter``."""
-        others = [q for q in self.parameters if q != parameter]
-        col = EVENTS[event]
-        g: dict[str, dict[Any, list[tuple[float, bool]]]] = {}
-        for r in self.rows:
-            dur, t = r.get("duration_ps"), r.get(col)
-            if col in r and isinstance(dur, (int, float)):
-                label = ", ".join(f"{q}={_cell(r.get(q))}" for q in others)
-                value = _cell(r.get(parameter)) if parameter else "all"
-                g.setdefault(label, {}).setdefault(value, []).append((float(dur if t is None else t), t is not None))
-        return {k: dict(sorted(v.items(), key=lambda kv: _sort_key(kv[0]))) for k, v in sorted(g.items())}
-
-    def probability(self, parameter: str | None, event: str = "pore", n_boot: int = 2000,
-                    seed: int = 0) -> list[dict[str, Any]]:
-        """Per group and value of ``parameter``: n, probability of ``event`` within the run, bootstrap CI."""
-        return [{"group": label, "value": v, "n": len(items), **dict(zip(("p", "low", "high"), bootstrap_proportion(
-                    [seen for _, seen in items], n_boot=n_boot, seed=seed)))}
-                for label, by_value in self.groups(parameter, event).items() for v, items in by_value.items()]
-
-
-def _sort_key(v: Any) -> tuple[int, Any]:
-    return (0, float(v)) if isinstance(v, (int, float)) else (1, str(v))

@@ -1,7 +1,9 @@
-"""The generated reference covers every spec field and CLI option, and the committed copy is current."""
+"""The generated reference covers every spec field and CLI option, the committed copy is current, and every
+relative link in docs/ points to an existing file."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -50,3 +52,23 @@ def test_every_cli_option_is_in_the_generated_reference():
 def test_committed_reference_is_current(name, generate):
     assert (DOCS / name).read_text() == generate(), \
         f"docs/reference/{name} is stale: regenerate with 'python -m snarefuse.docs docs/reference'"
+
+
+DOC_PAGES = sorted((DOCS.parent).rglob("*.md"))
+#: Markdown links and images: [text](target) / ![alt](target); the target up to whitespace or ')'.
+_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+
+
+def _relative_links(text: str) -> list[str]:
+    text = re.sub(r"```.*?```", "", text, flags=re.DOTALL)  # links inside code blocks are not links
+    return [t for t in _LINK.findall(text) if not re.match(r"^[a-z][a-z0-9+.-]*:", t) and not t.startswith("#")]
+
+
+def test_link_checker_finds_links():
+    assert _relative_links("see [a](x.md#y), ![b](img/p.png), [c](https://e.org) and [d](#here)") == ["x.md#y", "img/p.png"]
+
+
+@pytest.mark.parametrize("page", DOC_PAGES, ids=[str(p.relative_to(DOCS.parent)) for p in DOC_PAGES])
+def test_relative_links_in_docs_point_to_existing_files(page: Path):
+    broken = [t for t in _relative_links(page.read_text()) if not (page.parent / t.split("#", 1)[0]).exists()]
+    assert not broken, f"{page.relative_to(DOCS.parents[1])}: links to missing files: {broken}"

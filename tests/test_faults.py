@@ -1,20 +1,33 @@
-"""Faults that lose nothing: a full disk (simulated with RLIMIT_FSIZE) mid-run leaves files cut
-back to the last checkpoint, a clear message, and a run that resumes to the uninterrupted result."""
+"""Faults that lose nothing: a full disk (simulated with RLIMIT_FSIZE) or a directory turning
+read-only mid-run leaves files cut back to the last checkpoint, a clear message, and a run that
+resumes to the uninterrupted result; a read-only directory is refused without changing a file;
+checkpoints of another OpenMM version, corrupt or truncated ones, and a truncated record are
+detected, explained, and resumed from the portable state where that is safe.
+
+(SIGKILL at random moments and inside every kind of write: tests/test_crash.py.)"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import mdtraj
 import numpy as np
+import pytest
 
 from snarefuse.build import build_system
+from snarefuse.errors import RunError
 from snarefuse.runner import run_simulation
 
 from .conftest import small_spec
+from .test_crash import SPEC as CRASH_SPEC
+from .test_crash import assert_same_as_uninterrupted, reference  # noqa: F401  (reference is a fixture)
 
 #: Per-file size limit (bytes) for the "disk full" child: more than the state XML and a few
 #: hundred log rows, less than the trajectory of the whole run.
@@ -58,3 +71,165 @@ def test_disk_full_mid_run_loses_nothing(tmp_path: Path):
     assert ta.n_frames == tb.n_frames == 60
     np.testing.assert_array_equal(ta.xyz, tb.xyz)
     assert (tmp_path / "ref" / "log.csv").read_text() == (tmp_path / "full" / "log.csv").read_text()
+
+
+# ------------------------------------------------------------------------------ foreign and broken checkpoints
+CKPT = dict(run__steps=200, run__trajectory_interval=50, run__report_interval=50, run__checkpoint_interval=100,
+            run__platform="CPU")
+
+
+def _half_run(tmp_path: Path) -> Path:
+    """A run stopped at its step-100 checkpoint (target 200)."""
+    build_system(small_spec(**CKPT)).save(tmp_path / "r")
+    run_simulation(tmp_path / "r", steps=100, progress=False)
+    return tmp_path / "r"
+
+
+def _files(run_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file() and p.name != ".lock"}
+
+
+def test_checkpoint_of_another_openmm_version_resumes_from_the_portable_state(tmp_path: Path, caplog):
+    run_dir = _half_run(tmp_path)
+    info = json.loads((run_dir / "checkpoint.json").read_text())
+    (run_dir / "checkpoint.json").write_text(json.dumps({**info, "openmm_version": "7.7.0"}))
+    r = run_simulation(run_dir, progress=False)
+    assert r.resumed_from == "state" and r.status == "complete" and r.step == 200
+    assert "written by OpenMM 7.7.0" in caplog.text and "portable state" in caplog.text
+    t = mdtraj.load(str(run_dir / "trajectory.dcd"), top=str(run_dir / "system.pdb"))
+    assert t.n_frames == 4
+    steps = np.genfromtxt(run_dir / "log.csv", delimiter=",", names=True)["step"]
+    np.testing.assert_array_equal(steps, [50, 100, 150, 200])
+
+
+def test_corrupt_checkpoint_of_the_right_size_is_not_loaded(tmp_path: Path, caplog):
+    run_dir = _half_run(tmp_path)
+    chk = run_dir / json.loads((run_dir / "checkpoint.json").read_text())["checkpoint"]
+    data = bytearray(chk.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 16] = bytes(16)
+    chk.write_bytes(bytes(data))
+    r = run_simulation(run_dir, progress=False)
+    assert r.resumed_from == "state" and r.step == 200
+    assert "truncated or corrupt" in caplog.text
+
+
+def test_truncated_checkpoint_record_is_explained_and_nothing_touched(tmp_path: Path):
+    run_dir = _half_run(tmp_path)
+    record = run_dir / "checkpoint.json"
+    record.write_bytes(record.read_bytes()[: record.stat().st_size // 2])
+    before = _files(run_dir)
+    with pytest.raises(RunError, match="checkpoint.json: unreadable checkpoint record .*trajectory and log are intact"):
+        run_simulation(run_dir, progress=False)
+    assert _files(run_dir) == before
+
+
+def test_checkpoint_and_portable_state_both_truncated_is_explained_and_nothing_touched(tmp_path: Path):
+    run_dir = _half_run(tmp_path)
+    info = json.loads((run_dir / "checkpoint.json").read_text())
+    for name in (info["checkpoint"], info["state"]):
+        (run_dir / name).write_bytes((run_dir / name).read_bytes()[:200])
+    before = _files(run_dir)
+    with pytest.raises(RunError, match=r"cannot resume \(it is truncated or corrupt.*\) and the portable state "
+                                      r".* is unreadable \(truncated"):
+        run_simulation(run_dir, progress=False)
+    assert _files(run_dir) == before
+
+
+# ------------------------------------------------------------------------------ read-only output
+#: ``snarefuse run .`` in the run directory, as an unprivileged user: root ignores file permissions,
+#: so a root parent hands the directory to ``nobody`` and the child drops to it (after its imports
+#: and the data files OpenMM reads lazily: the interpreter may live where only root can read).
+#: argv: run_dir, and N > 0 to make the directory read-only right after the Nth checkpoint record.
+NOBODY = 65534
+READ_ONLY_CHILD = r"""
+import os, sys
+from pathlib import Path
+import openmm.app, snarefuse.runner
+from snarefuse.cli import main
+
+run_dir, read_only_after = sys.argv[1], int(sys.argv[2])
+openmm.app.PDBFile(os.path.join(run_dir, "system.pdb"))  # loads the data files OpenMM reads lazily
+os.chdir(run_dir)
+if os.geteuid() == 0:
+    try:
+        os.setgid(65534)
+        os.setuid(65534)
+    except PermissionError:
+        sys.exit(77)
+if read_only_after:
+    real_replace, records = os.replace, []
+    def replace(src, dst, *args, **kwargs):
+        real_replace(src, dst, *args, **kwargs)
+        if Path(dst).name == "checkpoint.json":
+            records.append(dst)
+            if len(records) == read_only_after:
+                os.chmod(".", 0o555)
+    os.replace = replace
+sys.argv = ["snarefuse", "run", ".", "--no-progress"]
+main()
+"""
+
+
+@pytest.fixture
+def reachable_tmp() -> Iterator[Path]:
+    """A temporary directory an unprivileged user can reach (pytest's tmp_path lies in a directory
+    only its owner may enter, and Python's tempfile makes paths absolute)."""
+    d = Path(tempfile.mkdtemp(prefix="snarefuse-read-only-"))
+    d.chmod(0o711)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _run_unprivileged(run_dir: Path, read_only_after: int = 0) -> subprocess.CompletedProcess:
+    if os.geteuid() == 0:
+        for p in [run_dir, *run_dir.rglob("*")]:
+            os.chown(p, NOBODY, NOBODY)
+    out = subprocess.run([sys.executable, "-c", READ_ONLY_CHILD, str(run_dir), str(read_only_after)],
+                         capture_output=True, text=True, timeout=300)
+    if out.returncode == 77:
+        pytest.skip("running as root without the right to switch to an unprivileged user: root ignores file "
+                    "permissions, so read-only output cannot be tested here")
+    return out
+
+
+@pytest.mark.parametrize("files_too", [True, False], ids=["directory-and-files", "directory-only"])
+def test_read_only_run_directory_is_refused_clearly_and_left_unchanged(files_too: bool, reachable_tmp: Path):
+    run_dir = _half_run(reachable_tmp)
+    before = _files(run_dir)
+    if files_too:
+        for p in run_dir.iterdir():
+            p.chmod(0o444)
+    run_dir.chmod(0o555)
+    try:
+        out = _run_unprivileged(run_dir)
+    finally:
+        run_dir.chmod(0o755)
+        for p in run_dir.iterdir():
+            p.chmod(0o644)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("Error:") and "Permission denied" in out.stderr and "Traceback" not in out.stderr
+    assert "must be readable and writable" in out.stderr if files_too else "run.json: cannot write" in out.stderr
+    assert _files(run_dir) == before
+    # writable again: the same command resumes
+    r = run_simulation(run_dir, progress=False)
+    assert r.status == "complete" and r.resumed_from == "checkpoint"
+    assert mdtraj.load(str(run_dir / "trajectory.dcd"), top=str(run_dir / "system.pdb")).n_frames == 4
+
+
+def test_directory_turning_read_only_mid_run_cuts_back_to_the_last_checkpoint(reference: Path, reachable_tmp: Path):
+    run_dir = reachable_tmp / "r"
+    build_system(small_spec(**CRASH_SPEC)).save(run_dir)
+    out = _run_unprivileged(run_dir, read_only_after=2)  # read-only once the step-50 checkpoint is recorded
+    run_dir.chmod(0o755)
+    assert out.returncode == 2, out.stderr
+    assert "write failed at step 100" in out.stderr and "Permission denied" in out.stderr
+    assert "cut back to the last checkpoint (step 50)" in out.stderr and "Traceback" not in out.stderr
+    info = json.loads((run_dir / "checkpoint.json").read_text())
+    assert info["step"] == 50
+    assert (run_dir / "trajectory.dcd").stat().st_size == info["trajectory_bytes"]
+    assert mdtraj.load(str(run_dir / "trajectory.dcd"), top=str(run_dir / "system.pdb")).n_frames == 5
+    assert (run_dir / "log.csv").stat().st_size == info["log_bytes"]
+    assert list(run_dir.glob(".*.tmp")) == []
+    # writable again: the same command resumes to the uninterrupted result
+    assert run_simulation(run_dir, progress=False).resumed_from == "checkpoint"
+    assert_same_as_uninterrupted(run_dir, reference)

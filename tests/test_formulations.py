@@ -270,3 +270,41 @@ def test_polynomial_tail_is_the_cosine():
     slope = -0.5 * (powers * t[:, None] ** (powers - 1)) @ np.array(SIN_PI_COEFFICIENTS)
     np.testing.assert_allclose(tail, 0.5 * (1 + np.cos(np.pi * u)), rtol=0, atol=1e-11)
     np.testing.assert_allclose(slope, -0.5 * np.pi * np.sin(np.pi * u), rtol=0, atol=1e-8)
+
+
+@functools.lru_cache(maxsize=None)
+def _snare_case() -> tuple[str, np.ndarray]:
+    """A two-bilayer system with one SNARE complex: protein beads (their own b, a, exclusions) share
+    the Cooke pair force with the lipids, so every formulation must carry them over."""
+    from snarefuse.spec import example_spec_path, load_spec
+
+    spec = load_spec(example_spec_path("quickstart")).with_overrides(
+        {"system.snares.n_complexes": 1})
+    built = build_system(spec)
+    rng = np.random.default_rng(5)
+    return openmm.XmlSerializer.serialize(built.system), built.positions + rng.normal(scale=0.02, size=built.positions.shape)
+
+
+@pytest.mark.parametrize("platform,name", [("Reference", "poly"), ("Reference", "split"), ("CPU", "poly"),
+                                           ("CPU", "split")])
+def test_formulations_keep_protein_beads_and_exclusions(platform, name):
+    xml, pos = _snare_case()
+    system = openmm.XmlSerializer.deserialize(xml)
+    n_exclusions = _pair_force(system).getNumExclusions()
+    assert n_exclusions > 0  # the bonded protein neighbours
+    ref = openmm.Context(openmm.XmlSerializer.deserialize(xml), openmm.VerletIntegrator(0.001),
+                         openmm.Platform.getPlatformByName("Reference"))
+    ref.setPositions(pos)
+    s0 = ref.getState(getEnergy=True, getForces=True)
+    apply_formulation(system, name, platform=platform)
+    assert sum(f.getNumExclusions() for f in system.getForces() if f.getName() in ("CookePair", "CookePairWCA")) \
+        == n_exclusions * (2 if name == "split" else 1)
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform))
+    ctx.setPositions(pos)
+    s = ctx.getState(getEnergy=True, getForces=True)
+    kj = openmm.unit.kilojoule_per_mole
+    np.testing.assert_allclose(s.getPotentialEnergy().value_in_unit(kj), s0.getPotentialEnergy().value_in_unit(kj),
+                               rtol=ENERGY_RTOL if platform == "Reference" else SINGLE_ENERGY_RTOL)
+    f0 = s0.getForces(asNumpy=True).value_in_unit(kj / openmm.unit.nanometer)
+    f = s.getForces(asNumpy=True).value_in_unit(kj / openmm.unit.nanometer)
+    np.testing.assert_allclose(f, f0, rtol=SINGLE_FORCE_RTOL, atol=SINGLE_FORCE_ATOL_FRACTION * np.abs(f0).max())

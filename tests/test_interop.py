@@ -66,3 +66,25 @@ def test_psf_keeps_bonds_beyond_pdb_limits(tmp_path: Path):
         warnings.simplefilter("ignore")
         u = MDAnalysis.Universe(str(tmp_path / "big.psf"))
     assert u.atoms.n_atoms == 102000 and len(u.bonds) == 68000
+
+
+def test_mdanalysis_selects_snare_residues_by_chain_and_name(tmp_path: Path):
+    """Proteins come out with real residue names and numbers, one segment per chain: a user selects
+    'VAMP2 R56' (the 0-layer arginine) as segid V0, resid 56, resname ARG."""
+    from snarefuse.spec import example_spec_path, load_spec
+
+    spec = load_spec(example_spec_path("quickstart")).with_overrides({"system.snares.n_complexes": 1})
+    built = build_system(spec)
+    built.save(tmp_path / "snare")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        u = MDAnalysis.Universe(str(tmp_path / "snare" / "system.psf"), str(tmp_path / "snare" / "system.pdb"))
+    assert u.atoms.n_atoms == built.topology.getNumAtoms()
+    r56 = u.select_atoms("segid V0 and resid 56")
+    assert r56.n_atoms == 1 and r56.residues.resnames[0] == "ARG"
+    q226 = u.select_atoms("segid S0 and resid 226")  # syntaxin-1A Q226, its 0-layer glutamine
+    assert q226.n_atoms == 1 and q226.residues.resnames[0] == "GLN"
+    assert {"V0", "S0", "N0", "C0"} <= {s.segid for s in u.segments}
+    # the protein bonds are there: every residue of VAMP2 bonded to the next
+    vamp = u.select_atoms("segid V0")
+    assert len(vamp.bonds) >= vamp.n_atoms - 1

@@ -162,3 +162,20 @@ def test_formulation_names_match_the_formulations_module_and_stay_out_of_the_key
     with pytest.raises(SpecError) as e:
         base.with_overrides({"run.formulation": "fast"})
     assert e.value.field == "run.formulation" and "poly" in str(e.value)
+
+
+@pytest.mark.parametrize("field,value", [("system.bilayer.n_lipids", 10**300), ("system.bilayer.n_lipids", 1e300),
+                                         ("system.bilayer.n_lipids", 20_000_000)])
+def test_absurd_sizes_are_refused_not_built(field, value):
+    with pytest.raises(SpecError) as e:
+        load_spec(example_spec_path("bilayer_small")).with_overrides({field: value})
+    assert e.value.field == field and "accepted <=" in str(e.value)
+
+
+def test_absurd_box_is_refused():
+    d = load_spec(example_spec_path("bilayer_small")).to_dict()
+    del d["system"]["bilayer"]["n_lipids"]
+    d["system"]["bilayer"]["box_xy"] = "1e9 nm"
+    with pytest.raises(SpecError) as e:
+        Spec.from_dict(d)
+    assert e.value.field == "system.bilayer.box_xy"

@@ -215,6 +215,9 @@ def test_shipped_snare_sweep_is_valid(tmp_path: Path):
     sw = load_sweep("sweep_snares", workspace=tmp_path / "ws")
     assert sorted({p.parameters["system.snares.n_complexes"] for p in sw.points}) == [1, 2, 3, 4, 5]
     assert len(sw.points) == 40 and sw.stop_event == "pore"
+    demo = load_sweep("sweep_snares_demo", workspace=tmp_path / "demo")
+    assert sorted({p.parameters["system.snares.n_complexes"] for p in demo.points}) == [1, 2, 4]
+    assert len(demo.points) == 6
 
 
 def test_init_names_the_point_that_cannot_be_built(tmp_path: Path):
@@ -371,6 +374,16 @@ def test_collect_tables_and_plots_fusion_statistics(tmp_path: Path):
                                "n_frames"} <= set(rows[0])
     for name in ("fusion_probability", "survival"):
         assert res.files[name].stat().st_size > 1000
+    # the same table as Parquet (pyarrow is in the test extra): same columns, same rows, same values
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(res.files["parquet"]).to_pylist()
+    assert len(table) == 8 and list(table[0]) == list(rows[0])
+    by_key = {r["key"]: r for r in rows}
+    for r in table:
+        assert str(r["lipids.CKL.tail_attraction"]) == by_key[r["key"]]["lipids.CKL.tail_attraction"]
+        assert ("" if r["first_passage.pore_ps"] in (None, "") else str(r["first_passage.pore_ps"])) \
+            == by_key[r["key"]]["first_passage.pore_ps"]
 
 
 def test_probability_is_split_by_the_other_varied_parameters(tmp_path: Path):

@@ -1,4 +1,4 @@
-"""Membrane and fusion analyses of snarefuse trajectories.
+"""Membrane, fusion and SNARE analyses of snarefuse trajectories.
 
 Kernels on NumPy arrays live in :mod:`.kernels`; the ``*Analysis`` classes stream frames with
 ``mdtraj.iterload`` (``run(start, stop, step)`` returns ``self``, per-frame results in ``.table``, a
@@ -20,10 +20,12 @@ from .fusion import (ContactFrame, ContentMixingAnalysis, DiaphragmAnalysis, Fus
 from .kernels import STATES
 from .membrane import LeafletAnalysis, MembraneAnalysis, MembraneGeometry, compute_membrane_geometry
 from .pipeline import analyze_run
+from .snare import SnareAnalysis, SnareIndex, compute_helix_axis, compute_layer_distances, wlc_force_pn
 
 __all__ = [
     "AnalysisBase", "AnalysisError", "ContactFrame", "ContentMixingAnalysis", "DiaphragmAnalysis", "Frame",
     "FusionAnalysis", "LeafletAnalysis", "LipidIndex", "LipidMixingAnalysis", "MembraneAnalysis",
-    "MembraneGeometry", "PoreAnalysis", "Results", "STATES", "SeparationAnalysis", "Table", "TrajectorySource",
-    "analyze_run", "compute_contact_frame", "compute_membrane_geometry", "detect_pore", "run_analyses",
+    "MembraneGeometry", "PoreAnalysis", "Results", "STATES", "SeparationAnalysis", "SnareAnalysis", "SnareIndex",
+    "Table", "TrajectorySource", "analyze_run", "compute_contact_frame", "compute_helix_axis",
+    "compute_layer_distances", "compute_membrane_geometry", "detect_pore", "run_analyses", "wlc_force_pn",
 ]

@@ -8,10 +8,13 @@ physical time, ``units.sigma_nm`` lengths to sigma; ``contact_axis`` places the 
 * ``leaflets.csv``    per-frame leaflet sizes and membrane composition
 * ``fusion.csv``      per-frame separation, lipid mixing, diaphragm, pore, state (two-membrane runs)
 * ``contact_map.csv`` the time-averaged and last-frame gap maps (``u_nm, v_nm, gap_mean_nm, gap_last_nm``)
+* ``snare.csv``       per-frame, per-complex SNARE metrics (zippering, TMD tilt and depth, ring radius,
+  linker extension and worm-like-chain force) when ``manifest.json`` lists ``snares``
 * ``summary.json``    first-passage times (ps, ns, tau, physical ns), membrane property means, options, notes
-* ``separation.png, pore_radius.png, timeline.png, contact_map.png, membranes.png``
+* ``separation.png, pore_radius.png, timeline.png, contact_map.png, membranes.png, snare.png``
 
-For a run with a single membrane the two-membrane analyses are skipped and ``summary.json`` says so.
+For a run with a single membrane the two-membrane analyses are skipped and ``summary.json`` says so;
+likewise the SNARE metrics without SNARE complexes (``summary["snare"]["skipped"]``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from . import kernels as K
 from .base import AnalysisError, Table, TrajectorySource, run_analyses
 from .fusion import BLOCK_RADIUS, CONTACT_RADIUS, MIN_PORE_RADIUS, FusionAnalysis
 from .membrane import LeafletAnalysis, MembraneAnalysis
+from .snare import SnareAnalysis
 
 #: Trajectory file names looked for in a run directory, in order.
 TRAJECTORY_NAMES = ("trajectory.dcd", "trajectory.xtc")
@@ -62,7 +66,7 @@ def _units(manifest: dict[str, Any]) -> dict[str, float]:
             if isinstance(units, dict) and isinstance(units.get(k), (int, float))}
 
 
-def _manifest_contact_xy(manifest: dict[str, Any]) -> tuple[float, float] | None:
+def manifest_contact_xy(manifest: dict[str, Any]) -> tuple[float, float] | None:
     """x, y of the builder's contact axis when it runs along z (``contact_axis.point_nm``)."""
     ax: Any = manifest.get("contact_axis")
     try:
@@ -162,6 +166,9 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     figures : bool
         Write the PNG figures.
 
+    The SNARE metrics (:class:`~snarefuse.analysis.snare.SnareAnalysis`) run when ``manifest.json`` lists
+    ``snares``, at the manifest's ``units.temperature_k`` (default 310 K) and with its defaults otherwise.
+
     Returns
     -------
     dict
@@ -177,7 +184,7 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     manifest = _manifest(run_dir)
     units = _units(manifest)
     if contact_xy is None:
-        contact_xy = _manifest_contact_xy(manifest)
+        contact_xy = manifest_contact_xy(manifest)
     src = TrajectorySource(traj, pdb, dt_ps=dt_ps)
     if src.lipids.n_lipids == 0:
         raise AnalysisError(f"{pdb}: no lipid residues (atoms named H, T1, T2[, T3]) found")
@@ -199,6 +206,13 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     else:
         skip_note = "single membrane: two-membrane analyses (separation, stalk, diaphragm, pore, timeline) skipped"
         notes.append(skip_note)
+    snare = None
+    if manifest.get("snares"):
+        t_k = (manifest.get("units") or {}).get("temperature_k")
+        snare = SnareAnalysis(src, snares=manifest["snares"], membranes=membranes, contact_xy=contact_xy,
+                              geometry=geometry, chunk=chunk,
+                              **({"temperature_k": float(t_k)} if isinstance(t_k, (int, float)) else {}))
+        analyses.append(snare)
     run_analyses(analyses, start=start, stop=stop, step=step, chunk=chunk)
     n_frames = mem.table.n_rows
     if n_frames == 0:
@@ -258,6 +272,12 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
             summary["fusion"]["max_markers_crossed"] = int(np.max(ft["markers_crossed"]))
     else:
         summary["fusion"] = {"skipped": skip_note}
+    if snare is not None:
+        snare.to_csv(out / "snare.csv")
+        files.append("snare.csv")
+        summary["snare"] = snare.results.summary
+    else:
+        summary["snare"] = {"skipped": "no SNARE complexes ('snares' in manifest.json): SNARE metrics skipped"}
 
     if figures:
         from .. import plot as P
@@ -286,6 +306,15 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
                     diaphragm_mask=maps["diaphragm_last"], diaphragm_extent=maps["diaphragm_extent"]),
                     size=(6.0, 5.0))
                 files.append("contact_map.png")
+        if snare is not None:
+            st = snare.table
+
+            def draw_snare(axes: list[Any]) -> None:
+                P.plot_zippering(st, ax=axes[0], time_unit=time_unit, tau_ps=tau_ps)
+                P.plot_linker_force(st, ax=axes[1], time_unit=time_unit, tau_ps=tau_ps)
+
+            _figure(out / "snare.png", draw_snare, size=(6.4, 7.0), rows=2)
+            files.append("snare.png")
     summary["files"] = files + ["summary.json"]
     summary["notes"] = notes
     summary["options"] = {"chunk": chunk, "dt_ps": dt_ps, "contact_xy": contact_xy, "geometry": geometry,

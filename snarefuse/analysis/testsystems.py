@@ -375,3 +375,118 @@ def two_vesicles(radius: float = 6.0, gap: float = 2.0, *, direction: tuple[floa
         b.sphere(m, c, r_out, outward=True)
         b.sphere(m, c, radius - t / 2, outward=False, rotation=1.0)
     return b.build(**_common(n_frames, jitter, seed, shift, dt_ps))
+
+
+# ---------------------------------------------------------------------------------------------
+# a synthetic fusion path: the stages above as one multi-frame trajectory
+# ---------------------------------------------------------------------------------------------
+#: Frames of :func:`fusion_path`: (known state, known gap (nm) where the proximal heads face each other,
+#: stalk neck radius, diaphragm radius, pore radius), one tuple per frame. A single stalk frame at
+#: frame 6 is a flicker (shorter than the default ``persist`` of 3 frames).
+FUSION_PATH_FRAMES: tuple[tuple[str, float, float, float, float], ...] = (
+    ("docked", 4.0, 0, 0, 0), ("docked", 3.5, 0, 0, 0), ("docked", 3.0, 0, 0, 0), ("docked", 2.5, 0, 0, 0),
+    ("docked", 2.0, 0, 0, 0), ("docked", 2.0, 0, 0, 0),
+    ("stalk", 2.0, 2.0, 0, 0),  # flicker
+    ("docked", 2.0, 0, 0, 0), ("docked", 2.0, 0, 0, 0),
+    ("stalk", 2.0, 2.0, 0, 0), ("stalk", 2.0, 2.0, 0, 0), ("stalk", 2.0, 2.5, 0, 0), ("stalk", 2.0, 2.5, 0, 0),
+    ("hemifused", 2.0, 0, 2.5, 0), ("hemifused", 2.0, 0, 3.0, 0), ("hemifused", 2.0, 0, 3.5, 0),
+    ("hemifused", 2.0, 0, 4.0, 0),
+    ("pore", 2.0, 0, 0, 1.5), ("pore", 2.0, 0, 0, 2.0), ("pore", 2.0, 0, 0, 2.5),
+    ("expanded_pore", 2.0, 0, 0, 3.5), ("expanded_pore", 2.0, 0, 0, 4.0), ("expanded_pore", 2.0, 0, 0, 4.0),
+)
+#: Default time between frames of :func:`fusion_path`, ps: 5 tau (500 steps of 0.01 tau, tau = 9.09 ps),
+#: the frame interval of the quickstart run.
+FUSION_PATH_DT_PS = 45.45
+
+
+def _fusion_stage(state: str, gap: float, stalk_r: float, dia_r: float, pore_r: float, n_side: int, box_z: float,
+                  jitter: float, seed: int) -> mdtraj.Trajectory:
+    kw = {"n_side": n_side, "jitter": jitter, "seed": seed}
+    if state == "docked":
+        return two_bilayers(gap, box_z=box_z, **kw)  # type: ignore[arg-type]
+    if state == "stalk":
+        return stalk(gap, stalk_r, **kw)  # type: ignore[arg-type]
+    if state == "hemifused":
+        return hemifusion_diaphragm(dia_r, gap, **kw)  # type: ignore[arg-type]
+    return fusion_pore(pore_r, gap, **kw)  # type: ignore[arg-type]
+
+
+def fusion_path(n_side: int = 24, *, jitter: float = 0.05, seed: int = 0, dt_ps: float = FUSION_PATH_DT_PS,
+                shift: tuple[float, float, float] = (0, 0, 0)) -> mdtraj.Trajectory:
+    """A synthetic two-bilayer fusion trajectory with known answers: docked -> stalk -> hemifused -> pore
+    -> expanded pore, one frame per entry of :data:`FUSION_PATH_FRAMES` (see :func:`fusion_path_answers`).
+
+    Every frame is one of the systems above (:func:`two_bilayers`, :func:`stalk`,
+    :func:`hemifusion_diaphragm`, :func:`fusion_pore`) in the same box, with fresh jitter. Those hold
+    slightly different numbers of lipids, and a trajectory needs one topology, so each frame keeps the
+    smallest count of each membrane: the surplus lipids are removed at random from the membrane's
+    *distal* leaflet, more than 9 nm laterally from the contact axis. There the facing (proximal)
+    leaflets of both membranes stay complete, so the removal opens no column through the membranes and
+    changes neither the gap nor the contact zone; it does thin the distal leaflets far from the axis by
+    a few per cent (area per lipid and leaflet sizes of this trajectory are not known answers). Lipids
+    are not the same molecules from frame to frame: do not track lipid identity over time here.
+
+    Examples
+    --------
+    >>> t = fusion_path()
+    >>> t.n_frames == len(FUSION_PATH_FRAMES)
+    True
+    """
+    box_z = 2 * THICKNESS + 2.0 + 6.0 + 2 * SIGMA_NM  # the box of the gap = 2 nm stages
+    rng = np.random.default_rng(seed)
+    stages = [_fusion_stage(*f, n_side=n_side, box_z=box_z, jitter=jitter, seed=seed + i)
+              for i, f in enumerate(FUSION_PATH_FRAMES)]
+    memb = [np.array([a.residue.chain.index for a in s.topology.atoms]) for s in stages]
+    n_keep = [min(len({a.residue.index for a in s.topology.atoms if a.residue.chain.index == m}) for s in stages)
+              for m in (0, 1)]
+    xyz = []
+    top = None
+    for s, chain in zip(stages, memb):
+        pos = s.xyz[0].astype(np.float64)
+        keep_atoms: list[int] = []
+        for m in (0, 1):
+            res = np.array(sorted({a.residue.index for a in s.topology.atoms if a.residue.chain.index == m}))
+            first = np.array([next(iter(s.topology.residue(r).atoms)).index for r in res])
+            head, last = pos[first], pos[first + 2]
+            r_lat = np.hypot(head[:, 0] - s.unitcell_lengths[0, 0] / 2, head[:, 1] - s.unitcell_lengths[0, 1] / 2)
+            distal = (head[:, 2] < last[:, 2]) if m == 0 else (head[:, 2] > last[:, 2])
+            pool = np.flatnonzero(distal & (r_lat > 9.0))
+            surplus = len(res) - n_keep[m]
+            if surplus > len(pool):
+                raise ValueError(f"n_side: {n_side} is too small for the fusion path; accepted n_side >= 24")
+            drop = set(rng.choice(pool, size=surplus, replace=False).tolist())
+            for k, r in enumerate(res):
+                if k not in drop:
+                    keep_atoms.extend(a.index for a in s.topology.residue(r).atoms)
+        sl = s.atom_slice(np.array(keep_atoms))
+        top = top or sl.topology
+        xyz.append(sl.xyz[0])
+    assert top is not None
+    box = stages[0].unitcell_lengths[0].astype(np.float64)
+    out = np.mod(np.stack(xyz).astype(np.float64) + np.asarray(shift, float), box).astype(np.float32)
+    n = len(xyz)
+    return mdtraj.Trajectory(out, top, time=np.arange(n) * dt_ps,
+                             unitcell_lengths=np.tile(box.astype(np.float32), (n, 1)),
+                             unitcell_angles=np.full((n, 3), 90.0, dtype=np.float32))
+
+
+def fusion_path_answers(dt_ps: float = FUSION_PATH_DT_PS, persist: int = 3) -> dict[str, NDArray[np.generic]]:
+    """Known answers of :func:`fusion_path`, per frame: ``time_ps``, ``state_name``, ``gap_nm`` (the gap
+    between the facing head surfaces away from any connection), ``stalk_radius_nm``,
+    ``diaphragm_radius_nm``, ``pore_radius_nm``; and ``first_passage_ps`` per state (NaN: never), by the
+    flicker rule with ``persist`` frames (the one-frame stalk at frame 6 does not count)."""
+    from .kernels import STATES
+
+    n = len(FUSION_PATH_FRAMES)
+    state = np.array([STATES.index(f[0]) for f in FUSION_PATH_FRAMES])
+    fp = np.full(len(STATES), np.nan)
+    for k in range(len(STATES)):
+        for i in range(n - persist + 1):
+            if np.all(state[i:i + persist] >= k):
+                fp[k] = i * dt_ps
+                break
+    cols = list(zip(*FUSION_PATH_FRAMES))
+    return {"time_ps": np.arange(n) * dt_ps, "state_name": np.array(cols[0]), "gap_nm": np.array(cols[1], float),
+            "stalk_radius_nm": np.array(cols[2], float), "diaphragm_radius_nm": np.array(cols[3], float),
+            "pore_radius_nm": np.array(cols[4], float),
+            "first_passage_ps": dict(zip(STATES, fp))}  # type: ignore[dict-item]

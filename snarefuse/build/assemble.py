@@ -2,7 +2,8 @@
 
 Topology conventions (relied on by the analysis package): a lipid is one residue named after its
 species, atoms ``H, T1, T2[, T3]`` bonded along the chain, no elements; each membrane is one chain
-(chain index = membrane id).
+(chain index = membrane id). SNARE proteins follow the lipids (one chain per helix), then the gas
+beads of each vesicle's lumen (one chain per vesicle, one ``GAS`` residue per bead; :mod:`.gas`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..io import atomic_write_json, atomic_write_text
 from ..psf import psf_text
 from ..spec import Spec, vesicle_head_offset_nm
 from .bilayer import LeafletGeometry, head_plane_offset, planar_bilayer, split_counts
+from .gas import add_lumen_gas, place_lumen_gas
 from .proteins import MembraneShape, add_forces, add_to_topology, lipids_clear_of, place_ring
 from .vesicle import vesicle_lipid_positions
 
@@ -222,6 +224,11 @@ def build_system(spec: Spec) -> BuiltSystem:
         snare_records = add_to_topology(top, complexes)
         add_forces(system, complexes, [r["first_atom"] for r in snare_records], spec)
         chunks += [c.positions for c in complexes]
+    fills = place_lumen_gas(spec, [info for _, info in membranes_geo],
+                            np.concatenate([c.positions for c in complexes]) if complexes else None)
+    for fill, record in zip(fills, add_lumen_gas(top, system, fills, model.bead_mass_amu)):
+        membranes[fill.membrane]["lumen"] = record
+        chunks.append(fill.positions)
     positions = np.concatenate([c.reshape(-1, 3) for c in chunks]) if chunks else np.zeros((0, 3))
 
     units = model.units
@@ -242,6 +249,7 @@ def build_system(spec: Spec) -> BuiltSystem:
         "membranes": membranes,
         "snares": snare_records,
         "lipids_removed_for_proteins": removed,
+        "n_gas": int(sum(len(f.positions) for f in fills)),
         "contact_axis": {"point_nm": [float(centre[0]), float(centre[1]), float(centre[2])], "direction": [0, 0, 1]},
         "box_nm": box.tolist(),
         "units": units.as_dict(),

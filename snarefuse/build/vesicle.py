@@ -246,36 +246,71 @@ def cut_hole(positions: np.ndarray, center: Sequence[float], axis: Sequence[floa
 
 
 def interior_gas_positions(n: int, vesicle: VesicleLipids, *, margin_nm: float = SIGMA_NM,
-                           min_separation_nm: float = 0.0, seed: int | None = None) -> np.ndarray:
-    """Positions of ``n`` ideal-gas beads uniformly inside a vesicle's lumen.
+                           min_separation_nm: float = 0.0, seed: int | None = None,
+                           avoid_nm: np.ndarray | None = None, avoid_clearance_nm: float = 0.0) -> np.ndarray:
+    """Positions of ``n`` gas beads uniformly inside a vesicle's lumen.
 
     Beads are drawn inside the sphere ``inner_head_radius - margin_nm`` around the vesicle centre
-    (Butu et al. 2025 keep solvent-free vesicles pressurised this way). Gas beads do not interact
-    with each other, so they may overlap unless ``min_separation_nm`` > 0 asks for rejection sampling.
+    (Butu et al. 2025 keep solvent-free vesicles pressurised this way; :mod:`snarefuse.lumen`).
+
+    Parameters
+    ----------
+    n : int
+        Number of beads.
+    vesicle : VesicleLipids
+        Only its centre and inner head radius are used.
+    margin_nm : float
+        Distance kept from the inner head shell.
+    min_separation_nm : float
+        Smallest distance between two gas beads (0: independent uniform points, which may overlap);
+        > 0: random sequential addition, in batches checked with k-d trees (fast up to 10^4 beads at
+        the densities of :data:`snarefuse.lumen.MAX_PACKING_FRACTION`).
+    seed : int or None
+    avoid_nm : ndarray, shape (m, 3), optional
+        Other beads (proteins) that no gas bead may come within ``avoid_clearance_nm`` of.
 
     Returns
     -------
     ndarray, shape (n, 3), float64, nm
+
+    Examples
+    --------
+    >>> v = vesicle_lipid_positions(10.0, 0.929, seed=1)
+    >>> interior_gas_positions(20, v, min_separation_nm=1.0, seed=2).shape
+    (20, 3)
     """
     r_max = vesicle.inner_head_radius_nm - margin_nm
     if r_max <= 0:
         raise BuildError(f"margin_nm={margin_nm}: larger than the lumen radius {vesicle.inner_head_radius_nm:.2f} nm")
     rng = np.random.default_rng(seed)
+    centre = np.asarray(vesicle.center_nm, dtype=np.float64)
 
     def draw(m: int) -> np.ndarray:
         u = rng.normal(size=(m, 3))
         u /= np.linalg.norm(u, axis=1, keepdims=True)
-        return u * (r_max * rng.random(m) ** (1.0 / 3.0))[:, None]
+        return centre + u * (r_max * rng.random(m) ** (1.0 / 3.0))[:, None]
 
-    if min_separation_nm <= 0:
-        return draw(n) + vesicle.center_nm
-    out: list[np.ndarray] = []
-    for _ in range(1000 * max(n, 1)):
+    avoid = None if avoid_nm is None or avoid_clearance_nm <= 0 else np.asarray(avoid_nm, dtype=np.float64).reshape(-1, 3)
+    avoid_tree = cKDTree(avoid) if avoid is not None and len(avoid) else None
+    if min_separation_nm <= 0 and avoid_tree is None:
+        return draw(n)
+    out = np.zeros((0, 3))
+    for _ in range(1000):
         if len(out) >= n:
             break
-        p = draw(1)[0]
-        if not out or np.min(np.linalg.norm(np.asarray(out) - p, axis=1)) >= min_separation_nm:
-            out.append(p)
+        need = n - len(out)
+        cand = draw(max(2 * need, 16))
+        if avoid_tree is not None:
+            cand = cand[~np.isfinite(avoid_tree.query(cand, distance_upper_bound=avoid_clearance_nm)[0])]
+        if min_separation_nm > 0 and len(cand):
+            if len(out):
+                cand = cand[~np.isfinite(cKDTree(out).query(cand, distance_upper_bound=min_separation_nm)[0])]
+            pairs = cKDTree(cand).query_pairs(min_separation_nm, output_type="ndarray")
+            keep = np.ones(len(cand), dtype=bool)
+            keep[pairs.max(axis=1)] = False  # of two candidates too close, the later one goes
+            cand = cand[keep]
+        out = np.concatenate([out, cand[:need]])
     if len(out) < n:
-        raise BuildError(f"min_separation_nm={min_separation_nm}: cannot place {n} gas beads in the lumen")
-    return np.asarray(out) + vesicle.center_nm
+        raise BuildError(f"min_separation_nm={min_separation_nm}: cannot place {n} gas beads in the lumen "
+                         f"(radius {r_max:.2f} nm); placed {len(out)}")
+    return out

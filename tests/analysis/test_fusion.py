@@ -207,3 +207,31 @@ def test_detect_pore_from_openmm_topology_and_positions(tmp_path) -> None:  # ty
     np.testing.assert_array_equal(info.membrane, ref.membrane)
     has, r = detect_pore(pdb.getPositions(asNumpy=True), pdb.topology.getPeriodicBoxVectors(), info)
     assert has and abs(r - 3.0) < PORE_TOL
+
+
+@pytest.fixture(scope="module")
+def fusion_path_analysis() -> FusionAnalysis:
+    return FusionAnalysis(ts.fusion_path(seed=4)).run()
+
+
+def test_fusion_path_states_and_first_passage(fusion_path_analysis: FusionAnalysis) -> None:
+    """The synthetic docked -> stalk -> hemifused -> pore path: every frame's state, and first passages by
+    the flicker rule (the one-frame stalk at frame 6 does not count)."""
+    want = ts.fusion_path_answers()
+    tb = fusion_path_analysis.table
+    np.testing.assert_array_equal(tb["state_name"], want["state_name"])
+    got = {k: v["time_ps"] for k, v in fusion_path_analysis.results.first_passage.items()}
+    np.testing.assert_allclose([got[k] for k in want["first_passage_ps"]], list(want["first_passage_ps"].values()))
+
+
+def test_fusion_path_radii_and_gaps(fusion_path_analysis: FusionAnalysis) -> None:
+    want = ts.fusion_path_answers()
+    tb = fusion_path_analysis.table
+    docked = want["state_name"] == "docked"
+    np.testing.assert_allclose(tb["mean_gap_nm"][docked], want["gap_nm"][docked], atol=GAP_TOL)
+    hemi = want["diaphragm_radius_nm"] > 0
+    np.testing.assert_allclose(tb["diaphragm_radius_nm"][hemi], want["diaphragm_radius_nm"][hemi], atol=DIAPHRAGM_TOL)
+    np.testing.assert_array_equal(tb["diaphragm_radius_nm"][~hemi & (want["pore_radius_nm"] == 0)], 0.0)
+    pore = want["pore_radius_nm"] > 0
+    np.testing.assert_allclose(tb["pore_radius_nm"], want["pore_radius_nm"], atol=PORE_TOL)
+    np.testing.assert_array_equal(tb["has_pore"], pore)

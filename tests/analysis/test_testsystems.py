@@ -61,3 +61,13 @@ def test_markers_are_mrk_residues() -> None:
     lip = LipidIndex.from_topology(t.topology)
     assert len(lip.markers) == 5
     assert {t.topology.atom(i).residue.name for i in lip.markers} == {"MRK"}
+
+
+def test_fusion_path_has_one_topology_and_known_times() -> None:
+    t = ts.fusion_path(seed=1, dt_ps=10.0)
+    want = ts.fusion_path_answers(dt_ps=10.0)
+    assert t.n_frames == len(want["state_name"])
+    np.testing.assert_allclose(t.time, want["time_ps"])
+    lip = LipidIndex.from_topology(t.topology)
+    assert lip.n_membranes == 2 and lip.n_lipids == t.topology.n_residues
+    assert np.all(t.xyz >= 0) and np.all(t.xyz < t.unitcell_lengths[:, None, :])

@@ -1,0 +1,658 @@
+"""SNARE metrics where proteins are present: zippering by layer, TMD tilt and depth, ring radius,
+linker extension and the worm-like-chain force it implies (SCIENCE.md §3, issue 4 item 7).
+
+The complexes are described by the ``snares`` records of a build's ``manifest.json``
+(:func:`snarefuse.build.proteins.add_to_topology`): per complex ``first_atom``, ``n_atoms``,
+``linker_unzipped`` (VAMP2, syntaxin) and per-bead ``helix`` (chain ``A`` VAMP2, ``B`` syntaxin-1A,
+``C`` SNAP-25B SN1, ``D`` SN2), ``resid`` (real residue numbers), ``layer``, ``segment``
+(``motif`` / ``linker`` / ``tmd``) and ``is_core``. One bead per residue (the C-alpha).
+
+Periodic boundaries: each chain of a complex is unwrapped along its sequence by minimum image of
+consecutive beads, then shifted by whole box vectors so that its centroid is the minimum image of
+the VAMP2 centroid; a complex split by the box boundary (or written with each chain wrapped on its
+own, as OpenMM reporters do for separate molecules) is measured whole.
+
+Definitions (lengths nm, angles degrees, forces pN)
+----------------------------------------------------
+* Layer distance ``d_layer_{L}_nm`` (L = -7 ... +8, written ``m7 ... 0 ... p8``): the mean of the six
+  pairwise distances between the four layer-L residues (the a/d core residue of layer L of each helix,
+  e.g. the 0-layer VAMP2 R56, syntaxin Q226, SNAP-25 Q53 and Q174). The ideal bundle of the builder
+  has 1.045 nm between neighbouring helices and 1.478 nm across: a mean of
+  :data:`IDEAL_LAYER_DISTANCE_NM` = 1.189 nm.
+* A layer is *zipped* when ``d_layer < zip_cutoff_nm`` (default :data:`ZIP_CUTOFF_NM` = 1.8 nm, about
+  1.5 x ideal, the usual Go-model criterion r < 1.5 r0 for a formed contact). In the quickstart system
+  at 1 kT per contact the layers of the assembled complexes loosen from 1.19 to ~1.45 nm on average
+  within 15 tau, with 15 % of layer-frames above 1.6 nm and 3 % above 1.8 nm. Caveat at the boundary:
+  in a freshly built complex the first layer C-terminal to ``zipped_layers`` is only half peeled (its
+  VAMP2 and syntaxin residues are the first residues of the linker coil, ~1.75 nm) and reads as
+  zipped; the layers beyond it read as open. The measure is geometric: the builder keeps residues
+  outside ``zipped_layers`` in bundle geometry unless they are linker coil, so a freshly built complex
+  reads as zipped wherever its helices are in place (they separate only in dynamics).
+* ``n_zipped_layers`` counts the zipped layers (0-16); ``zip_front_layer`` (zippering progress) is the
+  most C-terminal (membrane-proximal) layer of the longest contiguous run of zipped layers, a single
+  open layer inside a run bridged (:func:`zippering_progress`); NaN when no layer is zipped.
+* TMD axis: the principal axis of the TMD beads (VAMP2 95-116, syntaxin 266-288) smoothed by two
+  passes of a one-turn (4-residue) moving average (:func:`compute_helix_axis`), oriented N -> C; its
+  centre is the centroid of the TMD beads. Each TMD belongs to the membrane whose mid-surface is
+  nearest to that centre on the first analysed frame.
+* Local membrane frame at a TMD: lipids of its membrane whose last tail bead (the midplane bead) lies
+  within ``local_radius_nm`` (default :data:`LOCAL_RADIUS_NM`) of the TMD centre laterally and within
+  :data:`LOCAL_HALF_HEIGHT_NM` along the global normal (z for a planar membrane, radial for a
+  vesicle). Local normal: their mean lipid axis (last tail -> head, each flipped onto the global
+  normal); local midplane point: the mean of the centroids of their last tail beads in the two
+  leaflets (lipids pointing along / against the global normal), so that unequal leaflet counts in the
+  patch do not bias it. With fewer than :data:`MIN_LOCAL_LIPIDS` such lipids (a TMD pulled out of its
+  membrane) the global normal and mid-surface are used. The normal ``n`` is oriented towards the
+  cleft (towards the other membrane; outward for a vesicle).
+* ``tmd_tilt_{protein}_deg``: angle between the TMD axis and the local normal as lines, 0-90 deg.
+* ``tmd_span_{protein}_nm``: extent of the TMD beads along that axis; an intact straight helix spans
+  0.15 nm x (n - 1), 3.15 nm for VAMP2 and 3.30 nm for syntaxin. A shorter span means a bent or
+  collapsed TMD, whose tilt is then only that of its principal axis.
+* ``tmd_depth_{protein}_nm``: ``(TMD centre - local midplane point) . n``: 0 for a TMD centred in its
+  membrane, positive when displaced towards the cleft (pulled out by the linker), negative beyond.
+* Ring: the contact axis of :func:`~snarefuse.analysis.fusion.compute_contact_frame` (planar-planar:
+  along z through ``contact_xy``, default the box centre; vesicle-planar: z through the vesicle centre;
+  vesicle-vesicle: the line joining the centres; a single or no membrane: z through ``contact_xy``).
+  Each complex's ring point is the midpoint of its two linker anchors (below), where the builder puts
+  the complex on the ring of ``snares.ring_radius``. ``ring_radius_nm``: distance of the ring point from
+  the contact axis; ``ring_radius_mean_nm``: its mean over the complexes of the frame;
+  ``ring_radius_self_nm``: mean distance of the ring points from their own centroid projected on the
+  plane normal to the axis (independent of where the axis is; NaN with one complex).
+* Linker: the ``n`` unzipped (coil) residues before the TMD (``linker_unzipped``, e.g. VAMP2 90-94,
+  syntaxin 255-265) join the last helical bundle residue (the *anchor*, e.g. VAMP2 W89) to the first
+  TMD residue by ``n + 1`` virtual bonds of 0.365 nm (SCIENCE.md §3; the builder's coil bonds). The
+  extension ``linker_ext_{protein}_nm`` is the anchor to first-TMD-residue distance ``x``; the contour
+  length between those two beads is ``L = 0.365 nm x (n + 1)`` (n residues, n + 1 bonds: 2.19 nm for
+  VAMP2's 5, 4.38 nm for syntaxin's 11); ``linker_rel_ext_{protein} = x / L``. Without unzipped
+  residues (n = 0) the linker columns are NaN.
+* ``linker_force_{protein}_pn``: Marko-Siggia worm-like-chain force at that extension,
+  ``F = (kT / P) [1 / (4 (1 - x/L)^2) - 1/4 + x/L]`` with persistence length ``P``
+  (default :data:`PERSISTENCE_LENGTH_NM` = 0.5 nm, the model linker's; SCIENCE.md gives 0.3-0.7 nm) and
+  ``kT`` at ``temperature_k``. The formula diverges at ``x = L`` (and the model's harmonic coil bonds
+  can stretch past it): ``x/L`` is clamped to :data:`WLC_MAX_FRACTION` for the force, which is then a
+  lower bound, and ``linker_clamped_{protein}`` is True.
+
+Examples
+--------
+>>> round(float(wlc_force_pn(0.5, 1.0, 0.5, temperature_k=310.0)), 2)
+10.7
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..units import BOLTZMANN_KJ_PER_MOL_K
+from . import kernels as K
+from .base import AnalysisBase, AnalysisError, Frame
+from .fusion import compute_contact_frame
+from .membrane import MembraneGeometry, frame_geometry
+
+F = NDArray[np.float64]
+IA = NDArray[np.int64]
+
+#: Layers of the SNARE bundle, N- to C-terminal.
+LAYERS = tuple(range(-7, 9))
+#: Mean inter-helix C-alpha distance of a layer of the builder's ideal bundle, nm.
+IDEAL_LAYER_DISTANCE_NM = 1.189
+#: Default zipping threshold on a layer's mean inter-helix distance, nm.
+ZIP_CUTOFF_NM = 1.8
+#: Contour length per unzipped-linker virtual bond, nm (SCIENCE.md §3).
+WLC_CONTOUR_PER_BOND_NM = 0.365
+#: Default linker persistence length, nm (the model linker's ~0.5 nm; SCIENCE.md §3: 0.3-0.7 nm).
+PERSISTENCE_LENGTH_NM = 0.5
+#: Relative extension x/L at which the Marko-Siggia force is clamped.
+WLC_MAX_FRACTION = 0.95
+#: 1 kJ/mol/nm in pN.
+KJMOL_NM_TO_PN = 1.66053906660
+#: Default temperature, K (the shipped specs' 310 K).
+DEFAULT_TEMPERATURE_K = 310.0
+#: Lateral radius (nm) of the lipid patch that defines a TMD's local membrane frame.
+LOCAL_RADIUS_NM = 2.5
+#: Half-height (nm, along the global normal) of that patch.
+LOCAL_HALF_HEIGHT_NM = 4.0
+#: Fewest lipids in the patch for a local frame (else the global one is used).
+MIN_LOCAL_LIPIDS = 6
+#: Consecutive residues averaged for the helix axis fit (one turn).
+HELIX_AXIS_WINDOW = 4
+#: TMD-anchored chains: (column key, helix letter).
+ANCHORED = (("vamp2", "A"), ("syntaxin", "B"))
+HELICES = ("A", "B", "C", "D")
+
+
+def layer_label(layer: int) -> str:
+    """Column fragment of a layer: ``m7 ... m1, 0, p1 ... p8``."""
+    return "0" if layer == 0 else (f"m{-layer}" if layer < 0 else f"p{layer}")
+
+
+# ---------------------------------------------------------------------------------------------
+# kernels on arrays
+# ---------------------------------------------------------------------------------------------
+def wlc_force_pn(extension_nm: ArrayLike, contour_nm: ArrayLike, persistence_nm: float = PERSISTENCE_LENGTH_NM,
+                 temperature_k: float = DEFAULT_TEMPERATURE_K, max_fraction: float = WLC_MAX_FRACTION) -> F:
+    """Marko-Siggia worm-like-chain force (pN) at extension ``x`` of a chain of contour ``L``.
+
+    ``F = (kT / P) [1 / (4 (1 - x/L)^2) - 1/4 + x/L]`` with ``x/L`` clamped to ``[0, max_fraction]``.
+
+    Parameters
+    ----------
+    extension_nm, contour_nm : array_like of float
+        End-to-end distance ``x`` and contour length ``L``, nm (broadcast together).
+    persistence_nm : float
+        Persistence length ``P``, nm.
+    temperature_k : float
+        Temperature, K (``kT = k_B T``).
+    max_fraction : float
+        Clamp of ``x/L`` (< 1).
+
+    Returns
+    -------
+    ndarray of float64
+        Force in pN (NaN where ``L`` is not positive or ``x`` is NaN).
+
+    Examples
+    --------
+    >>> kt_pn_nm = 0.0083144626181532 * 310 * 1.66053906660  # 4.28 pN nm
+    >>> bool(np.isclose(wlc_force_pn(0.5, 1.0, 0.5), kt_pn_nm / 0.5 * (1.0 - 0.25 + 0.5)))
+    True
+    """
+    if not persistence_nm > 0 or not temperature_k > 0:
+        raise AnalysisError(f"persistence_length_nm={persistence_nm}, temperature_k={temperature_k}; accepted > 0")
+    if not 0 < max_fraction < 1:
+        raise AnalysisError(f"max_fraction: {max_fraction}; accepted 0 < max_fraction < 1")
+    x = np.asarray(extension_nm, dtype=float)
+    L = np.asarray(contour_nm, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.clip(x / np.where(L > 0, L, np.nan), 0.0, max_fraction)
+    kt_pn_nm = BOLTZMANN_KJ_PER_MOL_K * temperature_k * KJMOL_NM_TO_PN
+    return kt_pn_nm / persistence_nm * (0.25 / (1.0 - r) ** 2 - 0.25 + r)  # type: ignore[no-any-return]
+
+
+def unwrap_chains(xyz: F, box: F, chain: NDArray[Any]) -> F:
+    """Make a multi-chain molecule whole: each chain (consecutive beads with equal ``chain`` label) is
+    unwrapped along its sequence by minimum image, then shifted by box vectors so that its centroid is
+    the minimum image of the first chain's centroid.
+
+    Parameters
+    ----------
+    xyz : ndarray, shape (n, 3), nm
+    box : ndarray, shape (3,), nm (orthorhombic)
+    chain : ndarray, shape (n,)
+        Chain label of each bead; beads of one chain are consecutive.
+
+    Returns
+    -------
+    ndarray, shape (n, 3)
+    """
+    out = np.array(xyz, dtype=float)
+    if len(out) == 0:
+        return out
+    step = K.minimum_image(np.diff(out, axis=0), box)
+    new = np.r_[True, chain[1:] != chain[:-1]]
+    starts = np.flatnonzero(new)
+    ends = np.r_[starts[1:], len(out)]
+    ref = None
+    for a, b in zip(starts, ends):
+        seg = out[a] + np.r_[np.zeros((1, 3)), np.cumsum(step[a:b - 1], axis=0)]
+        c = seg.mean(axis=0)
+        if ref is None:
+            ref = c
+        else:
+            seg = seg + (ref + K.minimum_image(c - ref, box) - c)
+        out[a:b] = seg
+    return out
+
+
+def compute_layer_distances(xyz: F, layer_atoms: IA, box: F | None = None) -> F:
+    """Mean of the six pairwise distances among the four residues of each layer.
+
+    Parameters
+    ----------
+    xyz : ndarray, shape (n, 3), nm
+    layer_atoms : ndarray of int, shape (n_layers, 4)
+        Row of ``xyz`` of each layer's residue on each helix (-1: missing; the layer is then NaN).
+    box : ndarray, shape (3,), optional
+        Minimum-image distances when given.
+
+    Returns
+    -------
+    ndarray, shape (n_layers,), nm
+    """
+    idx = np.asarray(layer_atoms, dtype=np.int64)
+    p = xyz[np.where(idx >= 0, idx, 0)]  # (n_layers, 4, 3)
+    iu, ju = np.triu_indices(4, k=1)
+    d = p[:, iu] - p[:, ju]
+    if box is not None:
+        d = K.minimum_image(d, box)
+    out = np.linalg.norm(d, axis=-1).mean(axis=1)
+    out[(idx < 0).any(axis=1)] = np.nan
+    return out  # type: ignore[no-any-return]
+
+
+def zippering_progress(zipped: NDArray[np.bool_], layers: Sequence[int] = LAYERS) -> tuple[int, float]:
+    """``(n_zipped, front)``: the number of zipped layers, and the zipping front: the most C-terminal
+    layer of the longest contiguous run of zipped layers (ties: the more C-terminal run), where a single
+    unzipped layer between two zipped ones is bridged (a thermal excursion of one layer does not cut
+    the run); NaN when no layer is zipped.
+
+    Examples
+    --------
+    >>> z = np.zeros(16, bool); z[:10] = True; z[12] = True
+    >>> zippering_progress(z)
+    (11, 2.0)
+    >>> z[4] = False  # layer -3 open inside the zipped run: bridged
+    >>> zippering_progress(z)
+    (10, 2.0)
+    """
+    z = np.asarray(zipped, dtype=bool)
+    bridged = z.copy()
+    bridged[1:-1] |= z[:-2] & z[2:]
+    best_len, front, run = 0, float("nan"), 0
+    for i, on in enumerate(bridged):
+        run = run + 1 if on else 0
+        if on and run >= best_len:
+            best_len, front = run, float(layers[i])
+    return int(z.sum()), front
+
+
+def compute_helix_axis(xyz: F, window: int = HELIX_AXIS_WINDOW, passes: int = 2) -> tuple[F, F]:
+    """``(centre, axis)`` of an alpha-helix from its C-alpha beads: the centroid, and the unit axis
+    oriented first -> last bead.
+
+    The axis is the principal axis (largest singular vector) of the beads after ``passes`` moving
+    averages over ``window`` consecutive beads (one turn: 4 residues span 400 degrees). The averaged
+    points hug the helix axis, so an ideal helix of 12 or more residues gives its axis to 0.2 degree
+    (0.1 degree from 16), where the principal axis of the beads themselves is off by up to ~1.4
+    degrees (incomplete last turn). A pass is skipped when fewer than ``window + 2`` points remain.
+    """
+    c = xyz.mean(axis=0)
+    pts = xyz
+    for _ in range(passes):
+        if window > 1 and len(pts) >= window + 2:
+            cs = np.cumsum(np.r_[np.zeros((1, 3)), pts], axis=0)
+            pts = (cs[window:] - cs[:-window]) / window
+    _, _, vt = np.linalg.svd(pts - pts.mean(axis=0), full_matrices=False)
+    a = vt[0]
+    if a @ (xyz[-1] - xyz[0]) < 0:
+        a = -a
+    return c, a
+
+
+def tilt_angle_deg(axis: F, normal: F) -> float:
+    """Angle (deg, 0-90) between two lines given by direction vectors."""
+    c = abs(float(axis @ normal)) / float(np.linalg.norm(axis) * np.linalg.norm(normal))
+    return math.degrees(math.acos(min(1.0, c)))
+
+
+# ---------------------------------------------------------------------------------------------
+# complexes from the manifest
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SnareIndex:
+    """Bead indices of one complex (rows of its own bead block, ``atoms`` maps them to the system).
+
+    Attributes
+    ----------
+    complex : int
+    atoms : ndarray of int64, shape (n,)
+        System atom index of each bead.
+    chain : ndarray of str, shape (n,)
+        Helix letter of each bead (A VAMP2, B syntaxin, C SN1, D SN2).
+    layer_atoms : ndarray of int64, shape (16, 4)
+        Bead of layer -7...+8 on helices A, B, C, D (-1 if absent).
+    tmd : dict of str to ndarray of int64
+        TMD beads of ``vamp2`` and ``syntaxin``.
+    anchor, tmd_first : dict of str to int
+        Linker anchor (last helical residue before the coil) and first TMD bead (-1 if none).
+    n_unzipped : dict of str to int
+        Unzipped linker residues of each.
+    """
+
+    complex: int
+    atoms: IA
+    chain: NDArray[np.str_]
+    layer_atoms: IA
+    tmd: dict[str, IA]
+    anchor: dict[str, int]
+    tmd_first: dict[str, int]
+    n_unzipped: dict[str, int]
+
+    def contour_nm(self, key: str) -> float:
+        """Linker contour length ``0.365 nm x (n_unzipped + 1)``; NaN without unzipped residues."""
+        n = self.n_unzipped[key]
+        return WLC_CONTOUR_PER_BOND_NM * (n + 1) if n > 0 and self.anchor[key] >= 0 else float("nan")
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any], where: str = "snares") -> SnareIndex:
+        """From one ``manifest.json`` ``snares`` record."""
+        try:
+            first, n = int(rec["first_atom"]), int(rec["n_atoms"])
+            chain = np.asarray(rec["helix"], dtype=str)
+            resid = np.asarray(rec["resid"], dtype=np.int64)
+            layer = np.array([np.nan if v is None else float(v) for v in rec["layer"]], dtype=float)
+            segment = np.asarray(rec["segment"], dtype=str)
+            core = np.asarray(rec["is_core"], dtype=bool)
+            unz = [int(v) for v in rec.get("linker_unzipped", (0, 0))]
+            k = int(rec.get("complex", 0))
+        except (KeyError, TypeError, ValueError) as e:
+            raise AnalysisError(f"{where}: a SNARE record needs first_atom, n_atoms, helix, resid, layer, segment, "
+                                f"is_core (and linker_unzipped) as written by the builder ({e!r})") from None
+        if not all(len(a) == n for a in (chain, resid, layer, segment, core)) or len(unz) != 2:
+            raise AnalysisError(f"{where}: per-bead arrays must all have n_atoms = {n} entries and "
+                                "linker_unzipped two")
+        la = np.full((len(LAYERS), 4), -1, dtype=np.int64)
+        for j, h in enumerate(HELICES):
+            for i, L in enumerate(LAYERS):
+                hit = np.flatnonzero((chain == h) & core & (layer == L) & (segment != "tmd"))
+                if len(hit):
+                    la[i, j] = hit[0]
+        tmd, anchor, tfirst, nunz = {}, {}, {}, {}
+        for (key, h), nz in zip(ANCHORED, unz):
+            t = np.flatnonzero((chain == h) & (segment == "tmd"))
+            tmd[key] = t
+            nunz[key] = nz
+            tfirst[key] = int(t[0]) if len(t) else -1
+            a = np.flatnonzero((chain == h) & (resid == (resid[t[0]] - nz - 1))) if len(t) else t
+            anchor[key] = int(a[0]) if len(a) else -1
+        return cls(k, np.arange(first, first + n, dtype=np.int64), chain, la, tmd, anchor, tfirst, nunz)
+
+
+
+def snare_records(source: Any) -> list[dict[str, Any]]:
+    """The ``snares`` records of a manifest: accepts the list itself, a manifest mapping, a
+    ``manifest.json`` path, or a run directory holding one."""
+    if isinstance(source, (str, Path)):
+        p = Path(source)
+        if p.is_dir():
+            p = p / "manifest.json"
+        if not p.exists():
+            raise AnalysisError(f"{p}: not found; SnareAnalysis needs the build's manifest.json (its 'snares')")
+        source = json.loads(p.read_text())
+    if isinstance(source, Mapping):
+        source = source.get("snares") or []
+    if not isinstance(source, Sequence) or not all(isinstance(r, Mapping) for r in source):
+        raise AnalysisError("snares: expected the manifest's 'snares' list of per-complex records, a manifest, "
+                            "or the path of a manifest.json / run directory")
+    return [dict(r) for r in source]
+
+
+# ---------------------------------------------------------------------------------------------
+# local membrane frame
+# ---------------------------------------------------------------------------------------------
+def _global_frame(g: MembraneGeometry, other: MembraneGeometry | None, p: F, box: F) -> tuple[F, F]:
+    """(normal towards the cleft, mid-surface point nearest ``p``) of a membrane's global geometry."""
+    if g.kind == "planar":
+        if other is None:
+            sgn = 1.0
+        else:
+            oz = other.center[2]
+            sgn = 1.0 if K.minimum_image(oz - g.center[2], box[2]) >= 0 else -1.0
+        n = np.array([0.0, 0.0, sgn])
+        return n, np.array([p[0], p[1], p[2] - K.minimum_image(p[2] - g.center[2], box[2])])
+    d = K.minimum_image(p - g.center, box)
+    r = float(np.linalg.norm(d))
+    n = d / r if r > 0 else np.array([0.0, 0.0, 1.0])
+    return n, p - d + g.radius * n
+
+
+def local_membrane_frame(p: F, xyz: F, box: F, heads: IA, last_tails: IA, g: MembraneGeometry,
+                         other: MembraneGeometry | None, radius: float = LOCAL_RADIUS_NM,
+                         half_height: float = LOCAL_HALF_HEIGHT_NM,
+                         min_lipids: int = MIN_LOCAL_LIPIDS) -> tuple[F, F, int]:
+    """Local ``(normal, midplane point, n_lipids)`` of a membrane at point ``p`` (module docstring).
+
+    ``heads`` / ``last_tails`` are the head and last-tail atoms of the membrane's lipids; ``n_lipids`` is
+    0 when the global frame was used.
+    """
+    n0, mid0 = _global_frame(g, other, p, box)
+    d = K.minimum_image(xyz[last_tails] - p, box)
+    h = d @ n0
+    lat = np.linalg.norm(d - h[:, None] * n0, axis=1)
+    sel = np.flatnonzero((lat <= radius) & (np.abs(h) <= half_height))
+    if len(sel) < min_lipids:
+        return n0, mid0, 0
+    ax = K.minimum_image(xyz[heads[sel]] - xyz[last_tails[sel]], box)
+    up = ax @ n0 >= 0
+    n = np.where(up[:, None], ax, -ax).mean(axis=0)
+    n /= np.linalg.norm(n)
+    ds = d[sel]
+    # the two leaflets' tail ends sit either side of the midplane: average their means, not the beads
+    mid = 0.5 * (ds[up].mean(axis=0) + ds[~up].mean(axis=0)) if up.any() and (~up).any() else ds.mean(axis=0)
+    return n, p + mid, len(sel)
+
+
+# ---------------------------------------------------------------------------------------------
+# the analysis
+# ---------------------------------------------------------------------------------------------
+class SnareAnalysis(AnalysisBase):
+    """Per-frame, per-complex SNARE metrics (definitions in the module docstring).
+
+    Parameters
+    ----------
+    trajectory, top, chunk, dt_ps
+        See :class:`~snarefuse.analysis.base.AnalysisBase`.
+    snares : list of dict, mapping, or path
+        The manifest's ``snares`` records, the manifest, or a ``manifest.json`` / run directory path.
+    membranes : (int, int)
+        Membranes of the contact axis (as in :class:`~snarefuse.analysis.fusion.FusionAnalysis`).
+    contact_xy : (float, float), optional
+        x, y (nm) of a z contact axis (default the box centre of each frame).
+    geometry : tuple of {'planar', 'vesicle', None}, optional
+        Force membrane kinds instead of detecting them.
+    zip_cutoff_nm : float
+        Zipping threshold on a layer's mean inter-helix distance.
+    persistence_length_nm, temperature_k : float
+        Worm-like-chain persistence length (nm) and temperature (K) of the linker force.
+    local_radius_nm : float
+        Lateral radius of the lipid patch of a TMD's local membrane frame.
+
+    Results
+    -------
+    table : Table
+        One row per frame and complex: ``frame, time_ps, complex``, ``d_layer_{m7..0..p8}_nm``,
+        ``n_zipped_layers, zip_front_layer``, ``tmd_tilt_{vamp2,syntaxin}_deg``,
+        ``tmd_depth_{vamp2,syntaxin}_nm``, ``tmd_span_{vamp2,syntaxin}_nm``,
+        ``tmd_local_lipids_{vamp2,syntaxin}`` (lipids of the local frame; 0: global frame used),
+        ``ring_radius_nm, ring_radius_mean_nm, ring_radius_self_nm``, ``linker_ext_{p}_nm``,
+        ``linker_rel_ext_{p}``, ``linker_force_{p}_pn``, ``linker_clamped_{p}`` (p = vamp2, syntaxin).
+    summary : dict
+        Settings, contour lengths, the membrane of each TMD, ``mean`` / ``std`` / ``median`` over all
+        rows (frames x complexes) of every metric and ``last`` (mean over the complexes of the last frame;
+        for ``linker_clamped_*`` these are fractions of rows), and ``layer_distance_mean_nm`` per layer.
+
+    Examples
+    --------
+    A run directory: ``SnareAnalysis("run/trajectory.dcd", "run/system.pdb", snares="run").run()``.
+    A free complex zipped up to layer +4, its VAMP2 and syntaxin unzipped from there to the TMDs (layer
+    +5 is only half peeled in a fresh build, see the module docstring):
+
+    >>> import mdtraj
+    >>> from openmm import app
+    >>> from snarefuse.build.proteins import add_to_topology
+    >>> from snarefuse.build.snare import build_snare_complex
+    >>> cx = build_snare_complex((-7, 4), (24, 25))
+    >>> top = app.Topology()
+    >>> records = add_to_topology(top, [cx])
+    >>> t = mdtraj.Trajectory(cx.positions, mdtraj.Topology.from_openmm(top), unitcell_lengths=[[40.0] * 3],
+    ...                       unitcell_angles=[[90.0] * 3])
+    >>> sa = SnareAnalysis(t, snares=records).run()
+    >>> int(sa.table["n_zipped_layers"][0]), float(sa.table["zip_front_layer"][0])
+    (13, 5.0)
+    >>> round(float(sa.table["linker_rel_ext_vamp2"][0]), 2)
+    0.8
+    """
+
+    def __init__(self, trajectory: Any, top: Any = None, *, snares: Any, membranes: tuple[int, int] = (0, 1),
+                 contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
+                 zip_cutoff_nm: float = ZIP_CUTOFF_NM, persistence_length_nm: float = PERSISTENCE_LENGTH_NM,
+                 temperature_k: float = DEFAULT_TEMPERATURE_K, local_radius_nm: float = LOCAL_RADIUS_NM,
+                 chunk: int = 100, dt_ps: float | None = None):
+        super().__init__(trajectory, top, chunk=chunk, dt_ps=dt_ps)
+        recs = snare_records(snares)
+        if not recs:
+            raise AnalysisError("snares: no SNARE complex records (the manifest's 'snares' list is empty)")
+        for name, v in (("zip_cutoff_nm", zip_cutoff_nm), ("persistence_length_nm", persistence_length_nm),
+                        ("temperature_k", temperature_k), ("local_radius_nm", local_radius_nm)):
+            if not v > 0:
+                raise AnalysisError(f"{name}: {v}; accepted a value > 0")
+        self.complexes = [SnareIndex.from_record(r, f"snares[{i}]") for i, r in enumerate(recs)]
+        n_atoms = self.lipids.n_atoms
+        top_atoms = list(self.source.topology.atoms)
+        for c in self.complexes:
+            if c.atoms[-1] >= n_atoms:
+                raise AnalysisError(f"snares[{c.complex}]: atoms {c.atoms[0]}..{c.atoms[-1]} beyond the topology's "
+                                    f"{n_atoms} atoms; is this the manifest of this system?")
+            if any(top_atoms[i].name != "CA" for i in (c.atoms[0], c.atoms[-1])):
+                raise AnalysisError(f"snares[{c.complex}]: atoms {c.atoms[0]}..{c.atoms[-1]} are not protein beads "
+                                    "(named CA) in the topology; is this the manifest of this system?")
+        self.membranes = tuple(int(m) for m in membranes)
+        self.contact_xy = contact_xy
+        self.geometry = tuple(geometry) if geometry is not None else None
+        self.zip_cutoff_nm, self.persistence_length_nm = float(zip_cutoff_nm), float(persistence_length_nm)
+        self.temperature_k, self.local_radius_nm = float(temperature_k), float(local_radius_nm)
+
+    # template ------------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        super()._prepare()
+        lip = self.lipids
+        self._mem_atoms = [(lip.head[lip.membrane == m], lip.last_tail[lip.membrane == m])
+                           for m in range(lip.n_membranes)]
+        self._kinds: tuple[str, ...] | None = self.geometry  # type: ignore[assignment]
+        self._tmd_membrane: dict[tuple[int, str], int] | None = None
+
+    def _axis(self, frame: Frame, geoms: list[MembraneGeometry]) -> tuple[F, F]:
+        """(origin, unit direction) of the contact axis."""
+        ok = len(geoms) >= 2 and len(set(self.membranes)) == 2 and max(self.membranes) < len(geoms)
+        if ok:
+            cf = compute_contact_frame(geoms, frame.box, self.membranes, self.contact_xy)
+            return cf.origin, cf.n
+        xy = self.contact_xy if self.contact_xy is not None else frame.box[:2] / 2
+        return np.array([xy[0], xy[1], frame.box[2] / 2]), np.array([0.0, 0.0, 1.0])
+
+    def _assign_membranes(self, centres: dict[tuple[int, str], F], geoms: list[MembraneGeometry], box: F) -> None:
+        out: dict[tuple[int, str], int] = {}
+        for key, c in centres.items():
+            best, best_d = -1, np.inf
+            for g in geoms:
+                _, mid = _global_frame(g, None, c, box)
+                dist = float(np.linalg.norm(K.minimum_image(c - mid, box)))
+                if dist < best_d:
+                    best, best_d = g.membrane, dist
+            out[key] = best
+        self._tmd_membrane = out
+
+    def _single_frame(self, frame: Frame) -> None:
+        geoms = frame_geometry(frame, self._kinds) if frame.lipids.n_lipids else []
+        if geoms and (self._kinds is None or None in self._kinds):
+            self._kinds = tuple(g.kind for g in geoms)
+        origin, axis = self._axis(frame, geoms)
+        box = frame.box
+        whole = [unwrap_chains(frame.xyz[c.atoms], box, c.chain) for c in self.complexes]
+        centres = {(c.complex, key): compute_helix_axis(x[c.tmd[key]])[0] if len(c.tmd[key]) >= 2 else None
+                   for c, x in zip(self.complexes, whole) for key, _ in ANCHORED}
+        if self._tmd_membrane is None:
+            self._assign_membranes({k: v for k, v in centres.items() if v is not None}, geoms, box)
+        assert self._tmd_membrane is not None
+        rows, ring_pts = [], []
+        for c, x in zip(self.complexes, whole):
+            d = compute_layer_distances(x, c.layer_atoms, box)
+            zipped = np.nan_to_num(d, nan=np.inf) < self.zip_cutoff_nm
+            n_z, front = zippering_progress(zipped)
+            row: dict[str, Any] = {"frame": frame.index, "time_ps": frame.time_ps, "complex": c.complex}
+            row.update({f"d_layer_{layer_label(L)}_nm": float(v) for L, v in zip(LAYERS, d)})
+            row.update(n_zipped_layers=n_z, zip_front_layer=front)
+            for key, _ in ANCHORED:
+                row.update(self._tmd(frame, geoms, c, x, key))
+            a_v, a_s = c.anchor["vamp2"], c.anchor["syntaxin"]
+            p = 0.5 * (x[a_v] + x[a_s]) if a_v >= 0 and a_s >= 0 else x.mean(axis=0)
+            dp = K.minimum_image(p - origin, box)
+            lateral = dp - (dp @ axis) * axis
+            ring_pts.append(lateral)
+            row["ring_radius_nm"] = float(np.linalg.norm(lateral))
+            for key, _ in ANCHORED:
+                a, t = c.anchor[key], c.tmd_first[key]
+                L = c.contour_nm(key)
+                ext = float(np.linalg.norm(x[t] - x[a])) if np.isfinite(L) else float("nan")
+                row[f"linker_ext_{key}_nm"] = ext
+                row[f"linker_rel_ext_{key}"] = ext / L
+                row[f"linker_force_{key}_pn"] = float(wlc_force_pn(ext, L, self.persistence_length_nm,
+                                                                   self.temperature_k))
+                row[f"linker_clamped_{key}"] = bool(ext / L > WLC_MAX_FRACTION) if np.isfinite(L) else False
+            rows.append(row)
+        pts = np.array(ring_pts)
+        r_mean = float(np.mean([r["ring_radius_nm"] for r in rows]))
+        r_self = float(np.linalg.norm(pts - pts.mean(axis=0), axis=1).mean()) if len(pts) > 1 else float("nan")
+        for r in rows:
+            r["ring_radius_mean_nm"], r["ring_radius_self_nm"] = r_mean, r_self
+        self._rows.extend(rows)
+
+    def _tmd(self, frame: Frame, geoms: list[MembraneGeometry], c: SnareIndex, x: F, key: str) -> dict[str, Any]:
+        out: dict[str, Any] = {f"tmd_tilt_{key}_deg": np.nan, f"tmd_depth_{key}_nm": np.nan,
+                               f"tmd_span_{key}_nm": np.nan, f"tmd_local_lipids_{key}": 0}
+        m = self._tmd_membrane.get((c.complex, key), -1) if self._tmd_membrane else -1
+        if len(c.tmd[key]) < 2 or m < 0:
+            return out
+        centre, a = compute_helix_axis(x[c.tmd[key]])
+        out[f"tmd_span_{key}_nm"] = float(np.ptp((x[c.tmd[key]] - centre) @ a))
+        centre = K.wrap(centre, frame.box)
+        others = [g for g in geoms if g.membrane != m and g.membrane in self.membranes] or \
+                 [g for g in geoms if g.membrane != m]
+        heads, tails = self._mem_atoms[m]
+        n, mid, n_lip = local_membrane_frame(centre, frame.xyz, frame.box, heads, tails, geoms[m],
+                                             others[0] if others else None, self.local_radius_nm)
+        out[f"tmd_tilt_{key}_deg"] = tilt_angle_deg(a, n)
+        out[f"tmd_depth_{key}_nm"] = float(K.minimum_image(centre - mid, frame.box) @ n)
+        out[f"tmd_local_lipids_{key}"] = n_lip
+        return out
+
+    def _conclude(self) -> None:
+        super()._conclude()
+        t = self.table
+        summ: dict[str, Any] = {
+            "n_complexes": len(self.complexes),
+            "n_frames": len(np.unique(t["frame"])) if t.n_rows else 0,
+            "zip_cutoff_nm": self.zip_cutoff_nm, "ideal_layer_distance_nm": IDEAL_LAYER_DISTANCE_NM,
+            "persistence_length_nm": self.persistence_length_nm, "temperature_k": self.temperature_k,
+            "kt_pn_nm": BOLTZMANN_KJ_PER_MOL_K * self.temperature_k * KJMOL_NM_TO_PN,
+            "wlc_max_fraction": WLC_MAX_FRACTION,
+            "contour_length_nm": {k: [c.contour_nm(k) for c in self.complexes] for k, _ in ANCHORED},
+            "tmd_membrane": {k: [(self._tmd_membrane or {}).get((c.complex, k), -1) for c in self.complexes]
+                             for k, _ in ANCHORED},
+        }
+        if t.n_rows:
+            last = t["frame"] == t["frame"][-1]
+            for col in t.columns:
+                if col in ("frame", "time_ps", "complex") or col.startswith(("d_layer_", "tmd_local_lipids")):
+                    continue
+                v = np.asarray(t[col], dtype=float)
+                fin, nan = np.isfinite(v), float("nan")
+                summ[col] = {"mean": float(v[fin].mean()) if fin.any() else nan,
+                             "std": float(v[fin].std()) if fin.any() else nan,
+                             "median": float(np.median(v[fin])) if fin.any() else nan,
+                             "last": float(np.nanmean(v[last])) if np.isfinite(v[last]).any() else nan}
+            summ["layer_distance_mean_nm"] = {str(L): float(np.nanmean(t[f"d_layer_{layer_label(L)}_nm"]))
+                                              if np.isfinite(t[f"d_layer_{layer_label(L)}_nm"]).any() else float("nan")
+                                              for L in LAYERS}
+        self.results.summary = summ
+        self.results.tmd_membrane = summ["tmd_membrane"]
+
+    # plots -----------------------------------------------------------------------------------
+    def plot(self, ax: Any = None, time_unit: str = "ns", tau_ps: float | None = None) -> Any:
+        """Zippering progress (number of zipped layers) of each complex vs time."""
+        from .. import plot as P
+
+        return P.plot_zippering(self.table, ax=ax, time_unit=time_unit, tau_ps=tau_ps)
+
+    def plot_linker_force(self, ax: Any = None, time_unit: str = "ns", tau_ps: float | None = None) -> Any:
+        """Worm-like-chain force of each linker vs time."""
+        from .. import plot as P
+
+        return P.plot_linker_force(self.table, ax=ax, time_unit=time_unit, tau_ps=tau_ps)

@@ -1,0 +1,111 @@
+"""The reference of every spec field: dotted path -> (kind, default, description).
+
+The generated docs/reference/spec.md is built from :data:`FIELD_DOCS`, and a test fails when a field
+the parser (:mod:`snarefuse.spec`) accepts is missing here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .spec import Spec
+
+#: dotted path -> (kind, default, description). ``<SPECIES>`` stands for any species name.
+FIELD_DOCS: dict[str, tuple[str, str, str]] = {
+    "name": ("string", "snarefuse", "Free-form name of the system (not part of the key)."),
+    "seed": ("integer >= 0", "2024", "Seed for the builder, the thermostat and the barostat."),
+    "model": ("section", "", "The coarse-grained lipid model and the reduced-unit mapping."),
+    "model.lipid_model": ("cooke3 | cooke4", "cooke3",
+                          "3-bead Cooke-Kremer-Deserno lipid or its 4-bead variant (Butu et al. 2025)."),
+    "model.sigma": ("length", "0.88 nm", "Length unit sigma."),
+    "model.temperature": ("temperature", "310 K", "Physical temperature T; sets epsilon = k_B T / (kT/epsilon)."),
+    "model.kT_over_epsilon": ("number > 0", "1.1", "Reduced temperature (1.1: fluid bilayer at w_c = 1.6 sigma)."),
+    "model.wc": ("length", "1.6 sigma", "Range w_c of the cos^2 tail attraction (0 < w_c <= 5 sigma)."),
+    "model.bead_mass": ("mass", "250 amu", "Mass m of one lipid bead; with sigma and epsilon it sets tau."),
+    "lipids": ("mapping", "{CKL: {}}", "Lipid species: residue name (2-4 upper-case characters) -> parameters."),
+    "lipids.<SPECIES>.head_size": ("number in (0, 2]", "0.95", "Head bead size b in sigma (WCA b = min of the pair)."),
+    "lipids.<SPECIES>.tail_attraction": ("number >= 0", "1.0",
+                                         "Tail attraction strength in epsilon (pair: geometric mean)."),
+    "system": ("section", "", "Geometry of the system."),
+    "system.geometry": ("bilayer | two_bilayers | vesicle_planar | vesicle_vesicle", "bilayer",
+                        "One planar bilayer; two apposed planar bilayers; a vesicle above a planar bilayer; two "
+                        "vesicles. Membranes are stacked along z; the contact axis is z through the box centre."),
+    "system.bilayer": ("section", "", "Each planar bilayer."),
+    "system.bilayer.n_lipids": ("integer >= 2", "(one of n_lipids, box_xy)", "Total lipids per bilayer."),
+    "system.bilayer.box_xy": ("length", "(one of n_lipids, box_xy)", "Lateral edge of the square box."),
+    "system.bilayer.area_per_lipid": ("area", "1.2 sigma^2", "Initial area per lipid (0.5-4 sigma^2)."),
+    "system.bilayer.upper": ("mapping species -> fraction", "the only species",
+                             "Composition of the upper leaflet (normalised)."),
+    "system.bilayer.lower": ("mapping species -> fraction", "the only species",
+                             "Composition of the lower leaflet (normalised)."),
+    "system.cleft": ("length", "2 sigma", "Two-membrane geometries: gap between the facing head-group surfaces."),
+    "system.box_xy": ("length", "vesicle diameter + 2 cutoff + 2 sigma",
+                      "vesicle_vesicle only: lateral box edge (planar geometries take it from system.bilayer)."),
+    "system.vesicle": ("section", "", "The vesicle(s) of vesicle_planar / vesicle_vesicle."),
+    "system.vesicle.radius": ("length", "(required)", "Midplane radius of each vesicle."),
+    "system.vesicle.area_per_lipid": ("area", "1.2 sigma^2", "Area per lipid at each leaflet's head shell."),
+    "system.vesicle.outer": ("mapping species -> fraction", "the only species", "Outer leaflet composition."),
+    "system.vesicle.inner": ("mapping species -> fraction", "the only species", "Inner leaflet composition."),
+    "system.vesicle.lumen": ("section: one of n_gas, pressure, tension", "none (empty lumen)",
+                             "Gas beads in each vesicle's lumen that keep a solvent-free vesicle pressurised (Butu "
+                             "et al. 2025): WCA beads of size sigma, no attraction. The lumen is the sphere of radius "
+                             "radius - 3.2 sigma (inner head shell less one sigma). manifest.json records per vesicle "
+                             "the count, pressure and Laplace tension (pressure * radius / 2) at build time."),
+    "system.vesicle.lumen.n_gas": ("integer >= 0", "-", "Gas beads per vesicle."),
+    "system.vesicle.lumen.pressure": ("pressure (bar, atm, Pa, kPa, kT/nm^3, epsilon/sigma^3)", "-",
+                                      "Gas pressure at build; the count follows from the Carnahan-Starling equation "
+                                      "of state of the WCA gas (at ~1 bar 3% fewer beads than the ideal-gas law P V / kT). "
+                                      "Packing fraction <= 0.1 (~17 bar at 310 K)."),
+    "system.vesicle.lumen.tension": ("tension (mN/m, bar*nm, epsilon/sigma^2)", "-",
+                                     "Membrane tension at build, through Laplace's law: pressure = 2 tension / radius."),
+    "system.box_z": ("length", "max(20 sigma, what the membranes need)", "Box height (fixed during runs)."),
+    "system.snares": ("section", "none", "Neuronal SNARE complexes bridging the two membranes (one bead per residue)."),
+    "system.snares.n_complexes": ("integer 0-64", "0", "Number of trans-SNARE complexes, on a ring around the contact axis."),
+    "system.snares.ring_radius": ("length", "4 nm", "Radius of the ring of membrane-proximal (+8 layer) ends."),
+    "system.snares.zipped_layers": ("[first, last] in -7...8", "[-7, 8]",
+                                    "Layers whose native contacts are on (zippered); the rest are unzipped."),
+    "system.snares.linker_unzipped": ("[VAMP2, syntaxin] residues", "[5, 11]",
+                                      "Unstructured linker residues before each TMD (worm-like chain, 0.365 nm each)."),
+    "system.snares.contact_strength": ("energy", "1 kT", "Depth of each Go native contact between helices."),
+    "system.snares.tmd_tail_attraction": ("number >= 0", "0.25", "TMD bead - lipid tail attraction, in epsilon."),
+    "run": ("section", "", "How to run."),
+    "run.steps": ("integer >= 0", "10000", "Total MD steps (the CLI's --steps overrides)."),
+    "run.timestep": ("time", "0.01 tau", "Integration time step (<= 0.05 tau)."),
+    "run.friction": ("rate", "1 /tau", "Langevin friction coefficient."),
+    "run.minimize": ("boolean", "true", "Energy-minimise before the first step."),
+    "run.barostat": ("section", "", "Tension-free MonteCarloMembraneBarostat (XY isotropic, Z fixed)."),
+    "run.barostat.enabled": ("boolean", "true with a planar membrane", "Use the barostat (not with vesicle_vesicle)."),
+    "run.barostat.surface_tension": ("tension", "0 bar*nm", "Lateral tension (accepts mN/m, epsilon/sigma^2)."),
+    "run.barostat.interval": ("integer >= 1", "50", "Steps between barostat moves."),
+    "run.report_interval": ("integer >= 1", "1000", "Steps between log.csv rows (and progress updates)."),
+    "run.trajectory_interval": ("integer >= 1", "1000", "Steps between trajectory frames."),
+    "run.trajectory_format": ("dcd | xtc", "dcd", "Trajectory file format."),
+    "run.checkpoint_interval": ("integer >= 1", "10000",
+                                "Steps between checkpoints; a multiple of both output intervals."),
+    "run.platform": ("auto | Reference | CPU | OpenCL | CUDA | HIP", "auto", "OpenMM platform (not in the key)."),
+    "run.precision": ("single | mixed | double", "mixed", "Precision on GPU/OpenCL platforms."),
+    "run.device_index": ("integer or '0,1'", "null", "GPU device(s) (not in the key)."),
+    "run.threads": ("integer >= 1", "null", "CPU platform threads (not in the key)."),
+    "run.max_wall_time": ("wall-clock time", "null", "Stop cleanly after this long, e.g. '23.5 h' (not in the key)."),
+    "run.formulation": ("auto | expression | poly | split | ... (snarefuse.formulations)", "auto",
+                        "How the Cooke pair force is written for OpenMM; auto: the fastest measured for the "
+                        "platform (same physics; not in the key)."),
+}
+
+
+def documented_paths(spec: Spec) -> set[str]:
+    """Dotted paths of a spec's resolved form, species names replaced by ``<SPECIES>``."""
+    out: set[str] = set()
+
+    def walk(d: dict[str, Any], prefix: str) -> None:
+        for k, v in d.items():
+            key = "<SPECIES>" if prefix == "lipids" else k
+            p = f"{prefix}.{key}" if prefix else key
+            if not (prefix == "lipids"):
+                out.add(p)
+            if isinstance(v, dict) and not p.endswith((".upper", ".lower", ".outer", ".inner")):
+                walk(v, p)
+
+    walk(spec.to_dict(), "")
+    return out
