@@ -149,6 +149,14 @@ from snarefuse.cli import main
 
 run_dir, read_only_after = sys.argv[1], int(sys.argv[2])
 openmm.app.PDBFile(os.path.join(run_dir, "system.pdb"))  # loads the data files OpenMM reads lazily
+# ... and the stdlib modules and package data snarefuse reads lazily (importlib.resources imports
+# importlib.readers on first use; the interpreter's stdlib may be readable by root only)
+import importlib.readers, importlib.resources.readers  # noqa: E401
+from snarefuse import formulations
+from snarefuse.forcefield import forcefield_file
+for model in ("cooke3", "cooke4"):
+    forcefield_file(model)
+formulations._xml_expression()
 os.chdir(run_dir)
 if os.geteuid() == 0:
     try:
