@@ -4,6 +4,7 @@ that ``--help`` is instant."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -193,6 +194,13 @@ def _analyze(run_dir: str, out_dir: str | None = None, **options: object) -> Non
     click.echo(f"analysis written to {Path(out_dir) if out_dir else Path(run_dir) / 'analysis'}")
 
 
+def _positive_nm(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A length option: a finite number of nm > 0 (or unset)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value}; accepted a finite length > 0 in nm")
+    return value
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
@@ -203,16 +211,28 @@ def _analyze(run_dir: str, out_dir: str | None = None, **options: object) -> Non
 @click.option("--persist", type=click.IntRange(min=1), default=3, show_default=True,
               help="Flicker rule: a state counts as reached once it (or a later one) holds this many consecutive "
                    "frames.")
+@click.option("--zip-cutoff", "zip_cutoff", type=float, default=None, callback=_positive_nm, metavar="NM",
+              help="SNARE metrics: a layer counts as zipped when the mean of the six distances between its four "
+                   "core residues is below this (default 1.8 nm; the ideal bundle has 1.189 nm).")
+@click.option("--persistence-length", "persistence_length", type=float, default=None, callback=_positive_nm,
+              metavar="NM", help="SNARE metrics: persistence length of the linkers' worm-like-chain force "
+                                 "(default 0.5 nm).")
+@click.option("--snare-patch-radius", "patch_radius", type=float, default=None, callback=_positive_nm, metavar="NM",
+              help="SNARE metrics: lateral radius of the lipid patch that defines a TMD's local membrane frame "
+                   "(default 2.5 nm).")
 @click.option("--no-figures", is_flag=True, help="Write tables and summary only.")
 def analyze(run_dir: str, out_dir: str | None, start: int | None, stop: int | None, step: int | None,
-            persist: int, no_figures: bool) -> None:
+            persist: int, zip_cutoff: float | None, persistence_length: float | None, patch_radius: float | None,
+            no_figures: bool) -> None:
     """Analyse the trajectory in RUN_DIR: leaflets, bilayer separation, stalk and lipid mixing,
-    hemifusion diaphragm, fusion pore and the fusion timeline. Writes CSV tables, summary.json
-    (first-passage times in ps and tau) and PNG figures into RUN_DIR/analysis/."""
+    hemifusion diaphragm, fusion pore and the fusion timeline, and the SNARE metrics (zippering, TMD
+    tilt and depth, ring radius, linker force) when the build has SNARE complexes. Writes CSV tables,
+    summary.json (first-passage times in ps and tau) and PNG figures into RUN_DIR/analysis/."""
     from .errors import SnarefuseError
 
     try:
-        _analyze(run_dir, out_dir, start=start, stop=stop, step=step, persist=persist, figures=not no_figures)
+        _analyze(run_dir, out_dir, start=start, stop=stop, step=step, persist=persist, zip_cutoff_nm=zip_cutoff,
+                 persistence_length_nm=persistence_length, local_radius_nm=patch_radius, figures=not no_figures)
     except SnarefuseError as e:
         _fail(e)
     except (FileNotFoundError, ValueError) as e:

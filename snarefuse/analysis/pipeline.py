@@ -33,7 +33,7 @@ from . import kernels as K
 from .base import AnalysisError, Table, TrajectorySource, run_analyses
 from .fusion import BLOCK_RADIUS, CONTACT_RADIUS, MIN_PORE_RADIUS, FusionAnalysis
 from .membrane import LeafletAnalysis, MembraneAnalysis
-from .snare import SnareAnalysis
+from .snare import SnareAnalysis, check_snare_options
 
 #: Trajectory file names looked for in a run directory, in order.
 TRAJECTORY_NAMES = ("trajectory.dcd", "trajectory.xtc")
@@ -140,6 +140,8 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
                 zone_radius: float | None = None, persist: int = 3, stalk_min_lipids: int = 10,
                 diaphragm_min_radius: float = 1.5, expanded_pore_radius: float = 3.0,
                 min_pore_radius: float = MIN_PORE_RADIUS, block_radius: float = BLOCK_RADIUS,
+                zip_cutoff_nm: float | None = None, persistence_length_nm: float | None = None,
+                local_radius_nm: float | None = None, temperature_k: float | None = None,
                 figures: bool = True) -> dict[str, Any]:
     """Analyse a run directory and write tables, ``summary.json`` and figures.
 
@@ -163,17 +165,32 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
         Flicker rule: a state is reached when it (or a later one) holds ``persist`` consecutive frames.
     stalk_min_lipids, diaphragm_min_radius, expanded_pore_radius, min_pore_radius, block_radius
         State thresholds, see :class:`~snarefuse.analysis.fusion.FusionAnalysis`.
+    zip_cutoff_nm, persistence_length_nm, local_radius_nm, temperature_k : float or Quantity, optional
+        Options of the SNARE metrics (:data:`~snarefuse.analysis.snare.SNARE_OPTIONS`): the zipping
+        threshold (default 1.8 nm), the linker persistence length (0.5 nm), the radius of a TMD's lipid
+        patch (2.5 nm) and the temperature of the linker force (default the manifest's
+        ``units.temperature_k``, else 310 K); each a finite number > 0 in the unit its name ends with, or
+        an OpenMM Quantity. Checked before anything is read; those given are recorded in
+        ``summary["options"]["snare_options"]``.
     figures : bool
         Write the PNG figures.
 
     The SNARE metrics (:class:`~snarefuse.analysis.snare.SnareAnalysis`) run when ``manifest.json`` lists
-    ``snares``, at the manifest's ``units.temperature_k`` (default 310 K) and with its defaults otherwise.
+    ``snares``.
+
+    Raises
+    ------
+    AnalysisError
+        Missing inputs, or a bad SNARE option (the message names it and what is accepted).
 
     Returns
     -------
     dict
         The summary written to ``summary.json``.
     """
+    given = {"zip_cutoff_nm": zip_cutoff_nm, "persistence_length_nm": persistence_length_nm,
+             "local_radius_nm": local_radius_nm, "temperature_k": temperature_k}
+    snare_opts = check_snare_options({k: v for k, v in given.items() if v is not None})
     run_dir = Path(run_dir)
     pdb = run_dir / "system.pdb"
     if not pdb.exists():
@@ -209,10 +226,13 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     snare = None
     if manifest.get("snares"):
         t_k = (manifest.get("units") or {}).get("temperature_k")
+        snare_kw = {"temperature_k": float(t_k)} if isinstance(t_k, (int, float)) else {}
+        snare_kw.update(snare_opts)
         snare = SnareAnalysis(src, snares=manifest["snares"], membranes=membranes, contact_xy=contact_xy,
-                              geometry=geometry, chunk=chunk,
-                              **({"temperature_k": float(t_k)} if isinstance(t_k, (int, float)) else {}))
+                              geometry=geometry, chunk=chunk, **snare_kw)
         analyses.append(snare)
+    elif snare_opts:
+        notes.append(f"SNARE options {sorted(snare_opts)} given, but manifest.json lists no SNARE complexes: not used")
     run_analyses(analyses, start=start, stop=stop, step=step, chunk=chunk)
     n_frames = mem.table.n_rows
     if n_frames == 0:
@@ -318,7 +338,7 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     summary["files"] = files + ["summary.json"]
     summary["notes"] = notes
     summary["options"] = {"chunk": chunk, "dt_ps": dt_ps, "contact_xy": contact_xy, "geometry": geometry,
-                          "zone_radius": zone_radius}
+                          "zone_radius": zone_radius, "snare_options": snare_opts or None}
     summary = _clean(summary)
     atomic_write_json(out / "summary.json", summary)
     return summary

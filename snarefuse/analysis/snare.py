@@ -82,6 +82,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,14 @@ LOCAL_HALF_HEIGHT_NM = 4.0
 MIN_LOCAL_LIPIDS = 6
 #: Consecutive residues averaged for the helix axis fit (one turn).
 HELIX_AXIS_WINDOW = 4
+#: Options of :class:`SnareAnalysis` that :func:`~snarefuse.analysis.pipeline.analyze_run` accepts in
+#: ``snare_options``: name -> (unit, default, meaning). Each takes a finite number > 0 in that unit.
+SNARE_OPTIONS: dict[str, tuple[str, float, str]] = {
+    "zip_cutoff_nm": ("nm", ZIP_CUTOFF_NM, "zipping threshold on a layer's mean inter-helix distance"),
+    "persistence_length_nm": ("nm", PERSISTENCE_LENGTH_NM, "linker persistence length of the worm-like-chain force"),
+    "local_radius_nm": ("nm", LOCAL_RADIUS_NM, "lateral radius of the lipid patch of a TMD's local membrane frame"),
+    "temperature_k": ("K", DEFAULT_TEMPERATURE_K, "temperature of the worm-like-chain force"),
+}
 #: TMD-anchored chains: (column key, helix letter).
 ANCHORED = (("vamp2", "A"), ("syntaxin", "B"))
 HELICES = ("A", "B", "C", "D")
@@ -131,6 +140,55 @@ HELICES = ("A", "B", "C", "D")
 def layer_label(layer: int) -> str:
     """Column fragment of a layer: ``m7 ... m1, 0, p1 ... p8``."""
     return "0" if layer == 0 else (f"m{-layer}" if layer < 0 else f"p{layer}")
+
+
+def check_snare_options(options: Mapping[str, Any] | None, where: str = "snare_options") -> dict[str, float]:
+    """Validated :class:`SnareAnalysis` options (:data:`SNARE_OPTIONS`) as floats in their units.
+
+    Parameters
+    ----------
+    options : mapping of str to float or openmm Quantity, optional
+        Option name -> value: a number in the unit the name ends with (nm, K), or a Quantity
+        convertible to it.
+    where : str
+        Name of the mapping in error messages.
+
+    Raises
+    ------
+    AnalysisError
+        An unknown name, or a value that is not a finite number > 0; the message names the option and
+        what is accepted.
+
+    Examples
+    --------
+    >>> check_snare_options({"zip_cutoff_nm": 1.5})
+    {'zip_cutoff_nm': 1.5}
+    """
+    if options is None:
+        return {}
+    accepted = ", ".join(SNARE_OPTIONS)
+    if not isinstance(options, Mapping):
+        raise AnalysisError(f"{where}: expected a mapping of option names to values, got {type(options).__name__}; "
+                            f"accepted names: {accepted}")
+    out: dict[str, float] = {}
+    for name, value in options.items():
+        if name not in SNARE_OPTIONS:
+            raise AnalysisError(f"{where}: unknown option {name!r}; accepted: {accepted}")
+        unit_name = SNARE_OPTIONS[name][0]
+        v = value
+        if hasattr(v, "value_in_unit"):
+            from openmm import unit
+
+            try:
+                v = v.value_in_unit(unit.nanometer if unit_name == "nm" else unit.kelvin)
+            except TypeError:
+                raise AnalysisError(f"{where}.{name}: {value}; accepted a quantity in {unit_name} "
+                                    "(or a number in that unit)") from None
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(float(v)) and float(v) > 0):
+            raise AnalysisError(f"{where}.{name}: {value!r}; accepted a finite number > 0 in {unit_name} "
+                                "(or an openmm Quantity)")
+        out[name] = float(v)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -621,6 +679,7 @@ class SnareAnalysis(AnalysisBase):
             "n_frames": len(np.unique(t["frame"])) if t.n_rows else 0,
             "zip_cutoff_nm": self.zip_cutoff_nm, "ideal_layer_distance_nm": IDEAL_LAYER_DISTANCE_NM,
             "persistence_length_nm": self.persistence_length_nm, "temperature_k": self.temperature_k,
+            "local_radius_nm": self.local_radius_nm,
             "kt_pn_nm": BOLTZMANN_KJ_PER_MOL_K * self.temperature_k * KJMOL_NM_TO_PN,
             "wlc_max_fraction": WLC_MAX_FRACTION,
             "contour_length_nm": {k: [c.contour_nm(k) for c in self.complexes] for k, _ in ANCHORED},

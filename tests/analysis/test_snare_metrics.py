@@ -4,6 +4,7 @@ extension and worm-like-chain force, periodic boundaries, and the pipeline with 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +15,19 @@ matplotlib.use("Agg")
 import mdtraj
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from matplotlib.figure import Figure
-from openmm import app
+from openmm import app, unit
 
 from snarefuse import plot as P
 from snarefuse.analysis import AnalysisError, SnareAnalysis, Table, analyze_run, testsystems as ts
-from snarefuse.analysis.snare import (IDEAL_LAYER_DISTANCE_NM, LAYERS, WLC_MAX_FRACTION, ZIP_CUTOFF_NM,
-                                      compute_helix_axis, layer_label, tilt_angle_deg, wlc_force_pn,
-                                      zippering_progress)
+from snarefuse.analysis.snare import (IDEAL_LAYER_DISTANCE_NM, LAYERS, PERSISTENCE_LENGTH_NM, SNARE_OPTIONS,
+                                      WLC_MAX_FRACTION, ZIP_CUTOFF_NM, check_snare_options, compute_helix_axis,
+                                      layer_label, tilt_angle_deg, wlc_force_pn, zippering_progress)
 from snarefuse.build import build_system
 from snarefuse.build.proteins import add_to_topology
 from snarefuse.build.snare import build_snare_complex
+from snarefuse.cli import main
 from snarefuse.spec import example_spec_path, load_spec
 
 #: Tolerances: geometry of float32 trajectories (nm), angles (deg).
@@ -292,3 +295,110 @@ def test_pipeline_without_proteins_skips_snare_metrics(tmp_path: Path) -> None:
     s = analyze_run(tmp_path, figures=False)
     assert "skipped" in s["snare"] and "snare.csv" not in s["files"]
     assert not (tmp_path / "analysis" / "snare.csv").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# options through analyze_run and the CLI
+# ---------------------------------------------------------------------------------------------
+#: Options that each change a result of the built system: a zip cutoff below the ideal 1.189 nm layer
+#: distance, half the default persistence length, a TMD patch too small to hold MIN_LOCAL_LIPIDS lipids.
+OPTIONS = {"zip_cutoff_nm": 1.0, "persistence_length_nm": 0.25, "local_radius_nm": 1.0}
+
+
+@pytest.fixture(scope="module")
+def built_run(built, tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """The built quickstart system saved as a run directory with a one-frame trajectory."""
+    b, top = built
+    d = b.save(tmp_path_factory.mktemp("snare_options") / "run")
+    _traj(top, b.positions, b.box).save_dcd(str(d / "trajectory.dcd"))
+    return d
+
+
+@pytest.fixture(scope="module")
+def optioned(built_run: Path, tmp_path_factory) -> tuple[dict[str, Any], Table]:  # type: ignore[no-untyped-def]
+    out = tmp_path_factory.mktemp("snare_options_out")
+    s = analyze_run(built_run, out, dt_ps=10.0, **OPTIONS, figures=False)
+    return s, Table.from_csv(out / "snare.csv")
+
+
+def test_zip_cutoff_below_the_ideal_layer_distance_reads_no_zipped_layer(optioned) -> None:  # type: ignore[no-untyped-def]
+    assert OPTIONS["zip_cutoff_nm"] < IDEAL_LAYER_DISTANCE_NM
+    _, t = optioned
+    np.testing.assert_array_equal(t["n_zipped_layers"], 0)
+    assert np.isnan(t["zip_front_layer"]).all()
+
+
+def test_half_the_persistence_length_doubles_the_linker_force(optioned, built_row) -> None:  # type: ignore[no-untyped-def]
+    # F = (kT / P) f(x/L): at the same extensions, P = 0.25 nm gives twice the force of the default 0.5 nm
+    assert OPTIONS["persistence_length_nm"] == PERSISTENCE_LENGTH_NM / 2
+    _, t = optioned
+    np.testing.assert_allclose(t["linker_force_vamp2_pn"], 2 * built_row["linker_force_vamp2_pn"], rtol=1e-5)
+    np.testing.assert_allclose(t["linker_force_syntaxin_pn"], 2 * built_row["linker_force_syntaxin_pn"], rtol=1e-5)
+
+
+def test_patch_radius_option_too_small_falls_back_to_the_global_frame(optioned) -> None:  # type: ignore[no-untyped-def]
+    _, t = optioned
+    np.testing.assert_array_equal(t["tmd_local_lipids_vamp2"], 0)
+    np.testing.assert_array_equal(t["tmd_local_lipids_syntaxin"], 0)
+
+
+def test_options_are_recorded_in_the_summary(optioned) -> None:  # type: ignore[no-untyped-def]
+    s, _ = optioned
+    assert s["options"]["snare_options"] == OPTIONS
+    assert {k: s["snare"][k] for k in OPTIONS} == OPTIONS
+
+
+@pytest.mark.parametrize("options,named", [
+    ({"zip_cutoff_nm": 0.0}, "snare_options.zip_cutoff_nm: 0.0; accepted a finite number > 0 in nm"),
+    ({"persistence_length_nm": float("nan")}, "snare_options.persistence_length_nm: nan; accepted"),
+    ({"local_radius_nm": "2 nm"}, "snare_options.local_radius_nm: '2 nm'; accepted"),
+    ({"temperature_k": True}, "snare_options.temperature_k: True; accepted a finite number > 0 in K"),
+    ({"zip_cutoff_nm": 300.0 * unit.kelvin}, "snare_options.zip_cutoff_nm: 300.0 K; accepted a quantity in nm"),
+])
+def test_bad_snare_option_is_refused_naming_it(built_run: Path, options: dict[str, Any], named: str) -> None:
+    with pytest.raises(AnalysisError, match=re.escape(named)):
+        analyze_run(built_run, figures=False, **options)
+    assert not (built_run / "analysis").exists()  # refused before anything is read or written
+
+
+def test_snare_options_without_complexes_are_noted_as_unused(tmp_path: Path) -> None:
+    t = ts.hemifusion_diaphragm(3.0, n_side=16, n_frames=2)
+    t[0].save_pdb(str(tmp_path / "system.pdb"))
+    t.save_dcd(str(tmp_path / "trajectory.dcd"))
+    s = analyze_run(tmp_path, figures=False, zip_cutoff_nm=1.5)
+    assert s["options"]["snare_options"] == {"zip_cutoff_nm": 1.5} and "skipped" in s["snare"]
+    assert any("SNARE options" in n and "not used" in n for n in s["notes"])
+
+
+def test_unknown_snare_option_is_refused_naming_the_accepted_ones() -> None:
+    with pytest.raises(AnalysisError, match=re.escape("unknown option 'zip_cutoff'; accepted: zip_cutoff_nm")):
+        check_snare_options({"zip_cutoff": 1.0})
+
+
+def test_snare_option_quantity_is_converted() -> None:
+    got = check_snare_options({"zip_cutoff_nm": 15.0 * unit.angstrom, "temperature_k": 300 * unit.kelvin})
+    np.testing.assert_allclose([got["zip_cutoff_nm"], got["temperature_k"]], [1.5, 300.0])
+
+
+def test_cli_analyze_passes_snare_flags(built_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "analysis"
+    r = CliRunner().invoke(main, ["analyze", str(built_run), "-o", str(out), "--no-figures", "--zip-cutoff", "1.0",
+                                  "--persistence-length", "0.25", "--snare-patch-radius", "1.0"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "summary.json").read_text())["options"]["snare_options"] == OPTIONS
+    np.testing.assert_array_equal(Table.from_csv(out / "snare.csv")["n_zipped_layers"], 0)
+
+
+@pytest.mark.parametrize("flag,value", [("--zip-cutoff", "0"), ("--persistence-length", "-0.5"),
+                                        ("--snare-patch-radius", "nan")])
+def test_cli_refuses_a_bad_snare_flag_naming_it(built_run: Path, tmp_path: Path, flag: str, value: str) -> None:
+    r = CliRunner().invoke(main, ["analyze", str(built_run), "-o", str(tmp_path / "a"), flag, value])
+    assert r.exit_code == 2 and flag in r.output and "accepted a finite length > 0 in nm" in r.output
+
+
+@pytest.mark.parametrize("flag,option", [("--zip-cutoff", "zip_cutoff_nm"),
+                                         ("--persistence-length", "persistence_length_nm"),
+                                         ("--snare-patch-radius", "local_radius_nm")])
+def test_cli_help_quotes_the_analysis_default(flag: str, option: str) -> None:
+    param = next(p for p in main.commands["analyze"].params if flag in getattr(p, "opts", ()))
+    assert f"(default {SNARE_OPTIONS[option][1]:g} nm" in (param.help or "")  # type: ignore[attr-defined]
