@@ -52,6 +52,9 @@ PRECISIONS = ["single", "mixed", "double"]
 #: beads, far beyond a single OpenMM context.
 MAX_LIPIDS = 10_000_000
 MAX_BOX_NM = 5000.0
+#: Largest accepted TMD bead - lipid tail attraction (epsilon): 0.5 ran stably for 4000 steps of the quickstart
+#: system, 1.0 blew up within 500 steps at dt = 0.01 tau.
+MAX_TMD_TAIL_ATTRACTION = 0.5
 #: ``run.formulation`` values: ``auto`` or a key of snarefuse.formulations.FORMULATIONS (kept in step by a test;
 #: listed here so that reading a spec does not import OpenMM).
 FORMULATIONS = ["auto", "expression", "step", "clamped", "poly", "poly_computed", "tabulated", "tabulated_types",
@@ -511,6 +514,11 @@ def _parse_snares(data: Any, units: ReducedUnits) -> SnareSpec:
     unz = _int_pair(n.raw("linker_unzipped", [5, 11]), "system.snares.linker_unzipped", 1, 40)
     strength = n.qty("contact_strength", "energy", "1 kT", units=units) / units.kt_kjmol
     tmd = n.number("tmd_tail_attraction", 0.25, minimum=0.0)
+    if tmd > MAX_TMD_TAIL_ATTRACTION:
+        raise SpecError("system.snares.tmd_tail_attraction",
+                        f"{tmd:g} epsilon: above {MAX_TMD_TAIL_ATTRACTION:g} the quickstart system blew up within 500 "
+                        f"steps at dt = 0.01 tau (1.0 was tried; tail beads collapse onto the small protein beads); "
+                        f"accepted 0 <= value <= {MAX_TMD_TAIL_ATTRACTION:g}")
     return SnareSpec(count, ring, zipped, unz, strength, tmd)
 
 

@@ -68,7 +68,7 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     "system.snares.linker_unzipped": ("[VAMP2, syntaxin] residues", "[5, 11]",
                                       "Unstructured linker residues before each TMD (worm-like chain, 0.365 nm each)."),
     "system.snares.contact_strength": ("energy", "1 kT", "Depth of each Go native contact between helices."),
-    "system.snares.tmd_tail_attraction": ("number >= 0", "0.25", "TMD bead - lipid tail attraction, in epsilon."),
+    "system.snares.tmd_tail_attraction": ("0 <= number <= 0.5", "0.25", "TMD bead - lipid tail attraction, in epsilon."),
     "run": ("section", "", "How to run."),
     "run.steps": ("integer >= 0", "10000", "Total MD steps (the CLI's --steps overrides)."),
     "run.timestep": ("time", "0.01 tau", "Integration time step (<= 0.05 tau)."),

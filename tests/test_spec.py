@@ -179,3 +179,12 @@ def test_absurd_box_is_refused():
     with pytest.raises(SpecError) as e:
         Spec.from_dict(d)
     assert e.value.field == "system.bilayer.box_xy"
+
+
+def test_unstable_tmd_tail_attraction_is_refused():
+    """1.0 epsilon blew the quickstart system up within 500 steps; 0.5 ran stably (measured)."""
+    base = load_spec(example_spec_path("quickstart"))
+    assert base.with_overrides({"system.snares.tmd_tail_attraction": 0.5}).system.snares.tmd_tail_attraction == 0.5
+    with pytest.raises(SpecError) as e:
+        base.with_overrides({"system.snares.tmd_tail_attraction": 1.0})
+    assert e.value.field == "system.snares.tmd_tail_attraction" and "accepted 0 <= value <= 0.5" in str(e.value)
