@@ -398,7 +398,7 @@ class AnalysisBase:
         self._rows = []
 
     def _single_frame(self, frame: Frame) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define _single_frame (AnalysisBase is a template)")
 
     def _conclude(self) -> None:
         self.results.table = Table.from_rows(self._rows)
@@ -421,7 +421,7 @@ class AnalysisBase:
         self.table.to_csv(path)
 
     def plot(self, ax: Any = None) -> Any:  # pragma: no cover - overridden
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define plot (AnalysisBase is a template)")
 
 
 def run_analyses(analyses: Sequence[AnalysisBase], start: int | None = None, stop: int | None = None,

@@ -520,6 +520,15 @@ class ContentMixingAnalysis(_ContactAnalysis):
                    markers_crossed_fraction=crossed.sum() / n_home if n_home else np.nan)
         self._rows.append(row)
 
+    def plot(self, ax: Any = None) -> Any:
+        """Fraction of the content markers that crossed into the other compartment vs time."""
+        from .. import plot as P
+
+        ax = P.plot_columns(self.table, ["markers_crossed_fraction"], ylabel="content markers crossed (fraction)",
+                            ax=ax)
+        ax.set_ylim(-0.02, 1.02)
+        return ax
+
 
 # ---------------------------------------------------------------------------------------------
 # the timeline

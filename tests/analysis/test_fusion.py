@@ -189,6 +189,18 @@ def test_content_mixing_vesicle_to_plane() -> None:
     assert "markers_crossed" in FusionAnalysis(t).run().table
 
 
+def test_every_analysis_class_plots() -> None:
+    """Each analysis class defines plot(ax=None) and returns the Axes with its lines drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    t = ts.vesicle_on_bilayer(6.0, 2.0, n_side=24, n_markers=20, crossed_markers=7, n_frames=2)
+    for cls in (SeparationAnalysis, LipidMixingAnalysis, DiaphragmAnalysis, PoreAnalysis, ContentMixingAnalysis,
+                FusionAnalysis):
+        ax = cls(t).run().plot()
+        assert ax.lines, cls.__name__
+
+
 def test_two_membrane_analysis_needs_two_membranes() -> None:
     with pytest.raises(AnalysisError, match="membranes"):
         SeparationAnalysis(ts.bilayer(8)).run()
