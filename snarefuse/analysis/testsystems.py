@@ -184,6 +184,17 @@ def _stack(b: _Builder, gap: float, zc: float) -> tuple[float, float]:
     return zc - gap / 2 - b.thickness / 2, zc + gap / 2 + b.thickness / 2
 
 
+def _connected_pair(gap: float, n_side: int, n_tail: int) -> tuple[_Builder, F, float, float, float]:
+    """Builder, contact axis ``(x, y)``, box centre ``zc`` and the two bilayer mid-planes for the systems
+    whose membranes are joined on the axis (stalk, diaphragm, pore): default box height, head-head ``gap``."""
+    L = _box_xy(n_side)
+    bz = 2 * THICKNESS + gap + 6.0 + 2 * SIGMA_NM
+    b = _Builder(np.array([L, L, bz]), n_tail)
+    zc = bz / 2
+    za, zb = _stack(b, gap, zc)
+    return b, np.array([L / 2, L / 2]), zc, za, zb
+
+
 def two_bilayers(gap: float = 2.0, n_side: int = 16, *, box_z: float | None = None, n_tail: int = 2,
                  jitter: float = 0.05, n_frames: int = 1, seed: int = 0,
                  shift: tuple[float, float, float] = (0, 0, 0), dt_ps: float = 10.0) -> mdtraj.Trajectory:
@@ -213,12 +224,7 @@ def stalk(gap: float = 2.0, radius: float = 2.5, n_side: int = 16, *, n_tail: in
     to the other's), so the two membranes' tails touch in the neck and the proximal leaflets form one
     monolayer, while the distal leaflets stay intact (no pore, no diaphragm).
     """
-    L = _box_xy(n_side)
-    bz = 2 * THICKNESS + gap + 6.0 + 2 * SIGMA_NM
-    b = _Builder(np.array([L, L, bz]), n_tail)
-    zc = bz / 2
-    c = np.array([L / 2, L / 2])
-    za, zb = _stack(b, gap, zc)
+    b, c, zc, za, zb = _connected_pair(gap, n_side, n_tail)
 
     def outside(h: F) -> NDArray[np.bool_]:
         return np.hypot(h[:, 0] - c[0], h[:, 1] - c[1]) >= radius + 0.5 * SPACING
@@ -242,12 +248,7 @@ def hemifusion_diaphragm(radius: float = 4.0, gap: float = 2.0, n_side: int = 24
     upper one from membrane 1) form a single bilayer centred between the membranes (the diaphragm);
     outside it the two bilayers are intact. The rim is idealised as a step.
     """
-    L = _box_xy(n_side)
-    bz = 2 * THICKNESS + gap + 6.0 + 2 * SIGMA_NM
-    b = _Builder(np.array([L, L, bz]), n_tail)
-    zc = bz / 2
-    c = np.array([L / 2, L / 2])
-    za, zb = _stack(b, gap, zc)
+    b, c, zc, za, zb = _connected_pair(gap, n_side, n_tail)
     t = b.thickness
 
     def out(h: F) -> NDArray[np.bool_]:
@@ -274,12 +275,7 @@ def fusion_pore(radius: float = 3.0, gap: float = 2.0, n_side: int = 24, *, n_ta
     heads at ``radius`` over the full height (the joined distal leaflets) and closed outside by rings with
     heads at ``radius + thickness`` across the gap (the joined proximal leaflets), tails radial.
     """
-    L = _box_xy(n_side)
-    bz = 2 * THICKNESS + gap + 6.0 + 2 * SIGMA_NM
-    b = _Builder(np.array([L, L, bz]), n_tail)
-    zc = bz / 2
-    c = np.array([L / 2, L / 2])
-    za, zb = _stack(b, gap, zc)
+    b, c, zc, za, zb = _connected_pair(gap, n_side, n_tail)
     t = b.thickness
 
     def out(h: F) -> NDArray[np.bool_]:
