@@ -38,6 +38,25 @@ def small_spec(**overrides: object) -> Spec:
     return base.with_overrides(o)
 
 
+def mixed_species_spec() -> Spec:
+    """:func:`small_spec` with two lipid species that differ in head size and tail attraction, the upper
+    leaflet mixed and the lower one of the second species only."""
+    d = small_spec().to_dict()
+    d["lipids"] = {"CKL": {}, "CKB": {"head_size": 1.05, "tail_attraction": 0.7}}
+    d["system"]["bilayer"]["upper"] = {"CKL": 0.5, "CKB": 0.5}
+    d["system"]["bilayer"]["lower"] = {"CKB": 1.0}
+    return Spec.from_dict(d)
+
+
+def dotted_paths(d: dict, prefix: str = ""):
+    """Every dotted path of a nested mapping, sections included, in document order."""
+    for k, v in d.items():
+        p = f"{prefix}.{k}" if prefix else k
+        yield p
+        if isinstance(v, dict):
+            yield from dotted_paths(v, p)
+
+
 @pytest.fixture
 def small_built(tmp_path: Path):
     """A built 200-lipid bilayer saved in a temporary run directory."""

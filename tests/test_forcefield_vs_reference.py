@@ -11,9 +11,8 @@ import pytest
 from snarefuse.build import build_system
 from snarefuse.reference import cooke_energy_forces, inputs_from_built
 from snarefuse.reference.lammps_cooke import lammps_available, lammps_energy_forces, lammps_unavailable_reason
-from snarefuse.spec import Spec
 
-from .conftest import small_spec
+from .conftest import mixed_species_spec, small_spec
 
 ENERGY_RTOL = 1e-5
 FORCE_RTOL = 1e-5
@@ -23,18 +22,10 @@ FORCE_ATOL_FRACTION = 1e-6
 JITTER_NM = 0.04
 
 
-def _mixed() -> Spec:
-    d = small_spec().to_dict()
-    d["lipids"] = {"CKL": {}, "CKB": {"head_size": 1.05, "tail_attraction": 0.7}}
-    d["system"]["bilayer"]["upper"] = {"CKL": 0.5, "CKB": 0.5}
-    d["system"]["bilayer"]["lower"] = {"CKB": 1.0}
-    return Spec.from_dict(d)
-
-
 CASES = {
     "cooke3": lambda: small_spec(),
     "cooke4": lambda: small_spec(model__lipid_model="cooke4"),
-    "mixed-species": _mixed,
+    "mixed-species": mixed_species_spec,
     "two-bilayers-wc1.2": lambda: small_spec(system__geometry="two_bilayers", system__cleft="0.3 nm",
                                              model__wc="1.2 sigma"),
 }

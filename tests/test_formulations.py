@@ -26,9 +26,8 @@ from snarefuse.formulations import (
     formulation_of,
 )
 from snarefuse.forcefield import FORCE_GROUP_NONBONDED
-from snarefuse.spec import Spec
 
-from .conftest import small_spec
+from .conftest import mixed_species_spec, small_spec
 
 #: Reference platform (double precision) against the default expression.
 ENERGY_RTOL = 1e-5
@@ -48,18 +47,10 @@ NAMES = list(FORMULATIONS)
 CPU_NAMES = [n for n in NAMES if n != "interaction_groups"]
 
 
-def _mixed() -> Spec:
-    d = small_spec().to_dict()
-    d["lipids"] = {"CKL": {}, "CKB": {"head_size": 1.05, "tail_attraction": 0.7}}
-    d["system"]["bilayer"]["upper"] = {"CKL": 0.5, "CKB": 0.5}
-    d["system"]["bilayer"]["lower"] = {"CKB": 1.0}
-    return Spec.from_dict(d)
-
-
 SPECS = {
     "cooke3": lambda: small_spec(system__bilayer__n_lipids=120),
     "cooke4": lambda: small_spec(system__bilayer__n_lipids=120, model__lipid_model="cooke4"),
-    "mixed-species": lambda: _mixed().with_overrides({"system.bilayer.n_lipids": 120}),
+    "mixed-species": lambda: mixed_species_spec().with_overrides({"system.bilayer.n_lipids": 120}),
 }
 
 
@@ -71,7 +62,7 @@ def _pairs_system() -> tuple[openmm.System, np.ndarray]:
     """Isolated pairs of every (b, a) bead-type combination of the mixed-species system, at distances
     just inside and outside every cutoff (WCA of the pair, the largest WCA range, plateau edge r_c,
     r_c + w_c) and inside each region; pairs sit far more than a cutoff apart from each other."""
-    built = build_system(_mixed())
+    built = build_system(mixed_species_spec())
     nb = _pair_force(built.system)
     params = np.array([nb.getParticleParameters(i)[:2] for i in range(nb.getNumParticles())])
     types = np.unique(params, axis=0)
@@ -146,6 +137,16 @@ def _evaluate(system: openmm.System, case: str, platform: str, parameters: dict[
             st.getForces(asNumpy=True).value_in_unit(openmm.unit.kilojoule_per_mole / openmm.unit.nanometer))
 
 
+def _assert_matches(e: float, f: np.ndarray, e0: float, f0: np.ndarray, platform: str) -> None:
+    """Energy (kJ/mol) and forces (N, 3) against the default formulation's, at the platform's precision."""
+    if platform == "Reference":
+        e_rtol, f_rtol, f_atol = ENERGY_RTOL, FORCE_RTOL, FORCE_ATOL_FRACTION
+    else:
+        e_rtol, f_rtol, f_atol = SINGLE_ENERGY_RTOL, SINGLE_FORCE_RTOL, SINGLE_FORCE_ATOL_FRACTION
+    np.testing.assert_allclose(e, e0, rtol=e_rtol)
+    np.testing.assert_allclose(f, f0, rtol=f_rtol, atol=f_atol * np.abs(f0).max())
+
+
 @functools.lru_cache(maxsize=None)
 def _default(case: str) -> tuple[float, np.ndarray]:
     return _evaluate(_system(case), case, "Reference")
@@ -155,20 +156,14 @@ def _default(case: str) -> tuple[float, np.ndarray]:
 @pytest.mark.parametrize("name", NAMES)
 def test_reference_matches_default(name, case):
     system = apply_formulation(_system(case), name, platform="Reference")
-    e, f = _evaluate(system, case, "Reference")
-    e0, f0 = _default(case)
-    np.testing.assert_allclose(e, e0, rtol=ENERGY_RTOL)
-    np.testing.assert_allclose(f, f0, rtol=FORCE_RTOL, atol=FORCE_ATOL_FRACTION * np.abs(f0).max())
+    _assert_matches(*_evaluate(system, case, "Reference"), *_default(case), "Reference")
 
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("name", CPU_NAMES)
 def test_cpu_matches_default(name, case):
     system = apply_formulation(_system(case), name, platform="CPU")
-    e, f = _evaluate(system, case, "CPU")
-    e0, f0 = _default(case)
-    np.testing.assert_allclose(e, e0, rtol=SINGLE_ENERGY_RTOL)
-    np.testing.assert_allclose(f, f0, rtol=SINGLE_FORCE_RTOL, atol=SINGLE_FORCE_ATOL_FRACTION * np.abs(f0).max())
+    _assert_matches(*_evaluate(system, case, "CPU"), *_default(case), "CPU")
 
 
 @pytest.mark.opencl
@@ -177,10 +172,7 @@ def test_opencl_default_formulation_matches(case):
     if "OpenCL" not in [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]:
         pytest.skip("OpenMM platform OpenCL not available here")
     system = apply_formulation(_system(case), default_formulation("OpenCL"), platform="OpenCL")
-    e, f = _evaluate(system, case, "OpenCL")
-    e0, f0 = _default(case)
-    np.testing.assert_allclose(e, e0, rtol=SINGLE_ENERGY_RTOL)
-    np.testing.assert_allclose(f, f0, rtol=SINGLE_FORCE_RTOL, atol=SINGLE_FORCE_ATOL_FRACTION * np.abs(f0).max())
+    _assert_matches(*_evaluate(system, case, "OpenCL"), *_default(case), "OpenCL")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -302,9 +294,7 @@ def test_formulations_keep_protein_beads_and_exclusions(platform, name):
     ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform))
     ctx.setPositions(pos)
     s = ctx.getState(getEnergy=True, getForces=True)
-    kj = openmm.unit.kilojoule_per_mole
-    np.testing.assert_allclose(s.getPotentialEnergy().value_in_unit(kj), s0.getPotentialEnergy().value_in_unit(kj),
-                               rtol=ENERGY_RTOL if platform == "Reference" else SINGLE_ENERGY_RTOL)
-    f0 = s0.getForces(asNumpy=True).value_in_unit(kj / openmm.unit.nanometer)
-    f = s.getForces(asNumpy=True).value_in_unit(kj / openmm.unit.nanometer)
-    np.testing.assert_allclose(f, f0, rtol=SINGLE_FORCE_RTOL, atol=SINGLE_FORCE_ATOL_FRACTION * np.abs(f0).max())
+    kj, kj_nm = openmm.unit.kilojoule_per_mole, openmm.unit.kilojoule_per_mole / openmm.unit.nanometer
+    _assert_matches(s.getPotentialEnergy().value_in_unit(kj), s.getForces(asNumpy=True).value_in_unit(kj_nm),
+                    s0.getPotentialEnergy().value_in_unit(kj), s0.getForces(asNumpy=True).value_in_unit(kj_nm),
+                    platform)

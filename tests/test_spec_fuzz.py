@@ -12,19 +12,13 @@ from hypothesis import strategies as st
 from snarefuse.errors import SpecError
 from snarefuse.spec import Spec, example_spec_path, load_spec
 
+from .conftest import dotted_paths
+
 BASE = load_spec(example_spec_path("bilayer_small")).to_dict()
 TOP_FIELDS = ["name", "seed", "model", "lipids", "system", "run"]
 
 
-def _paths(d, prefix=""):
-    for k, v in d.items():
-        p = f"{prefix}.{k}" if prefix else k
-        yield p
-        if isinstance(v, dict):
-            yield from _paths(v, p)
-
-
-PATHS = sorted(_paths(BASE))
+PATHS = sorted(dotted_paths(BASE))
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-10**12, max_value=10**12),

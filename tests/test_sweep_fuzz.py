@@ -16,6 +16,8 @@ from snarefuse.errors import SpecError
 from snarefuse.spec import example_spec_path, load_spec
 from snarefuse.sweep import SWEEP_KEYS, Sweep, load_sweep
 
+from .conftest import dotted_paths
+
 BASE_SPEC = load_spec(example_spec_path("bilayer_small")).to_dict()
 #: A valid sweep every test mutates; relative paths resolve against the test's root directory.
 VALID = {"name": "fuzz", "base": "bilayer_small", "grid": {"system.bilayer.n_lipids": [200, 400]},
@@ -27,15 +29,7 @@ VALID = {"name": "fuzz", "base": "bilayer_small", "grid": {"system.bilayer.n_lip
 ALSO_NAMED = {"base": ("grid", "zip"), "grid": ("zip", "steps"), "zip": ("grid", "steps"), "steps": ("grid", "zip")}
 
 
-def _paths(d, prefix=""):
-    for k, v in d.items():
-        p = f"{prefix}.{k}" if prefix else k
-        yield p
-        if isinstance(v, dict):
-            yield from _paths(v, p)
-
-
-SPEC_PATHS = sorted(_paths(BASE_SPEC))
+SPEC_PATHS = sorted(dotted_paths(BASE_SPEC))
 
 path_like = st.sampled_from(["", ".", "..", "/", "~", "~no_such_user_snarefuse/x", "a\x00b", "base.yaml",
                              "bad.yaml", "bilayer_small", "quickstart", "sweep_nlipids", "no_such_example",
