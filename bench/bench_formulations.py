@@ -43,6 +43,7 @@ from bench_throughput import (  # noqa: E402  (bench/ is not a package)
     machine_description,
     openmm_energy,
     rates,
+    write_json,
 )
 
 from snarefuse.formulations import FORMULATIONS, apply_formulation  # noqa: E402
@@ -324,9 +325,7 @@ def main(argv=None):
     results["load_average_at_end"] = os.getloadavg()
     results["cpu_busy_fraction_at_end"] = cpu_busy_fraction()
     if str(args.json) != "-":
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
-        print(f"\nwrote {args.json}")
+        write_json(args.json, results)
     return 0
 
 

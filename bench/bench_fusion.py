@@ -22,7 +22,6 @@ Numbers go to stdout and, with ``--json``, to a file with the machine descriptio
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -33,7 +32,7 @@ import openmm
 from openmm import app, unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_throughput import machine_description  # noqa: E402
+from bench_throughput import machine_description, write_json  # noqa: E402
 
 from snarefuse.build import build_system  # noqa: E402
 from snarefuse.formulations import FORMULATIONS, apply_formulation, default_formulation, formulation_of  # noqa: E402
@@ -114,9 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['particle_steps_per_s'] / 1e6:>12.3f}{r['steps_per_s']:>9.1f}{r['tau_per_day']:>10.3g}"
                       f"{r['us_per_day_diffusion']:>10.3g}", flush=True)
     if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps({"machine": machine_description(), "load_avg": os.getloadavg(),
-                                      "openmm": openmm.__version__, "results": rows}, indent=1))
+        write_json(a.json, {"machine": machine_description(), "load_avg": os.getloadavg(),
+                            "openmm": openmm.__version__, "results": rows})
     return 0
 
 

@@ -56,6 +56,13 @@ SECONDS_PER_DAY = 86400.0
 
 
 # ------------------------------------------------------------------------------ machine
+def write_json(path: Path, results: dict) -> None:
+    """Write a bench's results (creating the directory) and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"\nwrote {path}")
+
+
 def machine_description() -> dict:
     model = "unknown"
     physical = set()
@@ -462,9 +469,7 @@ def main(argv=None):
 
     results["load_average_at_end"] = os.getloadavg()
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
-        print(f"\nwrote {args.json}")
+        write_json(args.json, results)
     return 0
 
 
