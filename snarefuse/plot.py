@@ -193,16 +193,14 @@ def plot_linker_force(table: Mapping[str, Any], ax: Any = None, time_unit: str =
 
 
 # ------------------------------------------------------------------------------ sweep results
-def _value_order(v: Any) -> tuple[int, Any]:
-    return (0, float(v)) if isinstance(v, (int, float)) else (1, str(v))
-
-
 def plot_fusion_probability(results: Any, parameter: str | None, ax: Any = None, n_boot: int = 2000,
                             seed: int = 0) -> Any:
     """Fusion (pore) and hemifusion probability vs ``parameter`` with bootstrap 95 % CIs, one line
     per combination of the other varied parameters; returns the Axes."""
     ax = _axes(ax)
-    values = sorted({v for e in ("pore", "hemifusion") for g in results.groups(parameter, e).values() for v in g}, key=_value_order)
+    from .analysis.stats import EVENTS, value_order
+
+    values = sorted({v for e in EVENTS for g in results.groups(parameter, e).values() for v in g}, key=value_order)
     numeric = all(isinstance(v, (int, float)) for v in values)
     for event, style in (("pore", "o-"), ("hemifusion", "s--")):
         rows = results.probability(parameter, event, n_boot=n_boot, seed=seed)

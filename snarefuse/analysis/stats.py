@@ -110,7 +110,7 @@ class SweepResults:
                 label = ", ".join(f"{q}={_cell(r.get(q))}" for q in others)
                 value = _cell(r.get(parameter)) if parameter else "all"
                 g.setdefault(label, {}).setdefault(value, []).append((float(dur if t is None else t), t is not None))
-        return {k: dict(sorted(v.items(), key=lambda kv: _sort_key(kv[0]))) for k, v in sorted(g.items())}
+        return {k: dict(sorted(v.items(), key=lambda kv: value_order(kv[0]))) for k, v in sorted(g.items())}
 
     def probability(self, parameter: str | None, event: str = "pore", n_boot: int = 2000,
                     seed: int = 0) -> list[dict[str, Any]]:
@@ -120,7 +120,8 @@ class SweepResults:
                 for label, by_value in self.groups(parameter, event).items() for v, items in by_value.items()]
 
 
-def _sort_key(v: Any) -> tuple[int, Any]:
+def value_order(v: Any) -> tuple[int, Any]:
+    """Sort key of parameter values: numbers by value first, then anything else by its text."""
     return (0, float(v)) if isinstance(v, (int, float)) else (1, str(v))
 
 
