@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
+from .spec import FORMULATIONS  # the choices of --formulation (spec imports no OpenMM)
 
 if TYPE_CHECKING:
     from .events import FusionEventReporter
@@ -64,12 +65,6 @@ def build(spec: str, output: str) -> None:
                f"box {' x '.join(f'{x:.2f}' for x in m['box_nm'])} nm, key {m['spec_key']}]")
 
 
-def _formulation_names() -> list[str]:
-    from .spec import FORMULATIONS
-
-    return FORMULATIONS
-
-
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--steps", type=click.IntRange(min=0), default=None,
@@ -85,7 +80,7 @@ def _formulation_names() -> list[str]:
 @click.option("--max-time", "max_time", default=None,
               help="Stop cleanly with a checkpoint after this wall time, e.g. '23.5 h', '90 min', '3600 s'.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
-@click.option("--formulation", type=click.Choice(_formulation_names()), default=None,
+@click.option("--formulation", type=click.Choice(FORMULATIONS), default=None,
               help="How the Cooke pair force is written for OpenMM (default: run.formulation, 'auto': the fastest "
                    "measured for the platform; all give the same forces, see BENCHMARKS.md).")
 @click.option("--stop-after-pore", "stop_after_pore", default=None, metavar="DELAY",
