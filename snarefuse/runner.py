@@ -554,7 +554,8 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
                                   "is the last checkpoint.", step=step, particles=bad) from None
             frames += sim.currentStep // run.trajectory_interval - before // run.trajectory_interval
             stop_early = _stop_requested(extra_reporters)
-            over_time = max_wall is not None and time.perf_counter() - t0 > max_wall
+            # a run that reached its target in this chunk is complete, however long the chunk took
+            over_time = max_wall is not None and time.perf_counter() - t0 > max_wall and sim.currentStep < target
             if sim.currentStep % run.checkpoint_interval == 0 or sim.currentStep >= target or over_time or stop_early:
                 _write_checkpoint(run_dir, sim, traj, logr, frames, used_platform, used_formulation)
             if over_time:

@@ -276,3 +276,15 @@ def test_opencl_device_query_matches_openmm():
     ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("OpenCL"))
     if ctx.getPlatform().getPropertyValue(ctx, "OpenCLPlatformName") == "Portable Computing Language":
         assert has is False  # POCL's device is the CPU itself
+
+
+def test_reaching_the_target_past_the_wall_time_is_complete(tmp_path: Path):
+    """The chunk that reaches the target also overruns the wall-time limit: the run is complete (with its
+    final state), not 'stopped'."""
+    spec = small_spec(run__steps=100, run__trajectory_interval=100, run__report_interval=100,
+                      run__checkpoint_interval=100)
+    build_system(spec).save(tmp_path / "r")
+    r = run_simulation(tmp_path / "r", platform="CPU", progress=False, max_wall_time_s=1e-9)
+    assert r.status == "complete" and r.step == 100
+    assert (tmp_path / "r" / "final_state.xml").exists()
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["status"] == "complete"
