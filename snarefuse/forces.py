@@ -78,6 +78,7 @@ __all__ = [
     "protein_wca_energy",
     "protein_lipid_force",
     "protein_lipid_energy",
+    "free_complex_system",
 ]
 
 #: uniform protein bead mass, amu (3 x mean residue mass 110 amu), see module docstring.
@@ -471,3 +472,38 @@ def protein_lipid_energy(positions: np.ndarray, protein: Sequence[int] | np.ndar
             att = np.where(r < rc, 1.0, np.where(r < rc + wc_nm, np.cos(np.pi * (r - rc) / (2.0 * wc_nm)) ** 2, 0.0))
             total -= float(eps_a * np.sum(att * tmd_mask[ii.ravel()]))
     return total
+
+
+def free_complex_system(complex, *, contact_epsilon_kjmol: float | unit.Quantity,
+                        wca_epsilon_kjmol: float | unit.Quantity,
+                        contact_cutoff_nm: float = DEFAULT_CONTACT_CUTOFF_NM) -> tuple[openmm.System, np.ndarray, np.ndarray]:
+    """One complex alone in vacuum (no membranes, no periodic box): the protein terms exactly as the builder
+    adds them (helix bonded terms, linker bonds, Go native contacts, protein WCA), for stability and
+    free-energy runs.
+
+    Parameters
+    ----------
+    complex : snarefuse.build.snare.SnareComplex
+        Supplies ``n_residues``, ``helical_stretches()``, ``coil_bonds()``, ``native_contacts()``,
+        ``excluded_pairs()``.
+    contact_epsilon_kjmol : float (kJ/mol) or Quantity
+        Depth per native contact (scaled at run time by the global ``snare_contact_scale``).
+    wca_epsilon_kjmol : float (kJ/mol) or Quantity
+        WCA energy scale (the lipid model's epsilon in a built system).
+
+    Returns
+    -------
+    (System, pairs, r0)
+        The System (forces in group 0) and the native contact pairs with their native distances, nm.
+    """
+    n = complex.n_residues
+    system = openmm.System()
+    for _ in range(n):
+        system.addParticle(PROTEIN_BEAD_MASS_AMU)
+    pairs, r0 = complex.native_contacts(contact_cutoff_nm)
+    system.addForce(helix_bonded_force(complex.helical_stretches()))
+    system.addForce(coil_bond_force(complex.coil_bonds()))
+    system.addForce(native_contact_force(pairs, r0, epsilon_kjmol=contact_epsilon_kjmol))
+    system.addForce(protein_wca_force(n, range(n), complex.excluded_pairs(), epsilon_kjmol=wca_epsilon_kjmol,
+                                      periodic=False))
+    return system, pairs, r0

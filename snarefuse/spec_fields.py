@@ -39,7 +39,7 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
                              "Composition of the upper leaflet (normalised)."),
     "system.bilayer.lower": ("mapping species -> fraction", "the only species",
                              "Composition of the lower leaflet (normalised)."),
-    "system.cleft": ("length", "2 sigma", "Two-membrane geometries: gap between the facing head-group surfaces."),
+    "system.cleft": ("length", "2 sigma", "Two-membrane geometries: gap between the facing head-group surfaces (head-bead planes) of the built lattice. The straight-lipid lattice is thicker than the relaxed bilayer, so the gap widens by ~0.5 nm (cooke3) in the first few tau as the bilayers thin."),
     "system.box_xy": ("length", "vesicle diameter + 2 cutoff + 2 sigma",
                       "vesicle_vesicle only: lateral box edge (planar geometries take it from system.bilayer)."),
     "system.vesicle": ("section", "", "The vesicle(s) of vesicle_planar / vesicle_vesicle."),

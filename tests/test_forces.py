@@ -221,15 +221,8 @@ def test_fastest_helix_vibration_spans_twenty_time_steps():
 
 def test_free_complex_stays_assembled_at_the_lipid_time_step():
     c = snare_geometry.build_snare_complex()
-    n = c.n_residues
-    system = openmm.System()
-    for _ in range(n):
-        system.addParticle(forces.PROTEIN_BEAD_MASS_AMU)
-    pairs, r0 = c.native_contacts(forces.DEFAULT_CONTACT_CUTOFF_NM)
-    system.addForce(forces.helix_bonded_force(c.helical_stretches()))
-    system.addForce(forces.coil_bond_force(c.coil_bonds()))
-    system.addForce(forces.native_contact_force(pairs, r0, epsilon_kjmol=forces.DEFAULT_CONTACT_EPSILON_KT * KT_KJMOL))
-    system.addForce(forces.protein_wca_force(n, range(n), c.excluded_pairs(), epsilon_kjmol=EPS_KJMOL, periodic=False))
+    system, pairs, r0 = forces.free_complex_system(
+        c, contact_epsilon_kjmol=forces.DEFAULT_CONTACT_EPSILON_KT * KT_KJMOL, wca_epsilon_kjmol=EPS_KJMOL)
     integrator = openmm.LangevinMiddleIntegrator(310.0, 1.0 / TAU_PS, DT_PS)
     integrator.setRandomNumberSeed(1)
     ctx = openmm.Context(system, integrator, openmm.Platform.getPlatformByName("Reference"))
