@@ -26,6 +26,12 @@ Method (thermodynamic integration along the contact depth, with a coexistence po
 
     python bench/zipper_free_energy.py                       # grid 0.5..1.2 kT, ~12 min on one core
     python bench/zipper_free_energy.py --eps 0.6 0.8 1.0 --steps 20000 --json out.json
+    python bench/zipper_free_energy.py --reanalyse a.json b.json --json pooled.json   # pool stored runs
+
+Recorded (2-core AMD EPYC, OpenMM 8.6.1, CPU platform): ``results/zipper_free_energy.json`` (0.5-1.2 kT,
+2 seeds), ``results/zipper_free_energy_high.json`` (1.4-1.8 kT), pooled in
+``results/zipper_free_energy_pooled.json``: coexistence at 0.56 kT per contact; 16-25 kT released at
+1.0 kT, 37-62 kT at 1.4 kT (the default), over three state definitions and two extrapolations.
 
 Writes ``bench/results/zipper_free_energy.json`` by default.
 """
@@ -33,6 +39,7 @@ Writes ``bench/results/zipper_free_energy.json`` by default.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -102,17 +109,30 @@ def sample(eps_kt: float, steps: int, every: int, premelt: int, seed: int, threa
             "seconds": round(time.time() - t0, 1), "q": q, "zipped_layers": nz, "u": u}
 
 
-def analyse(runs: list[dict]) -> dict:
-    """Coexistence depth, <u> per state, TI free energy and the population check."""
+def analyse(runs: list[dict], zipped_min: int = ZIPPED_LAYERS, unzipped_max: int = ZIPPED_LAYERS - 1,
+            extrapolate: str = "linear") -> dict:
+    """Coexistence depth, <u> per state, TI free energy and the population check.
+
+    A frame is *zipped* with >= ``zipped_min`` zipped layers and *unzipped* with <= ``unzipped_max``;
+    frames in between belong to neither state (the identities used hold for any two disjoint sets of
+    configurations). ``fraction_zipped`` is p_zipped / (p_zipped + p_unzipped). Where a state is not
+    visited at a depth, its <u> is extrapolated: ``"linear"`` (straight-line fit over the depths where it
+    was) or ``"hold"`` (the value at the nearest depth where it was). For the unzipped state at high
+    depth the two bracket the truth: its <u> cannot keep falling linearly (at most a few layers' worth
+    of contacts), nor stay exactly where it was at lower depth.
+    """
+    if extrapolate not in ("linear", "hold"):
+        raise ValueError(f"extrapolate: {extrapolate!r}; accepted: 'linear', 'hold'")
     grid = sorted({r["eps_kt"] for r in runs})
     rows = []
     for e in grid:
         nz = np.concatenate([np.array(r["zipped_layers"][len(r["zipped_layers"]) // 2:]) for r in runs if r["eps_kt"] == e])
         u = np.concatenate([np.array(r["u"][len(r["u"]) // 2:]) for r in runs if r["eps_kt"] == e])
-        z = nz >= ZIPPED_LAYERS
-        rows.append({"eps_kt": e, "frames": len(z), "fraction_zipped": float(z.mean()),
+        z, un = nz >= zipped_min, nz <= unzipped_max
+        rows.append({"eps_kt": e, "frames": len(z), "frames_zipped": int(z.sum()), "frames_unzipped": int(un.sum()),
+                     "fraction_zipped": float(z.sum() / max(1, z.sum() + un.sum())),
                      "u_zipped": float(u[z].mean()) if z.sum() >= 5 else None,
-                     "u_unzipped": float(u[~z].mean()) if (~z).sum() >= 5 else None})
+                     "u_unzipped": float(u[un].mean()) if un.sum() >= 5 else None})
     eps = np.array(grid)
     f = np.array([r["fraction_zipped"] for r in rows])
     cross = [i for i in range(len(f) - 1) if f[i] <= 0.5 <= f[i + 1] and f[i] < f[i + 1]]
@@ -124,9 +144,13 @@ def analyse(runs: list[dict]) -> dict:
     def filled(key: str) -> np.ndarray:
         have = np.array([r[key] is not None for r in rows])
         vals = np.array([r[key] if r[key] is not None else np.nan for r in rows], float)
-        if have.sum() >= 2:
+        if extrapolate == "linear" and have.sum() >= 2:
             a, b = np.polyfit(eps[have], vals[have], 1)
             vals[~have] = a * eps[~have] + b
+        elif have.any():
+            idx = np.flatnonzero(have)
+            for k in np.flatnonzero(~have):
+                vals[k] = vals[idx[np.argmin(np.abs(idx - k))]]
         return vals
 
     du = filled("u_zipped") - filled("u_unzipped")
@@ -145,12 +169,31 @@ def analyse(runs: list[dict]) -> dict:
         ff = r["fraction_zipped"]
         r["dG_zip_kT_populations"] = float(-math.log(ff / (1 - ff))) if 0.02 < ff < 0.98 else None
     released = -dg_grid
-    out = {"eps_star_kt": eps_star, "rows": rows}
+    out = {"zipped_min_layers": zipped_min, "unzipped_max_layers": unzipped_max, "extrapolate": extrapolate,
+           "eps_star_kt": eps_star, "rows": rows}
     for target in (35.0, 65.0):
         out[f"eps_for_{int(target)}_kT"] = float(np.interp(target, released, eps)) if released.max() >= target else None
     if 1.0 in grid:
         out["released_at_1kT"] = float(released[grid.index(1.0)])
     return out
+
+
+#: (zipped_min, unzipped_max) state definitions reported; the first is the headline.
+DEFINITIONS = ((ZIPPED_LAYERS, ZIPPED_LAYERS - 1), (12, 4), (14, 2))
+
+
+def report(res: dict) -> None:
+    print(f"\nzipped: >= {res['zipped_min_layers']} layers, unzipped: <= {res['unzipped_max_layers']}, "
+          f"<u> extrapolated: {res['extrapolate']}; "
+          f"coexistence depth eps* = {res['eps_star_kt']:.3f} kT per contact")
+    print(" eps   f_zip   <u>_z    <u>_u    dG_TI   dG_pop   (kT; dG = G_zipped - G_unzipped)")
+    for r in res["rows"]:
+        fmt = lambda v: "   --  " if v is None else f"{v:7.1f}"  # noqa: E731
+        print(f"{r['eps_kt']:5.2f} {r['fraction_zipped']:6.2f} {fmt(r['u_zipped'])} {fmt(r['u_unzipped'])} "
+              f"{r['dG_zip_kT_TI']:7.1f} {fmt(r['dG_zip_kT_populations'])}")
+    if "released_at_1kT" in res:
+        print(f"zippering free energy at 1 kT per contact: {res['released_at_1kT']:.1f} kT")
+    print(f"depth for 35 kT: {res['eps_for_35_kT']}, for 65 kT: {res['eps_for_65_kT']}")
 
 
 def main() -> None:
@@ -162,32 +205,51 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=500)
     ap.add_argument("--seeds", type=int, default=1, help="runs per start and depth")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--reanalyse", type=Path, nargs="+",
+                    help="analyse the runs stored in these results JSONs (pooled) instead of running")
     ap.add_argument("--json", type=Path, default=Path(__file__).resolve().parent / "results" / "zipper_free_energy.json")
     args = ap.parse_args()
-    ru = load_spec(example_spec_path("quickstart")).model.units  # sigma 0.88 nm, 310 K, kT = 1.1 eps, 250 amu
-    runs = []
-    for e in args.eps:
-        for seed in range(1, args.seeds + 1):
-            for premelt in (0, args.premelt):
-                r = sample(e, args.steps, args.every, premelt, seed, args.threads, ru)
-                h = len(r["q"]) // 2
-                print(f"eps {e:5.2f} kT  start {r['start']:6s} seed {seed}: Q {np.mean(r['q'][h:]):.2f}  zipped layers "
-                      f"{np.mean(r['zipped_layers'][h:]):5.2f}  <u> {np.mean(r['u'][h:]):7.1f}  ({r['seconds']} s)", flush=True)
-                runs.append(r)
-    res = analyse(runs)
-    print(f"\ncoexistence depth eps* = {res['eps_star_kt']:.3f} kT per contact")
-    print(" eps   f_zip   <u>_z    <u>_u    dG_TI   dG_pop   (kT; dG = G_zipped - G_unzipped)")
-    for r in res["rows"]:
-        fmt = lambda v: "   --  " if v is None else f"{v:7.1f}"  # noqa: E731
-        print(f"{r['eps_kt']:5.2f} {r['fraction_zipped']:6.2f} {fmt(r['u_zipped'])} {fmt(r['u_unzipped'])} "
-              f"{r['dG_zip_kT_TI']:7.1f} {fmt(r['dG_zip_kT_populations'])}")
-    if "released_at_1kT" in res:
-        print(f"zippering free energy at 1 kT per contact: {res['released_at_1kT']:.1f} kT")
-    print(f"depth for 35 kT: {res['eps_for_35_kT']}, for 65 kT: {res['eps_for_65_kT']}")
-    write_json(args.json, {"bench": "zipper_free_energy", "machine": machine_description(), "openmm": openmm.__version__,
-                           "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                           "tether_nm": TETHER_NM, "formed_factor": FORMED, "zipped_layers_threshold": ZIPPED_LAYERS,
-                           **res, "runs": runs})
+    if args.reanalyse:
+        stored = [json.loads(p.read_text()) for p in args.reanalyse]
+        runs = [r for st in stored for r in st["runs"]]
+        header = {"machine": stored[0]["machine"], "openmm": stored[0]["openmm"],
+                  "settings": [st["settings"] for st in stored], "pooled_from": [str(p) for p in args.reanalyse]}
+    else:
+        ru = load_spec(example_spec_path("quickstart")).model.units  # sigma 0.88 nm, 310 K, kT = 1.1 eps, 250 amu
+        runs = []
+        for e in args.eps:
+            for seed in range(1, args.seeds + 1):
+                for premelt in (0, args.premelt):
+                    r = sample(e, args.steps, args.every, premelt, seed, args.threads, ru)
+                    h = len(r["q"]) // 2
+                    print(f"eps {e:5.2f} kT  start {r['start']:6s} seed {seed}: Q {np.mean(r['q'][h:]):.2f}  zipped "
+                          f"layers {np.mean(r['zipped_layers'][h:]):5.2f}  <u> {np.mean(r['u'][h:]):7.1f}  "
+                          f"({r['seconds']} s)", flush=True)
+                    runs.append(r)
+        header = {"machine": machine_description(), "openmm": openmm.__version__,
+                  "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    results = []
+    for zmin, umax in DEFINITIONS:
+        for how in ("linear", "hold"):
+            try:
+                res = analyse(runs, zmin, umax, how)
+            except SystemExit as e:
+                print(f"\nzipped >= {zmin}, unzipped <= {umax}: {e}")
+                break
+            report(res)
+            results.append(res)
+    got = [r["released_at_1kT"] for r in results if "released_at_1kT" in r]
+    if got:
+        print(f"\nall definitions: {min(got):.1f}-{max(got):.1f} kT released at 1 kT per contact")
+    for t in (35, 65):
+        got = [r[f"eps_for_{t}_kT"] for r in results if r.get(f"eps_for_{t}_kT") is not None]
+        if got:
+            print(f"depth for {t} kT: {min(got):.2f}-{max(got):.2f} kT per contact")
+    out = {"bench": "zipper_free_energy", **header, "tether_nm": TETHER_NM, "formed_factor": FORMED,
+           "definitions": results}
+    if not args.reanalyse:  # a re-analysis points to its sources instead of copying their runs
+        out["runs"] = runs
+    write_json(args.json, out)
 
 
 if __name__ == "__main__":

@@ -168,7 +168,7 @@ class SnareSpec:
     ring_radius_nm: float = 4.0
     zipped_layers: tuple[int, int] = (-7, 8)
     linker_unzipped: tuple[int, int] = (5, 11)
-    contact_strength_kt: float = 1.0
+    contact_strength_kt: float = 1.4
     tmd_tail_attraction: float = 0.25
 
     def to_dict(self) -> dict[str, Any]:
@@ -512,7 +512,7 @@ def _parse_snares(data: Any, units: ReducedUnits) -> SnareSpec:
     if zipped[0] > zipped[1]:
         raise SpecError("system.snares.zipped_layers", f"first layer must not exceed the last, got {list(zipped)}")
     unz = _int_pair(n.raw("linker_unzipped", [5, 11]), "system.snares.linker_unzipped", 1, 40)
-    strength = n.qty("contact_strength", "energy", "1 kT", units=units) / units.kt_kjmol
+    strength = n.qty("contact_strength", "energy", "1.4 kT", units=units) / units.kt_kjmol
     tmd = n.number("tmd_tail_attraction", 0.25, minimum=0.0)
     if tmd > MAX_TMD_TAIL_ATTRACTION:
         raise SpecError("system.snares.tmd_tail_attraction",

@@ -50,6 +50,34 @@ def test_estimator_recovers_a_known_two_state_free_energy(zfe):
             assert r["dG_zip_kT_populations"] == pytest.approx(r["dG_zip_kT_TI"], abs=0.3)
 
 
+def test_extrapolation_of_an_unvisited_state(zfe):
+    grid = [0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 1.0]
+    runs = _two_state_runs(grid, eps_star=0.6, u_z=-100.0, u_u=-20.0)
+    # <u>_u falls by 100 per kT where it is seen (<= 0.65); above, the unzipped state is not visited
+    for r in runs:
+        r["u"] = [u - 100.0 * (r["eps_kt"] - 0.6) if nz < 8 else u for u, nz in zip(r["u"], r["zipped_layers"])]
+    lin = zfe.analyse(runs, extrapolate="linear")
+    hold = zfe.analyse(runs, extrapolate="hold")
+    # linear: du = -80 + 100 (eps - 0.6) -> dG(1) = -80*0.4 + 50*0.16 = -24; hold: du stays -80 + 100*0.05 beyond
+    assert lin["released_at_1kT"] == pytest.approx(24.0, abs=1.0)
+    assert hold["released_at_1kT"] > lin["released_at_1kT"] + 3.0
+    with pytest.raises(ValueError, match="extrapolate"):
+        zfe.analyse(runs, extrapolate="cubic")
+
+
+def test_frames_between_the_two_states_count_for_neither(zfe):
+    grid = [0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 1.0]
+    runs = _two_state_runs(grid, eps_star=0.6, u_z=-100.0, u_u=-20.0)
+    for r in runs:  # add intermediate frames (8 layers, very different u): they must not move the answer
+        r["zipped_layers"] = r["zipped_layers"] + [8] * 1000
+        r["u"] = r["u"] + [-500.0] * 1000
+    strict = zfe.analyse(runs, zipped_min=14, unzipped_max=2)
+    assert strict["eps_star_kt"] == pytest.approx(0.6, abs=0.005)
+    assert strict["released_at_1kT"] == pytest.approx(32.0, abs=0.5)
+    loose = zfe.analyse(runs)  # with >= 8 the intermediates count as zipped, and <u>_z changes
+    assert loose["released_at_1kT"] > 40.0
+
+
 def test_estimator_refuses_a_grid_without_the_transition(zfe):
     runs = _two_state_runs([0.8, 0.9, 1.0], eps_star=0.6, u_z=-100.0, u_u=-20.0)
     with pytest.raises(SystemExit, match="does not cross 1/2"):
