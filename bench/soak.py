@@ -73,7 +73,8 @@ def main() -> None:
         mslope = float(np.polyfit(mem_arr[:, 0], mem_arr[:, 1], 1)[0]) * 1e5 if len(mem_arr) > 2 else float("nan")
         memory.append({"from_step": int(mem_arr[0, 0]), "to_step": int(mem_arr[-1, 0]),
                        "rss_first_mib": float(mem_arr[0, 1]), "rss_last_mib": float(mem_arr[-1, 1]),
-                       "rss_max_mib": float(mem_arr[:, 1].max()), "rss_slope_mib_per_1e5_steps": mslope})
+                       "rss_max_mib": float(mem_arr[:, 1].max()), "rss_slope_mib_per_1e5_steps": mslope,
+                       "samples_step_mib": [[int(a), round(float(b), 3)] for a, b in mem_arr]})
     out = {
         "machine": {"node": platform.node(), "processor": platform.processor(), "python": sys.version.split()[0]},
         "status": r.status, "step": r.step, "target_steps": r.target_steps, "platform": r.platform,
