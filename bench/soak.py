@@ -3,7 +3,8 @@ energy drift and memory growth (outside the default test suite).
 
     python bench/soak.py --steps 1000000 --dir soak-run [--max-time "2 h"]
 
-It is resumable (run the same command again after a kill or a --max-time stop). It writes
+It is resumable (run the same command again after a kill or a --max-time stop): an existing soak
+directory is resumed with the spec it was built with, even if the shipped quickstart has changed since. It writes
 ``soak-run/soak.json`` with the potential-energy trend (slope per 10^5 steps relative to the
 mean, from log.csv), the temperature mean and spread, and resident memory (RSS) sampled every
 report interval: first, last, max, and the slope in MiB per 10^5 steps.
@@ -54,7 +55,12 @@ def main() -> None:
     spec = load_spec(example_spec_path("quickstart")).with_overrides(
         {"run.steps": args.steps, "run.report_interval": 5000, "run.trajectory_interval": 50000,
          "run.checkpoint_interval": 50000, "run.platform": "CPU"})
-    build_system(spec).save(d)
+    if (d / "spec.yaml").exists():
+        # resume the soak that is there, with the spec it was built with (the shipped quickstart may
+        # have changed since; rebuilding would be refused, and must not replace a soak in progress)
+        print(f"resuming the soak in {d} (its own spec.yaml)", file=sys.stderr)
+    else:
+        build_system(spec).save(d)
     mem = MemoryReporter(5000)
     wall = None if args.max_time is None else parse_quantity(args.max_time, "wallclock", "--max-time")
     t0 = time.time()
