@@ -99,7 +99,7 @@ COIL_BOND_K = 800.0
 COIL_BOND_NM = 0.365
 #: protein bead excluded-volume size, nm.
 PROTEIN_SIGMA_NM = 0.5
-#: native-contact well depth per contact, in kT (see the module docstring for why not 0.18 kT).
+#: native-contact well depth per contact, in kT (chosen from the measured zippering free energy; module docstring).
 DEFAULT_CONTACT_EPSILON_KT = 1.4
 #: C-alpha distance defining a native contact in the ideal bundle, nm.
 DEFAULT_CONTACT_CUTOFF_NM = 1.1

@@ -55,6 +55,9 @@ MAX_BOX_NM = 5000.0
 #: Largest accepted TMD bead - lipid tail attraction (epsilon): 0.5 ran stably for 4000 steps of the quickstart
 #: system, 1.0 blew up within 500 steps at dt = 0.01 tau.
 MAX_TMD_TAIL_ATTRACTION = 0.5
+#: Default ``system.snares.contact_strength``, kT per native contact: snarefuse.forces.DEFAULT_CONTACT_EPSILON_KT
+#: (why 1.4 kT is there; kept in step by a test, and here so that reading a spec does not import OpenMM).
+DEFAULT_CONTACT_STRENGTH_KT = 1.4
 #: ``run.formulation`` values: ``auto`` or a key of snarefuse.formulations.FORMULATIONS (kept in step by a test;
 #: listed here so that reading a spec does not import OpenMM).
 FORMULATIONS = ["auto", "expression", "step", "clamped", "poly", "poly_computed", "tabulated", "tabulated_types",
@@ -168,7 +171,7 @@ class SnareSpec:
     ring_radius_nm: float = 4.0
     zipped_layers: tuple[int, int] = (-7, 8)
     linker_unzipped: tuple[int, int] = (5, 11)
-    contact_strength_kt: float = 1.4
+    contact_strength_kt: float = DEFAULT_CONTACT_STRENGTH_KT
     tmd_tail_attraction: float = 0.25
 
     def to_dict(self) -> dict[str, Any]:
@@ -512,7 +515,7 @@ def _parse_snares(data: Any, units: ReducedUnits) -> SnareSpec:
     if zipped[0] > zipped[1]:
         raise SpecError("system.snares.zipped_layers", f"first layer must not exceed the last, got {list(zipped)}")
     unz = _int_pair(n.raw("linker_unzipped", [5, 11]), "system.snares.linker_unzipped", 1, 40)
-    strength = n.qty("contact_strength", "energy", "1.4 kT", units=units) / units.kt_kjmol
+    strength = n.qty("contact_strength", "energy", f"{DEFAULT_CONTACT_STRENGTH_KT} kT", units=units) / units.kt_kjmol
     tmd = n.number("tmd_tail_attraction", 0.25, minimum=0.0)
     if tmd > MAX_TMD_TAIL_ATTRACTION:
         raise SpecError("system.snares.tmd_tail_attraction",

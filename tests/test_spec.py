@@ -188,3 +188,21 @@ def test_unstable_tmd_tail_attraction_is_refused():
     with pytest.raises(SpecError) as e:
         base.with_overrides({"system.snares.tmd_tail_attraction": 1.0})
     assert e.value.field == "system.snares.tmd_tail_attraction" and "accepted 0 <= value <= 0.5" in str(e.value)
+
+
+def test_contact_strength_default_is_the_forces_default_everywhere():
+    """The default contact depth is written in spec.py (no OpenMM import there) and in forces.py, where it is
+    justified; the spec reference and the quickstart must say the same."""
+    import yaml
+
+    from snarefuse import forces
+    from snarefuse.spec import DEFAULT_CONTACT_STRENGTH_KT, FIELD_DOCS
+
+    assert DEFAULT_CONTACT_STRENGTH_KT == forces.DEFAULT_CONTACT_EPSILON_KT
+    assert FIELD_DOCS["system.snares.contact_strength"][1] == f"{forces.DEFAULT_CONTACT_EPSILON_KT} kT"
+    d = yaml.safe_load(example_spec_path("quickstart").read_text())
+    explicit = Spec.from_dict(d).system.snares.contact_strength_kt
+    del d["system"]["snares"]["contact_strength"]
+    implied = Spec.from_dict(d).system.snares.contact_strength_kt
+    assert implied == pytest.approx(forces.DEFAULT_CONTACT_EPSILON_KT, rel=1e-12)
+    assert explicit == pytest.approx(implied, rel=1e-12)
