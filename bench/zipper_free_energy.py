@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import openmm
 from openmm import unit
+from scipy.integrate import cumulative_trapezoid
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_throughput import machine_description, write_json  # noqa: E402
@@ -80,20 +81,30 @@ def tethered_complex(eps_kt: float, ru: ReducedUnits):
     return system, c, pairs, r0, c.layers[pairs[:, 0]]
 
 
+def start(system: openmm.System, complex, seed: int, threads: int, ru: ReducedUnits):
+    """Langevin dynamics at the lipids' time step (0.01 tau) and friction (1/tau) on the CPU platform, from the
+    ideal bundle; returns (integrator, context)."""
+    integrator = openmm.LangevinMiddleIntegrator(ru.temperature_k, 1.0 / ru.tau_ps, 0.01 * ru.tau_ps)
+    integrator.setRandomNumberSeed(seed)
+    ctx = openmm.Context(system, integrator, openmm.Platform.getPlatformByName("CPU"), {"Threads": str(threads)})
+    ctx.setPositions(complex.positions)
+    ctx.setVelocitiesToTemperature(ru.temperature_k, seed)
+    return integrator, ctx
+
+
+def zipped_layer_count(formed: np.ndarray, layer: np.ndarray) -> int:
+    """Layers with at least half of their native contacts formed (``formed`` and ``layer`` per contact)."""
+    return int(sum(formed[layer == L].mean() >= 0.5 for L in np.unique(layer)))
+
+
 def sample(eps_kt: float, steps: int, every: int, premelt: int, seed: int, threads: int, ru: ReducedUnits) -> dict:
     """One run; per sampled frame: Q, number of zipped layers, u (dimensionless contact sum)."""
     system, c, pairs, r0, layer = tethered_complex(eps_kt, ru)
-    dt = 0.01 * ru.tau_ps
-    integrator = openmm.LangevinMiddleIntegrator(ru.temperature_k, 1.0 / ru.tau_ps, dt)
-    integrator.setRandomNumberSeed(seed)
-    ctx = openmm.Context(system, integrator, openmm.Platform.getPlatformByName("CPU"), {"Threads": str(threads)})
-    ctx.setPositions(c.positions)
-    ctx.setVelocitiesToTemperature(ru.temperature_k, seed)
+    integrator, ctx = start(system, c, seed, threads, ru)
     if premelt:
         ctx.setParameter("snare_contact_scale", PREMELT_SCALE)
         integrator.step(premelt)
         ctx.setParameter("snare_contact_scale", 1.0)
-    layers = [L for L in range(-7, 9) if (layer == L).any()]
     q, nz, u = [], [], []
     t0 = time.time()
     for _ in range(steps // every):
@@ -103,7 +114,7 @@ def sample(eps_kt: float, steps: int, every: int, premelt: int, seed: int, threa
         formed = d < FORMED * r0
         x = (r0 / d) ** 2
         q.append(float(formed.mean()))
-        nz.append(int(sum(formed[layer == L].mean() >= 0.5 for L in layers)))
+        nz.append(zipped_layer_count(formed, layer))
         u.append(float(np.sum(5 * x**6 - 6 * x**5)))
     return {"eps_kt": eps_kt, "start": "melted" if premelt else "zipped", "seed": seed, "steps": steps,
             "seconds": round(time.time() - t0, 1), "q": q, "zipped_layers": nz, "u": u}
@@ -155,13 +166,8 @@ def analyse(runs: list[dict], zipped_min: int = ZIPPED_LAYERS, unzipped_max: int
 
     du = filled("u_zipped") - filled("u_unzipped")
     fine = np.unique(np.concatenate([eps, [eps_star]]))
-    du_fine = np.interp(fine, eps, du)
-    k0 = int(np.flatnonzero(fine == eps_star)[0])
-    dg = np.zeros_like(fine)
-    for k in range(k0 + 1, len(fine)):
-        dg[k] = dg[k - 1] + 0.5 * (du_fine[k] + du_fine[k - 1]) * (fine[k] - fine[k - 1])
-    for k in range(k0 - 1, -1, -1):
-        dg[k] = dg[k + 1] - 0.5 * (du_fine[k] + du_fine[k + 1]) * (fine[k + 1] - fine[k])
+    dg = cumulative_trapezoid(np.interp(fine, eps, du), fine, initial=0.0)
+    dg -= dg[np.flatnonzero(fine == eps_star)[0]]  # dG(eps*) = 0
     dg_grid = np.interp(eps, fine, dg)
     for r, g, d in zip(rows, dg_grid, du):
         r["du"] = float(d)

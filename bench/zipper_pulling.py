@@ -27,7 +27,7 @@ from openmm import unit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_throughput import machine_description, write_json  # noqa: E402
-from zipper_free_energy import FORMED, tethered_complex  # noqa: E402
+from zipper_free_energy import FORMED, start, tethered_complex, zipped_layer_count  # noqa: E402
 
 from snarefuse.spec import example_spec_path, load_spec  # noqa: E402
 
@@ -42,18 +42,13 @@ def pull(eps_kt: float, force_pn: float, steps: int, every: int, seed: int, ru) 
     force.addGlobalParameter("f_pull", force_pn / PN_PER_KJMOL_NM)
     force.addBond(ends[0], ends[1], [])
     system.addForce(force)
-    integrator = openmm.LangevinMiddleIntegrator(ru.temperature_k, 1.0 / ru.tau_ps, 0.01 * ru.tau_ps)
-    integrator.setRandomNumberSeed(seed)
-    ctx = openmm.Context(system, integrator, openmm.Platform.getPlatformByName("CPU"), {"Threads": "1"})
-    ctx.setPositions(c.positions)
-    ctx.setVelocitiesToTemperature(ru.temperature_k, seed)
-    layers = [L for L in range(-7, 9) if (layer == L).any()]
+    integrator, ctx = start(system, c, seed, 1, ru)
     zipped, extension = [], []
     for _ in range(steps // every):
         integrator.step(every)
         pos = ctx.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
         formed = np.linalg.norm(pos[pairs[:, 0]] - pos[pairs[:, 1]], axis=1) < FORMED * r0
-        zipped.append(int(sum(formed[layer == L].mean() >= 0.5 for L in layers)))
+        zipped.append(zipped_layer_count(formed, layer))
         extension.append(float(np.linalg.norm(pos[ends[0]] - pos[ends[1]])))
     return {"eps_kt": eps_kt, "force_pn": force_pn, "seed": seed, "steps": steps, "every": every,
             "zipped_layers": zipped, "extension_nm": extension}
