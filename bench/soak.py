@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+REPORT_INTERVAL = 5000  # steps between log.csv rows and memory samples
+
 
 class MemoryReporter:
     """Samples this process's resident memory every ``interval`` steps (OpenMM reporter protocol)."""
@@ -50,25 +52,29 @@ def main() -> None:
     ap.add_argument("--max-time", default=None, help="stop cleanly after this wall time, e.g. '2 h'")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
+    if args.steps < 3 * REPORT_INTERVAL:
+        ap.error(f"--steps must be at least {3 * REPORT_INTERVAL} (three report intervals of {REPORT_INTERVAL} "
+                 f"steps, the fewest rows an energy trend can be fitted to); got {args.steps}")
 
     d = Path(args.dir)
-    spec = load_spec(example_spec_path("quickstart")).with_overrides(
-        {"run.steps": args.steps, "run.report_interval": 5000, "run.trajectory_interval": 50000,
-         "run.checkpoint_interval": 50000, "run.platform": "CPU"})
     if (d / "spec.yaml").exists():
         # resume the soak that is there, with the spec it was built with (the shipped quickstart may
         # have changed since; rebuilding would be refused, and must not replace a soak in progress)
         print(f"resuming the soak in {d} (its own spec.yaml)", file=sys.stderr)
     else:
-        build_system(spec).save(d)
-    mem = MemoryReporter(5000)
+        build_system(load_spec(example_spec_path("quickstart")).with_overrides(
+            {"run.steps": args.steps, "run.report_interval": REPORT_INTERVAL, "run.trajectory_interval": 50000,
+             "run.checkpoint_interval": 50000, "run.platform": "CPU"})).save(d)
+    mem = MemoryReporter(REPORT_INTERVAL)
     wall = None if args.max_time is None else parse_quantity(args.max_time, "wallclock", "--max-time")
     t0 = time.time()
-    r = run_simulation(d, max_wall_time_s=wall, threads=args.threads, progress=sys.stderr.isatty(),
+    r = run_simulation(d, steps=args.steps, max_wall_time_s=wall, threads=args.threads, progress=sys.stderr.isatty(),
                        extra_reporters=[mem])
     elapsed = time.time() - t0
 
-    log = np.genfromtxt(d / "log.csv", delimiter=",", names=True)
+    log = np.atleast_1d(np.genfromtxt(d / "log.csv", delimiter=",", names=True))
+    if log.size == 0:
+        sys.exit(f"{d / 'log.csv'} has no rows yet (the run stopped before its first report); run again to extend it")
     keep = log["step"] > 0.1 * log["step"].max()  # skip the first 10 % (relaxation from the lattice)
     steps, pe = log["step"][keep], log["potential_energy_kjmol"][keep]
     slope = float(np.polyfit(steps, pe, 1)[0]) * 1e5 if len(steps) > 2 else float("nan")
