@@ -89,7 +89,25 @@ def load_trajectory(run_dir: str | Path, stride: int | None = None) -> "mdtraj.T
     d = Path(run_dir)
     t = mdtraj.load(str(trajectory_path(d)), top=str(d / "system.pdb"), stride=stride)
     t.time = frame_times_ps(d, 0, t.n_frames * (stride or 1))[:: stride or 1][: t.n_frames]
+    _real_protein_numbering(t.topology, d)
     return t
+
+
+def _real_protein_numbering(top: "mdtraj.Topology", run_dir: Path) -> None:
+    """Give the SNARE residues of ``top`` their real residue numbers (VAMP2 28-116, syntaxin 191-288, ...).
+
+    system.pdb numbers the residues of each chain from 1 (OpenMM's PDB writer, ``keepIds=False``, which keeps
+    lipid numbering within the PDB format's four digits); the real numbers are in system.psf and manifest.json,
+    and are restored here so that ``top.select("chainid 2 and resSeq 56")`` is VAMP2 R56.
+    """
+    try:
+        snares = json.loads((run_dir / "manifest.json").read_text()).get("snares") or []
+    except (OSError, ValueError):
+        return
+    for cx in snares:
+        first, resids = int(cx["first_atom"]), cx["resid"]
+        for i, resid in enumerate(resids):  # one bead (the CA) per residue
+            top.atom(first + i).residue.resSeq = int(resid)
 
 
 def csv_cell(v: Any) -> Any:
