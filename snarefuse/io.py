@@ -83,31 +83,38 @@ def frame_times_ps(run_dir: str | Path, first_frame: int, n_frames: int) -> "np.
 
 
 def load_trajectory(run_dir: str | Path, stride: int | None = None) -> "mdtraj.Trajectory":
-    """Load a run's whole trajectory with mdtraj, with frame times in ps set from the run's spec."""
+    """Load a run's whole trajectory with mdtraj, with frame times in ps set from the run's spec and the
+    topology of :func:`load_run_topology`."""
     import mdtraj
 
     d = Path(run_dir)
-    t = mdtraj.load(str(trajectory_path(d)), top=str(d / "system.pdb"), stride=stride)
+    t = mdtraj.load(str(trajectory_path(d)), top=load_run_topology(d), stride=stride)
     t.time = frame_times_ps(d, 0, t.n_frames * (stride or 1))[:: stride or 1][: t.n_frames]
-    _real_protein_numbering(t.topology, d)
     return t
 
 
-def _real_protein_numbering(top: "mdtraj.Topology", run_dir: Path) -> None:
-    """Give the SNARE residues of ``top`` their real residue numbers (VAMP2 28-116, syntaxin 191-288, ...).
+def load_run_topology(run_dir: str | Path, manifest: dict[str, Any] | None = None) -> "mdtraj.Topology":
+    """The mdtraj topology of a built run (system.pdb) with the SNARE residues' real numbers (VAMP2 28-116,
+    syntaxin 191-288, ...), so that ``top.select("chainid 2 and resSeq 56")`` is VAMP2 R56 of complex 0.
 
     system.pdb numbers the residues of each chain from 1 (OpenMM's PDB writer, ``keepIds=False``, which keeps
-    lipid numbering within the PDB format's four digits); the real numbers are in system.psf and manifest.json,
-    and are restored here so that ``top.select("chainid 2 and resSeq 56")`` is VAMP2 R56.
+    lipid numbering within the PDB format's four digits); the real numbers are in system.psf and in
+    ``manifest.json`` (read here unless ``manifest``, its parsed content, is given).
     """
-    try:
-        snares = json.loads((run_dir / "manifest.json").read_text()).get("snares") or []
-    except (OSError, ValueError):
-        return
-    for cx in snares:
-        first, resids = int(cx["first_atom"]), cx["resid"]
-        for i, resid in enumerate(resids):  # one bead (the CA) per residue
+    import mdtraj
+
+    d = Path(run_dir)
+    top = mdtraj.load_topology(str(d / "system.pdb"))
+    if manifest is None:
+        try:
+            manifest = json.loads((d / "manifest.json").read_text())
+        except (OSError, ValueError):
+            manifest = {}
+    for cx in (manifest or {}).get("snares") or []:
+        first = int(cx["first_atom"])
+        for i, resid in enumerate(cx["resid"]):  # one bead (the CA) per residue
             top.atom(first + i).residue.resSeq = int(resid)
+    return top
 
 
 def csv_cell(v: Any) -> Any:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import atomic_write_bytes, atomic_write_json
+from ..io import atomic_write_bytes, atomic_write_json, load_run_topology
 from . import kernels as K
 from .base import AnalysisError, Table, TrajectorySource, run_analyses
 from .fusion import BLOCK_RADIUS, CONTACT_RADIUS, MIN_PORE_RADIUS, FusionAnalysis
@@ -202,7 +202,7 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     units = _units(manifest)
     if contact_xy is None:
         contact_xy = manifest_contact_xy(manifest)
-    src = TrajectorySource(traj, pdb, dt_ps=dt_ps)
+    src = TrajectorySource(traj, load_run_topology(run_dir, manifest), dt_ps=dt_ps)
     if src.lipids.n_lipids == 0:
         raise AnalysisError(f"{pdb}: no lipid residues (atoms named H, T1, T2[, T3]) found")
     notes: list[str] = []

@@ -139,11 +139,12 @@ def test_bad_snare_fields():
 
 
 def test_saved_run_keeps_real_residue_numbers(tmp_path):
-    """Users select "VAMP2 R56" in the files of a run: in the trajectory loaded by ``load_trajectory`` (system.pdb
-    numbers each chain from 1) and in system.psf, every protein residue carries its real number and name."""
+    """Users select "VAMP2 R56" in the files of a run: in the topology of ``load_run_topology`` (which the analysis
+    pipeline reads), in the trajectory loaded by ``load_trajectory`` (system.pdb numbers each chain from 1) and in
+    system.psf, every protein residue carries its real number and name."""
     import mdtraj
 
-    from snarefuse.io import load_trajectory
+    from snarefuse.io import load_run_topology, load_trajectory
     from snarefuse.runner import run_simulation
 
     d = tmp_path / "run"
@@ -151,7 +152,7 @@ def test_saved_run_keeps_real_residue_numbers(tmp_path):
         {"run.steps": 10, "run.trajectory_interval": 10, "run.report_interval": 10, "run.checkpoint_interval": 10,
          "run.platform": "CPU"})).save(d)
     run_simulation(d, progress=False)
-    for top in (load_trajectory(d).topology, mdtraj.load_psf(str(d / "system.psf"))):
+    for top in (load_run_topology(d), load_trajectory(d).topology, mdtraj.load_psf(str(d / "system.psf"))):
         protein = [c for c in top.chains if c.residue(0).name != "CKL"]
         assert len(protein) == 16  # four complexes x (VAMP2, syntaxin, SN1, SN2)
         for chain, (prefix, segs) in zip(protein, list(SEQUENCES.items()) * 4):
