@@ -15,6 +15,7 @@ LAMMPS is ``bench_throughput.py`` / ``bench_formulations.py``. For each shipped 
 
     python bench/bench_fusion.py                                  # CPU, all three systems
     python bench/bench_fusion.py --platforms CUDA --precision mixed single --json out.json
+    python bench/bench_fusion.py --systems quickstart --anchor-strength 0 3   # cost of the TMD anchors
 
 Numbers go to stdout and, with ``--json``, to a file with the machine description.
 """
@@ -46,8 +47,10 @@ MIN_STEPS = 10
 
 
 def bench_one(name: str, platform: str, precision: str, formulation: str, repeats: int, threads: int | None,
-              budget: float) -> dict:
+              budget: float, anchor_strength: float | None = None) -> dict:
     spec = load_spec(example_spec_path(name))
+    if anchor_strength is not None:
+        spec = spec.with_overrides({"system.snares.anchor_strength": anchor_strength})
     t0 = time.perf_counter()
     built = build_system(spec)
     build_s = time.perf_counter() - t0
@@ -78,7 +81,8 @@ def bench_one(name: str, platform: str, precision: str, formulation: str, repeat
     med = statistics.median(times)
     sps = steps / med
     dt_tau = spec.run.timestep_ps / units.tau_ps
-    return {"system": name, "beads": n, "platform": platform, "precision": precision if platform in
+    return {"system": name, "anchor_strength": spec.system.snares.anchor_strength if spec.system.snares else None,
+            "beads": n, "platform": platform, "precision": precision if platform in
             ("CUDA", "OpenCL", "HIP") else None, "formulation": formulation_of(system) or form,
             "threads": threads, "build_s": build_s, "steps_per_chunk": steps, "repeats": repeats,
             "spread": (max(times) - min(times)) / med, "steps_per_s": sps, "particle_steps_per_s": sps * n,
@@ -96,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="CPU platform threads")
     ap.add_argument("--budget", type=float, default=BUDGET, help="particle-steps per timed chunk")
+    ap.add_argument("--anchor-strength", type=float, nargs="+", default=[None],
+                    help="system.snares.anchor_strength values to run side by side (default: the spec's)")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     rows = []
@@ -106,10 +112,12 @@ def main(argv: list[str] | None = None) -> int:
             if plat not in available_platforms():
                 print(f"{name:<24} {plat}: not available here, skipped")
                 continue
-            for prec in (a.precision if plat in ("CUDA", "OpenCL", "HIP") else [None]):
-                r = bench_one(name, plat, prec or "mixed", a.formulation, a.repeats, a.threads, a.budget)
+            for prec, anchor in ((p, s) for p in (a.precision if plat in ("CUDA", "OpenCL", "HIP") else [None])
+                                 for s in a.anchor_strength):
+                r = bench_one(name, plat, prec or "mixed", a.formulation, a.repeats, a.threads, a.budget, anchor)
                 rows.append(r)
-                print(f"{name:<24}{r['beads']:>9} {plat:<8}{prec or '-':<7}{r['formulation']:<12}{r['build_s']:>8.1f}"
+                label = name if anchor is None else f"{name} anchor={anchor:g}"
+                print(f"{label:<24}{r['beads']:>9} {plat:<8}{prec or '-':<7}{r['formulation']:<12}{r['build_s']:>8.1f}"
                       f"{r['particle_steps_per_s'] / 1e6:>12.3f}{r['steps_per_s']:>9.1f}{r['tau_per_day']:>10.3g}"
                       f"{r['us_per_day_diffusion']:>10.3g}", flush=True)
     if a.json:

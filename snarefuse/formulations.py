@@ -206,8 +206,12 @@ def sin_pi_coefficients(n_terms: int = len(SIN_PI_COEFFICIENTS)) -> np.ndarray:
     return coef
 
 
-def _poly_tail() -> str:
-    """(1 + cos(pi u))/2 = 1/2 - sin(pi t)/2 with t = u - 1/2, as a Horner polynomial in s = t^2."""
+def poly_tail_expression() -> str:
+    """``tail = (1 + cos(pi u))/2`` for ``u`` in [0, 1], as an OpenMM expression without trig calls.
+
+    (1 + cos(pi u))/2 = 1/2 - sin(pi t)/2 with t = u - 1/2, a Horner polynomial in s = t^2
+    (:data:`SIN_PI_COEFFICIENTS`). The caller defines ``u``.
+    """
     c = [k / 2 for k in SIN_PI_COEFFICIENTS]
     horner = repr(c[-1])
     for k in c[-2::-1]:
@@ -234,7 +238,7 @@ def _xml_expression() -> str:
 _ATTRACTION: dict[str, tuple[str, str]] = {
     "step": ("1-step(r-rc)*0.5*(1-cos(3.141592653589793*(r-rc)/cooke_wc))", ""),
     "clamped": ("0.5*(1+cos(3.141592653589793*u))", U),
-    "poly": ("tail", f"{_poly_tail()}; {U}"),
+    "poly": ("tail", f"{poly_tail_expression()}; {U}"),
     "table": ("cooke_tail(u)", U),
 }
 

@@ -58,6 +58,12 @@ MAX_TMD_TAIL_ATTRACTION = 0.5
 #: Default ``system.snares.contact_strength``, kT per native contact: snarefuse.forces.DEFAULT_CONTACT_EPSILON_KT
 #: (why 1.4 kT is there; kept in step by a test, and here so that reading a spec does not import OpenMM).
 DEFAULT_CONTACT_STRENGTH_KT = 1.4
+#: Default ``system.snares.anchor_strength`` (epsilon per anchor residue - lipid head pair):
+#: snarefuse.forces.DEFAULT_ANCHOR_STRENGTH (kept in step by a test). Why 3: docs/model.md, "TMD anchoring".
+DEFAULT_ANCHOR_STRENGTH = 3.0
+#: Largest accepted anchor strength (epsilon): a bound on typos, not a stability limit (the attraction is
+#: bounded by -strength x epsilon per pair and the heads' WCA keeps beads apart); values above 3 were not run.
+MAX_ANCHOR_STRENGTH = 10.0
 #: ``run.formulation`` values: ``auto`` or a key of snarefuse.formulations.FORMULATIONS (kept in step by a test;
 #: listed here so that reading a spec does not import OpenMM).
 FORMULATIONS = ["auto", "expression", "step", "clamped", "poly", "poly_computed", "tabulated", "tabulated_types",
@@ -173,12 +179,13 @@ class SnareSpec:
     linker_unzipped: tuple[int, int] = (5, 11)
     contact_strength_kt: float = DEFAULT_CONTACT_STRENGTH_KT
     tmd_tail_attraction: float = 0.25
+    anchor_strength: float = DEFAULT_ANCHOR_STRENGTH
 
     def to_dict(self) -> dict[str, Any]:
         return {"n_complexes": self.n_complexes, "ring_radius": f"{_fmt(self.ring_radius_nm)} nm",
                 "zipped_layers": list(self.zipped_layers), "linker_unzipped": list(self.linker_unzipped),
                 "contact_strength": f"{_fmt(self.contact_strength_kt)} kT",
-                "tmd_tail_attraction": self.tmd_tail_attraction}
+                "tmd_tail_attraction": self.tmd_tail_attraction, "anchor_strength": self.anchor_strength}
 
 
 @dataclass(frozen=True)
@@ -506,7 +513,7 @@ def _int_pair(value: Any, path: str, lo: int, hi: int) -> tuple[int, int]:
 
 def _parse_snares(data: Any, units: ReducedUnits) -> SnareSpec:
     n = _Section(data, "system.snares", ["n_complexes", "ring_radius", "zipped_layers", "linker_unzipped",
-                                         "contact_strength", "tmd_tail_attraction"])
+                                         "contact_strength", "tmd_tail_attraction", "anchor_strength"])
     count = n.integer("n_complexes", 0, minimum=0)
     if count > 64:
         raise SpecError("system.snares.n_complexes", f"{count} complexes; accepted 0-64")
@@ -522,7 +529,12 @@ def _parse_snares(data: Any, units: ReducedUnits) -> SnareSpec:
                         f"{tmd:g} epsilon: above {MAX_TMD_TAIL_ATTRACTION:g} the quickstart system blew up within 500 "
                         f"steps at dt = 0.01 tau (1.0 was tried; tail beads collapse onto the small protein beads); "
                         f"accepted 0 <= value <= {MAX_TMD_TAIL_ATTRACTION:g}")
-    return SnareSpec(count, ring, zipped, unz, strength, tmd)
+    anchor = n.number("anchor_strength", DEFAULT_ANCHOR_STRENGTH, minimum=0.0)
+    if anchor > MAX_ANCHOR_STRENGTH:
+        raise SpecError("system.snares.anchor_strength",
+                        f"{anchor:g} epsilon per anchor-head pair; accepted 0 <= value <= {MAX_ANCHOR_STRENGTH:g} "
+                        f"(0 switches the interfacial anchors off)")
+    return SnareSpec(count, ring, zipped, unz, strength, tmd, anchor)
 
 
 def vesicle_head_offset_nm(model: ModelSpec) -> float:

@@ -69,6 +69,8 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
                                       "Unstructured linker residues before each TMD (worm-like chain, 0.365 nm each)."),
     "system.snares.contact_strength": ("energy", "1.4 kT", "Depth of each Go native contact between helices. The default gives a zippering free energy of 37-62 kT per complex (bench/zipper_free_energy.py), within the 35-65 kT measured by calorimetry and optical tweezers; 1 kT gives 16-25 kT."),
     "system.snares.tmd_tail_attraction": ("0 <= number <= 0.5", "0.25", "TMD bead - lipid tail attraction, in epsilon."),
+    "system.snares.anchor_strength": ("0 <= number <= 10", "3", "Interfacial anchor residue (juxtamembrane W/Y/K/R, "
+                                      "TMD C-terminus) - lipid head attraction, in epsilon; 0: off."),
     "run": ("section", "", "How to run."),
     "run.steps": ("integer >= 0", "10000", "Total MD steps (the CLI's --steps overrides)."),
     "run.timestep": ("time", "0.01 tau", "Integration time step (<= 0.05 tau)."),

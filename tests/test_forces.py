@@ -96,10 +96,20 @@ def _case(name: str):
         kw = dict(epsilon_kjmol=EPS_KJMOL, wc_nm=WC_NM)
         return (forces.protein_lipid_force(len(pos), *args, **kw),
                 lambda p: forces.protein_lipid_energy(p, *args, **kw, box=BOX_NM), pos, BOX_NM)
+    if name == "anchor":
+        # anchors 0, 1; heads 2-6: on the plateau, in the cos^2 decay (one across the periodic boundary),
+        # beyond the cutoff; 7 a tail (no anchor attraction); the pair (1, 6) excluded
+        pos = np.array([[0.3, 3.0, 3.0], [3.0, 3.0, 3.0], [0.9, 3.2, 2.9], [5.4, 3.3, 3.1], [3.9, 3.6, 3.2],
+                        [3.0, 4.8, 3.0], [3.2, 3.3, 3.1], [0.4, 3.6, 3.3]])
+        kw = dict(epsilon_kjmol=EPS_KJMOL, plateau_nm=ANCHOR_RP_NM, width_nm=ANCHOR_W_NM)
+        force = forces.interface_anchor_force(len(pos), [2, 3, 4, 5, 6], [0, 1], excluded_pairs=[(1, 6)], **kw)
+        return force, lambda p: forces.interface_anchor_energy(p, [2, 3, 4, 5], [0, 1], **kw, box=BOX_NM), pos, BOX_NM
     raise KeyError(name)
 
 
-CASES = ["helix", "coil", "contacts", "protein_wca", "protein_lipid"]
+ANCHOR_RP_NM = forces.ANCHOR_PLATEAU_SIGMA * 0.88
+ANCHOR_W_NM = forces.ANCHOR_WIDTH_SIGMA * 0.88
+CASES = ["helix", "coil", "contacts", "protein_wca", "protein_lipid", "anchor"]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -151,6 +161,19 @@ def _pl(tmd: bool, lipid: str) -> openmm.CustomNonbondedForce:
     return _nb(forces.protein_lipid_force(2, [0], [0] if tmd else [], heads, tails, epsilon_kjmol=EPS_KJMOL, wc_nm=WC_NM))
 
 
+def _anchor(*roles) -> openmm.CustomNonbondedForce:
+    """Two beads; roles: (head index or None, anchor indices...) spelled as _anchor(head, anchor),
+    _anchor(None, a, a) for two anchors, _anchor(h, h, None) for two heads."""
+    if roles == (None, 0, 1):
+        heads, anchors = [], [0, 1]
+    elif roles == (0, 1, None):
+        heads, anchors = [0, 1], []
+    else:
+        heads, anchors = [roles[0]], [roles[1]]
+    return _nb(forces.interface_anchor_force(2, heads, anchors, epsilon_kjmol=EPS_KJMOL, plateau_nm=ANCHOR_RP_NM,
+                                             width_nm=ANCHOR_W_NM))
+
+
 REFERENCE_VALUES = [
     # (id, force factory, distance nm, expected kJ/mol, formula)
     ("helix bond stretched 0.1 nm", lambda: forces.helix_bonded_force([[0, 1]]),
@@ -168,6 +191,13 @@ REFERENCE_VALUES = [
     ("TMD-tail beyond range", lambda: _pl(True, "tail"), RC_TAIL + WC_NM + 0.01, 0.0),
     ("other residue-tail mid-well: 0", lambda: _pl(False, "tail"), RC_TAIL + WC_NM / 2, 0.0),
     ("TMD-head at b_head: eps", lambda: _pl(True, "head"), 0.5 * (0.5 + 0.836), EPS_KJMOL),
+    ("anchor-head on the plateau: -eps", lambda: _anchor(0, 1), 0.6, -EPS_KJMOL),
+    ("anchor-head mid-decay: -eps/2", lambda: _anchor(0, 1), ANCHOR_RP_NM + ANCHOR_W_NM / 2, -EPS_KJMOL / 2),
+    ("anchor-head quarter-decay: -eps cos^2(pi/8)", lambda: _anchor(0, 1), ANCHOR_RP_NM + ANCHOR_W_NM / 4,
+     -EPS_KJMOL * math.cos(math.pi / 8) ** 2),
+    ("anchor-head beyond range", lambda: _anchor(0, 1), ANCHOR_RP_NM + ANCHOR_W_NM + 0.01, 0.0),
+    ("anchor-anchor: 0", lambda: _anchor(None, 0, 1), 0.6, 0.0),
+    ("head-head: 0", lambda: _anchor(0, 1, None), 0.6, 0.0),
 ]
 
 

@@ -206,3 +206,18 @@ def test_contact_strength_default_is_the_forces_default_everywhere():
     implied = Spec.from_dict(d).system.snares.contact_strength_kt
     assert implied == pytest.approx(forces.DEFAULT_CONTACT_EPSILON_KT, rel=1e-12)
     assert explicit == pytest.approx(implied, rel=1e-12)
+
+
+def test_anchor_strength_default_and_bounds():
+    from snarefuse import forces
+    from snarefuse.spec import DEFAULT_ANCHOR_STRENGTH, FIELD_DOCS
+
+    assert DEFAULT_ANCHOR_STRENGTH == forces.DEFAULT_ANCHOR_STRENGTH
+    assert float(FIELD_DOCS["system.snares.anchor_strength"][1]) == forces.DEFAULT_ANCHOR_STRENGTH
+    base = load_spec(example_spec_path("quickstart"))
+    assert base.system.snares.anchor_strength == forces.DEFAULT_ANCHOR_STRENGTH
+    assert base.with_overrides({"system.snares.anchor_strength": 0}).system.snares.anchor_strength == 0.0
+    for bad in (-1, 11, "strong"):
+        with pytest.raises(SpecError) as e:
+            base.with_overrides({"system.snares.anchor_strength": bad})
+        assert e.value.field == "system.snares.anchor_strength"

@@ -222,7 +222,8 @@ def build_system(spec: Spec) -> BuiltSystem:
     snare_records: list[dict[str, Any]] = []
     if complexes:
         snare_records = add_to_topology(top, complexes)
-        add_forces(system, complexes, [r["first_atom"] for r in snare_records], spec)
+        heads = [a.index for a in top.atoms() if a.name == "H" and a.residue.chain.index < len(membranes)]
+        add_forces(system, complexes, [r["first_atom"] for r in snare_records], spec, heads)
         chunks += [c.positions for c in complexes]
     fills = place_lumen_gas(spec, [info for _, info in membranes_geo],
                             np.concatenate([c.positions for c in complexes]) if complexes else None)

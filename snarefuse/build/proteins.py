@@ -12,7 +12,11 @@ Interactions: protein beads join the lipids' single ``CookePair`` force with the
 parameters — size b = PROTEIN_SIGMA_NM / sigma (WCA with everything, the Cooke min() rule) and tail
 attraction a = 0 (hydrophilic residues) or a = t^2 for TMD residues, so that a TMD bead attracts a
 lipid tail bead with t epsilon (geometric mean rule; t = ``snares.tmd_tail_attraction``). Protein
-pairs that carry bonded terms are excluded from it. This costs nothing for lipid–lipid pairs (no
+pairs that carry bonded terms are excluded from it. The TMD's C-terminal residue (charged carboxylate)
+has a = 0, and the interfacial anchor residues (``SnareComplex.anchor_indices``: juxtamembrane W/Y/K/R and
+that C-terminus) attract lipid head beads through one more force, ``SNARE interface anchor``
+(``snares.anchor_strength``, :func:`snarefuse.forces.interface_anchor_force`), which holds the TMD ends at
+the two interfaces so that a TMD spans its membrane instead of lying flat at the midplane. This costs nothing for lipid–lipid pairs (no
 second nonbonded force, no interaction groups: see shared/PERFORMANCE.md). Bonded terms (helix
 bonds and i,i+3/i,i+4 restraints, linker coil bonds, Go native contacts by layer) come from
 :mod:`snarefuse.forces`.
@@ -30,8 +34,8 @@ from openmm import app
 from scipy.spatial import cKDTree
 
 from ..errors import BuildError
-from ..forces import (PROTEIN_BEAD_MASS_AMU, PROTEIN_SIGMA_NM, coil_bond_force, helix_bonded_force,
-                      native_contact_force)
+from ..forces import (ANCHOR_PLATEAU_SIGMA, ANCHOR_WIDTH_SIGMA, PROTEIN_BEAD_MASS_AMU, PROTEIN_SIGMA_NM,
+                      coil_bond_force, helix_bonded_force, interface_anchor_force, native_contact_force)
 from ..spec import SnareSpec, Spec
 from .snare import SnareComplex, build_snare_complex, place_complex_between
 
@@ -155,12 +159,15 @@ def add_to_topology(top: app.Topology, complexes: list[SnareComplex]) -> list[di
             "zipped_layers": list(cx.zipped_layers), "linker_unzipped": list(cx.linker_unzipped),
             "helix": cx.chain_ids.tolist(), "resid": cx.resids.tolist(),
             "layer": cx.layers.tolist(), "segment": cx.segments.tolist(), "is_core": cx.is_core.tolist(),
+            "anchor": np.isin(np.arange(cx.n_residues), cx.anchor_indices()).tolist(),
         })
     return records
 
 
-def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms: list[int], spec: Spec) -> None:
-    """Add the protein particles and forces to a System holding the lipids."""
+def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms: list[int], spec: Spec,
+               heads: np.ndarray | list[int]) -> None:
+    """Add the protein particles and forces to a System holding the lipids (``heads``: its lipid head beads,
+    which the interfacial anchor residues attract)."""
     sn = spec.system.snares
     assert sn is not None
     sigma = spec.model.sigma_nm
@@ -170,13 +177,15 @@ def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms
     pair = nb[0]
     b_prot = PROTEIN_SIGMA_NM / sigma
     a_tmd = sn.tmd_tail_attraction**2
-    helices, coils, contacts, r0s, exclusions = [], [], [], [], []
+    helices, coils, contacts, r0s, exclusions, anchors = [], [], [], [], [], []
     for cx, first in zip(complexes, first_atoms):
-        tmd = set(cx.tmd_indices().tolist())
+        # the TMD's C-terminal residue is polar (carboxylate): an anchor, not tail-attracting
+        tmd = set(cx.tmd_indices().tolist()) - set(cx.tmd_cterm_indices().tolist())
         for i in range(cx.n_residues):
             idx = system.addParticle(PROTEIN_BEAD_MASS_AMU)
             assert idx == first + i, "protein particles must follow the lipids in topology order"
             pair.addParticle([b_prot, a_tmd if i in tmd else 0.0])
+        anchors.append(cx.anchor_indices() + first)
         helices += [s + first for s in cx.helical_stretches()]
         coils.append(cx.coil_bonds() + first)
         p, r0 = cx.native_contacts()
@@ -192,6 +201,12 @@ def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms
                                    epsilon_kjmol=sn.contact_strength_kt * kt, force_group=FORCE_GROUP_PROTEIN,
                                    periodic=True)):
         system.addForce(f)
+    if sn.anchor_strength > 0:
+        system.addForce(interface_anchor_force(
+            system.getNumParticles(), heads, np.concatenate(anchors),
+            epsilon_kjmol=sn.anchor_strength * spec.model.units.epsilon_kjmol,
+            plateau_nm=ANCHOR_PLATEAU_SIGMA * sigma, width_nm=ANCHOR_WIDTH_SIGMA * sigma,
+            excluded_pairs=np.concatenate(exclusions), periodic=True, force_group=FORCE_GROUP_PROTEIN))
 
 
 def shapes_from_manifest(membranes: list[dict[str, Any]]) -> list[MembraneShape]:

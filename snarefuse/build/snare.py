@@ -111,6 +111,10 @@ class SegmentSpec:
 
 
 #: Sequences of SCIENCE.md section 3 (rat syntaxin-1A, SNAP-25B, VAMP2), chain by chain, N to C.
+#: Residue types of the juxtamembrane linkers that anchor at the membrane interface: the aromatic belt (Trp,
+#: Tyr) and Lys/Arg, whose side chains snorkel to the phosphates.
+ANCHOR_RESNAMES = frozenset({"TRP", "TYR", "LYS", "ARG"})
+
 SEGMENTS: tuple[SegmentSpec, ...] = (
     SegmentSpec("A", "motif", 28, "SNRRLQQTQAQVDEVVDIMRVNVDKVLERDQKLSELDDRADALQAGASQFETSAAKLKRKYW"),
     SegmentSpec("A", "linker", 90, "WKNLK"),
@@ -337,6 +341,21 @@ class SnareComplex:
     def tmd_indices(self) -> np.ndarray:
         """Indices of TMD residues (hydrophobic, attracted to lipid tails)."""
         return self.select(segment="tmd")
+
+    def anchor_indices(self) -> np.ndarray:
+        """Indices of the interfacial anchor residues: the Trp, Tyr, Lys and Arg of the juxtamembrane linker
+        segments (VAMP2 W90 K91 K94; syntaxin K256 Y257 K260 R262 R263 K264 K265) and the C-terminal residue
+        of each TMD (VAMP2 T116, syntaxin G288: the charged carboxylate). They attract lipid head beads
+        (:func:`snarefuse.forces.interface_anchor_force`)."""
+        names = np.array([r.resname for r in self.residues])
+        linker = (self.segments == "linker") & np.isin(names, sorted(ANCHOR_RESNAMES))
+        cterm = [int(self.select(chain_id=c, segment="tmd").max()) for c in _ANCHORED]
+        linker[cterm] = True
+        return np.flatnonzero(linker)
+
+    def tmd_cterm_indices(self) -> np.ndarray:
+        """Indices of the C-terminal residue of each TMD (polar: no tail attraction)."""
+        return np.array([int(self.select(chain_id=c, segment="tmd").max()) for c in _ANCHORED], dtype=np.int64)
 
     def bundle_indices(self) -> np.ndarray:
         """Indices of the helical coiled-coil residues (motif + helical linker)."""

@@ -161,3 +161,77 @@ def test_saved_run_keeps_real_residue_numbers(tmp_path):
             assert got == want, prefix
             resid, name = ZERO_LAYER[prefix]
             assert [r.name for r in chain.residues if r.resSeq == resid] == [name]
+
+
+#: SCIENCE.md section 3: the Trp/Tyr/Lys/Arg of the juxtamembrane linkers and the TMD's C-terminal residue
+ANCHORS = {"V": {90: "TRP", 91: "LYS", 94: "LYS", 116: "THR"},
+           "S": {256: "LYS", 257: "TYR", 260: "LYS", 262: "ARG", 263: "ARG", 264: "LYS", 265: "LYS", 288: "GLY"}}
+
+
+def _anchor_force(built):
+    found = [f for f in built.system.getForces() if f.getName() == "SNARE interface anchor"]
+    return found[0] if found else None
+
+
+def test_interfacial_anchors_are_the_flank_residues_and_attract_heads(quickstart):
+    from snarefuse import forces
+
+    f = _anchor_force(quickstart)
+    pair = [g for g in quickstart.system.getForces() if g.getName() == "CookePair"][0]
+    params = np.array([f.getParticleParameters(i) for i in range(f.getNumParticles())])
+    heads = {a.index for a in quickstart.topology.atoms() if a.name == "H"}
+    assert set(np.flatnonzero(params[:, 0]).tolist()) == heads
+    expected = set()
+    chains = _chains(quickstart)
+    for k in range(4):
+        for prefix, want in ANCHORS.items():
+            for r in chains[f"{prefix}{k}"].residues():
+                if int(r.id) in want:
+                    assert r.name == want[int(r.id)]
+                    expected |= {a.index for a in r.atoms()}
+                    if int(r.id) in (116, 288):  # polar C-terminus: no tail attraction
+                        assert pair.getParticleParameters(next(iter(r.atoms())).index)[1] == 0.0
+                elif int(r.id) >= (95 if prefix == "V" else 266):  # hydrophobic TMD residue
+                    assert pair.getParticleParameters(next(iter(r.atoms())).index)[1] == pytest.approx(0.25**2)
+    assert set(np.flatnonzero(params[:, 1]).tolist()) == expected and len(expected) == 4 * 12
+    # the whole built system's anchor energy against the NumPy reference (periodic box, all pairs)
+    eps = quickstart.spec.model.units.epsilon_kjmol * quickstart.spec.system.snares.anchor_strength
+    sigma = quickstart.spec.model.sigma_nm
+    kw = dict(epsilon_kjmol=eps, plateau_nm=forces.ANCHOR_PLATEAU_SIGMA * sigma,
+              width_nm=forces.ANCHOR_WIDTH_SIGMA * sigma)
+    system = openmm.System()
+    for _ in range(quickstart.positions.shape[0]):
+        system.addParticle(1.0)
+    system.setDefaultPeriodicBoxVectors(*quickstart.system.getDefaultPeriodicBoxVectors())
+    system.addForce(openmm.XmlSerializer.clone(f))
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(quickstart.positions)
+    e = ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+    box = np.diag(np.array([[v.x, v.y, v.z] for v in system.getDefaultPeriodicBoxVectors()]))
+    ref = forces.interface_anchor_energy(quickstart.positions, sorted(heads), sorted(expected), **kw, box=box)
+    assert ref < -eps  # at build, anchors sit at the head surfaces
+    np.testing.assert_allclose(e, ref, rtol=1e-6)
+
+
+def test_force_is_minus_gradient_on_anchor_beads(quickstart):
+    ctx = openmm.Context(quickstart.system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(quickstart.positions)
+    f_all = ctx.getState(getForces=True).getForces(asNumpy=True).value_in_unit(
+        openmm.unit.kilojoule_per_mole / openmm.unit.nanometer)
+    params = _anchor_force(quickstart)
+    anchors = [i for i in range(params.getNumParticles()) if params.getParticleParameters(i)[1] == 1.0]
+    h = 1e-5
+    for i in anchors[:2] + anchors[-2:]:
+        for d in range(3):
+            e = []
+            for s in (+1, -1):
+                x = quickstart.positions.copy()
+                x[i, d] += s * h
+                ctx.setPositions(x)
+                e.append(ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole))
+            np.testing.assert_allclose(-(e[0] - e[1]) / (2 * h), f_all[i, d], rtol=1e-4, atol=1e-2)
+
+
+def test_anchor_strength_zero_builds_without_the_anchor_force():
+    built = build_system(_qs(**{"system.snares.anchor_strength": 0}))
+    assert _anchor_force(built) is None
