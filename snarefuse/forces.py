@@ -39,8 +39,8 @@ Model and default parameters (justification in each docstring)
 * Interfacial anchors (:func:`interface_anchor_force`): the juxtamembrane Trp/Tyr/Lys/Arg and the TMD's
   C-terminal residue attract lipid head beads, :data:`DEFAULT_ANCHOR_STRENGTH` = 3 epsilon per pair (plateau to
   2^(1/6) sigma, cos^2 decay over 0.5 sigma). Without them a TMD lies flat at the bilayer midplane (unloaded
-  tilt 83-85 deg from the normal, measured); at 1 epsilon it still does; at 3 epsilon it spans its membrane
-  at 17-26 deg (docs/model.md, "TMD anchoring").
+  tilt 83-85 deg from the normal, measured); at 1 epsilon it still does (66-79 deg); at 3 epsilon it spans its membrane
+  at 18-56 deg, crossing its midplane in every frame (docs/model.md, "TMD anchoring").
 
 OpenMM notes: the two nonbonded forces use interaction groups, so on CUDA/OpenCL they carry their
 own exclusions and cutoffs and do not clash with the lipid force field's CustomNonbondedForce; the
@@ -520,9 +520,14 @@ def interface_anchor_force(n_particles: int, heads: Sequence[int] | np.ndarray, 
     hydrophobic rod, lies flat at the bilayer midplane and linker tension only tilts it further.
 
     One ``CustomNonbondedForce`` with per-particle ``h`` (1 for heads) and ``c`` (1 for anchors),
-    ``E = -eps (h1 c2 + c1 h2) shape(r)``, no interaction groups (OpenMM's CPU platform would
-    enumerate every anchor-head pair without a neighbour list); the cos^2 is the polynomial of
-    :mod:`snarefuse.formulations` (error < 1e-11), which keeps the CPU kernel in SIMD registers.
+    ``E = -eps (h1 c2 + c1 h2) shape(r)``, restricted to the anchor x head interaction group; the cos^2
+    is the polynomial of :mod:`snarefuse.formulations` (error < 1e-11). Cost, measured with
+    ``bench/bench_fusion.py --anchor-strength 0 3`` (``bench/results/anchor_cost.json``): OpenMM's CPU
+    platform walks every pair of the group each step without a neighbour list, which for 48 anchors x
+    4-10k heads is cheaper than a second pass over the full neighbour list (quickstart, 2 threads: -14 to
+    -22% steps/s with the group, -27% without; vesicle-planar, 31,714 beads: -13% with it, -31% without);
+    on OpenCL (POCL) -7 to -9%, the same either way. The group's pair count grows as
+    anchors x heads: for systems far larger than the shipped ones, re-measure.
 
     Parameters
     ----------
@@ -559,6 +564,8 @@ def interface_anchor_force(n_particles: int, heads: Sequence[int] | np.ndarray, 
         force.addParticle([1.0 if i in head_set else 0.0, 1.0 if i in anchor_set else 0.0])
     for i, j in np.asarray(excluded_pairs, dtype=np.int64).reshape(-1, 2):
         force.addExclusion(int(i), int(j))
+    if anchor_set and head_set:
+        force.addInteractionGroup(sorted(anchor_set), sorted(head_set))
     force.setNonbondedMethod(_nonbonded_method(periodic))
     force.setCutoffDistance(rp + w)
     force.setUseSwitchingFunction(False)
