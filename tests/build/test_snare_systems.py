@@ -81,24 +81,28 @@ def test_protein_beads_join_the_pair_force_with_exclusions(quickstart):
     assert {"SNARE helix", "SNARE linker coil", "SNARE native contacts"} <= names
 
 
-def test_force_is_minus_gradient_with_proteins(quickstart):
-    ctx = openmm.Context(quickstart.system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
-    ctx.setPositions(quickstart.positions)
-    st = ctx.getState(getForces=True)
-    f = st.getForces(asNumpy=True).value_in_unit(openmm.unit.kilojoule_per_mole / openmm.unit.nanometer)
-    n_lip = quickstart.manifest["n_lipids"] * 3
-    rng = np.random.default_rng(5)
-    atoms = list(n_lip + rng.choice(quickstart.positions.shape[0] - n_lip, size=4, replace=False))
-    h = 1e-5
+def _check_minus_gradient(built, atoms, h=1e-5):
+    """Central finite differences of the whole built System's energy against its forces on ``atoms``."""
+    ctx = openmm.Context(built.system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(built.positions)
+    f = ctx.getState(getForces=True).getForces(asNumpy=True).value_in_unit(
+        openmm.unit.kilojoule_per_mole / openmm.unit.nanometer)
     for i in atoms:
         for d in range(3):
             e = []
             for s in (+1, -1):
-                x = quickstart.positions.copy()
+                x = built.positions.copy()
                 x[i, d] += s * h
                 ctx.setPositions(x)
                 e.append(ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole))
             np.testing.assert_allclose(-(e[0] - e[1]) / (2 * h), f[i, d], rtol=1e-4, atol=1e-2)
+
+
+def test_force_is_minus_gradient_with_proteins(quickstart):
+    n_lip = quickstart.manifest["n_lipids"] * 3
+    rng = np.random.default_rng(5)
+    _check_minus_gradient(quickstart, list(n_lip + rng.choice(quickstart.positions.shape[0] - n_lip, size=4,
+                                                              replace=False)))
 
 
 def _qs(**o):
@@ -214,22 +218,9 @@ def test_interfacial_anchors_are_the_flank_residues_and_attract_heads(quickstart
 
 
 def test_force_is_minus_gradient_on_anchor_beads(quickstart):
-    ctx = openmm.Context(quickstart.system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
-    ctx.setPositions(quickstart.positions)
-    f_all = ctx.getState(getForces=True).getForces(asNumpy=True).value_in_unit(
-        openmm.unit.kilojoule_per_mole / openmm.unit.nanometer)
     params = _anchor_force(quickstart)
     anchors = [i for i in range(params.getNumParticles()) if params.getParticleParameters(i)[1] == 1.0]
-    h = 1e-5
-    for i in anchors[:2] + anchors[-2:]:
-        for d in range(3):
-            e = []
-            for s in (+1, -1):
-                x = quickstart.positions.copy()
-                x[i, d] += s * h
-                ctx.setPositions(x)
-                e.append(ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole))
-            np.testing.assert_allclose(-(e[0] - e[1]) / (2 * h), f_all[i, d], rtol=1e-4, atol=1e-2)
+    _check_minus_gradient(quickstart, anchors[:2] + anchors[-2:])
 
 
 def test_anchor_strength_zero_builds_without_the_anchor_force():
