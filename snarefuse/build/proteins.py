@@ -16,8 +16,10 @@ pairs that carry bonded terms are excluded from it. The TMD's C-terminal residue
 has a = 0, and the interfacial anchor residues (``SnareComplex.anchor_indices``: juxtamembrane W/Y/K/R and
 that C-terminus) attract lipid head beads through one more force, ``SNARE interface anchor``
 (``snares.anchor_strength``, :func:`snarefuse.forces.interface_anchor_force`), which holds the TMD ends at
-the two interfaces so that a TMD spans its membrane instead of lying flat at the midplane. This costs nothing for lipid–lipid pairs (no
-second nonbonded force, no interaction groups: see shared/PERFORMANCE.md). Bonded terms (helix
+the two interfaces so that a TMD spans its membrane instead of lying flat at the midplane. Joining
+CookePair costs nothing for lipid–lipid pairs (no second full nonbonded force: see shared/PERFORMANCE.md);
+the anchor force is restricted to the small anchor x head interaction group (its measured cost is in
+:func:`snarefuse.forces.interface_anchor_force`). Bonded terms (helix
 bonds and i,i+3/i,i+4 restraints, linker coil bonds, Go native contacts by layer) come from
 :mod:`snarefuse.forces`.
 """

@@ -348,10 +348,9 @@ class SnareComplex:
         of each TMD (VAMP2 T116, syntaxin G288: the charged carboxylate). They attract lipid head beads
         (:func:`snarefuse.forces.interface_anchor_force`)."""
         names = np.array([r.resname for r in self.residues])
-        linker = (self.segments == "linker") & np.isin(names, sorted(ANCHOR_RESNAMES))
-        cterm = [int(self.select(chain_id=c, segment="tmd").max()) for c in _ANCHORED]
-        linker[cterm] = True
-        return np.flatnonzero(linker)
+        anchor = (self.segments == "linker") & np.isin(names, sorted(ANCHOR_RESNAMES))
+        anchor[self.tmd_cterm_indices()] = True
+        return np.flatnonzero(anchor)
 
     def tmd_cterm_indices(self) -> np.ndarray:
         """Indices of the C-terminal residue of each TMD (polar: no tail attraction)."""
