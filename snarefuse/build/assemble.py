@@ -25,7 +25,7 @@ from ..psf import psf_text
 from ..spec import Spec, vesicle_head_offset_nm
 from .bilayer import LeafletGeometry, head_plane_offset, planar_bilayer, split_counts
 from .gas import add_lumen_gas, place_lumen_gas
-from .proteins import MembraneShape, add_forces, add_to_topology, lipids_clear_of, place_ring
+from .proteins import MembraneShape, add_anchor_force, add_forces, add_to_topology, lipids_clear_of, place_ring
 from .vesicle import vesicle_lipid_positions
 
 #: Files a build writes; a directory holding them is a built system.
@@ -95,6 +95,21 @@ class BuiltSystem:
         self.spec.dump(d / "spec.yaml")
         atomic_write_json(d / "manifest.json", self.manifest)  # last: marks the build complete
         return d
+
+
+def check_per_particle_forces(system: openmm.System) -> None:
+    """Raise :class:`BuildError` unless every nonbonded force has one entry per particle of ``system``.
+
+    OpenMM refuses such a System only when a context is created, with a message that names no force;
+    a builder that adds particles after a force that needs an entry for each of them is caught here.
+    """
+    n = system.getNumParticles()
+    short = [f"{f.getName()!r} ({f.__class__.__name__}: {f.getNumParticles()} particles)"
+             for f in system.getForces()
+             if isinstance(f, (openmm.NonbondedForce, openmm.CustomNonbondedForce)) and f.getNumParticles() != n]
+    if short:
+        raise BuildError(f"internal: the built System has {n} particles but {', '.join(short)}; every particle "
+                         "must be added before the forces that hold one entry per particle")
 
 
 def _add_membrane(top: app.Topology, chain: app.Chain, leaflets: list[LeafletGeometry], beads: int,
@@ -222,14 +237,19 @@ def build_system(spec: Spec) -> BuiltSystem:
     snare_records: list[dict[str, Any]] = []
     if complexes:
         snare_records = add_to_topology(top, complexes)
-        heads = [a.index for a in top.atoms() if a.name == "H" and a.residue.chain.index < len(membranes)]
-        add_forces(system, complexes, [r["first_atom"] for r in snare_records], spec, heads)
+        add_forces(system, complexes, [r["first_atom"] for r in snare_records], spec)
         chunks += [c.positions for c in complexes]
     fills = place_lumen_gas(spec, [info for _, info in membranes_geo],
                             np.concatenate([c.positions for c in complexes]) if complexes else None)
     for fill, record in zip(fills, add_lumen_gas(top, system, fills, model.bead_mass_amu)):
         membranes[fill.membrane]["lumen"] = record
         chunks.append(fill.positions)
+    # forces with one entry per particle that only some particles take part in come last, once every
+    # particle (lipids, proteins, gas) is in the System
+    if complexes:
+        heads = [a.index for a in top.atoms() if a.name == "H" and a.residue.chain.index < len(membranes)]
+        add_anchor_force(system, complexes, [r["first_atom"] for r in snare_records], spec, heads)
+    check_per_particle_forces(system)
     positions = np.concatenate([c.reshape(-1, 3) for c in chunks]) if chunks else np.zeros((0, 3))
 
     units = model.units

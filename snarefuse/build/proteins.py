@@ -53,6 +53,8 @@ HEAD_OFFSET_SIGMA = 2.2
 #: Minimum distance (nm) of bundle beads from the head-group surfaces at placement: the protein-head
 #: WCA contact distance, 2^(1/6) x 0.5 nm = 0.56 nm, rounded up.
 BUNDLE_CLEARANCE_NM = 0.6
+#: Margin (nm) added to the bundle length for how far a complex reaches outward from its ring position.
+RING_REACH_MARGIN_NM = 2.0
 
 CHAIN_PREFIX = {"A": "V", "B": "S", "C": "N", "D": "C"}  # VAMP2, syntaxin, SNAP-25 SN1, SN2
 
@@ -91,11 +93,21 @@ def place_ring(spec: Spec, shapes: list[MembraneShape], box: np.ndarray) -> list
     centre = box[:2] / 2
     rng = np.random.default_rng(spec.seed + 7)
     template = build_snare_complex(tuple(sn.zipped_layers), tuple(sn.linker_unzipped), seed=None)
-    reach = float(np.ptp(template.positions[template.bundle_indices()][:, 2])) + 2.0  # bundle length + margin
-    if sn.ring_radius_nm + reach > box[0] / 2:
-        raise BuildError(f"system.snares.ring_radius: complexes on a ring of {sn.ring_radius_nm:.2f} nm extend "
-                         f"~{reach:.1f} nm outward, past the lateral box half-width ({box[0] / 2:.2f} nm); use a "
-                         "smaller ring or a larger membrane")
+    # a complex lies in the cleft with its N-terminus pointing radially outward: it reaches its bundle's length
+    # (plus a margin) beyond the ring, and must end within half the box of the contact axis, short of the
+    # periodic images of the ring
+    reach = float(np.ptp(template.positions[template.bundle_indices()][:, 2])) + RING_REACH_MARGIN_NM
+    half = box[0] / 2
+    if sn.ring_radius_nm + reach > half:
+        larger = ("more lipids (system.bilayer.n_lipids) or a larger system.bilayer.box_xy"
+                  if spec.system.bilayer is not None else "a larger system.box_xy")
+        fix = (f"use a smaller ring_radius (at most {half - reach:.2f} nm in this box) or {larger}" if half > reach
+               else f"no ring fits a box this narrow (it must be wider than 2 x reach = {2 * reach:.2f} nm); use "
+                    f"{larger}")
+        raise BuildError(f"system.snares.ring_radius: ring_radius + reach = {sn.ring_radius_nm:.2f} + {reach:.2f} = "
+                         f"{sn.ring_radius_nm + reach:.2f} nm exceeds half the box width, {half:.2f} nm (box "
+                         f"{box[0]:.2f} nm); the reach is how far a complex extends outward from its ring position "
+                         f"(bundle length + {RING_REACH_MARGIN_NM:g} nm): {fix}")
     out = []
     for k in range(sn.n_complexes):
         phi = 2 * math.pi * k / sn.n_complexes
@@ -166,10 +178,10 @@ def add_to_topology(top: app.Topology, complexes: list[SnareComplex]) -> list[di
     return records
 
 
-def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms: list[int], spec: Spec,
-               heads: np.ndarray | list[int]) -> None:
-    """Add the protein particles and forces to a System holding the lipids (``heads``: its lipid head beads,
-    which the interfacial anchor residues attract)."""
+def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms: list[int], spec: Spec) -> None:
+    """Add the protein particles (to the ``CookePair`` force) and their bonded forces to a System holding
+    the lipids. The interfacial anchor force is not added here: it covers every particle of the System, so
+    :func:`add_anchor_force` comes after the last particle (lumen gas included) is added."""
     sn = spec.system.snares
     assert sn is not None
     sigma = spec.model.sigma_nm
@@ -179,7 +191,7 @@ def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms
     pair = nb[0]
     b_prot = PROTEIN_SIGMA_NM / sigma
     a_tmd = sn.tmd_tail_attraction**2
-    helices, coils, contacts, r0s, exclusions, anchors = [], [], [], [], [], []
+    helices, coils, contacts, r0s = [], [], [], []
     for cx, first in zip(complexes, first_atoms):
         # the TMD's C-terminal residue is polar (carboxylate): an anchor, not tail-attracting
         tmd = set(cx.tmd_indices().tolist()) - set(cx.tmd_cterm_indices().tolist())
@@ -187,14 +199,12 @@ def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms
             idx = system.addParticle(PROTEIN_BEAD_MASS_AMU)
             assert idx == first + i, "protein particles must follow the lipids in topology order"
             pair.addParticle([b_prot, a_tmd if i in tmd else 0.0])
-        anchors.append(cx.anchor_indices() + first)
         helices += [s + first for s in cx.helical_stretches()]
         coils.append(cx.coil_bonds() + first)
         p, r0 = cx.native_contacts()
         contacts.append(p + first)
         r0s.append(r0)
-        exclusions.append(cx.excluded_pairs() + first)
-    for i, j in np.concatenate(exclusions):
+    for i, j in _excluded_pairs(complexes, first_atoms):
         pair.addExclusion(int(i), int(j))
     kt = spec.model.units.kt_kjmol
     for f in (helix_bonded_force(helices, force_group=FORCE_GROUP_PROTEIN, periodic=True),
@@ -203,12 +213,29 @@ def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms
                                    epsilon_kjmol=sn.contact_strength_kt * kt, force_group=FORCE_GROUP_PROTEIN,
                                    periodic=True)):
         system.addForce(f)
-    if sn.anchor_strength > 0:
-        system.addForce(interface_anchor_force(
-            system.getNumParticles(), heads, np.concatenate(anchors),
-            epsilon_kjmol=sn.anchor_strength * spec.model.units.epsilon_kjmol,
-            plateau_nm=ANCHOR_PLATEAU_SIGMA * sigma, width_nm=ANCHOR_WIDTH_SIGMA * sigma,
-            excluded_pairs=np.concatenate(exclusions), periodic=True, force_group=FORCE_GROUP_PROTEIN))
+
+
+def _excluded_pairs(complexes: list[SnareComplex], first_atoms: list[int]) -> np.ndarray:
+    """The protein pairs excluded from the nonbonded forces (those carrying bonded terms), (K, 2) System indices."""
+    return np.concatenate([cx.excluded_pairs() + first for cx, first in zip(complexes, first_atoms)])
+
+
+def add_anchor_force(system: openmm.System, complexes: list[SnareComplex], first_atoms: list[int], spec: Spec,
+                     heads: np.ndarray | list[int]) -> None:
+    """Add the ``SNARE interface anchor`` force (none when ``snares.anchor_strength`` is 0): the anchor
+    residues attract ``heads`` (the lipid head beads). Call it once every particle is in the System: the
+    force has one entry per particle, and particles added later (lumen gas) would leave it short."""
+    sn = spec.system.snares
+    assert sn is not None
+    if sn.anchor_strength <= 0:
+        return
+    sigma = spec.model.sigma_nm
+    anchors = np.concatenate([cx.anchor_indices() + first for cx, first in zip(complexes, first_atoms)])
+    system.addForce(interface_anchor_force(
+        system.getNumParticles(), heads, anchors,
+        epsilon_kjmol=sn.anchor_strength * spec.model.units.epsilon_kjmol,
+        plateau_nm=ANCHOR_PLATEAU_SIGMA * sigma, width_nm=ANCHOR_WIDTH_SIGMA * sigma,
+        excluded_pairs=_excluded_pairs(complexes, first_atoms), periodic=True, force_group=FORCE_GROUP_PROTEIN))
 
 
 def shapes_from_manifest(membranes: list[dict[str, Any]]) -> list[MembraneShape]:
@@ -221,4 +248,4 @@ def shapes_from_manifest(membranes: list[dict[str, Any]]) -> list[MembraneShape]
     return out
 
 
-__all__ = ["MembraneShape", "place_ring", "lipids_clear_of", "add_to_topology", "add_forces", "SnareSpec"]
+__all__ = ["MembraneShape", "place_ring", "lipids_clear_of", "add_to_topology", "add_forces", "add_anchor_force", "SnareSpec"]

@@ -3,6 +3,8 @@ membranes, forces (-dE/dr), refusals of impossible requests."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import openmm
 import pytest
@@ -128,6 +130,39 @@ def test_ring_larger_than_the_membrane():
         build_system(_qs(**{"system.snares.ring_radius": "8 nm"}))
 
 
+def _ring_error(spec):
+    with pytest.raises(BuildError) as err:
+        build_system(spec)
+    msg = str(err.value)
+    m = re.search(r"ring_radius \+ reach = ([\d.]+) \+ ([\d.]+) = ([\d.]+) nm exceeds half the box width, "
+                  r"([\d.]+) nm", msg)
+    assert m, msg
+    return msg, [float(x) for x in m.groups()]
+
+
+def test_ring_radius_error_says_what_is_compared():
+    """The message gives the two sides of the comparison it makes (ring_radius + reach vs half the box) and a
+    ring radius that would fit, not the reach alone next to the half box width."""
+    spec = _qs(**{"system.snares.ring_radius": "8 nm"})
+    msg, (ring, reach, total, half) = _ring_error(spec)
+    assert ring == pytest.approx(8.0)
+    assert total == pytest.approx(ring + reach, abs=0.011) and total > half
+    assert half == pytest.approx(spec.system.lateral_box_nm / 2, abs=0.005)
+    fit = re.search(r"smaller ring_radius \(at most ([\d.]+) nm", msg)
+    assert fit and float(fit.group(1)) == pytest.approx(half - reach, abs=0.011), msg
+    assert "system.bilayer.n_lipids" in msg
+    # the suggested radius builds
+    build_system(_qs(**{"system.snares.ring_radius": f"{float(fit.group(1)) - 0.01} nm"}))
+
+
+def test_ring_radius_error_when_no_ring_fits():
+    msg, (_, reach, _, half) = _ring_error(_qs(**{"system.bilayer.n_lipids": 600}))
+    assert reach > half
+    assert "no ring fits" in msg and "smaller ring_radius" not in msg
+    wider = re.search(r"wider than 2 x reach = ([\d.]+) nm", msg)
+    assert wider and float(wider.group(1)) == pytest.approx(2 * reach, abs=0.02), msg
+
+
 def test_overlapping_complexes():
     with pytest.raises(BuildError, match="overlap"):
         build_system(_qs(**{"system.snares.n_complexes": 12, "system.snares.ring_radius": "1 nm"}))
@@ -226,3 +261,54 @@ def test_force_is_minus_gradient_on_anchor_beads(quickstart):
 def test_anchor_strength_zero_builds_without_the_anchor_force():
     built = build_system(_qs(**{"system.snares.anchor_strength": 0}))
     assert _anchor_force(built) is None
+
+
+@pytest.fixture(scope="module")
+def snares_and_gas():
+    """SNARE complexes between a planar bilayer and a vesicle whose lumen holds gas (the gas beads are the last
+    particles, added after the proteins)."""
+    return build_system(load_spec(example_spec_path("snare_vesicle_planar")).with_overrides(
+        {"system.vesicle.radius": "8 nm", "system.vesicle.lumen": {"tension": "5 mN/m"}}))
+
+
+def test_snares_with_a_lumen_cover_every_particle_and_run(snares_and_gas):
+    """Every nonbonded force has an entry per particle (the anchor force once lacked the gas beads and no context
+    could be created); the gas beads take no part in the anchoring, and the system evaluates finite energies."""
+    from snarefuse.lumen import GAS_BEAD_SIZE
+
+    built = snares_and_gas
+    n = built.system.getNumParticles()
+    lumen = built.manifest["membranes"][1]["lumen"]
+    gas = np.arange(lumen["first_atom"], lumen["first_atom"] + lumen["n_gas"])
+    assert len(gas) > 0 and gas[-1] == n - 1
+    assert all(a.residue.name == "GAS" for a in built.topology.atoms() if a.index >= gas[0])
+    for f in built.system.getForces():
+        if isinstance(f, (openmm.NonbondedForce, openmm.CustomNonbondedForce)):
+            assert f.getNumParticles() == n, f.getName()
+    anchor = _anchor_force(built)
+    pair = [g for g in built.system.getForces() if g.getName() == "CookePair"][0]
+    for i in gas:
+        assert list(anchor.getParticleParameters(int(i))) == [0.0, 0.0]
+        assert list(pair.getParticleParameters(int(i))) == [GAS_BEAD_SIZE, 0.0]
+    ctx = openmm.Context(built.system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("CPU"),
+                         {"Threads": "1"})
+    ctx.setPositions(built.positions)
+    e = ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+    assert np.isfinite(e)
+
+
+def test_a_force_short_of_particles_is_refused_at_build():
+    from snarefuse.build.assemble import check_per_particle_forces
+
+    system = openmm.System()
+    for _ in range(3):
+        system.addParticle(1.0)
+    f = openmm.CustomNonbondedForce("0")
+    f.setName("probe")
+    f.addParticle([])
+    f.addParticle([])
+    system.addForce(f)
+    with pytest.raises(BuildError, match=r"3 particles but 'probe' \(CustomNonbondedForce: 2 particles\)"):
+        check_per_particle_forces(system)
+    f.addParticle([])
+    check_per_particle_forces(system)
