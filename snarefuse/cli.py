@@ -235,6 +235,42 @@ def analyze(run_dir: str, out_dir: str | None, start: int | None, stop: int | No
 
 
 @main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Where to write the pictures (default: RUN_DIR/analysis/render; must be new, empty, or an "
+                   "earlier render's).")
+@click.option("--frames", default=None, metavar="I,J,...",
+              help="Draw these frames (comma-separated indices) instead of the first-passage frame of each state.")
+@click.option("--slab", type=float, default=2.0, show_default=True, callback=_positive_nm, metavar="NM",
+              help="Thickness of the cross-section slab containing the contact axis.")
+@click.option("--every", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Animate every K-th frame (default: at most 120 frames).")
+@click.option("--no-movie", is_flag=True, help="Skip the animation (movie.gif, and movie.mp4 where ffmpeg exists).")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg"]), default="png", show_default=True,
+              help="Format of the still pictures.")
+def render(run_dir: str, out_dir: str | None, frames: str | None, slab: float, every: int | None, no_movie: bool,
+           fmt: str) -> None:
+    """Draw the pictures of RUN_DIR: for the first-passage frame of each fusion state in
+    analysis/summary.json, a cross-section through the contact axis (section_STATE) and a top view of the
+    contact zone (top_STATE); the stages side by side (stages); an animation of the cross-section
+    (movie.gif). Runs 'snarefuse analyze' first if the run has not been analysed."""
+    from .errors import SnarefuseError
+    from .render import parse_frames, render_run
+
+    try:
+        r = render_run(run_dir, out_dir, frames=parse_frames(frames) if frames is not None else None,
+                       slab_nm=slab, every=every, movie=not no_movie, fmt=fmt)
+    except SnarefuseError as e:
+        _fail(e)
+        return
+    for note in r.notes:
+        click.echo(note)
+    click.echo(f"pictures written to {r.out_dir}:")
+    for p in r.files:
+        click.echo(f"  {p}")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def platforms(as_json: bool) -> None:
     """List the OpenMM platforms that load here, their properties, and plugin load failures."""
