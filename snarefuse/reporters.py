@@ -25,9 +25,23 @@ from .units import BOLTZMANN_KJ_PER_MOL_K, ReducedUnits
 #: Cooke membrane sits near +10 epsilon per bead, dominated by the FENE/WCA bond terms).
 BLOWUP_ENERGY_PER_PARTICLE_EPS = 1.0e3
 
+#: Columns of ``log.csv``. ``area_per_lipid_sigma2`` is the projected area per lipid of the planar bilayer(s),
+#: ``box_x * box_y`` over the lipids in one leaflet of a planar bilayer, in sigma^2 (see
+#: :func:`planar_lipids_per_leaflet`): vesicle lipids do not count, and each of two planar bilayers spans the
+#: whole box on its own. It is ``nan`` in a system without a planar bilayer (``vesicle_vesicle``).
 LOG_COLUMNS = ["step", "time_ps", "time_tau", "time_ns_diffusion", "potential_energy_kjmol",
                "kinetic_energy_kjmol", "temperature_k", "box_x_nm", "box_y_nm", "box_z_nm",
                "area_per_lipid_sigma2"]
+
+
+def planar_lipids_per_leaflet(manifest: dict[str, Any]) -> float | None:
+    """Lipids in one leaflet of a planar bilayer, from a build's ``manifest.json``: half of each planar
+    bilayer's lipids, averaged over the planar bilayers (their leaflets differ by the odd lipid and by the
+    lipids removed for SNARE transmembrane domains). None when the system has no planar bilayer."""
+    planar = [m for m in manifest.get("membranes", []) if m.get("kind") == "planar"]
+    if not planar:
+        return None
+    return sum(int(m["n_lipids"]) for m in planar) / (2 * len(planar))
 
 
 def _interval_report(simulation: app.Simulation, interval: int, **needs: bool) -> dict[str, Any]:
@@ -57,13 +71,15 @@ class CSVLogReporter:
     """Energies, temperature and box to a CSV file; raises :class:`BlowUpError` on NaN/explosion."""
 
     def __init__(self, path: str | Path, interval: int, units: ReducedUnits, n_particles: int,
-                 n_lipids_per_leaflet: float, append: bool = False):
+                 n_lipids_per_leaflet: float | None, append: bool = False):
+        """``n_lipids_per_leaflet``: lipids in one leaflet of the planar bilayer(s) (:func:`planar_lipids_per_leaflet`),
+        the denominator of ``area_per_lipid_sigma2``; None (no planar bilayer) logs ``nan``."""
         self.path = Path(path)
         self.interval = interval
         self.units = units
         self.dof = 3 * n_particles
         self.n_particles = n_particles
-        self.n_per_leaflet = max(n_lipids_per_leaflet, 1e-300)
+        self.n_per_leaflet = n_lipids_per_leaflet if n_lipids_per_leaflet else None
         new = not append or not self.path.exists() or self.path.stat().st_size == 0
         self._f: IO[str] = open(self.path, "a" if append else "w")
         if new:
@@ -88,7 +104,7 @@ class CSVLogReporter:
         t_ps = state.getTime().value_in_unit(openmm.unit.picosecond)
         t_tau = t_ps / self.units.tau_ps
         temp = 2 * ke / (self.dof * BOLTZMANN_KJ_PER_MOL_K)
-        apl = a[0] * b[1] / self.n_per_leaflet / self.units.sigma_nm**2
+        apl = math.nan if self.n_per_leaflet is None else a[0] * b[1] / self.n_per_leaflet / self.units.sigma_nm**2
         row = [step, t_ps, t_tau, t_tau * self.units.tau_diffusion_ns, pe, ke, temp, a[0], b[1], c[2], apl]
         self._f.write(",".join(str(step) if i == 0 else f"{v:.8g}" for i, v in enumerate(row)) + "\n")
 

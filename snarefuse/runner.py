@@ -5,7 +5,8 @@ detection and a wall-clock limit.
 Files in a run directory (besides the build files)::
 
     trajectory.dcd|xtc   frames every run.trajectory_interval steps (molecules whole, wrapped)
-    log.csv              energies, temperature, box, area per lipid every run.report_interval
+    log.csv              energies, temperature, box, area per lipid of the planar bilayer(s) (nan without one)
+                         every run.report_interval (columns: snarefuse.reporters.LOG_COLUMNS)
     checkpoint.json      the last consistent checkpoint: step, file names and checksums, trajectory/log sizes
     checkpoint-<step>.chk  exact OpenMM checkpoint (same platform and OpenMM version)
     state-<step>.xml     portable State XML of the same step (any platform)
@@ -42,7 +43,7 @@ from .errors import BlowUpError, PlatformError, RunError
 from .formulations import formulation_of
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .reporters import (LOG_COLUMNS, CSVLogReporter, ProgressReporter, TrajectoryReporter, dcd_set_frame_count,
-                        truncate_file, worst_particles)
+                        planar_lipids_per_leaflet, truncate_file, worst_particles)
 from .spec import RunSpec, Spec, load_spec
 
 log = logging.getLogger("snarefuse.runner")
@@ -509,10 +510,8 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
             dcd_set_frame_count(traj_path, frames)
         truncate_file(log_path, int(info["log_bytes"]))
 
-    n_lipids = int(manifest.get("n_lipids", 0))
-    n_membranes = max(1, len(manifest.get("membranes", [])))
     logr = CSVLogReporter(log_path, run.report_interval, units, system.getNumParticles(),
-                          n_lipids / (2 * n_membranes), append=info is not None)
+                          planar_lipids_per_leaflet(manifest), append=info is not None)
     traj = TrajectoryReporter(traj_path, run.trajectory_format, run.trajectory_interval, pdb.topology,
                               run.timestep_ps, append=info is not None)
     sim.reporters.extend([logr, traj, *extra_reporters])

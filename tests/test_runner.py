@@ -288,3 +288,44 @@ def test_reaching_the_target_past_the_wall_time_is_complete(tmp_path: Path):
     assert r.status == "complete" and r.step == 100
     assert (tmp_path / "r" / "final_state.xml").exists()
     assert json.loads((tmp_path / "r" / "run.json").read_text())["status"] == "complete"
+
+
+def _apl_spec(example: str, **overrides: object):
+    from snarefuse.spec import example_spec_path, load_spec
+
+    o = {"run.steps": 20, "run.report_interval": 10, "run.trajectory_interval": 10, "run.checkpoint_interval": 20,
+         "run.platform": "CPU", "run.threads": 1}
+    o.update({k.replace("__", "."): v for k, v in overrides.items()})
+    return load_spec(example_spec_path(example)).with_overrides(o)
+
+
+APL_SYSTEMS = {
+    "vesicle_planar": dict(example="vesicle_planar", system__vesicle__radius="5 nm", system__bilayer__n_lipids=800),
+    "two_bilayers": dict(example="quickstart", system__snares=None, system__cleft="1 nm",
+                         system__bilayer__n_lipids=400),
+    "two_bilayers_snares": dict(example="quickstart", system__snares__n_complexes=1),
+    "vesicle_vesicle": dict(example="vesicle_vesicle", system__vesicle__radius="5 nm", system__box_xy=None),
+}
+
+
+@pytest.mark.parametrize("name", list(APL_SYSTEMS))
+def test_logged_area_per_lipid_is_the_planar_bilayers(name: str, tmp_path: Path):
+    """log.csv's area per lipid is the box area over the lipids in one leaflet of a planar bilayer, from the
+    manifest's leaflet counts: vesicle lipids do not count (vesicle-planar once logged 1.60 sigma^2 where the
+    planar bilayer had 1.29), each of two bilayers spans the box, and without a planar bilayer it is nan."""
+    kw = dict(APL_SYSTEMS[name])
+    build_system(_apl_spec(kw.pop("example"), **kw)).save(tmp_path / "r")
+    assert run_simulation(tmp_path / "r", progress=False).status == "complete"
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    log = np.genfromtxt(tmp_path / "r" / "log.csv", delimiter=",", names=True)
+    assert len(log) == 2
+    planar = [m for m in manifest["membranes"] if m["kind"] == "planar"]
+    if not planar:
+        assert np.all(np.isnan(log["area_per_lipid_sigma2"]))
+        return
+    leaflets = [n for m in planar for n in (m["n_upper"], m["n_lower"])]
+    sigma2 = manifest["units"]["sigma_nm"] ** 2
+    area = log["box_x_nm"] * log["box_y_nm"]
+    np.testing.assert_allclose(log["area_per_lipid_sigma2"], area / np.mean(leaflets) / sigma2, rtol=1e-6)
+    for m in planar:  # each bilayer's own area per lipid, within the odd lipid and those removed for a TMD
+        np.testing.assert_allclose(log["area_per_lipid_sigma2"], area / (m["n_lipids"] / 2) / sigma2, rtol=0.02)
