@@ -247,8 +247,8 @@ NOTEBOOKS["03_sweep_results.ipynb"] = [
 
 A sweep (`docs/sweeps.md`) ends with `snarefuse sweep collect`, which writes `results.csv`: one row per run with
 its parameters and first-passage times. This notebook reads such a table and draws the two standard plots —
-the probability of fusion within the simulated time with bootstrap confidence intervals, and Kaplan–Meier
-survival curves — with `snarefuse.sweep.SweepResults`, `snarefuse.plot` and `snarefuse.analysis.stats`.
+the probability of fusion within the simulated time with Wilson confidence intervals, and Kaplan–Meier
+survival curves with their confidence band — and the statistics `collect` writes into `statistics.json`, with `snarefuse.sweep.SweepResults`, `snarefuse.plot` and `snarefuse.analysis.stats`.
 
 **The table here is illustrative, not simulated.** Running the shipped `sweep_snares` sweep (5 values of the
 number N of SNARE complexes x 8 replicas x up to 2 x 10^5 steps of a 13,000-bead system) takes GPU-days, so we
@@ -263,7 +263,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from snarefuse.analysis.stats import bootstrap_proportion, kaplan_meier
+from snarefuse.analysis.stats import proportion_ci, survival_estimate
 from snarefuse.plot import plot_fusion_probability, plot_survival
 from snarefuse.sweep import SweepResults
 from snarefuse.units import ReducedUnits
@@ -274,7 +274,7 @@ TAU_PS, TAU_NS = units.tau_ps, units.tau_diffusion_ns
 PARAM = "system.snares.n_complexes"
 STEPS, DT_TAU = 200_000, 0.01                      # sweep_snares: 2 x 10^5 steps of 0.01 tau
 WINDOW_PS = STEPS * DT_TAU * TAU_PS                 # 2000 tau
-FRAME_PS, SEGMENT_PS = 500 * DT_TAU * TAU_PS, 10_000 * DT_TAU * TAU_PS   # frame interval, stop_after_fusion check
+FRAME_PS = 500 * DT_TAU * TAU_PS                   # trajectory frame interval, and the in-run pore check
 K1 = 1.5e-4 / TAU_PS                                # per ps
 print(f"window {WINDOW_PS:.0f} ps = {WINDOW_PS / TAU_PS:.0f} tau = {WINDOW_PS / TAU_PS * TAU_NS / 1000:.1f} us "
       "(diffusion-calibrated)")"""),
@@ -283,8 +283,9 @@ print(f"window {WINDOW_PS:.0f} ps = {WINDOW_PS / TAU_PS:.0f} tau = {WINDOW_PS / 
 Columns as written by `Sweep.collect()` (see *Results* in `docs/sweeps.md`): `key, replica, seed`, each varied
 parameter, `state, step, target_steps, analysis, reason`, the summary's scalars, and the three normalised columns
 `hemifusion_ps`, `pore_ps` (empty: not reached in the run) and `duration_ps` (the analysed length, the
-censoring time of runs without the event). Runs stop at the end of the 10,000-step segment in which the pore
-was seen (`stop_after_fusion`), as a real sweep does."""),
+censoring time of runs without the event), the same in tau (`*_tau`) and the units (`tau_ps`,
+`tau_diffusion_ns`). A run with a pore stops two frames after it (`stop_after_fusion`: three checks confirm the
+pore), as a real sweep does."""),
     ("code", """rng = np.random.default_rng(2024)
 rows = []
 for n in range(1, 6):
@@ -294,11 +295,14 @@ for n in range(1, 6):
         t_pore = t_hemi + rng.exponential(1 / k)
         hemi = math.ceil(t_hemi / FRAME_PS) * FRAME_PS if t_hemi < WINDOW_PS else None
         pore = math.ceil(t_pore / FRAME_PS) * FRAME_PS if t_pore < WINDOW_PS else None
-        duration = min(math.ceil(pore / SEGMENT_PS) * SEGMENT_PS, WINDOW_PS) if pore is not None else WINDOW_PS
+        duration = min(pore + 2 * FRAME_PS, WINDOW_PS) if pore is not None else WINDOW_PS
         step = round(duration / TAU_PS / DT_TAU)
+        tau = {f"{k}_tau": None if v is None else v / TAU_PS
+               for k, v in (("hemifusion", hemi), ("pore", pore), ("duration", duration))}
         rows.append({"key": rng.bytes(8).hex(), "replica": replica, "seed": int(rng.integers(2**31)),
                      PARAM: n, "state": "done", "step": step, "target_steps": STEPS, "analysis": "done",
-                     "reason": "", "hemifusion_ps": hemi, "pore_ps": pore, "duration_ps": duration})
+                     "reason": "", "tau_ps": TAU_PS, "tau_diffusion_ns": TAU_NS, "hemifusion_ps": hemi,
+                     "pore_ps": pore, "duration_ps": duration, **tau})
 path = SweepResults(rows, [PARAM]).write_csv(workdir / "results.csv")
 print(path.read_text().splitlines()[0])
 print(path.read_text().splitlines()[1])
@@ -322,7 +326,8 @@ of `SweepResults` on a table from disk, turn numbers back into numbers and empty
 
 results = read_results(workdir / "results.csv", [PARAM])
 print(len(results.rows), "runs;", results.columns)"""),
-    ("md", """With a real workspace, `collect()` gives the same object directly (and writes `results.csv` and two plots).
+    ("md", """With a real workspace, `collect()` gives the same object directly (and writes `results.csv`, `statistics.json`, `levels.csv` and two
+plots).
 This cell only runs where such a workspace exists (`snarefuse sweep run sweep_snares --workspace runs/snares`):"""),
     ("code", """from snarefuse.spec import example_spec_path
 from snarefuse.sweep import Sweep
@@ -335,21 +340,22 @@ else:
     print(f"no sweep workspace at {workspace.resolve()}; using the illustrative table")"""),
     ("md", """## Probability of fusion within the simulated time
 
-`SweepResults.probability` gives, per value of the parameter, the number of runs, the fraction that reached the
-event and a 95 % percentile-bootstrap interval (`snarefuse.analysis.stats.bootstrap_proportion`). With 0 or n
-events out of n the percentile interval collapses onto the estimate: read it with n."""),
+`SweepResults.probability` gives, per value of the parameter, k of n runs that reached the event and a 95 %
+Wilson score interval (`scipy.stats.binomtest(k, n).proportion_ci()`; `ci_method="clopper-pearson"` for the
+exact one). At 0/8 the interval is [0, 0.32], not [0, 0]: eight runs without fusion do not show that fusion
+never happens."""),
     ("code", """def known_p(n, event, T=WINDOW_PS):
     kT = K1 * n**2 * T
     return 1 - math.exp(-kT) if event == "hemifusion" else 1 - math.exp(-kT) * (1 + kT)
 
 print(f"{'N':>2} {'event':>10} {'n':>3} {'p':>5} {'95% CI':>13} {'known':>6}")
 for event in ("hemifusion", "pore"):
-    for r in results.probability(PARAM, event, n_boot=2000, seed=0):
-        print(f"{r['value']:2d} {event:>10} {r['n']:3d} {r['p']:5.2f}  [{r['low']:.2f}, {r['high']:.2f}] "
+    for r in results.probability(PARAM, event):
+        print(f"{r['value']:2d} {event:>10} {r['k']}/{r['n']} {r['p']:5.2f}  [{r['low']:.2f}, {r['high']:.2f}] "
               f"{known_p(r['value'], event):6.2f}")
 
 fig, ax = plt.subplots(figsize=(6.5, 4.5), constrained_layout=True)
-plot_fusion_probability(results, PARAM, ax=ax, n_boot=2000, seed=0)
+plot_fusion_probability(results, PARAM, ax=ax)
 nn = np.linspace(1, 5, 100)
 ax.plot(nn, [known_p(n, "pore") for n in nn], "C0:", lw=1, label="fusion, known model")
 ax.plot(nn, [known_p(n, "hemifusion") for n in nn], "C1:", lw=1, label="hemifusion, known model")
@@ -364,38 +370,45 @@ print("saved", workdir / "fusion_probability.png")
 plt.show()"""),
     ("md", """## Kaplan–Meier survival of the pore-opening time
 
-S(t) = P(no fusion pore by t). Runs that end without a pore are *censored* at their end (marked |): they count
-as at risk until then and are not treated as failures. Dotted lines: the known S(t) = exp(-kt)(1 + kt)."""),
+S(t) = P(no fusion pore by t), in tau with the diffusion-calibrated time on the top axis. Runs that end without a
+pore are *censored* at their end (marked |): they count as at risk until then and are not treated as failures.
+The shaded bands are 95 % pointwise (log-log) intervals. Dotted lines: the known S(t) = exp(-kt)(1 + kt)."""),
     ("code", """fig, ax = plt.subplots(figsize=(9, 4.5), constrained_layout=True)
 plot_survival(results, PARAM, event="pore", ax=ax)
-tt = np.linspace(0, WINDOW_PS, 200)
+tt = np.linspace(0, WINDOW_PS / TAU_PS, 200)       # tau
 for i, n in enumerate(range(1, 6)):
-    k = K1 * n**2
+    k = K1 * n**2 * TAU_PS                          # per tau
     ax.plot(tt, np.exp(-k * tt) * (1 + k * tt), ":", color=f"C{i}", lw=1)
 ax.plot([], [], "k:", lw=1, label="known model")
-ax.set_xlabel("MD time (ps)")
-top = ax.secondary_xaxis("top", functions=(lambda x: x / TAU_PS, lambda x: x * TAU_PS))
-top.set_xlabel(f"reduced time (τ);  1 τ = {TAU_PS:.2f} ps MD = {TAU_NS:.1f} ns diffusion-calibrated")
 ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
 fig.savefig(workdir / "survival.png", dpi=100)
 print("saved", workdir / "survival.png")
 plt.show()"""),
-    ("md", """The same numbers by hand with `snarefuse.analysis.stats`: the Kaplan–Meier estimate for one N and its median
-pore-opening time (where S drops to 1/2), against the known median of the two-step model. With 8 runs per point
-the estimates scatter widely around the known values — which is what the confidence intervals say."""),
+    ("md", """The same numbers by hand with `snarefuse.analysis.stats`: the Kaplan–Meier estimate for each N and its median
+pore-opening time (the first time S drops to 1/2) with the interval where the band crosses 1/2, against the
+known median of the two-step model. With 8 runs per point the estimates scatter widely around the known values —
+which is what the intervals say. Then what `collect` adds: Spearman's correlation of the per-run outcome with N,
+and log-rank tests of each N against the smallest."""),
     ("code", """from scipy.optimize import brentq
 
-for n, items in results.groups(PARAM, "pore")[""].items():
+def fmt(x):
+    return "-" if x is None else f"{x:.0f}"
+
+for n, items in results.groups(PARAM, "pore", time="tau")[""].items():
     t = np.array([x[0] for x in items])
     seen = np.array([x[1] for x in items])
-    tk, s = kaplan_meier(t, seen)
-    below = np.flatnonzero(s <= 0.5)
-    median = f"{tk[below[0]] / TAU_PS:6.0f}" if len(below) else "> window"
+    km = survival_estimate(t, seen)
     k = K1 * n**2
     known_median = brentq(lambda x: math.exp(-k * x) * (1 + k * x) - 0.5, 0, 100 / k) / TAU_PS
-    p, lo, hi = bootstrap_proportion(seen, n_boot=2000, seed=0)
+    p, lo, hi = proportion_ci(seen.sum(), len(seen))
     print(f"N = {n}: {seen.sum()}/{len(seen)} fused (p = {p:.2f} [{lo:.2f}, {hi:.2f}]), KM median "
-          f"{median} tau (known {known_median:6.0f} tau)")"""),
+          f"{fmt(km.median)} tau [{fmt(km.median_low)}, {fmt(km.median_high)}] (known {known_median:.0f} tau)")
+
+stats = results.statistics(PARAM)
+(sp,) = stats["spearman"]["pore"]
+print(f"Spearman of fused (0/1) against N over {sp['n']} runs: rho = {sp['rho']:.2f}, p = {sp['pvalue']:.2g}")
+for r in stats["logrank"]["pore"]:
+    print(f"log-rank N = {r['value']} vs N = {r['reference']}: p = {r['pvalue']:.2g} (Holm {r['pvalue_holm']:.2g})")"""),
 ]
 
 

@@ -151,23 +151,32 @@ def status(sweep_file: str, workspace: str | None, as_json: bool) -> None:
 @click.option("--parameter", default=None, help="Spec path on the x axis of the probability plot "
                                                  "(default: the first varied one).")
 @click.option("--no-plots", is_flag=True, help="Write the table only.")
-@click.option("--bootstrap", "n_boot", type=click.IntRange(min=100), default=2000, show_default=True,
-              help="Bootstrap resamples for the confidence intervals.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option("--ci-method", type=click.Choice(["wilson", "clopper-pearson"]), default="wilson", show_default=True,
+              help="Interval of the fusion probabilities (Wilson score, or exact Clopper-Pearson).")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+              show_default=True, help="Level of every interval.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), default=None,
-              help="Directory for results.csv and plots/ (default: the workspace).")
-def collect(sweep_file: str, workspace: str | None, parameter: str | None, no_plots: bool, n_boot: int, seed: int,
-            output: str | None) -> None:
+              help="Directory for results.csv, statistics.json, levels.csv and plots/ (default: the workspace).")
+def collect(sweep_file: str, workspace: str | None, parameter: str | None, no_plots: bool, ci_method: str,
+            confidence: float, output: str | None) -> None:
     """Gather every point's parameters, run state and analysis summary into results.csv (and
-    .parquet with pyarrow); plot fusion/hemifusion probability with bootstrap CIs and survival curves."""
+    .parquet with pyarrow); write the statistics per level of the parameter (statistics.json,
+    levels.csv: P(hemifusion), P(pore) with intervals, median waiting times, log-rank, Spearman) and plot
+    the probabilities and the Kaplan-Meier survival curves."""
     sw = _load(sweep_file, workspace)
     if parameter is not None and parameter not in sw.varied:
         _fail(click.BadParameter(f"{parameter!r} is not varied in this sweep; varied: {', '.join(sw.varied)}",
                                  param_hint="--parameter"))
-    res = sw.collect(parameter=parameter, plots=not no_plots, n_boot=n_boot, seed=seed, output=output)
+    res = sw.collect(parameter=parameter, plots=not no_plots, output=output, ci_method=ci_method,
+                     confidence=confidence)
     n_sum = sum(r.get("duration_ps") is not None for r in res.rows)
     click.echo(f"{len(res.rows)} points, {n_sum} with analysis summaries")
     for name, path in res.files.items():
         click.echo(f"  {name}: {path}")
+    if "statistics" in res.files:
+        from .sweep import format_statistics
+
+        for line in format_statistics(json.loads(res.files["statistics"].read_text())):
+            click.echo(line)
     if not no_plots and n_sum == 0:
         click.echo("  no analysis summaries yet: plots skipped")

@@ -193,50 +193,67 @@ def plot_linker_force(table: Mapping[str, Any], ax: Any = None, time_unit: str =
 
 
 # ------------------------------------------------------------------------------ sweep results
-def plot_fusion_probability(results: Any, parameter: str | None, ax: Any = None, n_boot: int = 2000,
-                            seed: int = 0) -> Any:
-    """Fusion (pore) and hemifusion probability vs ``parameter`` with bootstrap 95 % CIs, one line
-    per combination of the other varied parameters; returns the Axes."""
+def plot_fusion_probability(results: Any, parameter: str | None, ax: Any = None, ci_method: str = "wilson",
+                            confidence: float = 0.95) -> Any:
+    """Fusion (pore) and hemifusion probability within the run vs ``parameter``, with Wilson (or
+    Clopper-Pearson, ``ci_method``) intervals, one line per combination of the other varied parameters;
+    the legend gives k/n per level. Returns the Axes."""
     ax = _axes(ax)
     from .analysis.stats import EVENTS, value_order
 
     values = sorted({v for e in EVENTS for g in results.groups(parameter, e).values() for v in g}, key=value_order)
     numeric = all(isinstance(v, (int, float)) for v in values)
     for event, style in (("pore", "o-"), ("hemifusion", "s--")):
-        rows = results.probability(parameter, event, n_boot=n_boot, seed=seed)
+        rows = [r for r in results.probability(parameter, event, ci_method, confidence) if r["n"] > 0]
         for label in dict.fromkeys(r["group"] for r in rows):
             g = [r for r in rows if r["group"] == label]
             x = [float(r["value"]) if numeric else values.index(r["value"]) for r in g]
             p = np.array([r["p"] for r in g])
             err = np.array([p - [r["low"] for r in g], [r["high"] for r in g] - p])
             name = "fusion" if event == "pore" else "hemifusion"
-            ax.errorbar(x, p, yerr=err, fmt=style, capsize=3,
-                        label=f"{name} {label} (n = {', '.join(str(r['n']) for r in g)})".replace("  ", " "))
+            counts = ", ".join(f"{r['k']}/{r['n']}" for r in g)
+            ax.errorbar(x, p, yerr=err, fmt=style, capsize=3, label=f"{name} {label} ({counts})".replace("  ", " "))
     if not numeric:
         ax.set_xticks(range(len(values)), [str(v) for v in values])
     ax.set_xlabel(parameter or "all points")
-    ax.set_ylabel("probability within the run")
+    ax.set_ylabel(f"probability within the run ({confidence:.0%} {ci_method.replace('-', '–').title()} CI)")
     ax.set_ylim(-0.05, 1.05)
     ax.legend(fontsize="small")
     return ax
 
 
-def plot_survival(results: Any, parameter: str | None, event: str = "pore", ax: Any = None) -> Any:
-    """Kaplan-Meier survival of the ``event`` time per value of ``parameter`` (and combination of the
-    other varied parameters); censored runs marked |. Returns the Axes."""
-    from .analysis.stats import kaplan_meier
-
+def plot_survival(results: Any, parameter: str | None, event: str = "pore", ax: Any = None,
+                  confidence: float = 0.95) -> Any:
+    """Kaplan-Meier survival of the ``event`` time in tau per value of ``parameter`` (and combination of
+    the other varied parameters), with its pointwise ``confidence`` band (log-log) shaded and censored runs
+    marked |; a top axis gives the diffusion-calibrated time (ns) where every point shares one
+    calibration (``tau_diffusion_ns`` of the table). Returns the Axes."""
     ax = _axes(ax)
-    for label, by_value in results.groups(parameter, event).items():
-        for value, items in by_value.items():
-            t, seen = np.array([i[0] for i in items]), np.array([i[1] for i in items])
-            tt, s = kaplan_meier(t, seen)
-            line, = ax.step(np.r_[tt, max(t.max(), tt[-1])], np.r_[s, s[-1]], where="post",
-                            label=f"{parameter or ''}={value} {label} (n={len(t)})")
-            cens = t[~seen]
-            ax.plot(cens, s[np.searchsorted(tt, cens, side="right") - 1], "|", color=line.get_color(), ms=8)
-    ax.set_xlabel("time (ps)")
+    for r in results.survival(parameter, event, time="tau", confidence=confidence):
+        est = r["estimate"]
+        items = results.groups(parameter, event, time="tau")[r["group"]][r["value"]]
+        t, seen = np.array([i[0] for i in items]), np.array([i[1] for i in items])
+        end = max(t.max(), est.time[-1])
+        median = "" if r["median"] is None else f", median {r['median']:.4g} τ"
+        line, = ax.step(np.r_[est.time, end], np.r_[est.survival, est.survival[-1]], where="post",
+                        label=f"{parameter or ''}={r['value']} {r['group']} (n={len(t)}{median})".replace("  ", " "))
+        ok = np.isfinite(est.low) & np.isfinite(est.high)
+        if ok.any():
+            tt = np.r_[est.time, end]
+            lo, hi = np.r_[est.low, est.low[-1]], np.r_[est.high, est.high[-1]]
+            ax.fill_between(tt, lo, hi, where=np.r_[ok, ok[-1]], step="post", alpha=0.2, color=line.get_color(),
+                            lw=0)
+        cens = t[~seen]
+        ax.plot(cens, est.survival[np.searchsorted(est.time, cens, side="right") - 1], "|", color=line.get_color(),
+                ms=8)
+    ax.set_xlabel("time (τ)")
     ax.set_ylabel(f"P(no {'fusion pore' if event == 'pore' else 'hemifusion'} yet)")
     ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(left=0)
+    calib = {r.get("tau_diffusion_ns") for r in results.rows if r.get("tau_diffusion_ns") is not None}
+    if len(calib) == 1:
+        ns = float(calib.pop())
+        top = ax.secondary_xaxis("top", functions=(lambda x: x * ns, lambda x: x / ns))
+        top.set_xlabel("diffusion-calibrated time (ns)")
     ax.legend(fontsize="small")
     return ax

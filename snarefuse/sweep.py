@@ -13,7 +13,7 @@ A sweep spec (YAML; every key checked, unknown keys are errors)::
     workspace: ../runs/nlipids     # relative to this file
     steps: 20000                   # target steps per point (default: run.steps of the point's spec)
     analysis: {enabled: true, options: {}}   # options go to analyze_run(run_dir, **options)
-    stop_after_fusion: {event: pore, check_every: 10000}
+    stop_after_fusion: {event: pore, check_every: 500, confirm: 3, delay: 0 tau}   # all optional
 
 Each state point is the base spec with the varied fields and a replica seed applied; it lives in
 ``workspace/points/<spec key>/`` (the built system, its resolved ``spec.yaml``, ``point.json`` with
@@ -35,9 +35,11 @@ import itertools
 import json
 import math
 import os
+import re
 import shutil
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,8 +47,8 @@ from pathlib import Path
 from typing import Any
 
 
-from .analysis.stats import (EVENTS, SweepResults, bootstrap_proportion,  # noqa: F401  (re-exported)
-                              flatten_summary as _flatten, kaplan_meier)
+from .analysis.stats import (CI_METHODS, DEFAULT_CONFIDENCE, EVENTS, SweepResults,  # noqa: F401  (re-exported)
+                              flatten_summary as _flatten, kaplan_meier, proportion_ci, survival_estimate)
 from .errors import BlowUpError, BuildError, RunError, SpecError
 from .io import atomic_write_json, atomic_write_text, csv_cell as _cell, csv_text as _csv_text, file_lock, lock_holder
 from .plot import plot_fusion_probability, plot_survival  # noqa: F401  (re-exported; matplotlib loads on first use)
@@ -55,7 +57,9 @@ from .spec import Spec, _Section, example_spec_path, load_spec, load_yaml
 SWEEP_KEYS = ["name", "base", "grid", "zip", "replicas", "workspace", "steps", "analysis", "stop_after_fusion"]
 #: Point states reported by :meth:`Sweep.status`.
 STATES = ("done", "running", "failed", "pending")
-#: Fusion events a sweep can stop after, and their key in ``summary.json``'s ``first_passage``.
+#: Fusion events a sweep can stop after: those the in-run reporter (:mod:`snarefuse.events`) detects.
+STOP_EVENTS = ("pore",)
+STOP_KEYS = ["event", "check_every", "confirm", "delay"]
 POINT_FILE, TASK_FILE, TASK_LOCK = "point.json", "task.json", ".sweep.lock"
 #: Exceptions that a retry cannot cure; a task returns them as a failed point instead of raising.
 DETERMINISTIC_ERRORS = (BlowUpError, SpecError, BuildError)
@@ -131,7 +135,9 @@ class Sweep:
     steps : int, optional
         Target steps per point (default: ``run.steps`` of each point's spec).
     analysis : bool or mapping ``{enabled, options}``, optional
-    stop_after_fusion : bool or mapping ``{event: pore|hemifusion, check_every: steps}``, optional
+    stop_after_fusion : bool or mapping ``{event: pore, check_every: steps, confirm: checks, delay: time}``, optional
+        End each run once the in-run reporter (:class:`snarefuse.events.FusionEventReporter`) has seen a
+        fusion pore (see docs/sweeps.md for the defaults).
     root : path, optional
         Directory relative paths are resolved against (the sweep file's; default: the working directory).
 
@@ -198,10 +204,20 @@ class Sweep:
                     raise SpecError(f"analysis.options.{k}", f"not an option of analyze_run; accepted: {', '.join(names)}")
         self.stop_event: str | None = None
         self.check_every: int | None = None
+        self.stop_confirm: int | None = None
+        self.stop_delay: Any = None
         if stop not in (None, False):
-            s = _Section({} if stop is True else stop, "stop_after_fusion", ["event", "check_every"])
-            self.stop_event = s.string("event", "pore", list(EVENTS))
+            s = _Section({} if stop is True else stop, "stop_after_fusion", STOP_KEYS)
+            if s.raw("event", None) in set(EVENTS) - set(STOP_EVENTS):
+                raise SpecError("stop_after_fusion.event", f"{s.raw('event')!r} cannot be detected during the run; "
+                                f"the in-run reporter (snarefuse.events) detects: {', '.join(STOP_EVENTS)}. "
+                                "Hemifusion is measured by the analysis after the run")
+            self.stop_event = s.string("event", "pore", list(STOP_EVENTS))
             self.check_every = s.opt_integer("check_every", minimum=1)
+            self.stop_confirm = s.opt_integer("confirm", minimum=1)
+            if s.raw("delay", None) is not None:  # resolved per point (a delay in tau follows each point's units)
+                s.qty("delay", "time", units=self.base.model.units, allow_zero=True)
+                self.stop_delay = s.raw("delay")
         self.points = self._make_points()
 
     # ------------------------------------------------------------------ construction
@@ -312,7 +328,8 @@ class Sweep:
                     precision=run.precision, device_index=run.device_index,
                     threads=run.threads if run.threads is not None else threads, max_wall_time_s=max_wall_time_s,
                     analysis=self.analysis_enabled, analysis_options=self.analysis_options,
-                    stop_event=self.stop_event, check_every=self.check_every)
+                    stop_event=self.stop_event, check_every=self.check_every, stop_confirm=self.stop_confirm,
+                    stop_delay=self.stop_delay)
 
     def run(self, client: Any = None, n_workers: int = 2, scheduler: str | None = None, *, retries: int = 2,
             max_wall_time_s: float | None = None, platform: str | None = None,
@@ -379,24 +396,34 @@ class Sweep:
         return report
 
     # ------------------------------------------------------------------ results
-    def collect(self, parameter: str | None = None, plots: bool = True, n_boot: int = 2000, seed: int = 0,
-                output: str | Path | None = None) -> "SweepResults":
-        """Gather every point's parameters, state and ``analysis/summary.json`` into
-        ``results.csv`` (and ``results.parquet`` when pyarrow is importable) in ``output``
-        (default: the workspace), and plot fusion/hemifusion probability vs ``parameter`` (default:
-        the first varied one) with bootstrap CIs and Kaplan-Meier survival of fusion times."""
+    def collect(self, parameter: str | None = None, plots: bool = True, n_boot: int | None = None,
+                seed: int | None = None, output: str | Path | None = None, *, ci_method: str = "wilson",
+                confidence: float = DEFAULT_CONFIDENCE) -> "SweepResults":
+        """Gather every point's parameters, state and ``analysis/summary.json`` into ``results.csv`` (and
+        ``results.parquet`` when pyarrow is importable) in ``output`` (default: the workspace), the
+        statistics against ``parameter`` (default: the first varied one) into ``statistics.json`` and
+        ``levels.csv``, and plot them (``plots/fusion_probability.png``, ``plots/survival.png``).
+
+        Parameters
+        ----------
+        ci_method : {"wilson", "clopper-pearson"}
+            Interval of the probabilities (see :func:`snarefuse.analysis.stats.proportion_ci`).
+        confidence : float
+            Level of every interval.
+        n_boot, seed
+            Ignored (the intervals need no resampling); a DeprecationWarning says so when given.
+        """
+        if n_boot is not None or seed is not None:
+            warnings.warn("Sweep.collect: n_boot and seed are ignored; probabilities now have Wilson or "
+                          "Clopper-Pearson intervals (ci_method), which need no resampling", DeprecationWarning,
+                          stacklevel=2)
+        if ci_method not in CI_METHODS:
+            raise SpecError("ci_method", f"{ci_method!r} is not accepted; choose one of: {', '.join(CI_METHODS)}")
+        if not 0 < confidence < 1:
+            raise SpecError("confidence", f"{confidence!r}: expected a level in (0, 1), e.g. 0.95")
         out = Path(output) if output is not None else self.workspace
         out.mkdir(parents=True, exist_ok=True)
-        rows = []
-        for st in self.status():
-            p = st.point
-            row: dict[str, Any] = {"key": p.key, "replica": p.replica, "seed": p.seed, **p.parameters,
-                                   "state": st.state, "step": st.step, "target_steps": p.target_steps,
-                                   "analysis": st.analysis, "reason": st.reason}
-            summary = _read_json(p.directory / "analysis" / "summary.json")
-            if isinstance(summary, dict):
-                row.update({**_flatten(summary), **fusion_times(summary)})
-            rows.append(row)
+        rows = [_result_row(st) for st in self.status()]
         res = SweepResults(rows, self.varied)
         res.files["csv"] = res.write_csv(out / "results.csv")
         try:
@@ -405,18 +432,102 @@ class Sweep:
             pass
         else:
             res.files["parquet"] = res.write_parquet(out / "results.parquet")
-        if plots and any(r.get("duration_ps") is not None for r in rows):
+        if not any(r.get("duration_ps") is not None for r in rows):
+            return res
+        param = parameter or (self.varied[0] if self.varied else None)
+        stats = res.statistics(param, ci_method, confidence)
+        atomic_write_json(out / "statistics.json", stats)
+        res.files["statistics"] = out / "statistics.json"
+        atomic_write_text(out / "levels.csv", _csv_text(list(dict.fromkeys(k for r in stats["levels"] for k in r)),
+                                                        stats["levels"]))
+        res.files["levels"] = out / "levels.csv"
+        if plots:
             from matplotlib.figure import Figure
 
-            param = parameter or (self.varied[0] if self.varied else None)
             (out / "plots").mkdir(exist_ok=True)
-            figs = {name: Figure(figsize=(5, 3.6), layout="constrained") for name in ("fusion_probability", "survival")}
-            plot_fusion_probability(res, param, ax=figs["fusion_probability"].subplots(), n_boot=n_boot, seed=seed)
-            plot_survival(res, param, ax=figs["survival"].subplots())
+            figs = {name: Figure(figsize=(5.5, 4.0), layout="constrained") for name in ("fusion_probability", "survival")}
+            plot_fusion_probability(res, param, ax=figs["fusion_probability"].subplots(), ci_method=ci_method,
+                                    confidence=confidence)
+            plot_survival(res, param, ax=figs["survival"].subplots(), confidence=confidence)
             for name, fig in figs.items():
                 res.files[name] = out / "plots" / f"{name}.png"
                 fig.savefig(res.files[name], dpi=150)
         return res
+
+
+def _result_row(st: PointStatus) -> dict[str, Any]:
+    """One row of ``results.csv``: the point, its numeric parameters, its state, its units, its summary and
+    the first-passage times in ps and tau (tau of the point's own spec)."""
+    p = st.point
+    units = p.spec.model.units
+    row: dict[str, Any] = {"key": p.key, "replica": p.replica, "seed": p.seed,
+                           **parameter_columns(p.spec, p.parameters), "state": st.state, "step": st.step,
+                           "target_steps": p.target_steps, "analysis": st.analysis, "reason": st.reason,
+                           "tau_ps": units.tau_ps, "tau_diffusion_ns": units.tau_diffusion_ns}
+    summary = _read_json(p.directory / "analysis" / "summary.json")
+    if isinstance(summary, dict):
+        row.update({**_flatten(summary), **fusion_times(summary)})
+        for k in ("hemifusion_ps", "pore_ps", "duration_ps"):
+            if row.get(k) is not None:
+                row[k[:-3] + "_tau"] = row[k] / units.tau_ps
+    pore = (_read_json(p.directory / "events.json") or {}).get("pore")
+    if isinstance(pore, dict) and _num(pore.get("time_ps")) is not None:
+        row["in_run_pore_ps"] = _num(pore["time_ps"])  # the reporter's pore, beside the analysis' pore_ps
+    return row
+
+
+def format_statistics(stats: dict[str, Any]) -> list[str]:
+    """``statistics.json`` (:meth:`SweepResults.statistics`) as a few lines of text: per level k/n with the
+    interval for hemifusion and pore, the median pore waiting time with its interval, the hemifusion-first
+    fraction, then Spearman and the log-rank p-values of the pore."""
+    def frac(lv: dict[str, Any], pre: str, n: str = "n") -> str:
+        if not lv.get(f"{pre}_{n}"):
+            return "-"
+        return f"{lv[f'{pre}_k']}/{lv[f'{pre}_{n}']} [{lv[f'{pre}_low']:.2f}, {lv[f'{pre}_high']:.2f}]"
+
+    def when(x: Any) -> str:
+        return "-" if x is None else f"{x:.4g}"
+
+    u = stats["time_unit"]
+    lines = [f"{stats['parameter'] or 'all points'} ({stats['confidence']:.0%} intervals):"]
+    for lv in stats["levels"]:
+        group = f" [{lv['group']}]" if lv["group"] else ""
+        median = (f"median {when(lv.get(f'pore_median_{u}'))} {u} [{when(lv.get(f'pore_median_low_{u}'))}, "
+                  f"{when(lv.get(f'pore_median_high_{u}'))}]")
+        lines.append(f"  {lv['value']}{group}: P(hemifusion) {frac(lv, 'hemifusion')}, P(pore) {frac(lv, 'pore')}, "
+                     f"{median}, hemifusion first {frac(lv, 'hemifusion_first', 'n_fused')}")
+    for r in stats["spearman"]["pore"]:
+        rho = "-" if r["rho"] is None else f"{r['rho']:.2f} (p = {r['pvalue']:.2g}, n = {r['n']})"
+        lines.append(f"  Spearman P(pore){' [' + r['group'] + ']' if r['group'] else ''}: {rho} {r.get('note', '')}"
+                     .rstrip())
+    for r in stats["logrank"]["pore"]:
+        p = "-" if r["pvalue"] is None else f"{r['pvalue']:.2g} (Holm {r['pvalue_holm']:.2g})"
+        lines.append(f"  log-rank pore {r['value']} vs {r['reference']}: p = {p}")
+    return lines
+
+
+#: A resolved spec quantity: number and unit.
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s+(\S.*?)\s*$")
+
+
+def parameter_columns(spec: Spec, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The varied parameters of a point as table columns: each path's value in the resolved spec, a number
+    in MD units where it is a quantity, with its unit in a ``<path>_unit`` column (``system.cleft: 1.76``,
+    ``system.cleft_unit: nm`` for a value given as ``2 sigma``); values that are not numbers stay as given."""
+    resolved: Any = spec.to_dict()
+    out: dict[str, Any] = {}
+    for path, given in parameters.items():
+        v: Any = resolved
+        for part in path.split("."):
+            v = v.get(part) if isinstance(v, dict) else None
+        m = _QUANTITY.match(v) if isinstance(v, str) else None
+        if m:
+            out[path], out[f"{path}_unit"] = float(m.group(1)), m.group(2)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[path] = v
+        else:
+            out[path] = given
+    return out
 
 
 def load_sweep(sweep: str | Path, workspace: str | Path | None = None) -> Sweep:
@@ -563,6 +674,8 @@ def point_status(p: Point, stop_event: str | None = None, analysis_enabled: bool
     attempts = task.get("attempts") or [{}]
     last = attempts[-1]
     event = task.get("event") or {}
+    if not event and stop_event is not None and rj.get("status") == "stopped-event":
+        event = _event_from_run(d, stop_event, int(rj.get("step", step)))  # the task died before recording it
     done = step >= p.target_steps or (stop_event is not None and event.get("event") == stop_event)
     analysis = _analysis_state(d, task, step, analysis_enabled)
     if rj.get("status") == "failed":
@@ -585,6 +698,13 @@ def point_status(p: Point, stop_event: str | None = None, analysis_enabled: bool
     else:
         reason = "not started" if step == 0 else f"at step {step}"
     return PointStatus(p, "pending", step, reason, analysis)
+
+
+def _event_from_run(d: Path, name: str, stop_step: int) -> dict[str, Any]:
+    from .events import FusionEventReporter
+
+    ev = FusionEventReporter.read_event(d)
+    return _event_record(name, ev, stop_step) if ev is not None else {}
 
 
 def _analysis_state(d: Path, task: dict[str, Any], step: int, enabled: bool) -> str:
@@ -671,15 +791,42 @@ def fusion_times(summary: Any) -> dict[str, float | None]:
     return out
 
 
+def _stop_reporter(d: Path, check_every: int | None, confirm: int | None, delay: Any,
+                   analysis_options: dict[str, Any]) -> tuple[Any, str]:
+    """The in-run reporter that ends a point's run after its fusion pore, or ``(None, why not)``.
+
+    Without a ``delay`` the run goes on until the trajectory holds as many frames from the pore on as the
+    analysis' flicker rule needs (``persist`` analysed frames, default :data:`~snarefuse.events.DEFAULT_CONFIRM`),
+    so that the analysis after the run can call the pore the run was stopped for.
+    """
+    from .events import DEFAULT_CONFIRM, FusionEventReporter
+
+    if delay is None:
+        run = load_spec(d / "spec.yaml").run
+        frames = int(analysis_options.get("persist") or DEFAULT_CONFIRM) - 1
+        delay = max(0, frames) * int(analysis_options.get("step") or 1) * run.trajectory_interval * run.timestep_ps
+    try:
+        return FusionEventReporter.from_run(d, delay, check_every, confirm=confirm or DEFAULT_CONFIRM,
+                                            option="stop_after_fusion"), ""
+    except RunError as e:  # a single membrane: no fusion pore can open, so the run goes to its end
+        return None, f"{e}; ran to the end"
+
+
 def run_point(point_dir: str, target_steps: int, *, platform: str | None = None, precision: str | None = None,
               device_index: str | None = None, threads: int | None = None, max_wall_time_s: float | None = None,
               analysis: bool = True, analysis_options: dict[str, Any] | None = None, stop_event: str | None = None,
-              check_every: int | None = None, lock_timeout_s: float = 7 * 86400.0) -> dict[str, Any]:
+              check_every: int | None = None, stop_confirm: int | None = None, stop_delay: Any = None,
+              lock_timeout_s: float = 7 * 86400.0) -> dict[str, Any]:
     """The Dask task: bring one point to ``target_steps`` (resuming), then analyse it.
 
-    Serialised per point by ``.sweep.lock``; a point already at its target is not run again.
-    Deterministic failures (blow-ups, invalid specs) come back as ``state: failed``; others raise,
-    so that Dask retries them (each retry resumes from the checkpoint).
+    With ``stop_event`` (``"pore"``) a :class:`~snarefuse.events.FusionEventReporter` rides along the run,
+    looking for a pore every ``check_every`` steps (default: ``run.trajectory_interval``); the run stops
+    at the first chunk boundary after ``max(t_pore + stop_delay, confirmation at stop_confirm checks)``
+    and the point is done. The analysis runs once, after the run.
+
+    Serialised per point by ``.sweep.lock``; a point already at its target (or stopped after its event)
+    is not run again. Deterministic failures (blow-ups, invalid specs) come back as ``state: failed``;
+    others raise, so that Dask retries them (each retry resumes from the checkpoint).
     """
     from .runner import run_simulation
 
@@ -698,27 +845,15 @@ def run_point(point_dir: str, target_steps: int, *, platform: str | None = None,
                   "from_step": step}
             attempts.append(me)
             atomic_write_json(d / TASK_FILE, task)
-            t0 = time.monotonic()
             try:
-                while True:
-                    seg = target_steps
-                    if stop_event is not None:
-                        every = check_every or load_spec(d / "spec.yaml").run.checkpoint_interval
-                        seg = min(target_steps, (step // every + 1) * every)
-                    left = None if max_wall_time_s is None else max(1e-3, max_wall_time_s - (time.monotonic() - t0))
-                    r = run_simulation(d, steps=seg, platform=platform, precision=precision, device_index=device_index,
-                                       threads=threads, max_wall_time_s=left, progress=False)
-                    step = r.step
-                    out.update(ran=True, resumed_from=out["resumed_from"] or r.resumed_from, status=r.status)
-                    if stop_event is None or r.status != "complete" or step >= target_steps:
-                        break
-                    task["analysis"], summary = _analyse(d, step, analysis_options or {})
-                    if task["analysis"]["state"] != "done":
-                        me["note"] = f"stop_after_fusion needs the analysis ({task['analysis']['detail']}); ran to the end"
-                        stop_event = None
-                    elif (t := fusion_times(summary).get(EVENTS[stop_event])) is not None:
-                        task["event"] = event = {"event": stop_event, "time_ps": t, "step": step}
-                        break
+                reporter, why = None, ""
+                if stop_event is not None:
+                    reporter, why = _stop_reporter(d, check_every, stop_confirm, stop_delay, analysis_options or {})
+                    if why:
+                        me["note"] = why
+                r = run_simulation(d, steps=target_steps, platform=platform, precision=precision,
+                                   device_index=device_index, threads=threads, max_wall_time_s=max_wall_time_s,
+                                   progress=False, extra_reporters=[reporter] if reporter is not None else ())
             except DETERMINISTIC_ERRORS as e:
                 me.update(state="failed", error=f"{type(e).__name__}: {e}", ended=_now(), to_step=_checkpoint_step(d))
                 atomic_write_json(d / TASK_FILE, task)
@@ -727,6 +862,10 @@ def run_point(point_dir: str, target_steps: int, *, platform: str | None = None,
                 me.update(state="failed", error=f"{type(e).__name__}: {e}", ended=_now(), to_step=_checkpoint_step(d))
                 atomic_write_json(d / TASK_FILE, task)
                 raise
+            step = r.step
+            out.update(ran=True, resumed_from=r.resumed_from, status=r.status)
+            if r.status == "stopped-event" and reporter is not None and reporter.event is not None:
+                task["event"] = event = _event_record(stop_event, reporter.event, step)
             me.update(state=r.status, to_step=step, resumed_from=r.resumed_from, ended=_now())
         done = step >= target_steps or bool(event)
         if done and analysis and _analysis_state(d, task, step, True) != "done":
@@ -737,6 +876,12 @@ def run_point(point_dir: str, target_steps: int, *, platform: str | None = None,
         out.update(state="done" if done else "pending", step=step, event=event,
                    analysis=_analysis_state(d, task, step, analysis))
         return out
+
+
+def _event_record(name: str, ev: Any, stop_step: int) -> dict[str, Any]:
+    """``task.json``'s record of the event a run was stopped after (a :class:`~snarefuse.events.PoreEvent`)."""
+    return {"event": name, "time_ps": ev.time_ps, "step": ev.step, "radius_nm": ev.radius_nm,
+            "confirmed_step": ev.confirmed_step, "stop_step": stop_step}
 
 
 @contextmanager

@@ -4,6 +4,7 @@ worker without losing or repeating a point, status, collection and the statistic
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import signal
@@ -25,8 +26,10 @@ from snarefuse.cli_sweep import sweep as sweep_cli
 from snarefuse.errors import BuildError, SpecError
 from snarefuse.runner import run_simulation
 from snarefuse.spec import load_spec
-from snarefuse.sweep import (Sweep, bootstrap_proportion, fusion_times, kaplan_meier, load_sweep, replica_seed,
-                             run_point)
+from snarefuse.analysis import fusion as fusion_mod
+from snarefuse.plot import plot_survival
+from snarefuse.spec import example_spec_path
+from snarefuse.sweep import Sweep, fusion_times, load_sweep, proportion_ci, replica_seed, run_point
 
 from .conftest import small_spec
 
@@ -174,6 +177,10 @@ INVALID = {
     "path in grid and zip": ({"grid": {"seed": [1]}, "zip": {"seed": [2]}}, "zip.seed", "also in grid"),
     "missing base file": ({"base": "nowhere.yaml"}, "base", "no such spec file"),
     "bad stop event": ({"stop_after_fusion": {"event": "kiss"}}, "stop_after_fusion.event", "choose one of"),
+    "stop event not seen in the run": ({"stop_after_fusion": {"event": "hemifusion"}}, "stop_after_fusion.event",
+                                       "cannot be detected during the run"),
+    "bad stop delay": ({"stop_after_fusion": {"delay": "-1 tau"}}, "stop_after_fusion.delay", "must be >= 0"),
+    "unknown stop key": ({"stop_after_fusion": {"check": 5}}, "stop_after_fusion.check", "unknown key"),
 }
 
 
@@ -338,19 +345,86 @@ def test_task_records_unavailable_analysis(monkeypatch, tmp_path: Path):
     assert sw.plan()[0] == []  # nothing to do while the analysis stays unavailable
 
 
-def test_stop_after_fusion_ends_the_run_at_the_first_check_after_the_pore(monkeypatch, tmp_path: Path):
-    monkeypatch.setattr(sweep_mod, "_resolve_analyzer", lambda: (_fake_analyzer(pore_after_step=150), ""))
-    sw = Sweep(small_spec(run__platform="CPU", run__steps=1000, **RUN), workspace=tmp_path / "ws",
-               stop_after_fusion={"event": "pore", "check_every": 100})
+def two_membrane_spec(**run: object):
+    """The quickstart geometry without SNAREs, 200 lipids per bilayer (1,200 beads), on CPU with one thread."""
+    o = {"system.bilayer.n_lipids": 200, "system.snares.n_complexes": 0, "run.platform": "CPU", "run.threads": 1}
+    o.update({f"run.{k}": v for k, v in run.items()})
+    return load_spec(example_spec_path("quickstart")).with_overrides(o)
+
+
+def _recording_analyzer(calls: list[int]):
+    """A fake analyze_run that records the checkpoint step it was called at."""
+    fake = _fake_analyzer(None)
+
+    def analyze_run(run_dir, **options):
+        calls.append(sweep_mod._checkpoint_step(Path(run_dir)))
+        return fake(run_dir, **options)
+    return analyze_run
+
+
+def test_stop_after_fusion_stops_within_one_check_of_the_pore_and_analyses_once(monkeypatch, tmp_path: Path):
+    # the in-run detector sees a pore from its 4th check on (step 400 with a check every 100 steps)
+    checks = itertools.count(1)
+    monkeypatch.setattr(fusion_mod, "detect_pore", lambda *a, **k: (next(checks) >= 4, 2.0))
+    analysed: list[int] = []
+    monkeypatch.setattr(sweep_mod, "_resolve_analyzer", lambda: (_recording_analyzer(analysed), ""))
+    spec = two_membrane_spec(steps=2000, report_interval=50, trajectory_interval=50, checkpoint_interval=500)
+    interval, delay_steps = 100, 30
+    sw = Sweep(spec, workspace=tmp_path / "ws", stop_after_fusion={
+        "event": "pore", "check_every": interval, "confirm": 1, "delay": f"{delay_steps * spec.run.timestep_ps} ps"})
     p = sw.init()[0]
     out = run_point(**sw.task_args(p))
-    assert (out["state"], out["step"]) == ("done", 200)
+    pore = json.loads((p.directory / "events.json").read_text())["pore"]
+    run = json.loads((p.directory / "run.json").read_text())
+    assert pore["step"] == 400 and run["status"] == "stopped-event"
+    assert pore["step"] + delay_steps <= run["step"] <= pore["step"] + delay_steps + interval
+    assert (out["state"], out["step"]) == ("done", run["step"])
+    assert analysed == [run["step"]]  # the analysis ran once, after the run: no analyse-and-resume loop
+    np.testing.assert_array_equal(log_steps(p.directory), np.arange(50, run["step"] + 1, 50))
     st = sw.status()[0]
     assert st.state == "done" and "pore at" in st.reason
-    np.testing.assert_array_equal(log_steps(p.directory), np.arange(50, 201, 50))
+    assert not run_point(**sw.task_args(p))["ran"]
+    # the run directory alone says the point is done, when the task died before writing task.json
+    task = json.loads((p.directory / "task.json").read_text())
+    del task["event"]
+    (p.directory / "task.json").write_text(json.dumps(task))
+    assert sw.status()[0].state == "done" and sw.plan()[0] == []
+
+
+def test_stop_after_fusion_defaults_keep_the_pore_frames_the_analysis_needs(monkeypatch, tmp_path: Path):
+    """Defaults: a check per trajectory frame, 3 confirming checks, and a delay of (persist - 1) frames, so the
+    trajectory ends with the `persist` frames from the pore on that the analysis' flicker rule needs."""
+    checks = itertools.count(1)
+    monkeypatch.setattr(fusion_mod, "detect_pore", lambda *a, **k: (next(checks) >= 4, 2.0))
+    analysed: list[int] = []
+    monkeypatch.setattr(sweep_mod, "_resolve_analyzer", lambda: (_recording_analyzer(analysed), ""))
+    spec = two_membrane_spec(steps=2000, report_interval=50, trajectory_interval=50, checkpoint_interval=500)
+    sw = Sweep(spec, workspace=tmp_path / "ws", stop_after_fusion=True, analysis={"options": {"persist": 4}})
+    p = sw.init()[0]
+    out = run_point(**sw.task_args(p))
+    pore = json.loads((p.directory / "events.json").read_text())["pore"]
+    assert (pore["step"], pore["confirmed_step"]) == (200, 300)
+    assert out["step"] == 200 + 3 * 50 and analysed == [out["step"]]
+    traj = mdtraj.load(str(p.directory / "trajectory.dcd"), top=str(p.directory / "system.pdb"))
+    assert traj.n_frames == out["step"] // 50 and traj.n_frames - 200 // 50 + 1 == 4
+
+
+def test_stop_after_fusion_on_a_single_membrane_runs_to_the_end_and_says_why(tmp_path: Path):
+    sw = Sweep(small_spec(run__platform="CPU", run__steps=100, **RUN), workspace=tmp_path / "ws",
+               stop_after_fusion={"event": "pore"}, analysis=False)
+    p = sw.init()[0]
+    out = run_point(**sw.task_args(p))
+    assert (out["state"], out["step"]) == ("done", 100)
+    attempt = json.loads((p.directory / "task.json").read_text())["attempts"][-1]
+    assert "single membrane" in attempt["note"] and "ran to the end" in attempt["note"]
 
 
 # ------------------------------------------------------------------------------ collection and statistics
+def finish(p) -> None:
+    """Mark a point's run as having reached its target (as the runner's checkpoint.json says)."""
+    (p.directory / "checkpoint.json").write_text(json.dumps({"step": p.target_steps}))
+
+
 def test_collect_tables_and_plots_fusion_statistics(tmp_path: Path):
     sw = Sweep(small_spec(), grid={"lipids.CKL.tail_attraction": [1.0, 0.9]}, replicas=4, workspace=tmp_path / "ws")
     sw.init()
@@ -362,18 +436,30 @@ def test_collect_tables_and_plots_fusion_statistics(tmp_path: Path):
         if p.replica == 3:
             del summary["first_passage"]["hemifusion_ps"]  # missing keys are tolerated
         (p.directory / "analysis" / "summary.json").write_text(json.dumps(summary))
-    res = sw.collect(n_boot=500, seed=1)
-    prob = {r["value"]: r for r in res.probability("lipids.CKL.tail_attraction", "pore", n_boot=500, seed=1)}
+        finish(p)
+    res = sw.collect()
+    prob = {r["value"]: r for r in res.probability("lipids.CKL.tail_attraction", "pore")}
     np.testing.assert_allclose([prob[1.0]["p"], prob[0.9]["p"]], [0.5, 0.25])
-    assert prob[1.0]["low"] <= 0.5 <= prob[1.0]["high"] and prob[1.0]["n"] == 4
+    np.testing.assert_allclose([prob[1.0]["low"], prob[1.0]["high"]], proportion_ci(2, 4)[1:])
+    assert prob[1.0]["n"] == 4 and prob[1.0]["k"] == 2
     hemi = res.probability("lipids.CKL.tail_attraction", "hemifusion")
     assert [r["n"] for r in hemi] == [3, 3]  # the summaries without hemifusion_ps are left out
     with open(res.files["csv"], newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 8 and {"key", "lipids.CKL.tail_attraction", "state", "first_passage.pore_ps",
-                               "n_frames"} <= set(rows[0])
+                               "n_frames", "pore_tau", "tau_ps"} <= set(rows[0])
+    tau_ps = small_spec().model.units.tau_ps
+    fused = [r for r in rows if r["pore_ps"]]
+    np.testing.assert_allclose([float(r["pore_tau"]) for r in fused], [float(r["pore_ps"]) / tau_ps for r in fused])
     for name in ("fusion_probability", "survival"):
         assert res.files[name].stat().st_size > 1000
+    stats = json.loads(res.files["statistics"].read_text())
+    assert stats["parameter"] == "lipids.CKL.tail_attraction" and stats["time_unit"] == "tau"
+    assert [lv["value"] for lv in stats["levels"]] == [0.9, 1.0]
+    assert [(lv["pore_k"], lv["pore_n"]) for lv in stats["levels"]] == [(1, 4), (2, 4)]
+    assert [r["reference"] for r in stats["logrank"]["pore"]] == [0.9]
+    with open(res.files["levels"], newline="") as f:
+        assert [r["pore_k"] for r in csv.DictReader(f)] == ["1", "2"]
     # the same table as Parquet (pyarrow is in the test extra): same columns, same rows, same values
     import pyarrow.parquet as pq
 
@@ -386,6 +472,54 @@ def test_collect_tables_and_plots_fusion_statistics(tmp_path: Path):
             == by_key[r["key"]]["first_passage.pore_ps"]
 
 
+def test_collect_keeps_its_old_keywords_and_selects_the_interval(tmp_path: Path):
+    sw = Sweep(small_spec(), replicas=8, workspace=tmp_path / "ws")
+    sw.init()
+    for p in sw.points:
+        (p.directory / "analysis").mkdir()
+        (p.directory / "analysis" / "summary.json").write_text(json.dumps(
+            {"first_passage": {"hemifusion_ps": None, "pore_ps": None, "duration_ps": 100.0}}))
+        finish(p)
+    with pytest.warns(DeprecationWarning, match="n_boot and seed are ignored"):
+        sw.collect(None, False, 500, 1)
+    (lv,) = json.loads(sw.collect(plots=False, ci_method="clopper-pearson").files["statistics"].read_text())["levels"]
+    assert (lv["pore_k"], lv["pore_n"], lv["pore_low"]) == (0, 8, 0.0)
+    np.testing.assert_allclose(lv["pore_high"], 0.3694, atol=5e-5)  # 0/8 is not [0, 0]
+    with pytest.raises(SpecError, match="ci_method"):
+        sw.collect(ci_method="bootstrap")
+
+
+def test_results_have_numeric_parameter_columns_with_units(tmp_path: Path):
+    sw = Sweep(small_spec(), grid={"model.wc": ["1.5 sigma", "1.4 nm"]}, workspace=tmp_path / "ws")
+    sw.init()
+    res = sw.collect(plots=False)
+    with open(res.files["csv"], newline="") as f:
+        rows = list(csv.DictReader(f))
+    np.testing.assert_allclose(sorted(float(r["model.wc"]) for r in rows), [1.32, 1.4])
+    assert {r["model.wc_unit"] for r in rows} == {"nm"}
+    assert sorted(r["model.wc"] for r in res.rows) == [1.32, 1.4]
+
+
+def test_survival_plot_is_in_tau_with_the_calibrated_axis_and_a_band(tmp_path: Path):
+    from matplotlib.figure import Figure
+
+    from snarefuse.analysis.stats import SweepResults
+
+    rows = [{"n": n, "state": "done", "pore_ps": t, "duration_ps": 100.0, "pore_tau": None if t is None else t / 2,
+             "duration_tau": 50.0, "tau_diffusion_ns": 8.0}
+            for n, times in ((2, [None, 40.0, 60.0, None]), (4, [10.0, 20.0, 30.0, 90.0])) for t in times]
+    fig = Figure()
+    ax = plot_survival(SweepResults(rows, ["n"]), "n", ax=fig.subplots())
+    fig.savefig(tmp_path / "survival.png")
+    assert ax.get_xlabel() == "time (τ)"
+    (top,) = [c for c in ax.child_axes if c.get_xlabel()]
+    assert "diffusion-calibrated" in top.get_xlabel()
+    np.testing.assert_allclose(top.get_xlim(), np.array(ax.get_xlim()) * 8.0)  # 8 ns per tau
+    assert len(ax.collections) >= 2  # one shaded band per level
+    xs = np.concatenate([line.get_xdata() for line in ax.get_lines()])
+    assert xs.max() <= 50.0  # in tau (the runs are 50 tau = 100 ps long)
+
+
 def test_probability_is_split_by_the_other_varied_parameters(tmp_path: Path):
     sw = Sweep(small_spec(), grid={"lipids.CKL.tail_attraction": [1.0, 0.9], "lipids.CKL.head_size": [0.95, 0.9]},
                replicas=2, workspace=tmp_path / "ws")
@@ -395,6 +529,7 @@ def test_probability_is_split_by_the_other_varied_parameters(tmp_path: Path):
         (p.directory / "analysis").mkdir()
         (p.directory / "analysis" / "summary.json").write_text(json.dumps(
             {"first_passage": {"hemifusion_ps": 1.0, "pore_ps": 2.0 if fused else None, "duration_ps": 10.0}}))
+        finish(p)
     res = sw.collect(parameter="lipids.CKL.tail_attraction")
     prob = {(r["group"], r["value"]): r["p"] for r in res.probability("lipids.CKL.tail_attraction")}
     assert prob == {("lipids.CKL.head_size=0.9", 0.9): 1.0, ("lipids.CKL.head_size=0.9", 1.0): 1.0,
@@ -419,35 +554,14 @@ def test_collect_without_summaries_writes_the_table_only(tmp_path: Path):
     assert (tmp_path / "ws" / "results.csv").exists() and not (tmp_path / "ws" / "plots").exists()
 
 
-def test_kaplan_meier_textbook_example():
-    # events at 1, 2, 3, 5; censored at 2 and 4: S = 5/6, 5/6*4/5, *2/3, *0
-    t, s = kaplan_meier([1, 2, 2, 3, 4, 5], [1, 1, 0, 1, 0, 1])
-    np.testing.assert_allclose(t, [0, 1, 2, 3, 5])
-    np.testing.assert_allclose(s, [1, 5 / 6, 2 / 3, 4 / 9, 0])
-
-
-def test_kaplan_meier_recovers_an_exponential_waiting_time():
-    """Physical check: first-passage times of a Poisson process, censored at random run ends."""
-    rng = np.random.default_rng(7)
-    rate, n = 1 / 100.0, 2000
-    event = rng.exponential(1 / rate, n)
-    end = rng.uniform(50, 300, n)
-    t, s = kaplan_meier(np.minimum(event, end), event <= end)
-    probe = np.array([25.0, 50.0, 100.0, 150.0])
-    np.testing.assert_allclose(s[np.searchsorted(t, probe, side="right") - 1], np.exp(-rate * probe), atol=0.03)
-
-
-def test_kaplan_meier_without_censoring_is_the_empirical_survival():
-    x = np.random.default_rng(3).exponential(10, 50)
-    t, s = kaplan_meier(x, np.ones(50, bool))
-    np.testing.assert_allclose(s[1:], 1 - np.arange(1, 51) / 50)
-
-
-def test_bootstrap_interval_covers_the_true_probability():
-    rng = np.random.default_rng(11)
-    p_true, n = 0.3, 60
-    covered = [lo <= p_true <= hi for lo, hi in
-               (bootstrap_proportion(rng.random(n) < p_true, n_boot=400, seed=i)[1:] for i in range(300))]
-    assert 0.88 <= np.mean(covered) <= 0.99
-    assert bootstrap_proportion([1, 0, 1], seed=5) == bootstrap_proportion([1, 0, 1], seed=5)
-    assert all(np.isnan(bootstrap_proportion([])))
+def test_cli_collect_prints_the_statistics_with_the_chosen_interval(tmp_path: Path):
+    path = write_sweep(tmp_path, {}, replicas=3)
+    for p in Sweep.from_yaml(path).init():
+        (p.directory / "analysis").mkdir()
+        (p.directory / "analysis" / "summary.json").write_text(json.dumps(
+            {"first_passage": {"hemifusion_ps": None, "pore_ps": None, "duration_ps": 100.0}}))
+        finish(p)
+    out = CliRunner().invoke(sweep_cli, ["collect", str(path), "--ci-method", "clopper-pearson", "--no-plots"])
+    assert out.exit_code == 0, out.output
+    assert "P(pore) 0/3 [0.00, 0.71]" in out.output  # 1 - 0.025^(1/3)
+    assert (tmp_path / "ws" / "statistics.json").exists() and (tmp_path / "ws" / "levels.csv").exists()
