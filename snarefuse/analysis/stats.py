@@ -321,6 +321,10 @@ class SweepResults:
         out = []
         for r in self.rows:
             dur, t = r.get(DURATION[time]), r.get(col)
+            if time == "tau" and dur is None and _is_number(r.get("tau_ps")) and _is_number(r.get(DURATION["ps"])):
+                # a table with times in ps and its units only (an older results.csv)
+                dur = r[DURATION["ps"]] / r["tau_ps"]
+                t = None if r.get(EVENTS[event]) is None else r[EVENTS[event]] / r["tau_ps"]
             if EVENTS[event] in r and _is_number(dur):
                 label = ", ".join(f"{q}={_cell(r.get(q))}" for q in others)
                 value = _cell(r.get(parameter)) if parameter else "all"

@@ -182,3 +182,9 @@ def test_runs_still_going_without_the_event_are_not_counted_as_failures():
     assert (p["k"], p["n"]) == (1, 2)
     (s,) = SweepResults(rows, ["n"]).survival("n")
     assert s["n"] == 3  # but it is in the survival estimate, censored at its end
+
+
+def test_times_in_tau_come_from_ps_and_the_units_where_the_table_has_no_tau_columns():
+    rows = [{"n": 1, "state": "done", "pore_ps": 20.0, "duration_ps": 100.0, "tau_ps": 10.0},
+            {"n": 1, "state": "done", "pore_ps": None, "duration_ps": 100.0, "tau_ps": 10.0}]
+    assert SweepResults(rows, ["n"]).groups("n", "pore", time="tau") == {"": {1: [(2.0, True), (10.0, False)]}}
