@@ -25,15 +25,18 @@ Definitions
   heads within ``axis_radius`` of the axis (for vesicles the surface-to-surface distance along the
   line joining the centres).
 * stalk / lipid mixing: tail beads of A within ``contact_cutoff`` of tail beads of B; lipids whose tails
-  have more neighbours from the other membrane than from their own; lipids in a leaflet (per-frame
-  connectivity) dominated by the other membrane. Hub's ``MEMFUSIONP`` (PLUMED) is a published
+  have more neighbours from the other membrane than from their own; lipids whose leaflet neighbours
+  (same orientation) are mostly of the other membrane. Hub's ``MEMFUSIONP`` (PLUMED) is a published
   alternative reaction coordinate, not implemented here.
 * diaphragm: columns whose smoothed head-density profile has two peaks at most ``max_diaphragm_thickness``
-  apart and that hold heads of both membranes (one bilayer, instead of four or three head layers); the
-  connected set of such columns on the axis (else the largest); radius ``sqrt(A / pi)``.
+  apart, the lower one of A's heads and the upper one of B's, their lipids pointing away from each other
+  (one bilayer made of the two distal leaflets, instead of four or three head layers); the connected set
+  of such columns on the axis (else the largest); radius ``sqrt(A / pi)``.
 * pore: columns with no lipid bead within ``block_radius`` of their centre anywhere through the
-  contact zone, connected (periodic wrap on periodic grids); a pore when its largest inscribed circle
-  (exact distance to bead centres) reaches ``min_pore_radius``. Radii are measured to bead centres.
+  contact zone, connected (periodic wrap on periodic grids), whose largest inscribed circle (exact
+  distance to bead centres) reaches ``min_pore_radius``: a *fusion pore* when its rim joins the two
+  membranes (tails of A meeting tails of B around at least ``min_rim_seal`` of the rim), else a
+  *rupture*, as is a hole through one membrane alone. Radii are measured to bead centres.
 * content mixing: marker beads (residue ``MRK``) inside a vesicle on the first analysed frame that are
   later inside the other vesicle, or beyond the mid-plane of the planar membrane.
 """
@@ -45,10 +48,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
 from . import kernels as K
 from .base import AnalysisBase, AnalysisError, Frame, LipidIndex, Table, as_lipid_index
-from .membrane import MembraneGeometry, compute_membrane_geometry, frame_geometry, frame_leaflets
+from .membrane import MembraneGeometry, compute_membrane_geometry, frame_geometry, lipid_axes
 
 F = NDArray[np.float64]
 B = NDArray[np.bool_]
@@ -65,6 +69,14 @@ MIN_PORE_RADIUS = 1.0
 MAX_DIAPHRAGM_THICKNESS = 6.0
 #: Default tail-tail contact distance (nm).
 CONTACT_CUTOFF = 1.1
+#: Name of the rupture event in ``first_passage`` (not a fusion state: see :class:`FusionAnalysis`).
+RUPTURE = "rupture"
+#: Default smallest fraction of a hole's rim sealed by lipid joining both membranes for a fusion pore.
+MIN_RIM_SEAL = 0.5
+#: Rim of a hole for the seal test: the columns within this lateral distance (nm) of the hole.
+RIM_BAND = 2.0
+#: A rim column is sealed when a joining tail bead lies within this lateral distance (nm).
+SEAL_PROBE = 1.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,7 +139,8 @@ class ContactBeads:
     Per bead (heads then tails of the selected lipids): ``u, v, s``, ``is_b`` (bead of membrane B),
     ``is_head``, ``in_zone`` (not on a vesicle's far hemisphere), ``lipid`` (row in the per-lipid arrays).
     Per lipid: ``lipids`` (global lipid index), ``proximal`` (points towards the other membrane; outer
-    leaflet of a vesicle's near hemisphere).
+    leaflet of a vesicle's near hemisphere), ``up`` (the lipid's axis, last tail -> head, points along ``+n``).
+    ``atom``: the atom index of each bead.
     """
 
     u: F
@@ -139,6 +152,8 @@ class ContactBeads:
     lipid: NDArray[np.int64]
     lipids: NDArray[np.int64]
     proximal: B
+    up: B
+    atom: NDArray[np.int64]
 
 
 def contact_beads(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame) -> ContactBeads:
@@ -179,7 +194,23 @@ def contact_beads(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeomet
                 proximal[sel] = (np.einsum("ij,ij->i", axis[sel], rad) > 0) & toward[:n_l][sel]
     else:
         proximal = np.zeros(n_l, dtype=bool)
-    return ContactBeads(u, v, s, is_b, np.arange(len(atoms)) < n_l, toward, row, mem_sel, proximal)
+    return ContactBeads(u, v, s, is_b, np.arange(len(atoms)) < n_l, toward, row, mem_sel, proximal,
+                        axis @ cf.n > 0, atoms)
+
+
+def joining_tails(xyz: F, box: F, b: ContactBeads, cutoff: float = CONTACT_CUTOFF) -> B:
+    """Tail beads (in the contact zone) of either membrane within ``cutoff`` of a tail bead of the other:
+    where the two membranes' hydrophobic cores meet (stalk, diaphragm rim, fusion-pore wall)."""
+    out = np.zeros(len(b.u), dtype=bool)
+    tail = ~b.is_head & b.in_zone
+    ia, ib = np.flatnonzero(tail & ~b.is_b), np.flatnonzero(tail & b.is_b)
+    if len(ia) == 0 or len(ib) == 0:
+        return out
+    pa, pb = K.wrap(xyz[b.atom[ia]], box), K.wrap(xyz[b.atom[ib]], box)
+    pairs = cKDTree(pa, boxsize=box).sparse_distance_matrix(cKDTree(pb, boxsize=box), cutoff, output_type="ndarray")
+    out[ia[pairs["i"]]] = True
+    out[ib[pairs["j"]]] = True
+    return out
 
 
 def default_zone_radius(geoms: list[MembraneGeometry], membranes: tuple[int, ...]) -> float | None:
@@ -331,7 +362,8 @@ class LipidMixingAnalysis(_ContactAnalysis):
         ``tail_contacts``: tail-bead pairs (A, B) closer than ``contact_cutoff``; ``contact_lipids``: lipids
         of A or B with such a contact; ``lipids_in_other_core``: lipids whose tail beads have more tail
         neighbours from the other membrane than from their own; ``lipids_in_other_leaflet``: lipids of A or
-        B in a per-frame leaflet where another membrane's lipids are the majority.
+        B whose leaflet neighbours (heads within ``leaflet_cutoff``, lipid axes less than 60 degrees apart)
+        are mostly of the other membrane (:func:`~snarefuse.analysis.kernels.compute_neighbour_mixing`).
     """
 
     def __init__(self, trajectory: Any, top: Any = None, *, contact_cutoff: float = CONTACT_CUTOFF,
@@ -347,14 +379,12 @@ class LipidMixingAnalysis(_ContactAnalysis):
         t_lipid = np.nonzero(tmask)[0]
         tc = K.compute_tail_contacts(frame.xyz[tails[tmask]], t_lipid, lip.membrane[sel][t_lipid] == self.membranes[1],
                                      len(sel), frame.box, self.contact_cutoff)
-        lf = frame_leaflets(frame, self.leaflet_cutoff, self.min_leaflet_size)
-        counts = np.zeros((lf.n_leaflets, lip.n_membranes), dtype=np.int64)
-        np.add.at(counts, (lf.labels, lip.membrane), 1)
-        dom = counts.argmax(axis=1)[lf.labels[sel]]
+        mixed = K.compute_neighbour_mixing(frame.xyz[lip.head], lipid_axes(frame.xyz, frame.box, lip), lip.membrane,
+                                           frame.box, self.leaflet_cutoff)
         row = self._row(frame)
         row.update(tail_contacts=tc.n_pairs, contact_lipids=int(tc.lipid_has_contact.sum()),
                    lipids_in_other_core=int(tc.lipid_in_other_core.sum()),
-                   lipids_in_other_leaflet=int(np.count_nonzero(dom != lip.membrane[sel])))
+                   lipids_in_other_leaflet=int(np.count_nonzero(mixed[sel])))
         self._rows.append(row)
 
     def plot(self, ax: Any = None) -> Any:
@@ -417,7 +447,8 @@ class DiaphragmAnalysis(_ZoneAnalysis):
         geoms, cf, b = self._contact(frame)
         grid = self._zone_grid(frame, geoms, cf)
         h = np.flatnonzero(b.is_head & b.in_zone)
-        res = K.compute_diaphragm(grid, b.u[h], b.v[h], b.s[h], ~b.is_b[h], self.max_thickness, self.pool_radius)
+        res = K.compute_diaphragm(grid, b.u[h], b.v[h], b.s[h], ~b.is_b[h], self.max_thickness, self.pool_radius,
+                                  up=b.up[b.lipid[h]])
         row = self._row(frame)
         row.update(diaphragm_area_nm2=res.area_nm2, diaphragm_radius_nm=res.radius_nm,
                    diaphragm_offset_nm=res.offset_nm)
@@ -430,38 +461,59 @@ class DiaphragmAnalysis(_ZoneAnalysis):
         return P.plot_columns(self.table, ["diaphragm_radius_nm"], ylabel="diaphragm radius (nm)", ax=ax)
 
 
+def find_holes(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame,
+               grid: K.LateralGrid, block_radius: float = BLOCK_RADIUS, min_radius: float = MIN_PORE_RADIUS,
+               min_seal: float = MIN_RIM_SEAL, contact_cutoff: float = CONTACT_CUTOFF,
+               beads: ContactBeads | None = None) -> K.HoleResult:
+    """Fusion pore and ruptures through the contact zone of one frame (see :func:`~.kernels.compute_holes`)."""
+    b = beads if beads is not None else contact_beads(xyz, box, lipids, geoms, cf)
+    z = b.in_zone
+    j = joining_tails(xyz, box, b, contact_cutoff)
+    return K.compute_holes(grid, b.u[z], b.v[z], b.is_b[z], b.u[j], b.v[j], block_radius, min_radius, min_seal,
+                           RIM_BAND, SEAL_PROBE)
+
+
 def find_pore(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame,
               grid: K.LateralGrid, block_radius: float = BLOCK_RADIUS,
               min_radius: float = MIN_PORE_RADIUS) -> K.RegionResult:
-    """Pore through the contact zone of one frame (see :func:`~snarefuse.analysis.kernels.compute_pore`)."""
-    b = contact_beads(xyz, box, lipids, geoms, cf)
-    z = b.in_zone
-    return K.compute_pore(grid, b.u[z], b.v[z], block_radius, min_radius)
+    """Fusion pore through the contact zone of one frame: :func:`find_holes` for two membranes; for a
+    single membrane (``cf.membranes == (A,)``) any hole through it (:func:`~.kernels.compute_pore`)."""
+    if len(cf.membranes) == 1:
+        b = contact_beads(xyz, box, lipids, geoms, cf)
+        return K.compute_pore(grid, b.u[b.in_zone], b.v[b.in_zone], block_radius, min_radius)
+    return find_holes(xyz, box, lipids, geoms, cf, grid, block_radius, min_radius).pore
 
 
 class PoreAnalysis(_ZoneAnalysis):
-    """Fusion pore through the contact zone (solvent-free definition, see the module docstring).
+    """Fusion pore through the contact zone, and ruptures (solvent-free definitions, see the module docstring).
 
     Results
     -------
     table : ``frame, time_ps, has_pore, pore_radius_nm, pore_inscribed_radius_nm, pore_area_nm2,
-        pore_offset_nm, n_pores`` (radii to bead centres; 0 without a pore).
+        pore_offset_nm, n_pores, pore_rim_seal, has_rupture, rupture_radius_nm, n_ruptures`` (radii to bead
+        centres; 0 without a pore / rupture). ``pore_rim_seal``: fraction of the rim of the pore (else of
+        the largest hole through both membranes) sealed by lipid joining both membranes (NaN: no such hole).
     mask_last : ndarray of bool — the pore columns of the last frame.
     """
 
     def __init__(self, trajectory: Any, top: Any = None, *, block_radius: float = BLOCK_RADIUS,
-                 min_pore_radius: float = MIN_PORE_RADIUS, **kw: Any):
+                 min_pore_radius: float = MIN_PORE_RADIUS, min_rim_seal: float = MIN_RIM_SEAL,
+                 contact_cutoff: float = CONTACT_CUTOFF, **kw: Any):
         super().__init__(trajectory, top, **kw)
         self.block_radius, self.min_pore_radius = block_radius, min_pore_radius
+        self.min_rim_seal, self.contact_cutoff = min_rim_seal, contact_cutoff
 
     def _single_frame(self, frame: Frame) -> None:
         geoms, cf, b = self._contact(frame)
         grid = self._zone_grid(frame, geoms, cf)
-        z = b.in_zone
-        res = K.compute_pore(grid, b.u[z], b.v[z], self.block_radius, self.min_pore_radius)
+        holes = find_holes(frame.xyz, frame.box, frame.lipids, geoms, cf, grid, self.block_radius,
+                           self.min_pore_radius, self.min_rim_seal, self.contact_cutoff, beads=b)
+        res, rup = holes.pore, holes.rupture
         row = self._row(frame)
         row.update(has_pore=res.found, pore_radius_nm=res.radius_nm, pore_inscribed_radius_nm=res.inscribed_nm,
-                   pore_area_nm2=res.area_nm2, pore_offset_nm=res.offset_nm, n_pores=res.n_regions)
+                   pore_area_nm2=res.area_nm2, pore_offset_nm=res.offset_nm, n_pores=res.n_regions,
+                   pore_rim_seal=holes.pore_seal, has_rupture=rup.found, rupture_radius_nm=rup.radius_nm,
+                   n_ruptures=rup.n_regions)
         self._rows.append(row)
         self._store_last(res.mask)
 
@@ -542,11 +594,17 @@ class FusionAnalysis(_ContactAnalysis):
     ``hemifused`` if a diaphragm of radius >= ``diaphragm_min_radius``; ``stalk`` if at least
     ``stalk_min_lipids`` lipids have inter-membrane tail contacts; else ``docked``.
 
+    Rupture is not a fusion state: a hole through one membrane, or holes through both whose rims do not
+    join the membranes (lysis), sets ``has_rupture`` on that frame whatever the fusion state, and never
+    counts as a pore. Its first passage (``first_passage["rupture"]``) follows the same flicker rule.
+
     Flicker rule: a state counts as reached when it, or a more advanced one, holds for ``persist``
     consecutive analysed frames (default 3); its first-passage time is the time of the first frame of the
     first such run. Runs shorter than ``persist`` frames at the end of the trajectory do not count. With
     ``step > 1`` the rule applies to the analysed frames. ``state_filtered`` is the per-frame state with
-    every run shorter than ``persist`` replaced by the state before it.
+    every run shorter than ``persist`` replaced by the state before it (short runs at the start by the
+    earlier of their own state and the first lasting one: a frame is never given a later state than it has
+    unless a later state holds on both sides of it).
 
     Parameters
     ----------
@@ -557,7 +615,8 @@ class FusionAnalysis(_ContactAnalysis):
     zone_radius : float, optional
         Contact-zone disc radius for pores and diaphragms (default: whole box if planar-planar,
         0.7 x smallest vesicle radius otherwise).
-    pore_spacing, diaphragm_spacing, block_radius, min_pore_radius, max_diaphragm_thickness, contact_cutoff
+    pore_spacing, diaphragm_spacing, block_radius, min_pore_radius, min_rim_seal, max_diaphragm_thickness,
+    contact_cutoff
         See the individual analyses.
     persist : int
         Flicker rule, frames.
@@ -571,7 +630,8 @@ class FusionAnalysis(_ContactAnalysis):
         :class:`DiaphragmAnalysis`, :class:`PoreAnalysis` (and :class:`ContentMixingAnalysis` when there
         are markers), then ``state`` (int), ``state_name``, ``state_filtered``.
     first_passage : dict
-        ``{state: {"frame": int | None, "time_ps": float}}`` (NaN / None when not reached).
+        ``{state: {"frame": int | None, "time_ps": float}}`` (NaN / None when not reached) for every state of
+        :data:`~snarefuse.analysis.kernels.STATES`, and for ``"rupture"``.
     maps : dict
         ``gap_mean``, ``gap_last``, ``pore_last``, ``diaphragm_last`` and their ``*_extent``.
     """
@@ -581,6 +641,7 @@ class FusionAnalysis(_ContactAnalysis):
                  contact_radius: float = CONTACT_RADIUS, separation_spacing: float = 2.0,
                  zone_radius: float | None = None, pore_spacing: float = 0.5, diaphragm_spacing: float = 0.5,
                  block_radius: float = BLOCK_RADIUS, min_pore_radius: float = MIN_PORE_RADIUS,
+                 min_rim_seal: float = MIN_RIM_SEAL,
                  max_diaphragm_thickness: float = MAX_DIAPHRAGM_THICKNESS, contact_cutoff: float = CONTACT_CUTOFF,
                  leaflet_cutoff: float = K.LEAFLET_CUTOFF_NM, min_leaflet_size: int = 20, persist: int = 3,
                  stalk_min_lipids: int = 10, diaphragm_min_radius: float = 1.5, expanded_pore_radius: float = 3.0,
@@ -597,7 +658,8 @@ class FusionAnalysis(_ContactAnalysis):
         self.diaphragm = DiaphragmAnalysis(src, zone_radius=zone_radius, grid_spacing=diaphragm_spacing,
                                            max_thickness=max_diaphragm_thickness, **common)
         self.pore = PoreAnalysis(src, zone_radius=zone_radius, grid_spacing=pore_spacing, block_radius=block_radius,
-                                 min_pore_radius=min_pore_radius, **common)
+                                 min_pore_radius=min_pore_radius, min_rim_seal=min_rim_seal,
+                                 contact_cutoff=contact_cutoff, **common)
         self.parts: list[_ContactAnalysis] = [self.separation, self.mixing, self.diaphragm, self.pore]
         if len(self.lipids.markers):
             self.content = ContentMixingAnalysis(src, **common)
@@ -633,10 +695,12 @@ class FusionAnalysis(_ContactAnalysis):
         t["state_filtered"] = K.filter_flicker(st, self.persist)
         self.results.table = t
         fp = K.first_passage_indices(st, self.persist)
+        rupture = (K.first_passage_indices(np.asarray(t["has_rupture"], dtype=np.int64), self.persist, 2)[1]
+                   if t.n_rows else -1)
         self.results.first_passage = {
             name: {"frame": int(t["frame"][i]) if i >= 0 else None,
                    "time_ps": float(t["time_ps"][i]) if i >= 0 else float("nan")}
-            for name, i in zip(K.STATES, fp)}
+            for name, i in zip(K.STATES + (RUPTURE,), list(fp) + [rupture])}
         self.results.persist = self.persist
         sep, dia, pore = self.separation.results, self.diaphragm.results, self.pore.results
         self.results.maps = {
@@ -680,6 +744,8 @@ def detect_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, membra
     Returns
     -------
     has_pore : bool
+        A fusion pore (a hole through both membranes whose rim joins them, see :func:`find_holes`); a
+        rupture or lysis is not one. With a single membrane, any hole through it.
     radius_nm : float
         ``sqrt(A/pi)`` radius of the pore measured to bead centres (0.0 without a pore).
 

@@ -276,15 +276,18 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
         summary["fusion"] = {
             "membranes": list(membranes), "geometry": list(fusion.separation._kinds or ()),
             "first_passage": fp, "final_state": str(ft["state_name"][-1]),
-            "max_state_reached": max((n for n, v in fp.items() if v["frame"] is not None),
+            "max_state_reached": max((n for n, v in fp.items() if v["frame"] is not None and n in K.STATES),
                                      key=K.STATES.index, default=None),
+            "ruptured": fp.get("rupture", {}).get("frame") is not None,
             "persist_frames": persist,
             "flicker_rule": (f"a state counts as reached when it or a later state holds for {persist} consecutive "
                              "analysed frames; its time is that of the first frame of the first such run"),
             "thresholds": dict(fusion.thresholds, min_pore_radius_nm=min_pore_radius, block_radius_nm=block_radius,
+                               min_rim_seal=fusion.pore.min_rim_seal,
                                contact_radius_nm=contact_radius),
             "min_gap_nm": float(np.nanmin(ft["min_gap_nm"])) if np.isfinite(ft["min_gap_nm"]).any() else None,
             "max_pore_radius_nm": float(np.max(ft["pore_radius_nm"])),
+            "max_rupture_radius_nm": float(np.max(ft["rupture_radius_nm"])),
             "max_diaphragm_radius_nm": float(np.max(ft["diaphragm_radius_nm"])),
             "max_contact_lipids": int(np.max(ft["contact_lipids"])),
         }

@@ -114,8 +114,9 @@ def test_stalk_contacts_and_merged_leaflets() -> None:
     tb = LipidMixingAnalysis(ts.stalk(2.0, 2.5)).run().table
     assert tb["tail_contacts"][0] > 50
     assert tb["contact_lipids"][0] >= 20
-    # the merged proximal monolayer is one leaflet: the minority membrane's proximal lipids are in it
-    assert tb["lipids_in_other_leaflet"][0] == 16 * 16
+    # the stalk joins the proximal leaflets but has moved no lipid into the other membrane's leaflet: lipid
+    # mixing counts lipids surrounded by the other membrane, not the whole leaflet the neck connects to
+    assert tb["lipids_in_other_leaflet"][0] < (16 * 16) // 10
 
 
 def test_lipid_whose_tails_sit_in_other_core() -> None:
