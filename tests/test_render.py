@@ -159,13 +159,30 @@ def test_stage_frames_follow_the_summary_including_unknown_states() -> None:
 def test_recenter_puts_an_off_axis_pore_on_the_axis() -> None:
     t = ts.fusion_pore(2.5, n_side=24, shift=(5.0, -4.0, 0.0))
     sn = _snapshot(t)
-    assert sn.event == "pore"
+    assert sn.event == R.OPENING and "hole in membrane 0" not in sn.events
     np.testing.assert_allclose(sn.event_uv, (5.0, -4.0), atol=0.5)
     moved = R.recenter(sn, sn.event_uv, "pore")
     np.testing.assert_allclose(moved.event_uv, (0.0, 0.0), atol=0.3)
     assert moved.pore is not None and moved.grid is not None
     U, V = moved.grid.centers()
     np.testing.assert_allclose([U[moved.pore].mean(), V[moved.pore].mean()], [0.0, 0.0], atol=0.3)
+
+
+def _torn(radius: float = 2.5, at: tuple[float, float] = (4.0, -3.0)) -> mdtraj.Trajectory:
+    """Two bilayers, membrane 1 with a hole of ``radius`` at ``at`` (nm from the box-centre axis)."""
+    t = ts.two_bilayers(gap=2.0, n_side=20)
+    c = t.unitcell_lengths[0, :2] / 2 + np.array(at)
+    keep = [a.index for r in t.topology.residues for a in r.atoms
+            if r.chain.index == 0 or np.hypot(*(t.xyz[0, next(iter(r.atoms)).index, :2] - c)) > radius]
+    return t.atom_slice(keep)
+
+
+def test_a_hole_in_one_membrane_is_found_and_picked_for_a_rupture() -> None:
+    sn = _snapshot(_torn(), state="rupture")
+    assert sn.event == "hole in membrane 1" and R.OPENING not in sn.events
+    np.testing.assert_allclose(sn.event_uv, (4.0, -3.0), atol=0.5)
+    assert sn.holes[1] is not None and sn.holes[1].any() and sn.holes[0] is not None and not sn.holes[0].any()
+    assert "stalk" not in sn.events and "diaphragm" not in sn.events
 
 
 # ------------------------------------------------------------------------------ picture content
