@@ -96,7 +96,13 @@ def build(spec: str, output: str) -> None:
 def run(run_dir: str, steps: int | None, platform: str | None, precision: str | None, device_index: str | None,
         threads: int | None, max_time: str | None, progress: bool | None, formulation: str | None,
         stop_after_pore: str | None, pore_check_every: int | None, pore_confirm: int | None) -> None:
-    """Run (or resume) the simulation in RUN_DIR, a directory written by 'snarefuse build'."""
+    """Run (or resume) the simulation in RUN_DIR, a directory written by 'snarefuse build'.
+
+    SIGTERM or SIGINT (Ctrl-C) stops the run at the end of the current chunk (at most the report or
+    trajectory interval) with a checkpoint, sets run.json's status to "interrupted" and exits with
+    status 143 after SIGTERM, 130 after SIGINT (128 + the signal number). Running the same command
+    again resumes.
+    """
     from .errors import SnarefuseError
     from .runner import run_simulation
     from .spec import parse_quantity
@@ -120,6 +126,11 @@ def run(run_dir: str, steps: int | None, platform: str | None, precision: str | 
         return
     if r.status == "nothing-to-do":
         click.echo(f"{run_dir}: already at step {r.step} (target {r.target_steps}); nothing to do")
+    elif r.status == "interrupted" and r.signal is not None:
+        import signal
+
+        click.echo(f"{run_dir}: interrupted by {signal.Signals(r.signal).name} at step {r.step}/{r.target_steps}, "
+                   "checkpoint written; run the same command again to resume")
     else:
         how = f", resumed from {r.resumed_from}" if r.resumed_from else ""
         click.echo(f"{run_dir}: {r.status} at step {r.step}/{r.target_steps} on {r.platform} "
@@ -127,6 +138,8 @@ def run(run_dir: str, steps: int | None, platform: str | None, precision: str | 
                    f"({r.steps_per_second:,.0f} steps/s)")
     if events is not None:
         click.echo(f"{run_dir}: {_pore_message(run_dir, events, r.status, r.step)}")
+    if r.status == "interrupted" and r.signal is not None:
+        sys.exit(128 + r.signal)
 
 
 def _pore_message(run_dir: str, events: "FusionEventReporter", status: str, step: int) -> str:

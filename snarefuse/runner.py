@@ -11,7 +11,8 @@ Files in a run directory (besides the build files)::
     checkpoint-<step>.chk  exact OpenMM checkpoint (same platform and OpenMM version)
     state-<step>.xml     portable State XML of the same step (any platform)
     final_state.xml      portable state at the end
-    run.json             status (running / complete / stopped / stopped-event / failed), platform, speed
+    run.json             status (running / complete / stopped / stopped-event / interrupted / failed), platform,
+                         speed
     events.csv, events.json  pore checks and the pore event, with a FusionEventReporter (snarefuse.events)
     .lock                held while a run is active (flock; released when the process dies)
 
@@ -20,6 +21,8 @@ to their sizes at that checkpoint, and continues: the result has exactly the fra
 uninterrupted run. If the exact checkpoint cannot be loaded (another platform or OpenMM version, a
 file whose checksum is not the recorded one), the portable state XML of the same step is used and the
 run says so. A run killed at any point leaves a directory the next run resumes from (docs/faults.md).
+SIGTERM and SIGINT (Ctrl-C) stop a run as the wall-time limit does: at the end of the current chunk, with a
+checkpoint and ``run.json`` saying ``interrupted`` (:class:`StopSignals`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,13 +193,14 @@ class RunResult:
     """What a call of :func:`run_simulation` did."""
 
     run_dir: Path
-    status: str          # complete | stopped (wall-time limit) | stopped-event | nothing-to-do
+    status: str          # complete | stopped (wall-time limit) | stopped-event | interrupted (signal) | nothing-to-do
     step: int
     target_steps: int
     platform: str
     resumed_from: str | None
     steps_per_second: float
     formulation: str | None = None   # the Cooke pair formulation that ran (snarefuse.formulations)
+    signal: int | None = None        # the signal that interrupted the run (status "interrupted")
 
 
 class RunLock:
@@ -226,6 +232,50 @@ class RunLock:
         if self._f is not None:
             fcntl.flock(self._f.fileno(), fcntl.LOCK_UN)
             self._f.close()
+
+
+class StopSignals:
+    """While active, SIGTERM and SIGINT ask the run to stop instead of ending the process.
+
+    The handler only records the first signal (``signum``); the run loop sees it at the end of the chunk in
+    progress (a chunk is one ``Simulation.step`` call, at most ``min(report_interval, trajectory_interval)``
+    steps: OpenMM's C++ step loop is not interrupted), writes a checkpoint and stops with status
+    ``interrupted``. A further signal, e.g. while that checkpoint is written, changes nothing but a note on
+    stderr, so it cannot leave a half-written file; SIGKILL still ends the process at once, and the run then
+    resumes from its last checkpoint. The previous handlers come back on exit. Signal handlers can only be
+    set in the main thread: elsewhere (a sweep worker thread) this does nothing and the process's own
+    handling applies.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.signum is None:
+            self.signum = signum
+            note = f"snarefuse run: {name} received; stopping with a checkpoint at the end of the current chunk\n"
+        else:
+            note = f"snarefuse run: {name} received; already stopping, the checkpoint is being written\n"
+        # os.write, not sys.stderr: the handler may run while the main thread is inside a buffered write
+        try:
+            os.write(2, note.encode())
+        except OSError:
+            pass
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
 
 
 def _read_build(run_dir: Path) -> tuple[Spec, dict[str, Any], openmm.System, app.PDBFile]:
@@ -408,9 +458,9 @@ def run_simulation(run_dir: str | Path, steps: int | None = None, platform: str 
     if not run_dir.is_dir():
         raise RunError(f"{run_dir}: no such run directory; create it with 'snarefuse build SPEC -o {run_dir}'")
     try:
-        with RunLock(run_dir):
+        with RunLock(run_dir), StopSignals() as signals:
             return _run_locked(run_dir, steps, platform, precision, device_index, threads, max_wall_time_s,
-                               progress, extra_reporters, formulation)
+                               progress, extra_reporters, formulation, signals)
     except OSError as e:
         # Raised before the dynamics starts (writes during it are handled in _run_locked): a read-only
         # directory, file or file system, a file without read permission. Nothing was written beyond
@@ -446,7 +496,8 @@ def _finish_closing_writes(run_dir: Path, info: dict[str, Any]) -> None:
 
 def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precision: str | None,
                 device_index: str | None, threads: int | None, max_wall_time_s: float | None,
-                progress: bool | None, extra_reporters: Sequence[Any], formulation: str | None) -> RunResult:
+                progress: bool | None, extra_reporters: Sequence[Any], formulation: str | None,
+                signals: StopSignals) -> RunResult:
     spec, manifest, system, pdb = _read_build(run_dir)
     run = spec.run
     target = run.steps if steps is None else int(steps)
@@ -535,8 +586,16 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
     s0 = sim.currentStep
     # a reporter may ask to stop before any step (a resumed run already past its event)
     status = "stopped-event" if _stop_requested(extra_reporters) else "complete"
+    ckpt_step = sim.currentStep  # the run starts from a checkpoint: written above, or the one it resumed
     try:
         while status == "complete" and sim.currentStep < target:
+            # checked here, before each chunk, so that a signal received during start-up or during a
+            # checkpoint write stops the run too
+            if signals.signum is not None:
+                if ckpt_step != sim.currentStep:
+                    _write_checkpoint(run_dir, sim, traj, logr, frames, used_platform, used_formulation)
+                status = "interrupted"
+                break
             ckpt_next = (sim.currentStep // run.checkpoint_interval + 1) * run.checkpoint_interval
             n = min(target, ckpt_next, (sim.currentStep // chunk + 1) * chunk) - sim.currentStep
             before = sim.currentStep
@@ -557,6 +616,7 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
             over_time = max_wall is not None and time.perf_counter() - t0 > max_wall and sim.currentStep < target
             if sim.currentStep % run.checkpoint_interval == 0 or sim.currentStep >= target or over_time or stop_early:
                 _write_checkpoint(run_dir, sim, traj, logr, frames, used_platform, used_formulation)
+                ckpt_step = sim.currentStep
             if over_time:
                 status = "stopped"
                 break
@@ -596,10 +656,12 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
     if status == "complete":
         state = context.getState(getPositions=True, getVelocities=True, getParameters=True)
         atomic_write_text(run_dir / "final_state.xml", openmm.XmlSerializer.serialize(state))
+    by_signal = {"signal": signal.Signals(signals.signum).name} if status == "interrupted" and signals.signum else {}
     atomic_write_json(status_path, {**base_status, "status": status, "step": sim.currentStep,
                                     "steps_per_second": speed,
-                                    "particle_steps_per_second": speed * system.getNumParticles()})
-    return RunResult(run_dir, status, sim.currentStep, target, used_platform, resumed_from, speed, used_formulation)
+                                    "particle_steps_per_second": speed * system.getNumParticles(), **by_signal})
+    return RunResult(run_dir, status, sim.currentStep, target, used_platform, resumed_from, speed, used_formulation,
+                     signals.signum if status == "interrupted" else None)
 
 
 def read_positions(run_dir: str | Path) -> np.ndarray:

@@ -4,6 +4,7 @@ locks, blow-up detection, checkpoint fallback, wall-time stop."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -329,3 +330,84 @@ def test_logged_area_per_lipid_is_the_planar_bilayers(name: str, tmp_path: Path)
     np.testing.assert_allclose(log["area_per_lipid_sigma2"], area / np.mean(leaflets) / sigma2, rtol=1e-6)
     for m in planar:  # each bilayer's own area per lipid, within the odd lipid and those removed for a TMD
         np.testing.assert_allclose(log["area_per_lipid_sigma2"], area / (m["n_lipids"] / 2) / sigma2, rtol=0.02)
+
+
+#: A run the signal tests interrupt: log rows every 50 steps, flushed at checkpoints every 100.
+SIGNAL_OVERRIDES = dict(run__trajectory_interval=50, run__report_interval=50, run__checkpoint_interval=100,
+                        run__steps=1000, run__platform="CPU", run__threads=1)
+
+
+def _log_steps(run_dir: Path) -> list[int]:
+    return [int(line.split(",")[0]) for line in (run_dir / "log.csv").read_text().splitlines()[1:]]
+
+
+def _wait_for_log_rows(run_dir: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if (run_dir / "log.csv").exists() and _log_steps(run_dir):
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended early: {proc.communicate()}")
+        time.sleep(0.02)
+    raise AssertionError("no log rows in time")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_stops_with_checkpoint_and_resumes_to_the_full_run(sig: signal.Signals, tmp_path: Path):
+    """SIGTERM / SIGINT end 'snarefuse run' like the wall-time limit: a checkpoint at the step reached, run.json
+    'interrupted' at that step (not 'running, step 0'), exit code 128 + the signal; the same command resumes
+    and the log has the rows of an uninterrupted run, once each."""
+    spec = small_spec(**SIGNAL_OVERRIDES)
+    d = tmp_path / "r"
+    build_system(spec).save(d)
+    proc = _start(d)
+    _wait_for_log_rows(d, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, (out, err)
+    assert f"interrupted by {sig.name} at step" in out
+    rec = json.loads((d / "run.json").read_text())
+    info = json.loads((d / "checkpoint.json").read_text())
+    assert rec["status"] == "interrupted" and rec["signal"] == sig.name
+    assert rec["step"] == info["step"] and 0 < info["step"] < 1000 and info["step"] % 50 == 0
+    assert _log_steps(d) == list(range(50, info["step"] + 1, 50))
+
+    again = subprocess.run([sys.executable, "-m", "snarefuse.cli", "run", str(d), "--no-progress"],
+                           capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert "resumed from checkpoint" in again.stdout
+    assert json.loads((d / "run.json").read_text())["status"] == "complete"
+    assert _log_steps(d) == list(range(50, 1001, 50))  # the rows of an uninterrupted run
+    assert mdtraj.load(str(d / "trajectory.dcd"), top=str(d / "system.pdb")).n_frames == 1000 // 50
+
+
+def test_signals_during_a_checkpoint_write_stop_at_that_checkpoint(tmp_path: Path, monkeypatch):
+    """A signal that lands inside a checkpoint write, and a second one while the run is already stopping, change
+    nothing in the files: the run stops at that checkpoint and resumes from it exactly."""
+    import snarefuse.runner as runner
+
+    spec = small_spec(**SIGNAL_OVERRIDES)
+    d = tmp_path / "r"
+    build_system(spec).save(d)
+    write = runner._write_checkpoint
+
+    def write_under_signals(*args, **kwargs):
+        if args[1].currentStep == 200:
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs at once, inside the write
+            out = write(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGINT)
+            return out
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_write_checkpoint", write_under_signals)
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    r = run_simulation(d, progress=False)
+    assert (r.status, r.step, r.signal) == ("interrupted", 200, signal.SIGTERM)
+    assert {s: signal.getsignal(s) for s in before} == before  # the handlers are given back
+    rec = json.loads((d / "run.json").read_text())
+    assert (rec["status"], rec["step"], rec["signal"]) == ("interrupted", 200, "SIGTERM")
+    assert json.loads((d / "checkpoint.json").read_text())["step"] == 200
+    monkeypatch.setattr(runner, "_write_checkpoint", write)
+    r = run_simulation(d, progress=False)
+    assert (r.status, r.step, r.resumed_from) == ("complete", 1000, "checkpoint")
+    assert _log_steps(d) == list(range(50, 1001, 50))
