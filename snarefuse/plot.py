@@ -203,11 +203,13 @@ def plot_fusion_probability(results: Any, parameter: str | None, ax: Any = None,
 
     values = sorted({v for e in EVENTS for g in results.groups(parameter, e).values() for v in g}, key=value_order)
     numeric = all(isinstance(v, (int, float)) for v in values)
-    for event, style in (("pore", "o-"), ("hemifusion", "s--")):
+    # hemifusion drawn a little to the right, so that the two intervals at one level do not hide each other
+    span = ((float(values[-1]) - float(values[0]) if numeric else len(values) - 1) if values else 0) or 1.0
+    for event, style, dodge in (("pore", "o-", 0.0), ("hemifusion", "s--", 0.012 * span)):
         rows = [r for r in results.probability(parameter, event, ci_method, confidence) if r["n"] > 0]
         for label in dict.fromkeys(r["group"] for r in rows):
             g = [r for r in rows if r["group"] == label]
-            x = [float(r["value"]) if numeric else values.index(r["value"]) for r in g]
+            x = [(float(r["value"]) if numeric else values.index(r["value"])) + dodge for r in g]
             p = np.array([r["p"] for r in g])
             err = np.array([p - [r["low"] for r in g], [r["high"] for r in g] - p])
             name = "fusion" if event == "pore" else "hemifusion"
@@ -218,7 +220,8 @@ def plot_fusion_probability(results: Any, parameter: str | None, ax: Any = None,
     ax.set_xlabel(parameter or "all points")
     ax.set_ylabel(f"probability within the run ({confidence:.0%} {ci_method.replace('-', '–').title()} CI)")
     ax.set_ylim(-0.05, 1.05)
-    ax.legend(fontsize="small")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
     return ax
 
 
@@ -255,5 +258,6 @@ def plot_survival(results: Any, parameter: str | None, event: str = "pore", ax: 
         ns = float(calib.pop())
         top = ax.secondary_xaxis("top", functions=(lambda x: x * ns, lambda x: x / ns))
         top.set_xlabel("diffusion-calibrated time (ns)")
-    ax.legend(fontsize="small")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
     return ax

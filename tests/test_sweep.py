@@ -565,3 +565,15 @@ def test_cli_collect_prints_the_statistics_with_the_chosen_interval(tmp_path: Pa
     assert out.exit_code == 0, out.output
     assert "P(pore) 0/3 [0.00, 0.71]" in out.output  # 1 - 0.025^(1/3)
     assert (tmp_path / "ws" / "statistics.json").exists() and (tmp_path / "ws" / "levels.csv").exists()
+
+
+def test_collect_plots_runs_whose_summaries_have_no_fusion_times(tmp_path: Path):
+    """A single-membrane analysis has a run length but no fusion times: the table and empty plots, no error."""
+    sw = Sweep(small_spec(), replicas=2, workspace=tmp_path / "ws")
+    for p in sw.init():
+        (p.directory / "analysis").mkdir()
+        (p.directory / "analysis" / "summary.json").write_text(json.dumps(
+            {"fusion": {"skipped": "single membrane"}, "time_last": {"time_ps": 9.0}}))
+        finish(p)
+    res = sw.collect()
+    assert res.files["survival"].exists() and json.loads(res.files["statistics"].read_text())["levels"] == []
