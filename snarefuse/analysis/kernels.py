@@ -502,8 +502,8 @@ def compute_holes(grid: LateralGrid, u: FloatArray, v: FloatArray, is_b: NDArray
        hole is a rupture unless it overlaps a fusion pore (each membrane's projection is open over the
        pore) or its rim is sealed to the other membrane: inside a hemifusion diaphragm each membrane
        contributes one stretched monolayer, whose projection can show voids, and a hole in one bilayer
-       encircled by a stalk (a hemifusion intermediate, Katsov, Mueller & Schick, Biophys J 2004) is joined
-       all around; a bilayer torn on its own has its own free rim.
+       encircled by a stalk (a hemifusion intermediate; Mueller, Katsov & Schick, J Chem Phys 116, 2342,
+       2002) is joined all around; a bilayer torn on its own has its own free rim.
 
     The pore picked is the fusion pore on the axis, else the largest; its ``inscribed_nm`` is refined off
     the grid as in :func:`compute_pore`.
