@@ -277,7 +277,7 @@ def test_render_a_tiny_real_run(tmp_path: Path) -> None:
     from snarefuse.runner import run_simulation
     from snarefuse.spec import Spec, example_spec_path, load_spec
 
-    d = load_spec(example_spec_path("quickstart")).to_dict()
+    d = load_spec(example_spec_path("snare_two_bilayers")).to_dict()
     del d["system"]["snares"]
     d["system"]["bilayer"]["n_lipids"] = 200
     d["system"]["cleft"] = "1 nm"
@@ -290,6 +290,7 @@ def test_render_a_tiny_real_run(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "not found: ran 'snarefuse analyze" in res.output
     assert "movie.mp4" in res.output  # written, or skipped with the reason
+    assert "animation: 4 frames" in res.output  # 10 frames, every 3rd
     out = run / "analysis" / "render"
     assert (run / "analysis" / "summary.json").exists()
     with Image.open(out / "section_docked.png") as im:

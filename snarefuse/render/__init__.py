@@ -218,9 +218,12 @@ def render_run(run_dir: str | Path, out_dir: str | Path | None = None, *, frames
         wanted = stage_frames(summary)
         if not wanted:
             n = int(summary.get("n_frames") or 1)
-            wanted = [("first frame", 0), ("last frame", n - 1)]
-            names = ["first", "last"]
-            result.notes.append("no fusion states in summary.json (a single membrane?): drew the first and last frames")
+            last = max(frame_state) if frame_state else n - 1
+            wanted, names = [("first frame", 0), ("last frame", last)][: min(n, 2)], ["first", "last"][: min(n, 2)]
+            why = ("the run has one membrane" if (summary.get("fusion") or {}).get("skipped") else
+                   f"no state held for {(summary.get('fusion') or {}).get('persist_frames', '?')} consecutive "
+                   f"frames in the {n} analysed")
+            result.notes.append(f"no first passage in summary.json ({why}): drew the first and last frames")
         else:
             names = [s for s, _ in wanted]
     data = _frames_at(src, [f for _, f in wanted])

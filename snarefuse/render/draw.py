@@ -307,3 +307,4 @@ def write_movie(frames: Iterator[Snapshot], paths: Sequence[Path], slab_nm: floa
         for tmp in tmps:
             if tmp.exists():
                 tmp.unlink()
+    return n
