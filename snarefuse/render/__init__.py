@@ -37,7 +37,7 @@ from ..analysis.fusion import BLOCK_RADIUS, MIN_PORE_RADIUS
 from ..io import atomic_write_json, load_run_topology
 from .draw import (BEAD_SCALE, DIAPHRAGM_COLOR, GAS_COLOR, HEAD_COLORS, MARKER_COLOR, PORE_COLOR, PROTEIN_COLOR,
                    TAIL_COLORS, TMD_COLOR, Limits, _figure, _save, bead_colors, legend_entries, plot_cross_section,
-                   plot_stages, plot_top_view, section_limits, write_movie)
+                   plot_stages, plot_top_view, section_figsize, section_limits, write_movie)
 from .scene import (OPENING, F, GAS, HEAD, MARKER, OTHER, PROTEIN, SLAB_NM, TAIL, TMD, TOP_DEPTH_NM, BeadClasses,
                     ContactSettings, FrameLabel, RenderError, Snapshot, classify_beads, contact_coordinates,
                     make_snapshot, pick_event, recenter, section_plane, zone_selection)
@@ -247,7 +247,7 @@ def render_run(run_dir: str | Path, out_dir: str | Path | None = None, *, frames
                             "from the contact axis")
     lim = section_limits(snaps, slab_nm)
     for sn, name in zip(snaps, names):
-        fig = _figure((8.0, 8.0 * (lim[1][1] - lim[1][0]) / (lim[0][1] - lim[0][0]) + 1.2))
+        fig = _figure(section_figsize(lim, 7.0))
         plot_cross_section(sn, ax=fig.add_subplot(1, 1, 1), slab_nm=slab_nm, limits=lim)
         written.append(out / f"section_{name}.{fmt}")
         _save(fig, written[-1], fmt)

@@ -255,6 +255,12 @@ def plot_stages(snapshots: Sequence[Snapshot], fig: Any = None, slab_nm: float =
     return fig
 
 
+def section_figsize(limits: Limits, axes_width: float = 6.0) -> tuple[float, float]:
+    """Figure size (inches) of one cross-section with its legend on the right and a three-line title."""
+    (x0, x1), (y0, y1) = limits
+    return axes_width + 3.15, axes_width * (y1 - y0) / (x1 - x0) + 1.45
+
+
 def _figure(size: tuple[float, float]) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -282,7 +288,10 @@ def write_movie(frames: Iterator[Snapshot], paths: Sequence[Path], slab_nm: floa
     if first is None:
         raise RenderError("animation: no frames")
     lim = limits if limits is not None else section_limits([first], slab_nm, margin_nm=2.0)
-    fig = _figure((7.5, 7.5 * (lim[1][1] - lim[1][0]) / (lim[0][1] - lim[0][0]) + 1.0))
+    w, h = section_figsize(lim)
+    fig = _figure((w, h))
+    # fixed margins (inches) rather than tight_layout, so that every frame has the same Axes
+    fig.subplots_adjust(left=0.85 / w, right=1.0 - 2.3 / w, bottom=0.6 / h, top=1.0 - 0.85 / h)
     ax = fig.add_subplot(1, 1, 1)
     tmps = [p.with_name(f".{p.stem}.tmp{p.suffix}") for p in paths]
     n = 0
@@ -296,8 +305,6 @@ def write_movie(frames: Iterator[Snapshot], paths: Sequence[Path], slab_nm: floa
             for sn in itertools.chain([first], it):
                 ax.clear()
                 plot_cross_section(sn, ax=ax, slab_nm=slab_nm, limits=lim)
-                if n == 0:
-                    fig.tight_layout()
                 for w in writers:
                     w.grab_frame()
                 n += 1
