@@ -256,13 +256,16 @@ def analyze(run_dir: str, out_dir: str | None, start: int | None, stop: int | No
               help="Draw these frames (comma-separated indices) instead of the first-passage frame of each state.")
 @click.option("--slab", type=float, default=2.0, show_default=True, callback=_positive_nm, metavar="NM",
               help="Thickness of the cross-section slab containing the contact axis.")
+@click.option("--top-depth", "top_depth", type=float, default=2.0, show_default=True, callback=_positive_nm,
+              metavar="NM", help="Top view: beads within NM/2 of the contact plane (a docked pair shows its facing "
+                                 "heads, a stalk or diaphragm tails, a pore nothing).")
 @click.option("--every", type=click.IntRange(min=1), default=None, metavar="K",
               help="Animate every K-th frame (default: at most 120 frames).")
 @click.option("--no-movie", is_flag=True, help="Skip the animation (movie.gif, and movie.mp4 where ffmpeg exists).")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg"]), default="png", show_default=True,
               help="Format of the still pictures.")
-def render(run_dir: str, out_dir: str | None, frames: str | None, slab: float, every: int | None, no_movie: bool,
-           fmt: str) -> None:
+def render(run_dir: str, out_dir: str | None, frames: str | None, slab: float, top_depth: float, every: int | None,
+           no_movie: bool, fmt: str) -> None:
     """Draw the pictures of RUN_DIR: for the first-passage frame of each fusion state in
     analysis/summary.json, a cross-section through the contact axis (section_STATE) and a top view of the
     contact zone (top_STATE); the stages side by side (stages); an animation of the cross-section
@@ -272,7 +275,7 @@ def render(run_dir: str, out_dir: str | None, frames: str | None, slab: float, e
 
     try:
         r = render_run(run_dir, out_dir, frames=parse_frames(frames) if frames is not None else None,
-                       slab_nm=slab, every=every, movie=not no_movie, fmt=fmt)
+                       slab_nm=slab, top_depth_nm=top_depth, every=every, movie=not no_movie, fmt=fmt)
     except SnarefuseError as e:
         _fail(e)
         return

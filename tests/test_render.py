@@ -250,9 +250,11 @@ def test_render_run_writes_every_stage_and_a_movie(path_run: Path) -> None:
 
 
 def test_render_cli_frames_svg_and_stale_files(path_run: Path) -> None:
-    res = CliRunner().invoke(main, ["render", str(path_run), "--frames", "0,17", "--no-movie", "--format", "svg"])
+    res = CliRunner().invoke(main, ["render", str(path_run), "--frames", "0,17", "--no-movie", "--format", "svg",
+                                    "--top-depth", "3"])
     assert res.exit_code == 0, res.output
     out = path_run / "analysis" / "render"
+    assert json.loads((out / R.RENDER_INDEX).read_text())["top_depth_nm"] == 3.0
     assert "section_frame00017.svg" in res.output and "movie.gif" not in res.output
     assert (out / "section_frame00017.svg").read_text().lstrip().startswith("<?xml")
     assert not (out / "section_pore.png").exists()  # an earlier render's file, not written this time
