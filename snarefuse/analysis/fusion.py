@@ -24,8 +24,9 @@ Definitions
   hemisphere). Min and mean over columns within ``contact_radius`` of the axis; ``axis_gap_nm`` from the
   heads within ``axis_radius`` of the axis (for vesicles the surface-to-surface distance along the
   line joining the centres).
-* stalk / lipid mixing: tail beads of A within ``contact_cutoff`` of tail beads of B; lipids whose tails
-  have more neighbours from the other membrane than from their own; lipids whose leaflet neighbours
+* stalk / lipid mixing: tail beads of A within ``contact_cutoff`` of tail beads of B, with every lipid
+  counted in the membrane whose core holds its tails (stalk); lipids whose tails have more neighbours from
+  the other membrane than from their own; lipids whose leaflet neighbours
   (same orientation) are mostly of the other membrane. Hub's ``MEMFUSIONP`` (PLUMED) is a published
   alternative reaction coordinate, not implemented here.
 * diaphragm: columns whose smoothed head-density profile has two peaks at most ``max_diaphragm_thickness``
@@ -358,9 +359,13 @@ class LipidMixingAnalysis(_ContactAnalysis):
 
     Results
     -------
-    table : ``frame, time_ps, tail_contacts, contact_lipids, lipids_in_other_core, lipids_in_other_leaflet``
+    table : ``frame, time_ps, tail_contacts, contact_lipids, stalk_lipids, lipids_in_other_core,
+        lipids_in_other_leaflet``
         ``tail_contacts``: tail-bead pairs (A, B) closer than ``contact_cutoff``; ``contact_lipids``: lipids
-        of A or B with such a contact; ``lipids_in_other_core``: lipids whose tail beads have more tail
+        of A or B with such a contact; ``stalk_lipids``: the same with every lipid counted in the membrane
+        whose hydrophobic core holds its tails (a lipid that crossed the cleft into the other bilayer touches
+        that bilayer's tails all around but joins nothing), the stalk indicator;
+        ``lipids_in_other_core``: lipids whose tail beads have more tail
         neighbours from the other membrane than from their own; ``lipids_in_other_leaflet``: lipids of A or
         B whose leaflet neighbours (heads within ``leaflet_cutoff``, lipid axes less than 60 degrees apart)
         are mostly of the other membrane (:func:`~snarefuse.analysis.kernels.compute_neighbour_mixing`).
@@ -377,12 +382,19 @@ class LipidMixingAnalysis(_ContactAnalysis):
         tails = lip.tails[sel]
         tmask = tails >= 0
         t_lipid = np.nonzero(tmask)[0]
-        tc = K.compute_tail_contacts(frame.xyz[tails[tmask]], t_lipid, lip.membrane[sel][t_lipid] == self.membranes[1],
-                                     len(sel), frame.box, self.contact_cutoff)
+        side = lip.membrane[sel] == self.membranes[1]
+        tc = K.compute_tail_contacts(frame.xyz[tails[tmask]], t_lipid, side[t_lipid], len(sel), frame.box,
+                                     self.contact_cutoff)
+        # a lipid whose tails sit in the other membrane's core (one that crossed the cleft) belongs to that core:
+        # its contacts there join nothing; a stalk is contact between the two cores
+        core_side = side ^ tc.lipid_in_other_core
+        stalk = K.compute_tail_contacts(frame.xyz[tails[tmask]], t_lipid, core_side[t_lipid], len(sel), frame.box,
+                                        self.contact_cutoff)
         mixed = K.compute_neighbour_mixing(frame.xyz[lip.head], lipid_axes(frame.xyz, frame.box, lip), lip.membrane,
                                            frame.box, self.leaflet_cutoff)
         row = self._row(frame)
         row.update(tail_contacts=tc.n_pairs, contact_lipids=int(tc.lipid_has_contact.sum()),
+                   stalk_lipids=int(stalk.lipid_has_contact.sum()),
                    lipids_in_other_core=int(tc.lipid_in_other_core.sum()),
                    lipids_in_other_leaflet=int(np.count_nonzero(mixed[sel])))
         self._rows.append(row)
@@ -391,7 +403,8 @@ class LipidMixingAnalysis(_ContactAnalysis):
         """Lipids with inter-membrane tail contacts vs time."""
         from .. import plot as P
 
-        return P.plot_columns(self.table, ["contact_lipids", "lipids_in_other_core"], ylabel="lipids", ax=ax)
+        return P.plot_columns(self.table, ["stalk_lipids", "contact_lipids", "lipids_in_other_core"], ylabel="lipids",
+                              ax=ax)
 
 
 class _ZoneAnalysis(_ContactAnalysis):
@@ -592,7 +605,8 @@ class FusionAnalysis(_ContactAnalysis):
     expanded_pore``; a frame gets the most advanced state whose test passes:
     ``expanded_pore`` if a pore's inscribed radius >= ``expanded_pore_radius``; ``pore`` if a pore;
     ``hemifused`` if a diaphragm of radius >= ``diaphragm_min_radius``; ``stalk`` if at least
-    ``stalk_min_lipids`` lipids have inter-membrane tail contacts; else ``docked``.
+    ``stalk_min_lipids`` lipids have tail contacts between the two hydrophobic cores (``stalk_lipids``, see
+    :class:`LipidMixingAnalysis`); else ``docked``.
 
     Rupture is not a fusion state: a hole through one membrane, or holes through both whose rims do not
     join the membranes (lysis), sets ``has_rupture`` on that frame whatever the fusion state, and never
@@ -686,7 +700,7 @@ class FusionAnalysis(_ContactAnalysis):
                 if k not in t:
                     t[k] = v
         if t.n_rows:
-            st = K.classify_states(t["contact_lipids"], t["diaphragm_radius_nm"], t["has_pore"],
+            st = K.classify_states(t["stalk_lipids"], t["diaphragm_radius_nm"], t["has_pore"],
                                    t["pore_inscribed_radius_nm"], **self.thresholds)
         else:
             st = np.zeros(0, dtype=np.int64)

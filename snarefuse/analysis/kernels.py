@@ -909,7 +909,7 @@ def classify_states(stalk_lipids: FloatArray, diaphragm_radius: FloatArray, has_
     * ``expanded_pore``: a pore with radius (``pore_radius``) >= ``expanded_pore_radius`` nm;
     * ``pore``: ``has_pore``;
     * ``hemifused``: a hemifusion diaphragm of radius >= ``diaphragm_min_radius`` nm;
-    * ``stalk``: at least ``stalk_min_lipids`` lipids with inter-membrane tail-tail contacts;
+    * ``stalk``: at least ``stalk_min_lipids`` lipids with tail-tail contacts between the two membranes' cores;
     * ``docked``: otherwise.
     """
     state = np.zeros(len(stalk_lipids), dtype=np.int64)

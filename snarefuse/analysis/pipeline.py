@@ -290,6 +290,7 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
             "max_rupture_radius_nm": float(np.max(ft["rupture_radius_nm"])),
             "max_diaphragm_radius_nm": float(np.max(ft["diaphragm_radius_nm"])),
             "max_contact_lipids": int(np.max(ft["contact_lipids"])),
+            "max_stalk_lipids": int(np.max(ft["stalk_lipids"])),
         }
         if "markers_crossed" in ft:
             summary["fusion"]["max_markers_crossed"] = int(np.max(ft["markers_crossed"]))
