@@ -202,3 +202,31 @@ def test_lipids_diffused_into_the_other_leaflet_are_counted() -> None:
 ])
 def test_filter_flicker_never_promotes_the_first_frames(states: list[int], want: list[int]) -> None:
     np.testing.assert_array_equal(K.filter_flicker(np.array(states), 3), want)
+
+
+# ------------------------------------------------------------------------------ stalk indicator
+def test_lipids_crossed_into_the_other_bilayer_are_not_a_stalk() -> None:
+    """Three lipids of membrane 1 moved into membrane 0's facing leaflet (head in its head layer, tails in its
+    core), far apart: their tails touch membrane 0's tails all around, but the cleft is intact."""
+    n_side = 16
+    t = ts.two_bilayers(GAP, n_side=n_side, jitter=0.02, seed=4)
+    lip = LipidIndex.from_topology(t.topology)
+    xyz = t.xyz[0].copy()
+    per = n_side * n_side
+    a_up = lip.head[lip.membrane == 0][:per]
+    b_heads = lip.head[lip.membrane == 1]
+    for k, target in enumerate(a_up[[0, 85, 170]]):
+        src = b_heads[2 * per - 1 - k]  # lipids of membrane 1's facing leaflet
+        xyz[src:src + 3] = xyz[target:target + 3] + np.array([0.45, 0.0, 0.0], dtype=np.float32)
+    t.xyz[0] = xyz
+    fa = FusionAnalysis(t, persist=1).run()
+    tb = fa.table
+    assert tb["contact_lipids"][0] >= 10  # counted by build-time membrane, these contacts look like a stalk
+    assert tb["lipids_in_other_core"][0] == 3
+    assert tb["stalk_lipids"][0] == 0
+    assert tb["state_name"][0] == "docked"
+
+
+def test_stalk_lipids_count_the_neck() -> None:
+    tb = LipidMixingAnalysis(ts.stalk(2.0, 2.5)).run().table
+    assert tb["stalk_lipids"][0] >= 20
