@@ -53,8 +53,6 @@ HEAD_OFFSET_SIGMA = 2.2
 #: Minimum distance (nm) of bundle beads from the head-group surfaces at placement: the protein-head
 #: WCA contact distance, 2^(1/6) x 0.5 nm = 0.56 nm, rounded up.
 BUNDLE_CLEARANCE_NM = 0.6
-#: Margin (nm) added to the bundle length for how far a complex reaches outward from its ring position.
-RING_REACH_MARGIN_NM = 2.0
 
 CHAIN_PREFIX = {"A": "V", "B": "S", "C": "N", "D": "C"}  # VAMP2, syntaxin, SNAP-25 SN1, SN2
 
@@ -92,22 +90,9 @@ def place_ring(spec: Spec, shapes: list[MembraneShape], box: np.ndarray) -> list
     sigma = spec.model.sigma_nm
     centre = box[:2] / 2
     rng = np.random.default_rng(spec.seed + 7)
-    template = build_snare_complex(tuple(sn.zipped_layers), tuple(sn.linker_unzipped), seed=None)
-    # a complex lies in the cleft with its N-terminus pointing radially outward: it reaches its bundle's length
-    # (plus a margin) beyond the ring, and must end within half the box of the contact axis, short of the
-    # periodic images of the ring
-    reach = float(np.ptp(template.positions[template.bundle_indices()][:, 2])) + RING_REACH_MARGIN_NM
-    half = box[0] / 2
-    if sn.ring_radius_nm + reach > half:
-        larger = ("more lipids (system.bilayer.n_lipids) or a larger system.bilayer.box_xy"
-                  if spec.system.bilayer is not None else "a larger system.box_xy")
-        fix = (f"use a smaller ring_radius (at most {half - reach:.2f} nm in this box) or {larger}" if half > reach
-               else f"no ring fits a box this narrow (it must be wider than 2 x reach = {2 * reach:.2f} nm); use "
-                    f"{larger}")
-        raise BuildError(f"system.snares.ring_radius: ring_radius + reach = {sn.ring_radius_nm:.2f} + {reach:.2f} = "
-                         f"{sn.ring_radius_nm + reach:.2f} nm exceeds half the box width, {half:.2f} nm (box "
-                         f"{box[0]:.2f} nm); the reach is how far a complex extends outward from its ring position "
-                         f"(bundle length + {RING_REACH_MARGIN_NM:g} nm): {fix}")
+    if sn.ring_radius_nm >= box[0] / 2:
+        raise BuildError(f"system.snares.ring_radius: {sn.ring_radius_nm:.2f} nm reaches past half the box width "
+                         f"({box[0] / 2:.2f} nm); use a smaller ring or a larger membrane")
     out = []
     for k in range(sn.n_complexes):
         phi = 2 * math.pi * k / sn.n_complexes
@@ -123,15 +108,39 @@ def place_ring(spec: Spec, shapes: list[MembraneShape], box: np.ndarray) -> list
             raise BuildError(f"system.cleft / system.snares: cannot place complex {k} at {np.round(xy, 2)} nm "
                              f"(local midplanes {z_t:.2f} and {z_v:.2f} nm): {e}") from None
         out.append(placed)
-    if len(out) > 1:
-        for i in range(len(out)):
-            tree = cKDTree(out[i].positions)
-            for j in range(i + 1, len(out)):
-                d, _ = tree.query(out[j].positions)
-                if d.min() < MIN_COMPLEX_SEPARATION_NM:
-                    raise BuildError(f"system.snares: complexes {i} and {j} overlap ({d.min():.2f} nm apart) on a ring "
-                                     f"of {sn.ring_radius_nm:.2f} nm; increase ring_radius or reduce n_complexes")
+    check_complex_overlaps(out, box, sn.ring_radius_nm)
     return out
+
+
+def check_complex_overlaps(complexes: list[SnareComplex], box: np.ndarray, ring_radius_nm: float) -> None:
+    """Refuse complexes closer than :data:`MIN_COMPLEX_SEPARATION_NM` to each other or to any periodic image of
+    any complex (itself included).
+
+    A complex lies in the cleft with its N-terminus pointing radially outward, so it may cross the box edge;
+    that is harmless as long as no bundle meets another one's image (with an even number of complexes the
+    bundle at azimuth phi and the one at phi + pi point at each other across the boundary)."""
+    lx, ly, lz = (float(x) for x in box[:3])
+    wrapped = [np.mod(c.positions, [lx, ly, lz]) for c in complexes]
+    for i, c in enumerate(complexes):
+        span = np.ptp(c.positions[:, :2], axis=0)
+        if (span > np.array([lx, ly]) - MIN_COMPLEX_SEPARATION_NM).any():
+            raise BuildError(f"system.snares: complex {i} spans {span.max():.2f} nm laterally and meets its own "
+                             f"periodic image in a box of {lx:.2f} x {ly:.2f} nm; use a larger membrane")
+    trees = [cKDTree(w, boxsize=[lx, ly, lz]) for w in wrapped]
+    for i in range(len(complexes)):
+        for j in range(i + 1, len(complexes)):
+            d, k = trees[i].query(wrapped[j])
+            if d.min() < MIN_COMPLEX_SEPARATION_NM:
+                pa = complexes[j].positions[int(np.argmin(d))]
+                pb = complexes[i].positions[int(k[int(np.argmin(d))])]
+                across = bool((np.abs(pa[:2] - pb[:2]) > np.array([lx, ly]) / 2).any())
+                where = "across the periodic boundary (one meets the other's image)" if across else "on the ring"
+                reach = float(np.hypot(*(complexes[i].positions[:, :2] - box[:2] / 2).T).max())
+                raise BuildError(f"system.snares: complexes {i} and {j} overlap ({d.min():.2f} nm apart) {where}; "
+                                 f"complex {i} reaches {reach:.1f} nm from the contact axis (ring radius "
+                                 f"{ring_radius_nm:.2f} nm) in a box {lx:.2f} nm wide: "
+                                 "use a smaller ring_radius, fewer complexes, or a larger membrane "
+                                 "(system.bilayer.n_lipids / system.box_xy)")
 
 
 def lipids_clear_of(lipid_positions: np.ndarray, complexes: list[SnareComplex], box: np.ndarray) -> np.ndarray:

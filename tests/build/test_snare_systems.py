@@ -33,7 +33,7 @@ MEMBRANE_HALF_THICKNESS_NM = 2.2
 
 @pytest.fixture(scope="module")
 def quickstart():
-    return build_system(load_spec(example_spec_path("quickstart")))
+    return build_system(load_spec(example_spec_path("snare_two_bilayers")))
 
 
 def _chains(built):
@@ -108,7 +108,7 @@ def test_force_is_minus_gradient_with_proteins(quickstart):
 
 
 def _qs(**o):
-    return load_spec(example_spec_path("quickstart")).with_overrides(o)
+    return load_spec(example_spec_path("snare_two_bilayers")).with_overrides(o)
 
 
 def test_spec_refuses_snares_on_a_single_bilayer():
@@ -125,42 +125,54 @@ def test_cleft_too_narrow():
         build_system(_qs(**{"system.cleft": "2.5 nm"}))
 
 
-def test_ring_larger_than_the_membrane():
-    with pytest.raises(BuildError, match="system.snares.ring_radius"):
-        build_system(_qs(**{"system.snares.ring_radius": "8 nm"}))
-
-
-def _ring_error(spec):
+def _overlap_error(spec):
     with pytest.raises(BuildError) as err:
         build_system(spec)
-    msg = str(err.value)
-    m = re.search(r"ring_radius \+ reach = ([\d.]+) \+ ([\d.]+) = ([\d.]+) nm exceeds half the box width, "
-                  r"([\d.]+) nm", msg)
-    assert m, msg
-    return msg, [float(x) for x in m.groups()]
+    return str(err.value)
 
 
-def test_ring_radius_error_says_what_is_compared():
-    """The message gives the two sides of the comparison it makes (ring_radius + reach vs half the box) and a
-    ring radius that would fit, not the reach alone next to the half box width."""
+def test_bundles_meeting_across_the_boundary_are_refused():
+    """Four complexes point at each other in pairs (azimuths 0 and 180 degrees): on a ring of 8 nm in a 30 nm box
+    each reaches past the edge into its partner's periodic image. The message names the pair, says that they meet
+    across the boundary, and gives the reach and the box it compared."""
     spec = _qs(**{"system.snares.ring_radius": "8 nm"})
-    msg, (ring, reach, total, half) = _ring_error(spec)
-    assert ring == pytest.approx(8.0)
-    assert total == pytest.approx(ring + reach, abs=0.011) and total > half
-    assert half == pytest.approx(spec.system.lateral_box_nm / 2, abs=0.005)
-    fit = re.search(r"smaller ring_radius \(at most ([\d.]+) nm", msg)
-    assert fit and float(fit.group(1)) == pytest.approx(half - reach, abs=0.011), msg
-    assert "system.bilayer.n_lipids" in msg
-    # the suggested radius builds
-    build_system(_qs(**{"system.snares.ring_radius": f"{float(fit.group(1)) - 0.01} nm"}))
+    msg = _overlap_error(spec)
+    assert "complexes 0 and 2 overlap" in msg and "across the periodic boundary" in msg, msg
+    m = re.search(r"reaches ([\d.]+) nm from the contact axis \(ring radius 8.00 nm\) in a box ([\d.]+) nm wide", msg)
+    assert m, msg
+    assert float(m.group(1)) > float(m.group(2)) / 2  # past the edge: that is what made them meet
+    assert float(m.group(2)) == pytest.approx(spec.system.lateral_box_nm, abs=0.01)
+    assert "smaller ring_radius" in msg and "system.bilayer.n_lipids" in msg
 
 
-def test_ring_radius_error_when_no_ring_fits():
-    msg, (_, reach, _, half) = _ring_error(_qs(**{"system.bilayer.n_lipids": 600}))
-    assert reach > half
-    assert "no ring fits" in msg and "smaller ring_radius" not in msg
-    wider = re.search(r"wider than 2 x reach = ([\d.]+) nm", msg)
-    assert wider and float(wider.group(1)) == pytest.approx(2 * reach, abs=0.02), msg
+def test_bundles_may_cross_the_box_edge_clear_of_every_image():
+    """Three complexes (120 degrees apart) on a 6 nm ring reach past half the 30 nm box without meeting any
+    periodic image: the build accepts them, and no bead of one complex comes within the minimum separation of
+    any image of another (or of itself)."""
+    from scipy.spatial import cKDTree
+
+    from snarefuse.build.proteins import MIN_COMPLEX_SEPARATION_NM
+
+    built = build_system(_qs(**{"system.snares.n_complexes": 3, "system.snares.ring_radius": "6 nm"}))
+    box = np.array(built.manifest["box_nm"])
+    n_lip = built.manifest["n_lipids"] * 3
+    chains = [c for c in built.topology.chains() if c.index >= 2]
+    by_complex: dict[str, list[int]] = {}
+    for c in chains:
+        by_complex.setdefault(c.id[1:], []).extend(a.index for a in c.atoms())
+    assert len(by_complex) == 3 and min(min(v) for v in by_complex.values()) >= n_lip
+    pos = [np.mod(built.positions[v], box) for v in by_complex.values()]
+    reach = max(np.hypot(*(built.positions[v][:, :2] - box[:2] / 2).T).max() for v in by_complex.values())
+    assert reach > box[0] / 2  # the case the old half-box rule refused
+    for i in range(3):
+        for j in range(i + 1, 3):
+            d, _ = cKDTree(pos[i], boxsize=box).query(pos[j])
+            assert d.min() >= MIN_COMPLEX_SEPARATION_NM
+
+
+def test_ring_past_half_the_box():
+    msg = _overlap_error(_qs(**{"system.snares.ring_radius": "16 nm"}))
+    assert "system.snares.ring_radius" in msg and "half the box width" in msg
 
 
 def test_overlapping_complexes():
@@ -187,7 +199,7 @@ def test_saved_run_keeps_real_residue_numbers(tmp_path):
     from snarefuse.runner import run_simulation
 
     d = tmp_path / "run"
-    build_system(load_spec(example_spec_path("quickstart")).with_overrides(
+    build_system(load_spec(example_spec_path("snare_two_bilayers")).with_overrides(
         {"run.steps": 10, "run.trajectory_interval": 10, "run.report_interval": 10, "run.checkpoint_interval": 10,
          "run.platform": "CPU"})).save(d)
     run_simulation(d, progress=False)
