@@ -103,7 +103,7 @@ def run(run_dir: str, steps: int | None, platform: str | None, precision: str | 
     status 143 after SIGTERM, 130 after SIGINT (128 + the signal number). Running the same command
     again resumes.
     """
-    from .errors import SnarefuseError
+    from .errors import RunInterrupted, SnarefuseError
     from .runner import run_simulation
     from .spec import parse_quantity
 
@@ -121,16 +121,14 @@ def run(run_dir: str, steps: int | None, platform: str | None, precision: str | 
         r = run_simulation(run_dir, steps=steps, platform=platform, precision=precision,
                            device_index=device_index, threads=threads, max_wall_time_s=wall, progress=progress,
                            formulation=formulation, extra_reporters=[events] if events is not None else ())
+    except RunInterrupted as e:
+        click.echo(f"{run_dir}: {e}")
+        sys.exit(128 + e.signum)
     except SnarefuseError as e:
         _fail(e)
         return
     if r.status == "nothing-to-do":
         click.echo(f"{run_dir}: already at step {r.step} (target {r.target_steps}); nothing to do")
-    elif r.status == "interrupted" and r.signal is not None:
-        import signal
-
-        click.echo(f"{run_dir}: interrupted by {signal.Signals(r.signal).name} at step {r.step}/{r.target_steps}, "
-                   "checkpoint written; run the same command again to resume")
     else:
         how = f", resumed from {r.resumed_from}" if r.resumed_from else ""
         click.echo(f"{run_dir}: {r.status} at step {r.step}/{r.target_steps} on {r.platform} "
@@ -138,8 +136,6 @@ def run(run_dir: str, steps: int | None, platform: str | None, precision: str | 
                    f"({r.steps_per_second:,.0f} steps/s)")
     if events is not None:
         click.echo(f"{run_dir}: {_pore_message(run_dir, events, r.status, r.step)}")
-    if r.status == "interrupted" and r.signal is not None:
-        sys.exit(128 + r.signal)
 
 
 def _pore_message(run_dir: str, events: "FusionEventReporter", status: str, step: int) -> str:

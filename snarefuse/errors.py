@@ -40,3 +40,15 @@ class BlowUpError(RunError):
         self.step = step
         self.particles = particles or []
         super().__init__(message)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGTERM or SIGINT, after its checkpoint and ``run.json`` (status ``interrupted``) were
+    written; running it again resumes. A ``KeyboardInterrupt``, as Python raises for SIGINT, for SIGTERM too: no
+    ``except Exception`` swallows it, so a script that runs several simulations stops as Ctrl-C would stop it.
+    ``result`` is the :class:`snarefuse.runner.RunResult` of the stopped run."""
+
+    def __init__(self, message: str, signum: int, result: object):
+        self.signum = signum
+        self.result = result
+        super().__init__(message)

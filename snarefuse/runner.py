@@ -44,7 +44,7 @@ import numpy as np
 import openmm
 from openmm import app, unit
 
-from .errors import BlowUpError, PlatformError, RunError
+from .errors import BlowUpError, PlatformError, RunError, RunInterrupted
 from .formulations import formulation_of
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .reporters import (LOG_COLUMNS, CSVLogReporter, ProgressReporter, TrajectoryReporter, dcd_set_frame_count,
@@ -193,14 +193,14 @@ class RunResult:
     """What a call of :func:`run_simulation` did."""
 
     run_dir: Path
-    status: str          # complete | stopped (wall-time limit) | stopped-event | interrupted (signal) | nothing-to-do
+    status: str          # complete | stopped (wall-time limit) | stopped-event | nothing-to-do | interrupted
+                         # (by a signal: only in RunInterrupted.result)
     step: int
     target_steps: int
     platform: str
     resumed_from: str | None
     steps_per_second: float
     formulation: str | None = None   # the Cooke pair formulation that ran (snarefuse.formulations)
-    signal: int | None = None        # the signal that interrupted the run (status "interrupted")
 
 
 class RunLock:
@@ -239,8 +239,8 @@ class StopSignals:
 
     The handler only records the first signal (``signum``); the run loop sees it at the end of the chunk in
     progress (a chunk is one ``Simulation.step`` call, at most ``min(report_interval, trajectory_interval)``
-    steps: OpenMM's C++ step loop is not interrupted), writes a checkpoint and stops with status
-    ``interrupted``. A further signal, e.g. while that checkpoint is written, changes nothing but a note on
+    steps: OpenMM's C++ step loop is not interrupted), writes a checkpoint and ``run.json`` (status
+    ``interrupted``) and raises :class:`~snarefuse.errors.RunInterrupted`. A further signal, e.g. while that checkpoint is written, changes nothing but a note on
     stderr, so it cannot leave a half-written file; SIGKILL still ends the process at once, and the run then
     resumes from its last checkpoint. The previous handlers come back on exit. Signal handlers can only be
     set in the main thread: elsewhere (a sweep worker thread) this does nothing and the process's own
@@ -274,7 +274,8 @@ class StopSignals:
 
     def __exit__(self, *exc: Any) -> None:
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+            # None: the previous handler was not set from Python; the default is the nearest that can be restored
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
         self._previous.clear()
 
 
@@ -453,6 +454,14 @@ def run_simulation(run_dir: str | Path, steps: int | None = None, platform: str 
         stop the run early by setting an attribute ``stop_requested = True``: the run writes a checkpoint
         at the end of the chunk and stops with status ``stopped-event``; a reporter that requests the
         stop before the first step (a resumed run already past its event) stops it without stepping.
+
+    Raises
+    ------
+    RunInterrupted
+        SIGTERM or SIGINT arrived (in the main thread; :class:`StopSignals`): the run stopped at the end of the
+        chunk in progress with a checkpoint and ``run.json`` status ``interrupted``; ``.result`` says where.
+    RunError, BlowUpError, PlatformError
+        The run cannot start or go on; ``run.json`` says ``failed`` once the dynamics has started.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -660,8 +669,11 @@ def _run_locked(run_dir: Path, steps: int | None, platform: str | None, precisio
     atomic_write_json(status_path, {**base_status, "status": status, "step": sim.currentStep,
                                     "steps_per_second": speed,
                                     "particle_steps_per_second": speed * system.getNumParticles(), **by_signal})
-    return RunResult(run_dir, status, sim.currentStep, target, used_platform, resumed_from, speed, used_formulation,
-                     signals.signum if status == "interrupted" else None)
+    result = RunResult(run_dir, status, sim.currentStep, target, used_platform, resumed_from, speed, used_formulation)
+    if status == "interrupted" and signals.signum is not None:
+        raise RunInterrupted(f"interrupted by {by_signal['signal']} at step {sim.currentStep}/{target}, checkpoint "
+                             "written; run the same command again to resume", signals.signum, result)
+    return result
 
 
 def read_positions(run_dir: str | Path) -> np.ndarray:

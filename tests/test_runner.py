@@ -17,7 +17,7 @@ import openmm
 import pytest
 
 from snarefuse.build import build_system
-from snarefuse.errors import BlowUpError, PlatformError, RunError
+from snarefuse.errors import BlowUpError, PlatformError, RunError, RunInterrupted
 from snarefuse.runner import RunLock, run_simulation
 
 from .conftest import small_spec
@@ -302,9 +302,9 @@ def _apl_spec(example: str, **overrides: object):
 
 APL_SYSTEMS = {
     "vesicle_planar": dict(example="vesicle_planar", system__vesicle__radius="5 nm", system__bilayer__n_lipids=800),
-    "two_bilayers": dict(example="quickstart", system__snares=None, system__cleft="1 nm",
+    "two_bilayers": dict(example="snare_two_bilayers", system__snares=None, system__cleft="1 nm",
                          system__bilayer__n_lipids=400),
-    "two_bilayers_snares": dict(example="quickstart", system__snares__n_complexes=1),
+    "two_bilayers_snares": dict(example="snare_two_bilayers", system__snares__n_complexes=1),
     "vesicle_vesicle": dict(example="vesicle_vesicle", system__vesicle__radius="5 nm", system__box_xy=None),
 }
 
@@ -401,8 +401,10 @@ def test_signals_during_a_checkpoint_write_stop_at_that_checkpoint(tmp_path: Pat
 
     monkeypatch.setattr(runner, "_write_checkpoint", write_under_signals)
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    r = run_simulation(d, progress=False)
-    assert (r.status, r.step, r.signal) == ("interrupted", 200, signal.SIGTERM)
+    with pytest.raises(RunInterrupted, match="interrupted by SIGTERM at step 200/1000") as err:
+        run_simulation(d, progress=False)
+    assert err.value.signum == signal.SIGTERM and (err.value.result.status, err.value.result.step) == ("interrupted", 200)
+    assert not isinstance(err.value, Exception)  # a script's 'except Exception' does not swallow it
     assert {s: signal.getsignal(s) for s in before} == before  # the handlers are given back
     rec = json.loads((d / "run.json").read_text())
     assert (rec["status"], rec["step"], rec["signal"]) == ("interrupted", 200, "SIGTERM")
