@@ -93,7 +93,7 @@ def bench_one(name: str, platform: str, precision: str, formulation: str, repeat
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--systems", nargs="+", default=["quickstart", "snare_vesicle_planar", "snare_vesicle_vesicle"])
+    ap.add_argument("--systems", nargs="+", default=["snare_two_bilayers", "snare_vesicle_planar", "snare_vesicle_vesicle"])
     ap.add_argument("--platforms", nargs="+", default=["CPU"])
     ap.add_argument("--precision", nargs="+", default=["mixed"])
     ap.add_argument("--formulation", default="default", choices=["default", "as-built", *FORMULATIONS])

@@ -62,7 +62,7 @@ def main() -> None:
         # have changed since; rebuilding would be refused, and must not replace a soak in progress)
         print(f"resuming the soak in {d} (its own spec.yaml)", file=sys.stderr)
     else:
-        build_system(load_spec(example_spec_path("quickstart")).with_overrides(
+        build_system(load_spec(example_spec_path("snare_two_bilayers")).with_overrides(
             {"run.steps": args.steps, "run.report_interval": REPORT_INTERVAL, "run.trajectory_interval": 50000,
              "run.checkpoint_interval": 50000, "run.platform": "CPU"})).save(d)
     mem = MemoryReporter(REPORT_INTERVAL)

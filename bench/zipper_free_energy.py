@@ -221,7 +221,7 @@ def main() -> None:
         header = {"machine": stored[0]["machine"], "openmm": stored[0]["openmm"],
                   "settings": [st["settings"] for st in stored], "pooled_from": [str(p) for p in args.reanalyse]}
     else:
-        ru = load_spec(example_spec_path("quickstart")).model.units  # sigma 0.88 nm, 310 K, kT = 1.1 eps, 250 amu
+        ru = load_spec(example_spec_path("snare_two_bilayers")).model.units  # sigma 0.88 nm, 310 K, kT = 1.1 eps, 250 amu
         runs = []
         for e in args.eps:
             for seed in range(1, args.seeds + 1):

@@ -63,7 +63,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", type=Path, default=Path(__file__).resolve().parent / "results" / "zipper_pulling.json")
     args = ap.parse_args()
-    ru = load_spec(example_spec_path("quickstart")).model.units
+    ru = load_spec(example_spec_path("snare_two_bilayers")).model.units
     runs = []
     for e in args.eps:
         for f in args.forces:

@@ -41,7 +41,7 @@ def real_run(run_dir: Path, steps: int, platform: str) -> tuple[dict, dict]:
         from snarefuse.spec import example_spec_path, load_spec
 
         if not (run_dir / "system.xml").exists():
-            build_system(load_spec(example_spec_path("quickstart"))).save(run_dir)
+            build_system(load_spec(example_spec_path("snare_two_bilayers"))).save(run_dir)
         run_simulation(run_dir, steps=steps, platform=platform)
         analyze_run(run_dir)
     run = json.loads((run_dir / "run.json").read_text())

@@ -31,7 +31,7 @@ from snarefuse.build import build_system
 from snarefuse.spec import example_spec_path, load_spec
 
 workdir = Path(tempfile.mkdtemp(prefix="snarefuse-nb1-"))
-spec = load_spec(example_spec_path("quickstart"))
+spec = load_spec(example_spec_path("snare_two_bilayers"))
 print(spec.name, spec.system.geometry, "cleft", spec.system.cleft_nm, "nm")
 print({k: round(v, 4) if isinstance(v, float) else v for k, v in spec.model.units.as_dict().items()})"""),
     ("md", "A spec is validated and fully resolved; any field can be changed by its dotted path, which is how sweeps vary parameters:"),
@@ -218,7 +218,7 @@ from snarefuse.build import build_system
 from snarefuse.runner import run_simulation
 from snarefuse.spec import example_spec_path, load_spec
 
-spec = load_spec(example_spec_path("quickstart")).with_overrides({
+spec = load_spec(example_spec_path("snare_two_bilayers")).with_overrides({
     "system.bilayer.n_lipids": 300, "system.snares.n_complexes": 0, "system.cleft": "2 nm",
     "run.trajectory_interval": 50, "run.report_interval": 50, "run.checkpoint_interval": 500})
 run_dir = build_system(spec).save(workdir / "tiny")

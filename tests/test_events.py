@@ -174,7 +174,7 @@ def two_membrane_spec(**run: object):
     """The quickstart geometry without SNAREs, 200 lipids per bilayer (1,200 beads), on CPU."""
     o = {"system.bilayer.n_lipids": 200, "system.snares.n_complexes": 0, "run.platform": "CPU"}
     o.update({f"run.{k}": v for k, v in run.items()})
-    return load_spec(example_spec_path("quickstart")).with_overrides(o)
+    return load_spec(example_spec_path("snare_two_bilayers")).with_overrides(o)
 
 
 class _Kill(BaseException):

@@ -270,7 +270,7 @@ def _snare_case() -> tuple[str, np.ndarray]:
     the Cooke pair force with the lipids, so every formulation must carry them over."""
     from snarefuse.spec import example_spec_path, load_spec
 
-    spec = load_spec(example_spec_path("quickstart")).with_overrides(
+    spec = load_spec(example_spec_path("snare_two_bilayers")).with_overrides(
         {"system.snares.n_complexes": 1})
     built = build_system(spec)
     rng = np.random.default_rng(5)

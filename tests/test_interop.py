@@ -73,7 +73,7 @@ def test_mdanalysis_selects_snare_residues_by_chain_and_name(tmp_path: Path):
     'VAMP2 R56' (the 0-layer arginine) as segid V0, resid 56, resname ARG."""
     from snarefuse.spec import example_spec_path, load_spec
 
-    spec = load_spec(example_spec_path("quickstart")).with_overrides({"system.snares.n_complexes": 1})
+    spec = load_spec(example_spec_path("snare_two_bilayers")).with_overrides({"system.snares.n_complexes": 1})
     built = build_system(spec)
     built.save(tmp_path / "snare")
     with warnings.catch_warnings():

@@ -183,7 +183,7 @@ def test_absurd_box_is_refused():
 
 def test_unstable_tmd_tail_attraction_is_refused():
     """1.0 epsilon blew the quickstart system up within 500 steps; 0.5 ran stably (measured)."""
-    base = load_spec(example_spec_path("quickstart"))
+    base = load_spec(example_spec_path("snare_two_bilayers"))
     assert base.with_overrides({"system.snares.tmd_tail_attraction": 0.5}).system.snares.tmd_tail_attraction == 0.5
     with pytest.raises(SpecError) as e:
         base.with_overrides({"system.snares.tmd_tail_attraction": 1.0})
@@ -200,7 +200,7 @@ def test_contact_strength_default_is_the_forces_default_everywhere():
 
     assert DEFAULT_CONTACT_STRENGTH_KT == forces.DEFAULT_CONTACT_EPSILON_KT
     assert FIELD_DOCS["system.snares.contact_strength"][1] == f"{forces.DEFAULT_CONTACT_EPSILON_KT} kT"
-    d = yaml.safe_load(example_spec_path("quickstart").read_text())
+    d = yaml.safe_load(example_spec_path("snare_two_bilayers").read_text())
     explicit = Spec.from_dict(d).system.snares.contact_strength_kt
     del d["system"]["snares"]["contact_strength"]
     implied = Spec.from_dict(d).system.snares.contact_strength_kt
@@ -214,7 +214,7 @@ def test_anchor_strength_default_and_bounds():
 
     assert DEFAULT_ANCHOR_STRENGTH == forces.DEFAULT_ANCHOR_STRENGTH
     assert float(FIELD_DOCS["system.snares.anchor_strength"][1]) == forces.DEFAULT_ANCHOR_STRENGTH
-    base = load_spec(example_spec_path("quickstart"))
+    base = load_spec(example_spec_path("snare_two_bilayers"))
     assert base.system.snares.anchor_strength == forces.DEFAULT_ANCHOR_STRENGTH
     assert base.with_overrides({"system.snares.anchor_strength": 0}).system.snares.anchor_strength == 0.0
     for bad in (-1, 11, "strong"):

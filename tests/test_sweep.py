@@ -228,7 +228,7 @@ def test_shipped_snare_sweep_is_valid(tmp_path: Path):
 
 
 def test_init_names_the_point_that_cannot_be_built(tmp_path: Path):
-    sw = Sweep("quickstart", grid={"system.snares.n_complexes": [8]}, workspace=tmp_path / "ws")
+    sw = Sweep("snare_two_bilayers", grid={"system.snares.n_complexes": [8]}, workspace=tmp_path / "ws")
     with pytest.raises(BuildError, match=r"point \{'system.snares.n_complexes': 8\} replica 0 cannot be built.*overlap"):
         sw.init()
 
@@ -349,7 +349,7 @@ def two_membrane_spec(**run: object):
     """The quickstart geometry without SNAREs, 200 lipids per bilayer (1,200 beads), on CPU with one thread."""
     o = {"system.bilayer.n_lipids": 200, "system.snares.n_complexes": 0, "run.platform": "CPU", "run.threads": 1}
     o.update({f"run.{k}": v for k, v in run.items()})
-    return load_spec(example_spec_path("quickstart")).with_overrides(o)
+    return load_spec(example_spec_path("snare_two_bilayers")).with_overrides(o)
 
 
 def _recording_analyzer(calls: list[int]):

@@ -87,7 +87,7 @@ def test_estimator_refuses_a_grid_without_the_transition(zfe):
 def test_tethered_complex_holds_at_high_depth_and_melts_at_low(zfe):
     from snarefuse.spec import example_spec_path, load_spec
 
-    ru = load_spec(example_spec_path("quickstart")).model.units
+    ru = load_spec(example_spec_path("snare_two_bilayers")).model.units
     strong = zfe.sample(1.5, 2000, 500, 0, 1, 1, ru)
     assert min(strong["zipped_layers"]) >= 14
     weak = zfe.sample(0.1, 4000, 500, 0, 1, 1, ru)

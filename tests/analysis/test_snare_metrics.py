@@ -46,7 +46,7 @@ def _traj(top: Any, xyz: np.ndarray, box: np.ndarray) -> mdtraj.Trajectory:
 @pytest.fixture(scope="module")
 def built():  # type: ignore[no-untyped-def]
     """The quickstart system as built: two bilayers, 4 fully zipped complexes on a 2 nm ring."""
-    b = build_system(load_spec(example_spec_path("quickstart")))
+    b = build_system(load_spec(example_spec_path("snare_two_bilayers")))
     return b, mdtraj.Topology.from_openmm(b.topology)
 
 

@@ -43,7 +43,7 @@ TMD_MIN_SPAN_NM = 1.8
 
 @pytest.fixture(scope="module")
 def snare_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    spec = load_spec(example_spec_path("quickstart")).with_overrides(
+    spec = load_spec(example_spec_path("snare_two_bilayers")).with_overrides(
         {"run.steps": STEPS, "run.trajectory_interval": 500, "run.report_interval": 500,
          "run.checkpoint_interval": 2000, "run.platform": "CPU"})
     d = tmp_path_factory.mktemp("snare") / "run"
@@ -116,7 +116,7 @@ UNLOADED_STEPS = 4000
 
 
 def test_unloaded_tmds_span_their_membranes_with_anchors(tmp_path: Path):
-    spec = load_spec(example_spec_path("quickstart")).with_overrides(
+    spec = load_spec(example_spec_path("snare_two_bilayers")).with_overrides(
         {"system.snares.n_complexes": 1, "system.snares.zipped_layers": [-7, 0],
          "system.snares.linker_unzipped": [30, 30], "run.steps": UNLOADED_STEPS, "run.trajectory_interval": 200,
          "run.report_interval": 1000, "run.checkpoint_interval": 2000, "run.platform": "CPU"})
