@@ -47,7 +47,7 @@ from typing import Any
 # statistics, plots and table helpers are re-exported: importable from snarefuse.sweep as before
 from .analysis.stats import (CI_METHODS, DEFAULT_CONFIDENCE, EVENTS, SweepResults,  # noqa: F401
                              kaplan_meier, proportion_ci, survival_estimate)
-from .errors import BlowUpError, BuildError, RunError, SpecError
+from .errors import BlowUpError, BuildError, RunError, RunInterrupted, SpecError
 from .io import atomic_write_json, atomic_write_text, csv_cell as _cell, csv_text as _csv_text, file_lock, lock_holder
 from .plot import plot_fusion_probability, plot_survival  # noqa: F401  (matplotlib loads on first use)
 from .spec import Spec, _Section, example_spec_path, load_spec, load_yaml
@@ -619,6 +619,8 @@ def point_status(p: Point, stop_event: str | None = None, analysis_enabled: bool
         return PointStatus(p, "failed", step, str(last.get("error", "failed")), analysis)
     if last.get("state") == "running" or rj.get("status") == "running":
         reason = f"interrupted at step {step} (worker lost); resumes from its checkpoint"
+    elif rj.get("status") == "interrupted":
+        reason = f"stopped by {rj.get('signal', 'a signal')} at step {step}; resumes from its checkpoint"
     elif rj.get("status") == "stopped":
         reason = f"stopped by the wall-time limit at step {step}; resumes from its checkpoint"
     else:
@@ -754,6 +756,10 @@ def run_point(point_dir: str, target_steps: int, *, platform: str | None = None,
                 me.update(state="failed", error=f"{type(e).__name__}: {e}", ended=_now(), to_step=_checkpoint_step(d))
                 atomic_write_json(d / TASK_FILE, task)
                 return {**out, "state": "failed", "error": me["error"], "step": _checkpoint_step(d)}
+            except RunInterrupted as e:  # SIGTERM/SIGINT: checkpointed, resumes; not a failure of the point
+                me.update(state="interrupted", note=str(e), ended=_now(), to_step=_checkpoint_step(d))
+                atomic_write_json(d / TASK_FILE, task)
+                raise
             except BaseException as e:
                 me.update(state="failed", error=f"{type(e).__name__}: {e}", ended=_now(), to_step=_checkpoint_step(d))
                 atomic_write_json(d / TASK_FILE, task)

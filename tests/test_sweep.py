@@ -419,6 +419,30 @@ def test_stop_after_fusion_on_a_single_membrane_runs_to_the_end_and_says_why(tmp
     assert "single membrane" in attempt["note"] and "ran to the end" in attempt["note"]
 
 
+def test_a_signal_stopped_task_leaves_its_point_pending_not_failed(monkeypatch, tmp_path: Path):
+    """SIGTERM (a batch job's end) stops a run with a checkpoint and run.json 'interrupted' (runner.StopSignals):
+    the point resumes at the next 'sweep run', it is not failed."""
+    from snarefuse import runner as runner_mod
+    from snarefuse.errors import RunInterrupted
+
+    sw = Sweep(small_spec(run__steps=1000), workspace=tmp_path / "ws", analysis=False)
+    p = sw.init()[0]
+
+    def stopped_by_sigterm(run_dir, **kw):
+        (Path(run_dir) / "checkpoint.json").write_text(json.dumps({"step": 200}))
+        (Path(run_dir) / "run.json").write_text(json.dumps({"status": "interrupted", "step": 200,
+                                                             "signal": "SIGTERM"}))
+        raise RunInterrupted("stopped by SIGTERM at step 200", signal.SIGTERM, None)
+
+    monkeypatch.setattr(runner_mod, "run_simulation", stopped_by_sigterm)
+    with pytest.raises(RunInterrupted):
+        run_point(**sw.task_args(p))
+    assert json.loads((p.directory / "task.json").read_text())["attempts"][-1]["state"] == "interrupted"
+    st = sw.status()[0]
+    assert (st.state, st.step) == ("pending", 200) and "SIGTERM" in st.reason
+    assert [q.key for q in sw.plan()[0]] == [p.key]
+
+
 # ------------------------------------------------------------------------------ collection and statistics
 def finish(p) -> None:
     """Mark a point's run as having reached its target (as the runner's checkpoint.json says)."""
