@@ -301,3 +301,11 @@ def test_render_a_tiny_real_run(tmp_path: Path) -> None:
         assert _is_color(rgb, color).sum() > 100, color
     with Image.open(out / "movie.gif") as im:
         assert im.n_frames == 4  # 10 frames, every 3rd
+
+
+def test_render_a_single_membrane_draws_first_and_last_frames(tmp_path: Path) -> None:
+    d = _run_dir(tmp_path / "one", ts.bilayer_with_hole(3.0, n_frames=3), 10.0)
+    r = R.render_run(d, movie=False)
+    assert sorted(p.name for p in r.files) == ["section_first.png", "section_last.png", "stages.png", "top_first.png",
+                                               "top_last.png"]
+    assert any("one membrane" in n for n in r.notes) and any("hole in membrane 0" in n for n in r.notes)

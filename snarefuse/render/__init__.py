@@ -282,7 +282,8 @@ def render_run(run_dir: str | Path, out_dir: str | Path | None = None, *, frames
 
         (ax0, ax1), (ay0, ay1) = lim
         n = write_movie(movie_frames(), paths, slab_nm, ((ax0, ax1), (ay0 - 1.0, ay1 + 1.0)))
-        result.notes.append(f"animation: {n} frames (every {k}-th frame of the trajectory)")
+        result.notes.append(f"animation: {n} frames (" + ("every frame" if k == 1 else f"one in {k}")
+                            + " of the trajectory)")
         written += paths
     for old in previous.get("files", []):
         p = out / str(old)

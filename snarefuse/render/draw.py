@@ -181,7 +181,7 @@ def plot_top_view(snapshot: Snapshot, ax: Any = None, depth_nm: float = TOP_DEPT
 
         U, V = snapshot.grid.centers()
         outlines = [(snapshot.diaphragm, DIAPHRAGM_COLOR, "--", "diaphragm"),
-                    (snapshot.pore, PORE_COLOR, "-", "open through both")]
+                    (snapshot.pore, PORE_COLOR, "-", "open through both" if len(snapshot.cf.membranes) > 1 else "hole")]
         for k, hole in enumerate(snapshot.holes[:2]):
             outlines.append((None if hole is None or snapshot.pore is None else hole & ~snapshot.pore,
                              HEAD_COLORS[k], ":", f"hole in membrane {snapshot.cf.membranes[k]} only"))

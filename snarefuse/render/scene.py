@@ -307,7 +307,8 @@ def make_snapshot(xyz: F, box: F, classes: BeadClasses, label: FrameLabel,
     events: dict[str, tuple[float, float]] = {}
     pore = K.compute_pore(grid, b.u[z], b.v[z], settings.block_radius, settings.min_pore_radius)
     if pore.found:
-        events[OPENING] = _mask_center(grid, pore.mask)
+        name = OPENING if len(settings.membranes) > 1 else f"hole in membrane {settings.membranes[0]}"
+        events[name] = _mask_center(grid, pore.mask)
     dia, holes = None, []
     if len(settings.membranes) > 1:
         for k, m in enumerate(settings.membranes[:2]):
