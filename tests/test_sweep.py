@@ -409,6 +409,25 @@ def test_stop_after_fusion_defaults_keep_the_pore_frames_the_analysis_needs(monk
     assert traj.n_frames == out["step"] // 50 and traj.n_frames - 200 // 50 + 1 == 4
 
 
+def test_stop_after_fusion_with_the_real_detector_and_analysis_runs_an_unfused_point_to_its_end(tmp_path: Path):
+    if sweep_mod._resolve_analyzer()[0] is None:
+        pytest.fail(f"analysis pipeline not importable: {sweep_mod._resolve_analyzer()[1]}")
+    spec = two_membrane_spec(steps=300, report_interval=50, trajectory_interval=50, checkpoint_interval=100)
+    sw = Sweep(spec, workspace=tmp_path / "ws", stop_after_fusion=True, analysis={"options": {"figures": False}})
+    for p in sw.init():
+        out = run_point(**sw.task_args(p))
+        assert (out["state"], out["step"], out["analysis"], out["event"]) == ("done", 300, "done", None)
+        checks = np.genfromtxt(p.directory / "events.csv", delimiter=",", names=True)
+        np.testing.assert_array_equal(checks["step"], np.arange(50, 301, 50))
+        assert not checks["has_pore"].any()  # two intact bilayers 3.5 nm apart
+    res = sw.collect(plots=False)
+    stats = json.loads(res.files["statistics"].read_text())
+    (level,) = stats["levels"]
+    assert (level["pore_k"], level["pore_n"]) == (0, 1)
+    np.testing.assert_allclose(level["pore_high"], proportion_ci(0, 1)[2])
+    assert all(r["duration_tau"] == pytest.approx(300 * spec.run.timestep_ps / r["tau_ps"]) for r in res.rows)
+
+
 def test_stop_after_fusion_on_a_single_membrane_runs_to_the_end_and_says_why(tmp_path: Path):
     sw = Sweep(small_spec(run__platform="CPU", run__steps=100, **RUN), workspace=tmp_path / "ws",
                stop_after_fusion={"event": "pore"}, analysis=False)
