@@ -72,8 +72,9 @@ class CSVLogReporter:
 
     def __init__(self, path: str | Path, interval: int, units: ReducedUnits, n_particles: int,
                  n_lipids_per_leaflet: float | None, append: bool = False):
-        """``n_lipids_per_leaflet``: lipids in one leaflet of the planar bilayer(s) (:func:`planar_lipids_per_leaflet`),
-        the denominator of ``area_per_lipid_sigma2``; None (no planar bilayer) logs ``nan``."""
+        """``n_lipids_per_leaflet``: lipids in one leaflet of the planar bilayer(s)
+        (:func:`planar_lipids_per_leaflet`), the denominator of ``area_per_lipid_sigma2``; None (no planar
+        bilayer) logs ``nan``."""
         self.path = Path(path)
         self.interval = interval
         self.units = units

@@ -240,11 +240,11 @@ class StopSignals:
     The handler only records the first signal (``signum``); the run loop sees it at the end of the chunk in
     progress (a chunk is one ``Simulation.step`` call, at most ``min(report_interval, trajectory_interval)``
     steps: OpenMM's C++ step loop is not interrupted), writes a checkpoint and ``run.json`` (status
-    ``interrupted``) and raises :class:`~snarefuse.errors.RunInterrupted`. A further signal, e.g. while that checkpoint is written, changes nothing but a note on
-    stderr, so it cannot leave a half-written file; SIGKILL still ends the process at once, and the run then
-    resumes from its last checkpoint. The previous handlers come back on exit. Signal handlers can only be
-    set in the main thread: elsewhere (a sweep worker thread) this does nothing and the process's own
-    handling applies.
+    ``interrupted``) and raises :class:`~snarefuse.errors.RunInterrupted`. A further signal, e.g. while that
+    checkpoint is written, changes nothing but a note on stderr, so it cannot leave a half-written file;
+    SIGKILL still ends the process at once, and the run then resumes from its last checkpoint. The previous
+    handlers come back on exit. Signal handlers can only be set in the main thread: elsewhere (a sweep worker
+    thread) this does nothing and the process's own handling applies.
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)

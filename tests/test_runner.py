@@ -403,7 +403,8 @@ def test_signals_during_a_checkpoint_write_stop_at_that_checkpoint(tmp_path: Pat
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     with pytest.raises(RunInterrupted, match="interrupted by SIGTERM at step 200/1000") as err:
         run_simulation(d, progress=False)
-    assert err.value.signum == signal.SIGTERM and (err.value.result.status, err.value.result.step) == ("interrupted", 200)
+    assert err.value.signum == signal.SIGTERM
+    assert (err.value.result.status, err.value.result.step) == ("interrupted", 200)
     assert not isinstance(err.value, Exception)  # a script's 'except Exception' does not swallow it
     assert {s: signal.getsignal(s) for s in before} == before  # the handlers are given back
     rec = json.loads((d / "run.json").read_text())

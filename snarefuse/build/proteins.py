@@ -257,4 +257,5 @@ def shapes_from_manifest(membranes: list[dict[str, Any]]) -> list[MembraneShape]
     return out
 
 
-__all__ = ["MembraneShape", "place_ring", "lipids_clear_of", "add_to_topology", "add_forces", "add_anchor_force", "SnareSpec"]
+__all__ = ["MembraneShape", "place_ring", "lipids_clear_of", "add_to_topology", "add_forces", "add_anchor_force",
+           "SnareSpec"]
