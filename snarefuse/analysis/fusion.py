@@ -31,8 +31,9 @@ Definitions
   alternative reaction coordinate, not implemented here.
 * diaphragm: columns whose smoothed head-density profile has two peaks at most ``max_diaphragm_thickness``
   apart, the lower one of A's heads and the upper one of B's, their lipids pointing away from each other
-  (one bilayer made of the two distal leaflets, instead of four or three head layers); the connected set
-  of such columns on the axis (else the largest); radius ``sqrt(A / pi)``.
+  (one bilayer made of the two distal leaflets, instead of four or three head layers), in a connected set
+  whose columns mostly have tails of A and B meeting within ``SEAL_PROBE``; the set on the axis (else the
+  largest); radius ``sqrt(A / pi)``.
 * pore: columns with no lipid bead within ``block_radius`` of their centre anywhere through the
   contact zone, connected (periodic wrap on periodic grids), whose largest inscribed circle (exact
   distance to bead centres) reaches ``min_pore_radius``: a *fusion pore* when its rim joins the two
@@ -273,6 +274,13 @@ class _ContactAnalysis(AnalysisBase):
         cf, beads = frame.cache[key]
         return geoms, cf, beads
 
+    def _joining(self, frame: Frame, b: ContactBeads, cutoff: float) -> B:
+        """:func:`joining_tails` of this frame's contact beads (cached on the frame)."""
+        key = ("joining", self.membranes, self.contact_xy, float(cutoff), id(b))
+        if key not in frame.cache:
+            frame.cache[key] = joining_tails(frame.xyz, frame.box, b, cutoff)
+        return frame.cache[key]  # type: ignore[no-any-return]
+
     def _row(self, frame: Frame) -> dict[str, Any]:
         return {"frame": frame.index, "time_ps": frame.time_ps}
 
@@ -452,16 +460,19 @@ class DiaphragmAnalysis(_ZoneAnalysis):
     """
 
     def __init__(self, trajectory: Any, top: Any = None, *, grid_spacing: float = 0.5,
-                 max_thickness: float = MAX_DIAPHRAGM_THICKNESS, pool_radius: float = 1.0, **kw: Any):
+                 max_thickness: float = MAX_DIAPHRAGM_THICKNESS, pool_radius: float = 1.0,
+                 contact_cutoff: float = CONTACT_CUTOFF, **kw: Any):
         super().__init__(trajectory, top, grid_spacing=grid_spacing, **kw)
-        self.max_thickness, self.pool_radius = max_thickness, pool_radius
+        self.max_thickness, self.pool_radius, self.contact_cutoff = max_thickness, pool_radius, contact_cutoff
 
     def _single_frame(self, frame: Frame) -> None:
         geoms, cf, b = self._contact(frame)
         grid = self._zone_grid(frame, geoms, cf)
         h = np.flatnonzero(b.is_head & b.in_zone)
+        j = self._joining(frame, b, self.contact_cutoff)
         res = K.compute_diaphragm(grid, b.u[h], b.v[h], b.s[h], ~b.is_b[h], self.max_thickness, self.pool_radius,
-                                  up=b.up[b.lipid[h]])
+                                  up=b.up[b.lipid[h]], seal_u=b.u[j], seal_v=b.v[j], min_seal=MIN_RIM_SEAL,
+                                  seal_probe=SEAL_PROBE)
         row = self._row(frame)
         row.update(diaphragm_area_nm2=res.area_nm2, diaphragm_radius_nm=res.radius_nm,
                    diaphragm_offset_nm=res.offset_nm)
@@ -477,11 +488,12 @@ class DiaphragmAnalysis(_ZoneAnalysis):
 def find_holes(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame,
                grid: K.LateralGrid, block_radius: float = BLOCK_RADIUS, min_radius: float = MIN_PORE_RADIUS,
                min_seal: float = MIN_RIM_SEAL, contact_cutoff: float = CONTACT_CUTOFF,
-               beads: ContactBeads | None = None) -> K.HoleResult:
-    """Fusion pore and ruptures through the contact zone of one frame (see :func:`~.kernels.compute_holes`)."""
+               beads: ContactBeads | None = None, joining: B | None = None) -> K.HoleResult:
+    """Fusion pore and ruptures through the contact zone of one frame (see :func:`~.kernels.compute_holes`);
+    ``beads`` and their ``joining`` mask (:func:`joining_tails`) are computed unless given."""
     b = beads if beads is not None else contact_beads(xyz, box, lipids, geoms, cf)
     z = b.in_zone
-    j = joining_tails(xyz, box, b, contact_cutoff)
+    j = joining if joining is not None else joining_tails(xyz, box, b, contact_cutoff)
     return K.compute_holes(grid, b.u[z], b.v[z], b.is_b[z], b.u[j], b.v[j], block_radius, min_radius, min_seal,
                            RIM_BAND, SEAL_PROBE)
 
@@ -520,7 +532,8 @@ class PoreAnalysis(_ZoneAnalysis):
         geoms, cf, b = self._contact(frame)
         grid = self._zone_grid(frame, geoms, cf)
         holes = find_holes(frame.xyz, frame.box, frame.lipids, geoms, cf, grid, self.block_radius,
-                           self.min_pore_radius, self.min_rim_seal, self.contact_cutoff, beads=b)
+                           self.min_pore_radius, self.min_rim_seal, self.contact_cutoff, beads=b,
+                           joining=self._joining(frame, b, self.contact_cutoff))
         res, rup = holes.pore, holes.rupture
         row = self._row(frame)
         row.update(has_pore=res.found, pore_radius_nm=res.radius_nm, pore_inscribed_radius_nm=res.inscribed_nm,
@@ -670,7 +683,8 @@ class FusionAnalysis(_ContactAnalysis):
         self.mixing = LipidMixingAnalysis(src, contact_cutoff=contact_cutoff, leaflet_cutoff=leaflet_cutoff,
                                           min_leaflet_size=min_leaflet_size, **common)
         self.diaphragm = DiaphragmAnalysis(src, zone_radius=zone_radius, grid_spacing=diaphragm_spacing,
-                                           max_thickness=max_diaphragm_thickness, **common)
+                                           max_thickness=max_diaphragm_thickness, contact_cutoff=contact_cutoff,
+                                           **common)
         self.pore = PoreAnalysis(src, zone_radius=zone_radius, grid_spacing=pore_spacing, block_radius=block_radius,
                                  min_pore_radius=min_pore_radius, min_rim_seal=min_rim_seal,
                                  contact_cutoff=contact_cutoff, **common)

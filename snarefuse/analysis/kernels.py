@@ -702,12 +702,18 @@ def diaphragm_mask(profiles: ColumnProfiles, max_thickness: float) -> NDArray[np
 
 def compute_diaphragm(grid: LateralGrid, u: FloatArray, v: FloatArray, s: FloatArray, is_a: NDArray[np.bool_],
                       max_thickness: float = 6.0, pool_radius: float = 1.0, layer_tolerance: float = 1.0,
-                      up: NDArray[np.bool_] | None = None, **profile_options: float) -> RegionResult:
+                      up: NDArray[np.bool_] | None = None, seal_u: FloatArray | None = None,
+                      seal_v: FloatArray | None = None, min_seal: float = 0.5, seal_probe: float = 1.0,
+                      **profile_options: float) -> RegionResult:
     """Hemifusion diaphragm: the single-bilayer region of the contact zone.
 
     1. Columns whose pooled head profile passes :func:`diaphragm_mask` (with the lipid orientations ``up``,
-       tail -> head along ``+s``, when given) are diaphragm columns; the connected set on the axis (else the
-       largest) is the core.
+       tail -> head along ``+s``, when given) are diaphragm columns. When joining beads are given
+       (``seal_u, seal_v``: tail beads in contact with the other membrane's tails), a connected set of them
+       counts only if at least ``min_seal`` of its columns have one within ``seal_probe`` nm: the core of a
+       diaphragm is where the two distal leaflets' tails meet, while the rims of two holes torn separately
+       can line up into a two-peak column with no tail of one membrane touching the other's. The connected
+       set on the axis (else the largest) is the core.
     2. Pooling erodes the core's edge by up to the pooling radius, so the columns within that distance of the
        core are added back when each of their own heads lies within the core's two head layers (the median
        lowest and highest peak, +- ``layer_tolerance`` nm): a column of two apposed bilayers has heads
@@ -717,7 +723,16 @@ def compute_diaphragm(grid: LateralGrid, u: FloatArray, v: FloatArray, s: FloatA
     """
     prof = compute_column_profiles(grid, u, v, s, is_a, pool_radius=pool_radius, up=up,
                                    **profile_options)  # type: ignore[arg-type]
-    core = pick_region(grid, diaphragm_mask(prof, max_thickness))
+    cand = diaphragm_mask(prof, max_thickness) & grid.inside()
+    if seal_u is not None and seal_v is not None and cand.any():
+        U, V = grid.centers()
+        near = np.zeros(grid.shape, bool)
+        near[cand] = lateral_distance_function(grid, seal_u, seal_v)(U[cand], V[cand]) <= seal_probe
+        lab, n = label_regions(cand, grid.periodic)
+        frac = (np.bincount(lab.ravel(), weights=near.ravel().astype(float), minlength=n + 1)
+                / np.maximum(np.bincount(lab.ravel(), minlength=n + 1), 1))
+        cand &= frac[lab] >= min_seal
+    core = pick_region(grid, cand)
     if not core.found:
         return core
     size = _pool_size(grid, pool_radius)
