@@ -309,3 +309,19 @@ def test_render_a_single_membrane_draws_first_and_last_frames(tmp_path: Path) ->
     assert sorted(p.name for p in r.files) == ["section_first.png", "section_last.png", "stages.png", "top_first.png",
                                                "top_last.png"]
     assert any("one membrane" in n for n in r.notes) and any("hole in membrane 0" in n for n in r.notes)
+
+
+def test_a_render_that_fails_half_way_leaves_a_directory_it_can_reuse(path_run: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("drawing failed")
+
+    out = tmp_path / "pics"
+    with monkeypatch.context() as m:
+        m.setattr(R, "plot_top_view", broken)
+        with pytest.raises(RuntimeError):
+            R.render_run(path_run, out, frames=[0], movie=False)
+    assert (out / "section_frame00000.png").exists()
+    r = R.render_run(path_run, out, frames=[0], movie=False)
+    assert json.loads((out / R.RENDER_INDEX).read_text())["complete"] is True
+    assert sorted(p.name for p in r.files) == ["section_frame00000.png", "stages.png", "top_frame00000.png"]

@@ -231,6 +231,14 @@ def render_run(run_dir: str | Path, out_dir: str | Path | None = None, *, frames
     if missing:
         raise RenderError(f"frames {missing}: not in {traj} ({src.path}); it has fewer frames")
     out.mkdir(parents=True, exist_ok=True)
+    # the index first, listing everything this render may write, so that a render that fails half-way
+    # leaves a directory a later render still recognises as its own
+    planned = [f"{k}_{name}.{fmt}" for name in names for k in ("section", "top")] + [f"stages.{fmt}"]
+    planned += ["movie.gif", "movie.mp4"] if movie else []
+    index = {"run_dir": str(run_dir), "slab_nm": slab_nm, "top_depth_nm": top_depth_nm,
+             "frames": {name: f for (_, f), name in zip(wanted, names)}}
+    atomic_write_json(out / RENDER_INDEX, {**index, "files": sorted(set(previous.get("files", [])) | set(planned)),
+                                           "complete": False})
     written: list[Path] = []
     snaps: list[Snapshot] = []
     for (state, f), name in zip(wanted, names):
@@ -289,8 +297,6 @@ def render_run(run_dir: str | Path, out_dir: str | Path | None = None, *, frames
         p = out / str(old)
         if p not in written and p.parent == out and p.exists():
             p.unlink()
-    atomic_write_json(out / RENDER_INDEX, {"run_dir": str(run_dir), "files": [p.name for p in written],
-                                           "frames": {name: f for (_, f), name in zip(wanted, names)},
-                                           "slab_nm": slab_nm, "top_depth_nm": top_depth_nm})
+    atomic_write_json(out / RENDER_INDEX, {**index, "files": [p.name for p in written], "complete": True})
     result.files = written
     return result
