@@ -160,33 +160,99 @@ def _pore_message(run_dir: str, events: "FusionEventReporter", status: str, step
     return f"{opened}; it stops at t = {when(events.stop_time_ps or 0.0)}, not reached yet; see events.json"
 
 
+#: How long the quickstart runs on after the fusion pore opens before it stops.
+QUICKSTART_STOP_AFTER_PORE = "10 tau"
+
+
 @main.command()
 @click.option("-o", "--output", default="quickstart-run", show_default=True, type=click.Path(file_okay=False),
               help="Run directory for the quickstart system.")
 @click.option("--steps", type=click.IntRange(min=0), default=None,
-              help="Total MD steps (default: the shipped quickstart spec's run.steps).")
+              help="Most MD steps (default: the shipped quickstart spec's run.steps); the run stops earlier, "
+                   f"{QUICKSTART_STOP_AFTER_PORE} after a fusion pore opens.")
 @click.option("--platform", type=click.Choice(["auto", "Reference", "CPU", "OpenCL", "CUDA", "HIP"]), default=None,
               help="OpenMM platform (default: auto).")
-def quickstart(output: str, steps: int | None, platform: str | None) -> None:
-    """Build, run and analyse the embedded default fusion system (a few minutes on a CPU).
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU platform threads.")
+@click.option("--no-render", is_flag=True, help="Skip the pictures (cross-sections, top views, animation).")
+def quickstart(output: str, steps: int | None, platform: str | None, threads: int | None, no_render: bool) -> None:
+    """Build, run, analyse and draw the embedded default fusion system: a small vesicle docked on a planar
+    membrane by SNARE complexes, under tension, that fuses within a few minutes on a CPU.
 
-    Equivalent to 'snarefuse build quickstart -o DIR && snarefuse run DIR && snarefuse analyze DIR'.
+    Equivalent to 'snarefuse build quickstart -o DIR && snarefuse run DIR --stop-after-pore "10 tau" &&
+    snarefuse analyze DIR && snarefuse render DIR', then prints the fusion states reached with their times.
     Running it again resumes or does nothing; results land in DIR/analysis/.
     """
     from .build import build_system
-    from .errors import SnarefuseError
+    from .errors import RunInterrupted, SnarefuseError
+    from .events import FusionEventReporter
     from .runner import run_simulation
     from .spec import example_spec_path, load_spec
 
     try:
         built = build_system(load_spec(example_spec_path("quickstart")))
         built.save(output)
-        click.echo(f"built {output}: {built.manifest['n_atoms']} beads, geometry {built.manifest['geometry']}")
-        r = run_simulation(output, steps=steps, platform=platform)
-        click.echo(f"run: {r.status} at step {r.step} on {r.platform}")
+        m = built.manifest
+        click.echo(f"built {output}: {m['n_atoms']} beads, geometry {m['geometry']}, "
+                   f"{len(m.get('snares') or [])} SNARE complexes")
+        events = FusionEventReporter.from_run(output, QUICKSTART_STOP_AFTER_PORE)
+        r = run_simulation(output, steps=steps, platform=platform, threads=threads, extra_reporters=[events])
+        click.echo(f"run: {r.status} at step {r.step} on {r.platform} ({r.steps_per_second:,.0f} steps/s)")
+        click.echo(_pore_message(output, events, r.status, r.step))
         _analyze(output)
+        if not no_render:
+            from .render import render_run
+
+            pictures = render_run(output)
+            click.echo(f"pictures written to {pictures.out_dir}")
+        for line in fusion_report(Path(output)):
+            click.echo(line)
+    except RunInterrupted as e:
+        click.echo(f"{output}: {e}; run 'snarefuse quickstart -o {output}' again to resume")
+        sys.exit(128 + e.signum)
     except SnarefuseError as e:
         _fail(e)
+
+
+def fusion_report(run_dir: Path) -> list[str]:
+    """What happened in an analysed two-membrane run: each fusion state reached with its first-passage time
+    (tau and diffusion-calibrated ns), the smallest gap, and where the figures and pictures are."""
+    summary = json.loads((run_dir / "analysis" / "summary.json").read_text())
+    fusion = summary.get("fusion") or {}
+    if "skipped" in fusion:
+        return [f"fusion analysis skipped: {fusion['skipped']}"]
+    from .analysis.kernels import STATES
+
+    persist = fusion.get("persist_frames", "?")
+    lines = [f"fusion states reached (first passage; flicker rule: {persist} consecutive frames):"]
+    first = fusion.get("first_passage") or {}
+    order = [s for s in STATES if s in first] + sorted(set(first) - set(STATES))
+    reached = [(state, first[state]) for state in order if first[state].get("time_tau") is not None]
+    for state, fp in reached:
+        lines.append(f"  {state:<14} {fp['time_tau']:8.1f} tau  = {fp['time_physical_ns']:9.1f} ns (diffusion-"
+                     f"calibrated)   frame {fp['frame']}")
+    if not reached:
+        lines.append(f"  none yet: no state has held for {persist} consecutive frames")
+    if fusion.get("ruptured"):
+        lines.append("  WARNING: a membrane ruptured outside a fusion pore (lysis); see fusion.csv")
+    gap, before = _smallest_gap_before_stalk(run_dir / "analysis" / "fusion.csv", (first.get("stalk") or {}).get("frame"))
+    if gap is not None:
+        lines.append(f"smallest head-plane gap near the contact axis{before}: {gap:.2f} nm")
+    if fusion.get("max_state_reached"):
+        lines.append(f"most advanced state: {fusion['max_state_reached']}")
+    lines.append(f"figures: {run_dir / 'analysis'}/*.png   pictures: {run_dir / 'analysis' / 'render'}/")
+    return lines
+
+
+def _smallest_gap_before_stalk(fusion_csv: Path, stalk_frame: int | None) -> tuple[float | None, str]:
+    """The smallest head-plane gap (``min_gap_nm`` of fusion.csv) over the frames before the stalk, when
+    the membranes were still two (after it the two head surfaces merge and a gap means nothing)."""
+    import csv
+
+    with open(fusion_csv, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if stalk_frame is None or int(r["frame"]) < stalk_frame]
+    gaps = [float(r["min_gap_nm"]) for r in rows if r.get("min_gap_nm") not in (None, "", "nan")]
+    gaps = [g for g in gaps if math.isfinite(g)]
+    return (min(gaps) if gaps else None), ("" if stalk_frame is None else " before the stalk")
 
 
 def _analyze(run_dir: str, out_dir: str | None = None, **options: object) -> None:

@@ -1,0 +1,120 @@
+#!/usr/bin/env python
+"""First-passage times of a fusion example over several seeds: does it fuse, and when.
+
+Builds a shipped example (or a spec file) once per seed (``seed`` overridden, every other field as shipped),
+runs each with ``--stop-after-pore`` through the in-run fusion reporter on the CPU platform, analyses each run
+with ``snarefuse analyze`` and writes one JSON with, per seed, the first-passage time of every fusion state
+(τ and diffusion-calibrated ns), whether a rupture was seen, the smallest gap, the steps run, the wall time and
+the steps per second; and, over seeds, how many reached each state. Run directories that exist are resumed,
+so an interrupted bench continues where it stopped.
+
+    python bench/fusion_seeds.py fusion_planar_control --seeds 1 2 3 4 5 --jobs 2 --threads 1 \\
+        --dir /tmp/fusion-seeds --out bench/results/fusion_seeds_planar_control.json
+    python bench/fusion_seeds.py quickstart --seeds 1 2 3 4 5 --set system.snares.n_complexes=0 ...
+
+``--set key=value`` overrides a spec field (YAML value), e.g. ``run.barostat.surface_tension="30 mN/m"``.
+Results and their reading: docs/fusion.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from snarefuse.spec import example_spec_path, load_spec
+
+STATES = ("stalk", "hemifused", "pore", "expanded_pore")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def spec_for(example: str, seed: int, overrides: dict[str, Any]) -> Any:
+    path = Path(example)
+    if not path.exists():
+        path = example_spec_path(example)
+    return load_spec(path).with_overrides({**overrides, "seed": seed})
+
+
+def run_one(example: str, seed: int, overrides: dict[str, Any], root: str, threads: int, delay: str,
+            steps: int | None) -> dict[str, Any]:
+    from snarefuse.analysis.pipeline import analyze_run
+    from snarefuse.build import build_system
+    from snarefuse.events import FusionEventReporter
+    from snarefuse.runner import run_simulation
+
+    d = Path(root) / f"seed{seed}"
+    build_system(spec_for(example, seed, overrides)).save(d)
+    events = FusionEventReporter.from_run(d, delay)
+    t0 = time.perf_counter()
+    r = run_simulation(d, steps=steps, platform="CPU", threads=threads, extra_reporters=[events], progress=False)
+    wall = time.perf_counter() - t0
+    analyze_run(d, figures=False)
+    fusion = json.loads((d / "analysis" / "summary.json").read_text())["fusion"]
+    fp = fusion["first_passage"]
+    return {"seed": seed, "dir": str(d), "status": r.status, "steps": r.step, "wall_s": round(wall, 1),
+            "steps_per_second": round(r.steps_per_second, 2),
+            "in_run_pore_step": events.event.step if events.event is not None else None,
+            "first_passage_tau": {s: fp.get(s, {}).get("time_tau") for s in STATES},
+            "first_passage_physical_ns": {s: fp.get(s, {}).get("time_physical_ns") for s in STATES},
+            "rupture_tau": (fp.get("rupture") or {}).get("time_tau"), "ruptured": bool(fusion.get("ruptured")),
+            "max_state": fusion.get("max_state_reached"), "min_gap_nm": fusion.get("min_gap_nm")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("example", help="shipped example name or spec file")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--dir", required=True, help="parent of the run directories (seed<N>/)")
+    ap.add_argument("--out", required=True, help="JSON file to write")
+    ap.add_argument("--jobs", type=int, default=1, help="runs at once")
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads per run")
+    ap.add_argument("--delay", default="10 tau", help="stop this long after the pore (--stop-after-pore)")
+    ap.add_argument("--steps", type=int, default=None, help="most steps per run (default: the spec's run.steps)")
+    a = ap.parse_args(argv)
+    overrides: dict[str, Any] = {}
+    for kv in a.sets:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            ap.error(f"--set {kv!r}: expected KEY=VALUE")
+        overrides[key] = yaml.safe_load(value)
+    spec = spec_for(a.example, a.seeds[0], overrides)  # refuse a bad spec before starting anything
+    with ProcessPoolExecutor(max_workers=a.jobs) as pool:
+        futures = [pool.submit(run_one, a.example, s, overrides, a.dir, a.threads, a.delay, a.steps)
+                   for s in a.seeds]
+        runs = []
+        for f in futures:
+            runs.append(f.result())
+            print(json.dumps(runs[-1]), flush=True)
+    n = len(runs)
+    reached = {s: sum(r["first_passage_tau"][s] is not None for r in runs) for s in STATES}
+    out = {"example": a.example, "overrides": overrides, "seeds": a.seeds, "steps_per_run": spec.run.steps,
+           "tau_ps": spec.model.units.tau_ps, "delay": a.delay, "threads": a.threads, "jobs": a.jobs,
+           "cpu": cpu_model(), "python": sys.version.split()[0],
+           "reached": {s: f"{k}/{n}" for s, k in reached.items()},
+           "ruptured": f"{sum(r['ruptured'] for r in runs)}/{n}", "runs": runs,
+           "command": "python bench/fusion_seeds.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps({k: out[k] for k in ("example", "reached", "ruptured", "cpu")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
