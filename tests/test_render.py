@@ -185,6 +185,19 @@ def test_a_hole_in_one_membrane_is_found_and_picked_for_a_rupture() -> None:
     assert "stalk" not in sn.events and "diaphragm" not in sn.events
 
 
+def test_recenter_turns_a_vesicle_section_towards_an_off_axis_event() -> None:
+    sn = _snapshot(ts.vesicle_on_bilayer(6.0, n_side=24))
+    assert not sn.cf.periodic
+    turned = R.recenter(sn, (3.0, 3.0), "stalk")
+    np.testing.assert_allclose(turned.section_angle_deg, 45.0)
+    np.testing.assert_array_equal(turned.coords, sn.coords)
+    assert R.recenter(sn, (0.5, 0.2), "stalk") is sn  # within OFF_AXIS_NM of the axis: left alone
+    # the turned section holds the beads of the diagonal slab
+    _, _, _, sel = R.section_plane(sn.coords, 2.0, turned.section_angle_deg)
+    diag = np.abs(sn.coords[:, 0] - sn.coords[:, 1]) / np.sqrt(2) <= 1.0
+    np.testing.assert_array_equal(sel, diag)
+
+
 # ------------------------------------------------------------------------------ picture content
 def test_cross_section_shows_membrane_b_above_membrane_a() -> None:
     """Both head colours present; membrane B (red) above the contact plane, A (blue) below."""

@@ -247,12 +247,16 @@ def render_run(run_dir: str | Path, out_dir: str | Path | None = None, *, frames
         snaps.append(make_snapshot(xyz, box, classes, label, settings))
     with_event = [sn for sn in snaps if sn.event_uv is not None]
     center_on = with_event[-1] if with_event else None
-    if center_on is not None and center_on.cf.periodic:
+    if center_on is not None:
         on = f"{center_on.event} of frame {center_on.label.frame}"
         snaps = [recenter(sn, center_on.event_uv, on) for sn in snaps]
         u, v = snaps[0].center
-        result.notes.append(f"planar membranes: pictures centred on the {on} at (u, v) = ({u:.1f}, {v:.1f}) nm "
-                            "from the contact axis")
+        if snaps[0].center_on and snaps[0].cf.periodic:
+            result.notes.append(f"planar membranes: pictures centred on the {on} at (u, v) = ({u:.1f}, {v:.1f}) nm "
+                                "from the contact axis")
+        elif snaps[0].center_on:
+            result.notes.append(f"cross-sections turned {snaps[0].section_angle_deg:.0f}° about the contact axis to "
+                                f"pass through the {on} at (u, v) = ({u:.1f}, {v:.1f}) nm")
     lim = section_limits(snaps, slab_nm)
     for sn, name in zip(snaps, names):
         fig = _figure(section_figsize(lim, 7.0))

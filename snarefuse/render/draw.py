@@ -90,7 +90,7 @@ def section_limits(snapshots: Sequence[Snapshot], slab_nm: float = SLAB_NM, marg
     plus ``margin_nm``; laterally at most the box (periodic contact frames)."""
     xs, ys = [], []
     for sn in snapshots:
-        x, y, _, sel = section_plane(sn.coords, slab_nm)
+        x, y, _, sel = section_plane(sn.coords, slab_nm, sn.section_angle_deg)
         sel &= np.isin(sn.classes.kind, (HEAD, TAIL, PROTEIN, TMD))
         xs.append(x[sel])
         ys.append(y[sel])
@@ -114,17 +114,21 @@ def _center_text(snapshot: Snapshot) -> str:
     if not snapshot.center_on:
         return ""
     u, v = snapshot.center
-    return f"\ncentred on the {snapshot.center_on} at (u, v) = ({u:.1f}, {v:.1f}) nm"
+    if snapshot.cf.periodic:
+        return f"\ncentred on the {snapshot.center_on} at (u, v) = ({u:.1f}, {v:.1f}) nm"
+    return (f"\nsection at {snapshot.section_angle_deg:.0f}° through the {snapshot.center_on} at (u, v) = "
+            f"({u:.1f}, {v:.1f}) nm")
 
 
-def plot_cross_section(snapshot: Snapshot, ax: Any = None, slab_nm: float = SLAB_NM, angle_deg: float = 0.0,
-                       limits: Limits | None = None, legend: bool = True,
+def plot_cross_section(snapshot: Snapshot, ax: Any = None, slab_nm: float = SLAB_NM,
+                       angle_deg: float | None = None, limits: Limits | None = None, legend: bool = True,
                        title: bool = True, sigma_nm: float = K.SIGMA_NM) -> Any:
     """Cross-section through the contact axis: the beads of a slab ``slab_nm`` thick containing the axis,
     on the (lateral, normal) plane, equal aspect, axes in nm; nearer beads drawn over (and a little
     brighter than) farther ones. Returns the Axes."""
     ax = _axes(ax)
-    x, y, depth, sel = section_plane(snapshot.coords, slab_nm, angle_deg)
+    angle = snapshot.section_angle_deg if angle_deg is None else angle_deg
+    x, y, depth, sel = section_plane(snapshot.coords, slab_nm, angle)
     (x0, x1), (y0, y1) = limits if limits is not None else section_limits([snapshot], slab_nm)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
@@ -175,10 +179,10 @@ def plot_top_view(snapshot: Snapshot, ax: Any = None, depth_nm: float = TOP_DEPT
         if len(idx):
             ax.scatter(c[idx, 0], c[idx, 1], s=_bead_area(ax, scale * BEAD_SCALE * sigma_nm), c=colors[idx],
                        linewidths=0, rasterized=True)
+    from matplotlib.lines import Line2D
+
     handles = _handles(legend_entries(snapshot.classes, snapshot.cf.membranes, gas=False))
     if masks and snapshot.grid is not None:
-        from matplotlib.lines import Line2D
-
         U, V = snapshot.grid.centers()
         outlines = [(snapshot.diaphragm, DIAPHRAGM_COLOR, "--", "diaphragm"),
                     (snapshot.pore, PORE_COLOR, "-", "open through both" if len(snapshot.cf.membranes) > 1 else "hole")]
@@ -193,6 +197,11 @@ def plot_top_view(snapshot: Snapshot, ax: Any = None, depth_nm: float = TOP_DEPT
         phi = np.linspace(0, 2 * np.pi, 200)
         ax.plot(snapshot.zone_radius * np.cos(phi), snapshot.zone_radius * np.sin(phi), color="0.4", lw=0.8, ls=":")
     ax.plot([0], [0], marker="+", color="k", ms=10, mew=1.2)
+    a = np.radians(snapshot.section_angle_deg)
+    reach = float(np.hypot(*lim[0]))
+    ax.plot([-reach * np.cos(a), reach * np.cos(a)], [-reach * np.sin(a), reach * np.sin(a)], color="0.3", lw=0.8,
+            ls="-.", zorder=3)
+    handles.append(Line2D([], [], color="0.3", lw=0.8, ls="-.", label="cross-section plane"))
     ax.set_xlabel("u (nm)")
     ax.set_ylabel("v (nm)")
     if title:

@@ -36,6 +36,8 @@ SLAB_NM = 2.0
 #: Default depth of the top view around the contact plane (|s| <= depth / 2), nm: thin enough that
 #: a docked pair shows its facing heads and a stalk or diaphragm shows as a patch of tails.
 TOP_DEPTH_NM = 2.0
+#: Distance from a vesicle's contact axis beyond which the cross-section turns to pass through an event, nm.
+OFF_AXIS_NM = 1.0
 #: Lateral radius of a cluster of inter-membrane tail contacts taken as one stalk, nm.
 STALK_CLUSTER_NM = 3.0
 
@@ -260,6 +262,8 @@ class Snapshot:
     #: Lateral point (u, v) the pictures are centred on (the contact axis unless recentred).
     center: tuple[float, float] = (0.0, 0.0)
     center_on: str = ""
+    #: Azimuth of the cross-section plane about the axis, degrees (0: the (u, s) plane).
+    section_angle_deg: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -397,11 +401,18 @@ def _stalk_center(xyz: F, box: F, lip: LipidIndex, settings: ContactSettings, co
 
 
 def recenter(snapshot: Snapshot, center: tuple[float, float] | None, on: str = "") -> Snapshot:
-    """The snapshot with its lateral origin moved to ``center`` (u, v), periodic contact frames only
-    (planar-planar: an event can happen anywhere in the box); rounded to whole cells of the mask grid so
-    that beads and masks move together. Non-periodic frames (vesicles) are returned unchanged."""
-    if center is None or not snapshot.cf.periodic:
+    """Point the pictures at ``center`` (u, v). Periodic contact frames (planar-planar: an event can happen
+    anywhere in the box): the lateral origin moves there, rounded to whole cells of the mask grid so that
+    beads and masks move together. Non-periodic frames (vesicles, whose axis is fixed by their centre): the
+    cross-section turns about the axis to pass through ``center`` when it lies more than
+    :data:`OFF_AXIS_NM` off the axis."""
+    if center is None:
         return snapshot
+    if not snapshot.cf.periodic:
+        if math.hypot(*center) <= OFF_AXIS_NM:
+            return snapshot
+        return replace(snapshot, center=(float(center[0]), float(center[1])), center_on=on,
+                       section_angle_deg=math.degrees(math.atan2(center[1], center[0])))
     L = snapshot.box[:2]
     shift = np.array(center, dtype=float)
     rolls = (0, 0)
