@@ -220,8 +220,15 @@ def test_shipped_example_initialises_idempotently(tmp_path: Path):
 
 def test_shipped_snare_sweep_is_valid(tmp_path: Path):
     sw = load_sweep("sweep_snares", workspace=tmp_path / "ws")
-    assert sorted({p.parameters["system.snares.n_complexes"] for p in sw.points}) == [1, 2, 3, 4, 5]
+    assert sorted({p.parameters["system.snares.n_complexes"] for p in sw.points}) == [0, 2, 4, 6, 8]
     assert len(sw.points) == 40 and sw.stop_event == "pore"
+    # every level builds (complexes pointing at each other across the periodic boundary stay clear)
+    from snarefuse.build import build_system
+
+    for n in (0, 2, 4, 6, 8):
+        p = next(p for p in sw.points if p.parameters["system.snares.n_complexes"] == n)
+        built = build_system(p.spec)
+        assert len(built.manifest.get("snares") or []) == n
     demo = load_sweep("sweep_snares_demo", workspace=tmp_path / "demo")
     assert sorted({p.parameters["system.snares.n_complexes"] for p in demo.points}) == [1, 2, 4]
     assert len(demo.points) == 6
