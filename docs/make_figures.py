@@ -1,19 +1,20 @@
 """Regenerate the figures of the README and docs into docs/img/.
 
-    python docs/make_figures.py                      # reuses ./quickstart-run if it has been analysed
-    python docs/make_figures.py --run /tmp/qs --steps 10000 --platform CPU
+    python docs/make_figures.py                      # reuses ./quickstart-run if it has been analysed and drawn
+    python docs/make_figures.py --run /tmp/qs --platform CPU
 
-``docs/img/fusion_separation_pore.png``: separation of the facing head-group surfaces and fusion-pore
-radius vs time, for
+From a run of ``snarefuse quickstart`` (made here if ``RUN/analysis/render/stages.png`` does not exist: the shipped
+quickstart system, stopped 10 tau after its fusion pore, about 10 min on two CPU cores):
 
-* left, a **real run**: the shipped quickstart system (two 2,000-lipid Cooke bilayers 3.5 nm apart bridged
-  by four SNARE complexes, 13,012 beads), ``--steps`` MD steps (default 10,000 = 100 tau), analysed with
-  :func:`snarefuse.analysis.analyze_run` (what ``snarefuse quickstart`` does). The run is made here if
-  ``RUN/analysis/fusion.csv`` does not exist (about 6 min on two CPU cores);
-* right, the **synthetic** known-answer fusion path :func:`snarefuse.analysis.testsystems.fusion_path`
-  (built, not simulated), analysed with :class:`snarefuse.analysis.FusionAnalysis`, known answers as crosses.
+* ``docs/img/quickstart_stages.png`` (the README figure): ``snarefuse render``'s cross-sections at the first-passage
+  frame of each fusion state above the timeline, reduced to a palette so it stays small;
+* ``docs/img/quickstart_section_pore.png``, ``quickstart_top_pore.png``: the pore frame's cross-section and top view;
+* ``docs/img/fusion_separation_pore.png``: separation of the facing head-group surfaces and fusion-pore radius vs
+  time, left for the real run, right for the **synthetic** known-answer fusion path
+  :func:`snarefuse.analysis.testsystems.fusion_path` (built, not simulated), analysed with
+  :class:`snarefuse.analysis.FusionAnalysis`, known answers as crosses.
 
-The caption in README.md states the run's step count; keep it in line with ``--steps``.
+The README caption states the run's first-passage times; keep it in line with the run.
 """
 
 from __future__ import annotations
@@ -31,26 +32,34 @@ IMG = HERE / "img"
 MAX_PNG_BYTES = 200_000
 
 
-def real_run(run_dir: Path, steps: int, platform: str) -> tuple[dict, dict]:
-    """The quickstart run's fusion table and facts (made and analysed first if needed)."""
-    from snarefuse.analysis import Table, analyze_run
+def real_run(run_dir: Path, platform: str) -> tuple[dict, dict]:
+    """The quickstart run's fusion table and facts (made, analysed and drawn first if needed)."""
+    from snarefuse.analysis import Table
 
-    if not (run_dir / "analysis" / "fusion.csv").exists():
-        from snarefuse.build import build_system
-        from snarefuse.runner import run_simulation
-        from snarefuse.spec import example_spec_path, load_spec
+    if not (run_dir / "analysis" / "render" / "stages.png").exists():
+        from snarefuse.cli import main as cli
 
-        if not (run_dir / "system.xml").exists():
-            build_system(load_spec(example_spec_path("snare_two_bilayers"))).save(run_dir)
-        run_simulation(run_dir, steps=steps, platform=platform)
-        analyze_run(run_dir)
+        cli(["quickstart", "-o", str(run_dir), "--platform", platform], standalone_mode=False)
     run = json.loads((run_dir / "run.json").read_text())
     manifest = json.loads((run_dir / "manifest.json").read_text())
     table = Table.from_csv(run_dir / "analysis" / "fusion.csv")
     facts = {"step": run["step"], "platform": run["platform"], "n_atoms": manifest["n_atoms"],
+             "n_complexes": len(manifest.get("snares") or []),
              "tau_ps": run["units"]["tau_ps"], "tau_diffusion_ns": run["units"]["tau_diffusion_ns"],
              "length_tau": float(table["time_ps"][-1]) / run["units"]["tau_ps"]}
     return table, facts
+
+
+def small_png(src: Path, dst: Path, scale: float = 1.0) -> int:
+    """Copy a picture as a 128-colour palette PNG (the renders are ~4x larger in full colour)."""
+    from PIL import Image
+
+    with Image.open(src) as im:
+        im = im.convert("RGB")
+        if scale != 1.0:
+            im = im.resize((round(im.width * scale), round(im.height * scale)), Image.LANCZOS)
+        im.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(dst, optimize=True)
+    return dst.stat().st_size
 
 
 def synthetic() -> tuple[dict, dict, dict]:
@@ -70,7 +79,7 @@ def draw(real: dict, facts: dict, syn: dict, first_passage: dict, known: dict) -
     fig = Figure(figsize=(10, 6.2), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 2, sharex="col")
-    titles = (f"real run: quickstart, 4 SNARE complexes, {facts['n_atoms']:,} beads,\n"
+    titles = (f"real run: quickstart, {facts['n_complexes']} SNARE complexes, {facts['n_atoms']:,} beads,\n"
               f"{facts['step']:,} steps ({facts['length_tau']:.0f} τ) on {facts['platform']}",
               "synthetic known-answer fusion path\n(testsystems.fusion_path: built, not simulated)")
     for col, (table, title) in enumerate(zip((real, syn), titles)):
@@ -109,17 +118,24 @@ def draw(real: dict, facts: dict, syn: dict, first_passage: dict, known: dict) -
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", type=Path, default=Path("quickstart-run"),
-                    help="quickstart run directory (made if it has no analysis/fusion.csv)")
-    ap.add_argument("--steps", type=int, default=10_000, help="MD steps of the run if it is made here")
+                    help="quickstart run directory (made if it has no analysis/render/stages.png)")
     ap.add_argument("--platform", default="CPU", help="OpenMM platform of the run if it is made here")
     args = ap.parse_args()
-    real, facts = real_run(args.run, args.steps, args.platform)
-    png = draw(real, facts, *synthetic())
+    real, facts = real_run(args.run, args.platform)
     IMG.mkdir(exist_ok=True)
+    render = args.run / "analysis" / "render"
+    for src, name, scale in (("stages.png", "quickstart_stages.png", 0.75),
+                             ("section_pore.png", "quickstart_section_pore.png", 1.0),
+                             ("top_pore.png", "quickstart_top_pore.png", 1.0)):
+        if (render / src).exists():
+            size = small_png(render / src, IMG / name, scale)
+            print(f"wrote {IMG / name} ({size // 1000} kB)")
+    png = draw(real, facts, *synthetic())
     out = IMG / "fusion_separation_pore.png"
     out.write_bytes(png)
-    if len(png) > MAX_PNG_BYTES:
-        raise SystemExit(f"{out}: {len(png)} bytes, above {MAX_PNG_BYTES}; lower the dpi")
+    for path in [out] + [IMG / n for n in ("quickstart_stages.png", "quickstart_section_pore.png")]:
+        if path.exists() and path.stat().st_size > MAX_PNG_BYTES:
+            raise SystemExit(f"{path}: {path.stat().st_size} bytes, above {MAX_PNG_BYTES}; lower the resolution")
     print(f"wrote {out} ({len(png) // 1000} kB) from {args.run} ({facts['step']} steps on {facts['platform']})")
 
 
