@@ -338,3 +338,16 @@ def test_a_render_that_fails_half_way_leaves_a_directory_it_can_reuse(path_run: 
     r = R.render_run(path_run, out, frames=[0], movie=False)
     assert json.loads((out / R.RENDER_INDEX).read_text())["complete"] is True
     assert sorted(p.name for p in r.files) == ["section_frame00000.png", "stages.png", "top_frame00000.png"]
+
+
+@pytest.mark.parametrize("system,outlined", [("pore", False), ("torn", True)])
+def test_top_view_outlines_a_hole_of_one_membrane_only_when_it_is_not_a_fusion_pore(system: str,
+                                                                                      outlined: bool) -> None:
+    """Over a fusion pore each membrane's projection is open wider than both together: that is no rupture."""
+    t = ts.fusion_pore(3.0, n_side=24) if system == "pore" else _torn()
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = R.plot_top_view(_snapshot(t), ax=fig.add_subplot(1, 1, 1))
+    labels = [x.get_text() for x in ax.get_legend().get_texts()]
+    assert any(lab.startswith("hole in membrane") for lab in labels) == outlined
+    assert ("open through both" in labels) == (system == "pore")

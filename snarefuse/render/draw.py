@@ -187,8 +187,11 @@ def plot_top_view(snapshot: Snapshot, ax: Any = None, depth_nm: float = TOP_DEPT
         outlines = [(snapshot.diaphragm, DIAPHRAGM_COLOR, "--", "diaphragm"),
                     (snapshot.pore, PORE_COLOR, "-", "open through both" if len(snapshot.cf.membranes) > 1 else "hole")]
         for k, hole in enumerate(snapshot.holes[:2]):
-            outlines.append((None if hole is None or snapshot.pore is None else hole & ~snapshot.pore,
-                             HEAD_COLORS[k], ":", f"hole in membrane {snapshot.cf.membranes[k]} only"))
+            # over a fusion pore each membrane's projection is open wider than both together (the rim is the
+            # other membrane's): a hole of one membrane counts only where it overlaps no opening through both
+            alone = hole is not None and not (snapshot.pore is not None and (hole & snapshot.pore).any())
+            outlines.append((hole if alone else None, HEAD_COLORS[k], ":",
+                             f"hole in membrane {snapshot.cf.membranes[k]} only"))
         for mask, color, ls, name in outlines:
             if mask is not None and mask.any() and U.shape[0] > 1 and U.shape[1] > 1:
                 ax.contour(U, V, mask.astype(float), levels=[0.5], colors=[color], linestyles=[ls], linewidths=1.5)
