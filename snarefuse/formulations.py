@@ -38,6 +38,10 @@ name                        what it is
                             cutoff is fixed when the formulation is applied: raising
                             ``cooke_sigma`` in a Context afterwards would cut the WCA short.
 ``split_tabulated``         ``split`` with the ``tabulated`` attraction.
+``native``                  the plugin's ``CookePairForce`` (:mod:`snarefuse.native`, C++ kernels for Reference
+                            and CPU; per-pair cutoffs and a Verlet skin). Only where the plugin is built;
+                            its cutoff follows the globals (``r_c + w_c``), so a ``cooke_wc`` raised in a
+                            Context is not cut short.
 ``interaction_groups``      two forces with interaction groups: the full pair potential
                             (tabulated tail) between attractive beads (``a > 0``) at
                             ``r_c + w_c`` (``CookePair``, group 2), and WCA between the other
@@ -79,6 +83,7 @@ from typing import Callable
 import numpy as np
 import openmm
 
+from . import native as _native
 from .errors import PlatformError, SnarefuseError
 from .forcefield import FORCE_GROUP_NONBONDED, forcefield_file
 
@@ -88,6 +93,7 @@ __all__ = [
     "FORCE_GROUP_SHORT_RANGE",
     "FORMULATIONS",
     "FormulationError",
+    "NATIVE_FORMULATION",
     "apply_formulation",
     "check_platform",
     "cooke_pair_forces",
@@ -155,6 +161,13 @@ def cooke_pair_forces(system: openmm.System) -> list[int]:
 
 def _read_model(system: openmm.System) -> CookePairModel:
     pair = [f for f in system.getForces() if f.getName() == PAIR_FORCE_NAME]
+    if len(pair) == 1 and _native.is_native(pair[0]):
+        p = _native.force_parameters(pair[0])
+        glob = {"cooke_eps": p.epsilon, "cooke_sigma": p.sigma, "cooke_wc": p.wc}
+        method = (openmm.CustomNonbondedForce.CutoffPeriodic if p.periodic
+                  else openmm.CustomNonbondedForce.CutoffNonPeriodic)
+        return CookePairModel(b=p.b, a=p.a, globals=glob, cutoff_nm=TWO_SIXTH * p.sigma + p.wc, method=method,
+                              exclusions=p.exclusions)
     if len(pair) != 1 or not isinstance(pair[0], openmm.CustomNonbondedForce):
         raise FormulationError(f"the System has {len(pair)} CustomNonbondedForce named {PAIR_FORCE_NAME!r}; "
                                "expected exactly one (create it with snarefuse.forcefield.create_system)")
@@ -358,6 +371,24 @@ def _apply(form: _Form, name: str, system: openmm.System, platform: str | None =
     return system
 
 
+def _apply_native(system: openmm.System, platform: str | None = None) -> openmm.System:
+    if platform is not None and not _native.available(platform):
+        raise PlatformError(f"formulation 'native' on platform {platform!r}: {_native.why_unavailable(platform)}")
+    model = _read_model(system)
+    if model.method not in (openmm.CustomNonbondedForce.CutoffPeriodic, openmm.CustomNonbondedForce.CutoffNonPeriodic):
+        raise FormulationError(f"formulation 'native' needs a cutoff method (CutoffPeriodic or CutoffNonPeriodic); "
+                               f"the CookePair force uses method {model.method}")
+    force = _native.create_force(
+        model.b, model.a, epsilon=model.globals["cooke_eps"], sigma=model.globals["cooke_sigma"],
+        wc=model.globals["cooke_wc"], exclusions=model.exclusions,
+        periodic=model.method == openmm.CustomNonbondedForce.CutoffPeriodic, name=PAIR_FORCE_NAME,
+        force_group=FORCE_GROUP_NONBONDED)
+    for i in sorted(cooke_pair_forces(system), reverse=True):
+        system.removeForce(i)
+    system.addForce(force)
+    return system
+
+
 _FORMS: dict[str, _Form] = {
     "expression": _Form("single", "select", "minsqrt"),
     "step": _Form("single", "step", "minsqrt"),
@@ -374,6 +405,9 @@ _FORMS: dict[str, _Form] = {
 #: Formulation name -> callable ``f(system, platform=None) -> system`` (modifies ``system`` in place).
 FORMULATIONS: dict[str, Callable[..., openmm.System]] = {
     name: functools.partial(_apply, form, name) for name, form in _FORMS.items()}
+#: The plugin's force (:mod:`snarefuse.native`): accepted by :func:`apply_formulation` but kept out of
+#: :data:`FORMULATIONS`, which lists the formulations every installation has.
+NATIVE_FORMULATION = "native"
 
 
 # ------------------------------------------------------------------------------ public API
@@ -415,6 +449,10 @@ def apply_formulation(system: openmm.System, name: str, *, platform: str | None 
     PlatformError
         ``interaction_groups`` for the CPU platform (or without ``platform``).
     """
+    if name == NATIVE_FORMULATION:
+        if copy:
+            system = _copy.deepcopy(system)
+        return _apply_native(system, platform=platform)
     if name not in FORMULATIONS:
         raise FormulationError(f"unknown force formulation {name!r}; known: {', '.join(FORMULATIONS)}")
     if copy:
@@ -430,6 +468,8 @@ def default_formulation(platform_name: str) -> str:
 def formulation_of(system: openmm.System) -> str | None:
     """Name of the formulation the System's ``CookePair`` force is written in, or None if unrecognised."""
     pair = [f for f in system.getForces() if f.getName() == PAIR_FORCE_NAME]
+    if len(pair) == 1 and _native.is_native(pair[0]):
+        return "native"
     if len(pair) != 1 or not isinstance(pair[0], openmm.CustomNonbondedForce):
         return None
     f = pair[0]
@@ -450,5 +490,7 @@ def check_platform(system: openmm.System, platform_name: str) -> None:
     run on ``platform_name`` (interaction groups on the CPU platform)."""
     for i in cooke_pair_forces(system):
         f = system.getForce(i)
+        if _native.is_native(f) and not _native.available(platform_name):
+            raise PlatformError(f"the System uses the native Cooke pair force: {_native.why_unavailable(platform_name)}")
         if isinstance(f, openmm.CustomNonbondedForce) and f.getNumInteractionGroups() > 0:
             _refuse_cpu(formulation_of(system) or "interaction_groups", platform_name)

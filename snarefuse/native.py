@@ -1,0 +1,288 @@
+"""The native Cooke pair force: an OpenMM plugin (``plugin/``) loaded at run time.
+
+The plugin's ``CookePairForce`` is the Cooke pair interaction written in C++ (Reference and CPU kernels; the
+potential is the one of ``forcefields/cooke3.xml`` and ``docs/model.md``: WCA size ``b_ij = sigma min(b_i, b_j)``,
+tail attraction ``a_ij = sqrt(a_i a_j)``, globals ``cooke_eps``, ``cooke_sigma``, ``cooke_wc`` changeable in a
+Context). It is optional: a plain ``pip install`` does not compile it, and everything else runs without it.
+
+Build it once (needs cmake and a C++17 compiler; the OpenMM headers come with the ``openmm`` wheel)::
+
+    python -m snarefuse.native build      # compiles plugin/ and copies the libraries next to this module
+    python -m snarefuse.native status     # says whether it loads, and why not
+
+Python reaches the force without a SWIG wrapper of its own: the plugin registers an XML serialization proxy,
+so :func:`create_force` writes the force as XML and lets ``openmm.XmlSerializer`` build the C++ object. What comes
+back is an ordinary ``openmm.Force`` that ``System.addForce``, ``copy.deepcopy`` and ``XmlSerializer`` handle
+like any other, as long as the plugin is loaded (:func:`load`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import openmm
+
+from .errors import SnarefuseError
+
+__all__ = [
+    "NativeError",
+    "NativeForceParameters",
+    "available",
+    "build",
+    "create_force",
+    "force_parameters",
+    "is_native",
+    "library_dir",
+    "load",
+    "native_platforms",
+    "why_unavailable",
+]
+
+#: Environment variable naming a directory with the built libraries (overrides :data:`DEFAULT_LIBRARY_DIR`).
+LIBRARY_DIR_ENV = "SNAREFUSE_NATIVE_DIR"
+#: Where ``python -m snarefuse.native build`` puts the libraries.
+DEFAULT_LIBRARY_DIR = Path(__file__).resolve().parent / "_native"
+#: The plugin's sources in a source checkout.
+PLUGIN_SOURCE = Path(__file__).resolve().parent.parent / "plugin"
+#: The API + serialization + Reference kernel library, and the CPU kernel library (loaded in this order).
+API_LIBRARY = "libSnarefuseCooke.so"
+CPU_LIBRARY = "libSnarefuseCookeCPU.so"
+#: The ``type`` the plugin's serialization proxy writes.
+XML_TYPE = "CookePairForce"
+#: ``CookePairForce::NonbondedMethod``.
+CUTOFF_NONPERIODIC, CUTOFF_PERIODIC = 1, 2
+
+
+class NativeError(SnarefuseError, RuntimeError):
+    """The native plugin is not built, does not load, or was asked for something it cannot do."""
+
+
+def library_dir() -> Path:
+    """Directory the plugin libraries are loaded from (``$SNAREFUSE_NATIVE_DIR`` or :data:`DEFAULT_LIBRARY_DIR`)."""
+    env = os.environ.get(LIBRARY_DIR_ENV)
+    return Path(env) if env else DEFAULT_LIBRARY_DIR
+
+
+@functools.lru_cache(maxsize=None)
+def _load() -> tuple[tuple[str, ...], str | None]:
+    """Load the libraries once. Returns (platforms with a kernel, reason for what is missing or None)."""
+    directory = library_dir()
+    api = directory / API_LIBRARY
+    if not api.is_file():
+        return (), (f"the native Cooke plugin is not built ({api} does not exist): run "
+                    "`python -m snarefuse.native build` (needs cmake and a C++17 compiler)")
+    try:
+        openmm.Platform.loadPluginLibrary(str(api))
+    except Exception as exc:  # OpenMMException from dlopen: a broken or mismatched build
+        return (), f"the native Cooke plugin {api} does not load: {exc}"
+    platforms = ["Reference"]
+    reason = None
+    cpu = directory / CPU_LIBRARY
+    if cpu.is_file():
+        try:
+            openmm.Platform.loadPluginLibrary(str(cpu))
+            platforms.append("CPU")
+        except Exception as exc:
+            reason = f"the native CPU kernel {cpu} does not load: {exc}"
+    else:
+        reason = f"the native CPU kernel was not built ({cpu} does not exist)"
+    return tuple(platforms), reason
+
+
+def load() -> tuple[str, ...]:
+    """Load the plugin (once per process) and return the platforms that have a native kernel.
+
+    Raises
+    ------
+    NativeError
+        The plugin is not built or does not load (the message says which and what to do).
+    """
+    platforms, reason = _load()
+    if not platforms:
+        raise NativeError(reason)
+    return platforms
+
+
+def available(platform_name: str | None = None) -> bool:
+    """Whether the plugin loads (and, given ``platform_name``, has a kernel for that platform)."""
+    platforms, _ = _load()
+    return bool(platforms) and (platform_name is None or platform_name in platforms)
+
+
+def native_platforms() -> tuple[str, ...]:
+    """Platforms with a native kernel; empty when the plugin is absent."""
+    return _load()[0]
+
+
+def why_unavailable(platform_name: str | None = None) -> str | None:
+    """Why the plugin (or its kernel for ``platform_name``) is absent; None when it is there."""
+    platforms, reason = _load()
+    if not platforms:
+        return reason
+    if platform_name is not None and platform_name not in platforms:
+        if platform_name == "CPU" and reason:
+            return reason
+        return f"the native Cooke plugin has no kernel for platform {platform_name!r} (it has {', '.join(platforms)})"
+    return None
+
+
+# ------------------------------------------------------------------------------ the force
+@dataclass
+class NativeForceParameters:
+    """What a native ``CookePairForce`` holds (read back by :func:`force_parameters`)."""
+
+    b: np.ndarray                       # (N,) float64
+    a: np.ndarray                       # (N,) float64
+    epsilon: float                      # kJ/mol, default of cooke_eps
+    sigma: float                        # nm, default of cooke_sigma
+    wc: float                           # nm, default of cooke_wc
+    exclusions: list[tuple[int, int]]
+    periodic: bool
+    name: str
+    force_group: int
+
+
+def create_force(b: Sequence[float] | np.ndarray, a: Sequence[float] | np.ndarray, *, epsilon: float, sigma: float,
+                 wc: float, exclusions: Iterable[Sequence[int]] = (), periodic: bool = True,
+                 name: str = "CookePair", force_group: int = 0) -> openmm.Force:
+    """A native ``CookePairForce`` as an ``openmm.Force``.
+
+    Parameters
+    ----------
+    b, a : (N,) float
+        Per-particle WCA size factor (> 0, in units of sigma) and tail attraction (>= 0, 0 for heads).
+    epsilon, sigma, wc : float
+        Defaults of the globals ``cooke_eps`` (kJ/mol), ``cooke_sigma`` (nm), ``cooke_wc`` (nm).
+    exclusions : (K, 2) int
+        Pairs that do not interact.
+    periodic : bool
+        Minimum image in the periodic box (True) or no periodicity (False). The cutoff is always the
+        potential's own range.
+    name, force_group : str, int
+        ``Force.setName`` / ``setForceGroup``.
+
+    Raises
+    ------
+    NativeError
+        The plugin is not loaded, or the parameters are refused (the plugin's message is kept).
+    """
+    load()
+    b = np.asarray(b, dtype=float).ravel()
+    a = np.asarray(a, dtype=float).ravel()
+    if b.shape != a.shape:
+        raise NativeError(f"create_force: b has {b.size} values, a has {a.size}; give one of each per particle")
+    root = ET.Element("Force", {
+        "type": XML_TYPE, "version": "1", "forceGroup": str(int(force_group)), "name": name,
+        "method": str(CUTOFF_PERIODIC if periodic else CUTOFF_NONPERIODIC),
+        "epsilon": repr(float(epsilon)), "sigma": repr(float(sigma)), "wc": repr(float(wc))})
+    particles = ET.SubElement(root, "Particles")
+    for bi, ai in zip(b.tolist(), a.tolist()):
+        ET.SubElement(particles, "Particle", {"b": repr(bi), "a": repr(ai)})
+    excl = ET.SubElement(root, "Exclusions")
+    for i, j in exclusions:
+        ET.SubElement(excl, "Exclusion", {"p1": str(int(i)), "p2": str(int(j))})
+    try:
+        return openmm.XmlSerializer.deserialize(ET.tostring(root, encoding="unicode"))
+    except Exception as exc:
+        raise NativeError(f"the native CookePairForce refused its parameters: {exc}") from exc
+
+
+def is_native(force: openmm.Force) -> bool:
+    """Whether ``force`` is a native ``CookePairForce`` (SWIG shows plugin forces as plain ``openmm.Force``)."""
+    if type(force) is not openmm.Force:
+        return False
+    head = openmm.XmlSerializer.serialize(force)[:300]
+    return f'type="{XML_TYPE}"' in head
+
+
+def force_parameters(force: openmm.Force) -> NativeForceParameters:
+    """Read a native ``CookePairForce`` back (through its XML form)."""
+    root = ET.fromstring(openmm.XmlSerializer.serialize(force))
+    if root.get("type") != XML_TYPE:
+        raise NativeError(f"force_parameters: the force is a {root.get('type')!r}, not a native {XML_TYPE}")
+    particles = root.find("Particles")
+    exclusions = root.find("Exclusions")
+    assert particles is not None and exclusions is not None
+    ba = np.array([[float(p.get("b", "nan")), float(p.get("a", "nan"))] for p in particles], dtype=float)
+    ba = ba.reshape(-1, 2)
+    return NativeForceParameters(
+        b=ba[:, 0].copy(), a=ba[:, 1].copy(), epsilon=float(root.get("epsilon", "nan")),
+        sigma=float(root.get("sigma", "nan")), wc=float(root.get("wc", "nan")),
+        exclusions=[(int(e.get("p1", -1)), int(e.get("p2", -1))) for e in exclusions],
+        periodic=int(root.get("method", "0")) == CUTOFF_PERIODIC, name=root.get("name", ""),
+        force_group=int(root.get("forceGroup", "0")))
+
+
+# ------------------------------------------------------------------------------ building
+def build(source: Path = PLUGIN_SOURCE, build_dir: Path | None = None, destination: Path | None = None,
+          jobs: int = 2) -> Path:
+    """Configure and compile ``plugin/`` with CMake against the installed openmm, and copy the libraries to
+    ``destination`` (default :func:`library_dir`). Returns ``destination``.
+
+    Raises
+    ------
+    NativeError
+        cmake or the compiler is missing, or the build fails (cmake's output is printed).
+    """
+    source = Path(source)
+    if not (source / "CMakeLists.txt").is_file():
+        raise NativeError(f"no plugin sources at {source} (build from a source checkout of snarefuse, "
+                          "or pass source=<path to plugin/>)")
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        raise NativeError("cmake is not on PATH: install it (apt-get install cmake, or pip install cmake)")
+    build_dir = Path(build_dir) if build_dir else source / "build"
+    destination = Path(destination) if destination else library_dir()
+    configure = [cmake, "-S", str(source), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
+                 f"-DPython3_EXECUTABLE={sys.executable}"]
+    for cmd in (configure, [cmake, "--build", str(build_dir), "--parallel", str(jobs)]):
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise NativeError(f"{' '.join(cmd[:2])} ... failed (exit {result.returncode}):\n"
+                              f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    destination.mkdir(parents=True, exist_ok=True)
+    for lib in (API_LIBRARY, CPU_LIBRARY):
+        built = build_dir / lib
+        if built.is_file():
+            tmp = destination / (lib + ".tmp")
+            shutil.copy2(built, tmp)
+            os.replace(tmp, destination / lib)
+    _load.cache_clear()
+    return destination
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m snarefuse.native build|status``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m snarefuse.native", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["build", "status"])
+    parser.add_argument("--source", type=Path, default=PLUGIN_SOURCE, help="the plugin/ directory")
+    parser.add_argument("--build-dir", type=Path, default=None, help="CMake build directory (default plugin/build)")
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        try:
+            where = build(args.source, args.build_dir, jobs=args.jobs)
+        except NativeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"built the native Cooke plugin into {where}")
+    platforms, reason = _load()
+    print(f"native kernels: {', '.join(platforms) if platforms else 'none'}")
+    if reason:
+        print(f"note: {reason}")
+    return 0 if platforms else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,208 @@
+"""The native Cooke pair force (plugin/, snarefuse.native) against the force field's own expression.
+
+Skipped, visibly and with the reason, where the plugin is not built (``python -m snarefuse.native build``).
+Both native kernels compute in double precision, so both are held to the Reference tolerance.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import openmm
+import pytest
+
+from snarefuse import native
+from snarefuse.formulations import NATIVE_FORMULATION, apply_formulation, formulation_of
+
+from .test_formulations import _case, _snare_case
+
+pytestmark = pytest.mark.skipif(not native.available(), reason=f"native plugin absent: {native.why_unavailable()}")
+
+#: Native kernels (double precision) against the expression on the Reference platform.
+ENERGY_RTOL = 1e-9
+FORCE_ATOL_FRACTION = 1e-9   # of the largest force component
+#: Finite-difference step (nm) and tolerance (fraction of the largest force component) for force = -dE/dr.
+FD_STEP_NM = 1e-5
+FD_ATOL_FRACTION = 1e-6
+NATIVE_PLATFORMS = ["Reference", "CPU"]
+CASES = ["cooke3", "cooke4", "mixed-species", "pairs-near-cutoffs", "snare"]
+PAIR_GROUP = 2
+KJ = openmm.unit.kilojoule_per_mole
+KJ_NM = openmm.unit.kilojoule_per_mole / openmm.unit.nanometer
+
+
+def _platform(name: str) -> openmm.Platform:
+    if not native.available(name):
+        pytest.skip(native.why_unavailable(name) or name)
+    return openmm.Platform.getPlatformByName(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _xml_and_positions(case: str) -> tuple[str, np.ndarray]:
+    return _snare_case() if case == "snare" else _case(case)
+
+
+def _system(case: str) -> openmm.System:
+    return openmm.XmlSerializer.deserialize(_xml_and_positions(case)[0])
+
+
+def _context(system: openmm.System, platform: str, positions: np.ndarray) -> openmm.Context:
+    props = {"Threads": "2"} if platform == "CPU" else {}
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), _platform(platform), props)
+    ctx.setPositions(positions)
+    return ctx
+
+
+def _pair_state(ctx: openmm.Context) -> tuple[float, np.ndarray]:
+    st = ctx.getState(getEnergy=True, getForces=True, groups={PAIR_GROUP})
+    return st.getPotentialEnergy().value_in_unit(KJ), st.getForces(asNumpy=True).value_in_unit(KJ_NM)
+
+
+@functools.lru_cache(maxsize=None)
+def _expected(case: str) -> tuple[float, np.ndarray]:
+    return _pair_state(_context(_system(case), "Reference", _xml_and_positions(case)[1]))
+
+
+def _assert_matches(got: tuple[float, np.ndarray], expected: tuple[float, np.ndarray]) -> None:
+    np.testing.assert_allclose(got[0], expected[0], rtol=ENERGY_RTOL)
+    np.testing.assert_allclose(got[1], expected[1], rtol=0, atol=FORCE_ATOL_FRACTION * np.abs(expected[1]).max())
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("platform", NATIVE_PLATFORMS)
+def test_native_matches_expression(platform, case):
+    system = apply_formulation(_system(case), NATIVE_FORMULATION, platform=platform)
+    assert formulation_of(system) == "native"
+    _assert_matches(_pair_state(_context(system, platform, _xml_and_positions(case)[1])), _expected(case))
+
+
+def test_snare_exclusions_and_protein_beads_carried_over():
+    system = _system("snare")
+    pair = next(f for f in system.getForces() if f.getName() == "CookePair")
+    converted = apply_formulation(system, NATIVE_FORMULATION, copy=True)
+    params = native.force_parameters(next(f for f in converted.getForces() if f.getName() == "CookePair"))
+    assert len(params.exclusions) == pair.getNumExclusions() > 0
+    assert params.exclusions == [tuple(pair.getExclusionParticles(k)) for k in range(pair.getNumExclusions())]
+    expected = np.array([pair.getParticleParameters(i)[:2] for i in range(pair.getNumParticles())])
+    np.testing.assert_array_equal(np.stack([params.b, params.a], axis=1), expected)
+    assert params.force_group == PAIR_GROUP and params.periodic
+
+
+@pytest.mark.parametrize("platform", NATIVE_PLATFORMS)
+def test_force_is_minus_energy_gradient(platform):
+    case = "mixed-species"
+    system = apply_formulation(_system(case), NATIVE_FORMULATION)
+    pos = _xml_and_positions(case)[1].copy()
+    ctx = _context(system, platform, pos)
+    _, forces = _pair_state(ctx)
+    rng = np.random.default_rng(7)
+    for i in rng.choice(len(pos), size=4, replace=False):
+        for k in range(3):
+            e = []
+            for sign in (1, -1):
+                moved = pos.copy()
+                moved[i, k] += sign * FD_STEP_NM
+                ctx.setPositions(moved)
+                e.append(_pair_state(ctx)[0])
+            np.testing.assert_allclose(-(e[0] - e[1]) / (2 * FD_STEP_NM), forces[i, k], rtol=0,
+                                       atol=FD_ATOL_FRACTION * np.abs(forces).max())
+
+
+def _expression_with_globals(case: str, values: dict[str, float], positions: np.ndarray) -> tuple[float, np.ndarray]:
+    """Pair energy and forces of the expression with other globals, its cutoff r_c + w_c following them."""
+    system = _system(case)
+    pair = next(f for f in system.getForces() if f.getName() == "CookePair")
+    pair.setCutoffDistance(2 ** (1 / 6) * values["cooke_sigma"] + values["cooke_wc"])
+    ctx = _context(system, "Reference", positions)
+    for k, v in values.items():
+        ctx.setParameter(k, v)
+    return _pair_state(ctx)
+
+
+@pytest.mark.parametrize("platform", NATIVE_PLATFORMS)
+def test_changed_globals_take_effect_in_live_context(platform):
+    """cooke_eps, cooke_sigma and a larger cooke_wc set in a Context that has already evaluated (so the CPU
+    kernel's neighbour list was built for the old ranges) give the energy of a System made with them."""
+    case = "mixed-species"
+    pos = _xml_and_positions(case)[1]
+    ctx = _context(apply_formulation(_system(case), NATIVE_FORMULATION), platform, pos)
+    before = _pair_state(ctx)
+    changed = {"cooke_eps": 1.3 * 2.343166737843174, "cooke_sigma": 0.98 * 0.88, "cooke_wc": 1.25 * 1.408}
+    for k, v in changed.items():
+        ctx.setParameter(k, v)
+    got = _pair_state(ctx)
+    assert abs(got[0] - before[0]) > 0.05 * abs(before[0])
+    _assert_matches(got, _expression_with_globals(case, changed, pos))
+
+
+@pytest.mark.parametrize("platform", NATIVE_PLATFORMS)
+def test_dynamics_and_box_change_keep_the_pair_list_right(platform):
+    """After 300 MD steps (the CPU kernel reuses its list until a bead moves half the skin) and a rescaled box
+    (as a barostat does), the forces equal a fresh evaluation of the expression at the same coordinates."""
+    case = "cooke3"
+    system = apply_formulation(_system(case), NATIVE_FORMULATION)
+    ctx = openmm.Context(system, openmm.LangevinMiddleIntegrator(310, 1.0, 0.01), _platform(platform),
+                         {"Threads": "2"} if platform == "CPU" else {})
+    ctx.setPositions(_xml_and_positions(case)[1])
+    ctx.setVelocitiesToTemperature(310, 3)
+    ctx.getIntegrator().setRandomNumberSeed(3)
+    ctx.getIntegrator().step(300)
+    st = ctx.getState(getPositions=True)
+    pos = st.getPositions(asNumpy=True).value_in_unit(openmm.unit.nanometer)
+    box = np.array(st.getPeriodicBoxVectors(asNumpy=True).value_in_unit(openmm.unit.nanometer))
+    start = _xml_and_positions(case)[1]
+    assert np.abs(pos - start).max() > 0.15 * 0.88  # beads moved beyond half the skin: the list was rebuilt
+
+    def expected(p, b):
+        ref = _context(_system(case), "Reference", p)
+        ref.setPeriodicBoxVectors(*b)
+        return _pair_state(ref)
+
+    _assert_matches(_pair_state(ctx), expected(pos, box))
+    scale = np.array([1.03, 1.03, 1 / 1.03 ** 2])
+    scaled_pos, scaled_box = pos * scale, box * scale[:, None]
+    ctx.setPeriodicBoxVectors(*scaled_box)
+    ctx.setPositions(scaled_pos)
+    _assert_matches(_pair_state(ctx), expected(scaled_pos, scaled_box))
+
+
+def test_serialization_round_trip_keeps_force_and_energy():
+    case = "mixed-species"
+    system = apply_formulation(_system(case), NATIVE_FORMULATION)
+    force = next(f for f in system.getForces() if f.getName() == "CookePair")
+    xml = openmm.XmlSerializer.serialize(system)
+    assert 'type="CookePairForce"' in xml
+    again = openmm.XmlSerializer.deserialize(xml)
+    a, b = native.force_parameters(force), native.force_parameters(
+        next(f for f in again.getForces() if f.getName() == "CookePair"))
+    np.testing.assert_array_equal(a.b, b.b)
+    np.testing.assert_array_equal(a.a, b.a)
+    assert (a.epsilon, a.sigma, a.wc, a.exclusions, a.periodic, a.name, a.force_group) == \
+        (b.epsilon, b.sigma, b.wc, b.exclusions, b.periodic, b.name, b.force_group)
+    _assert_matches(_pair_state(_context(again, "Reference", _xml_and_positions(case)[1])), _expected(case))
+
+
+def test_switching_back_from_native_restores_the_expression():
+    case = "mixed-species"
+    system = apply_formulation(apply_formulation(_system(case), NATIVE_FORMULATION), "expression")
+    assert formulation_of(system) == "expression"
+    _assert_matches(_pair_state(_context(system, "Reference", _xml_and_positions(case)[1])), _expected(case))
+
+
+@pytest.mark.parametrize("b,a,field", [(0.0, 1.0, "size factor b"), (1.0, -0.5, "attraction a")])
+def test_bad_particle_parameters_are_refused(b, a, field):
+    with pytest.raises(native.NativeError, match=field):
+        native.create_force([1.0, b], [1.0, a], epsilon=1.0, sigma=1.0, wc=1.6)
+
+
+@pytest.mark.parametrize("platform", NATIVE_PLATFORMS)
+def test_box_smaller_than_twice_the_cutoff_is_refused(platform):
+    system = openmm.System()
+    for _ in range(2):
+        system.addParticle(1.0)
+    system.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*row) for row in 4.0 * np.eye(3)))
+    system.addForce(native.create_force([1.0, 1.0], [1.0, 1.0], epsilon=1.0, sigma=1.0, wc=1.6))
+    ctx = _context(system, platform, np.array([[0.0, 0, 0], [1.0, 0, 0]]))
+    with pytest.raises(openmm.OpenMMException, match="half the periodic box"):
+        ctx.getState(getEnergy=True)
