@@ -38,7 +38,7 @@ from openmm import unit
 
 from snarefuse.build import build_system
 from snarefuse.errors import SnarefuseError
-from snarefuse.formulations import FORMULATIONS, apply_formulation, default_formulation
+from snarefuse.formulations import FORMULATIONS, NATIVE_FORMULATION, apply_formulation, default_formulation
 from snarefuse.reference import inputs_from_built
 from snarefuse.reference.lammps_cooke import (
     create_lammps_cooke,
@@ -329,10 +329,10 @@ def main(argv=None):
                    help="steps of serial LAMMPS Langevin relaxation of the built configuration "
                         "before timing (default 1000; --quick uses 1/5; 0 to skip)")
     p.add_argument("--formulation", default="as-built",
-                   choices=["as-built", "default", *FORMULATIONS],
+                   choices=["as-built", "default", *FORMULATIONS, NATIVE_FORMULATION],
                    help="Cooke pair-force formulation (snarefuse.formulations): as-built (the force "
                         "field's expression, default), default (the fastest measured per platform), "
-                        "or a name")
+                        "or a name ('native': the plugin, python -m snarefuse.native build)")
     p.add_argument("--seed", type=int, default=2024)
     args = p.parse_args(argv)
 
