@@ -21,7 +21,7 @@ from snarefuse.analysis import FusionAnalysis, LipidIndex, detect_pore
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 #: Real trajectories with their picture-decided states.
-SETS = ["planar_lysis", "planar_fusion"]
+SETS = ["planar_lysis", "planar_fusion", "vesicle_fusion"]
 #: A few lipids cross the cleft into the other bilayer in these stretched runs; a leaflet-sized count (~400,
 #: what the connected-leaflet majority gave at these gaps) would mean the measure counts whole leaflets.
 MAX_MIXED_BEFORE_STALK = 20
