@@ -1,7 +1,8 @@
 """The quickstart: the shipped fusion system, built, run, analysed and reported by ``snarefuse quickstart``.
 
-The default tier runs the command for a short span and checks what it prints and writes; the validation tier
-runs it as a user does (to its pore, or to the spec's steps) and checks the states it reaches."""
+The default tier runs the command for a short span and checks what it prints and writes; the ``fusion`` tier
+(``python -m pytest -m fusion``, ~10 min on 2 CPU cores) runs it as a user does, to its pore, and checks the
+states it reaches."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def test_quickstart_short_span_reports_what_happened(tmp_path: Path):
     assert fusion_report(out)[-1].startswith("figures:")
 
 
-@pytest.mark.validation
+@pytest.mark.fusion
 def test_quickstart_fuses(tmp_path: Path):
     """As a user runs it: a fusion pore opens within the spec's steps, after a stalk, and no membrane ruptures."""
     out = tmp_path / "qs"
