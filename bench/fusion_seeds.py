@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -31,17 +30,10 @@ import yaml
 
 from snarefuse.spec import example_spec_path, load_spec
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_throughput import machine_description, write_json  # noqa: E402  (bench/ is not a package)
+
 STATES = ("stalk", "hemifused", "pore", "expanded_pore")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def spec_for(example: str, seed: int, overrides: dict[str, Any]) -> Any:
@@ -103,15 +95,15 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(f.result())
             print(json.dumps(runs[-1]), flush=True)
     n = len(runs)
+    machine = machine_description()
     reached = {s: sum(r["first_passage_tau"][s] is not None for r in runs) for s in STATES}
     out = {"example": a.example, "overrides": overrides, "seeds": a.seeds, "steps_per_run": spec.run.steps,
            "tau_ps": spec.model.units.tau_ps, "delay": a.delay, "threads": a.threads, "jobs": a.jobs,
-           "cpu": cpu_model(), "python": sys.version.split()[0],
+           "machine": machine, "cpu": machine["cpu_model"],
            "reached": {s: f"{k}/{n}" for s, k in reached.items()},
            "ruptured": f"{sum(r['ruptured'] for r in runs)}/{n}", "runs": runs,
            "command": "python bench/fusion_seeds.py " + " ".join(sys.argv[1:] if argv is None else argv)}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(out, indent=1) + "\n")
+    write_json(Path(a.out), out)
     print(json.dumps({k: out[k] for k in ("example", "reached", "ruptured", "cpu")}))
     return 0
 
