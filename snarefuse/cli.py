@@ -246,13 +246,16 @@ def fusion_report(run_dir: Path) -> list[str]:
 def _smallest_gap_before_stalk(fusion_csv: Path, stalk_frame: int | None) -> tuple[float | None, str]:
     """The smallest head-plane gap (``min_gap_nm`` of fusion.csv) over the frames before the stalk, when
     the membranes were still two (after it the two head surfaces merge and a gap means nothing)."""
-    import csv
+    import numpy as np
 
-    with open(fusion_csv, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if stalk_frame is None or int(r["frame"]) < stalk_frame]
-    gaps = [float(r["min_gap_nm"]) for r in rows if r.get("min_gap_nm") not in (None, "", "nan")]
-    gaps = [g for g in gaps if math.isfinite(g)]
-    return (min(gaps) if gaps else None), ("" if stalk_frame is None else " before the stalk")
+    from .analysis import Table
+
+    t = Table.from_csv(fusion_csv)
+    gaps = np.asarray(t["min_gap_nm"], dtype=float)
+    if stalk_frame is not None:
+        gaps = gaps[np.asarray(t["frame"]) < stalk_frame]
+    gaps = gaps[np.isfinite(gaps)]
+    return (float(gaps.min()) if gaps.size else None), ("" if stalk_frame is None else " before the stalk")
 
 
 def _analyze(run_dir: str, out_dir: str | None = None, **options: object) -> None:
