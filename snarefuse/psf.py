@@ -1,8 +1,9 @@
 """Write a PSF (CHARMM EXT layout with the NAMD flag: space-delimited) of a coarse-grained topology.
 
-PDB files cannot carry bonds past 99,999 atoms; the PSF carries the whole bead graph, residue
-names and numbers, and one segment per chain, so VMD, ChimeraX, MDAnalysis and mdtraj draw and
-select the model correctly whatever its size (``mol new system.psf; mol addfile trajectory.dcd``).
+The PSF carries the whole bead graph, residue names and numbers, and one segment per chain, whatever the
+system's size, so VMD, MDAnalysis and mdtraj draw and select the model correctly
+(``mol new system.psf; mol addfile trajectory.dcd``; ``MDAnalysis.Universe("system.psf", "trajectory.dcd")``).
+The PDB or PDBx file beside it (:mod:`snarefuse.structure`) uses the same segment ids and residue numbers.
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ import io
 
 from openmm import app
 
-#: segment id of chain k: the chain id, or "M<k>" if it has none
-def _segid(chain: app.Chain) -> str:
+def segment_id(chain: app.Chain) -> str:
+    """The segment id of a chain in every structure file (PSF segment, PDB columns 73-76, PDBx chain id): the
+    chain id (``A``, ``V0``, ``C0``, ``G1``...), or ``M<index>`` if it has none."""
     return (chain.id or f"M{chain.index}")[:8]
+
+
+def residue_number(res: app.Residue) -> int:
+    """The residue's number in every structure file: the topology's residue id (the real number of a SNARE
+    residue), else its index + 1."""
+    rid = str(res.id).strip()
+    return int(rid) if rid.lstrip("-").isdigit() else res.index + 1
 
 
 def psf_text(topology: app.Topology, masses: list[float], types: list[str] | None = None) -> str:
@@ -35,9 +44,9 @@ def psf_text(topology: app.Topology, masses: list[float], types: list[str] | Non
     out.write(f"{len(atoms):10d} !NATOM\n")
     for a in atoms:
         res = a.residue
-        resid = res.id if str(res.id).strip() else str(res.index + 1)
+        resid = residue_number(res)
         t = types[a.index] if types else a.name
-        out.write(f"{a.index + 1:10d} {_segid(res.chain):<8s} {str(resid):<8s} {res.name:<8s} {a.name:<8s} "
+        out.write(f"{a.index + 1:10d} {segment_id(res.chain):<8s} {str(resid):<8s} {res.name:<8s} {a.name:<8s} "
                   f"{t:<6s} {0.0:14.6f}{masses[a.index]:14.6f}{0:12d}\n")
     bonds = [(b[0].index + 1, b[1].index + 1) for b in topology.bonds()]
     out.write(f"\n{len(bonds):10d} !NBOND: bonds\n")

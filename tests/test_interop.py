@@ -3,12 +3,14 @@ mdtraj (PDB, PSF), with the same atoms, residue names, segments and bonds."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
 import mdtraj
 import numpy as np
 import pytest
+from openmm import unit as openmm_unit
 
 from snarefuse.build import build_system
 from snarefuse.runner import run_simulation
@@ -88,3 +90,100 @@ def test_mdanalysis_selects_snare_residues_by_chain_and_name(tmp_path: Path):
     # the protein bonds are there: every residue of VAMP2 bonded to the next
     vamp = u.select_atoms("segid V0")
     assert len(vamp.bonds) >= vamp.n_atoms - 1
+
+
+# --- the structure file (system.pdb, or system.cif past the PDB's limits) agrees with the PSF -----------------
+
+def _psf_atoms(path: Path) -> list[tuple[str, int]]:
+    """(segment id, residue number) of every atom of a PSF, read as text (no library in between)."""
+    lines = path.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().endswith("!NATOM"))
+    n = int(lines[start].split()[0])
+    return [(w[1], int(w[2])) for w in (line.split() for line in lines[start + 1:start + 1 + n])]
+
+
+def _bond_set(pairs) -> set[tuple[int, int]]:
+    return {(min(i, j), max(i, j)) for i, j in pairs}
+
+
+@pytest.fixture(scope="module")
+def quickstart_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    from snarefuse.spec import example_spec_path, load_spec
+
+    built = build_system(load_spec(example_spec_path("quickstart")))
+    d = tmp_path_factory.mktemp("structure") / "quickstart"
+    built.save(d)
+    return d, built
+
+
+def test_quickstart_pdb_read_by_mdtraj_has_every_bond_and_the_psf_numbers(quickstart_build):
+    d, built = quickstart_build
+    assert (d / "system.pdb").exists() and not (d / "system.cif").exists()
+    top = mdtraj.load_topology(str(d / "system.pdb"))
+    expected = _bond_set((a.index, b.index) for a, b in built.topology.bonds())
+    assert len(expected) > 8000  # lipids, SNARE helices and linkers
+    assert _bond_set((a.index, b.index) for a, b in top.bonds) == expected
+    psf = _psf_atoms(d / "system.psf")
+    assert [(a.segment_id, a.residue.resSeq) for a in top.atoms] == psf
+    # chain ids are the first letter of the PSF segment (chain C is SNAP-25 SN2, as segment C0 is)
+    assert all(a.residue.chain.chain_id == a.segment_id[0] for a in top.atoms)
+    assert top.n_chains == built.topology.getNumChains()
+    vamp = [a.residue for a in top.atoms if a.segment_id == "V0"]
+    assert (vamp[0].resSeq, vamp[-1].resSeq) == (28, 116) and vamp[0].name == "SER"
+
+
+def test_quickstart_pdb_read_by_mdanalysis_has_every_bond_and_the_psf_segments(quickstart_build):
+    d, built = quickstart_build
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        u = MDAnalysis.Universe(str(d / "system.pdb"))
+        u_psf = MDAnalysis.Universe(str(d / "system.psf"))
+    assert _bond_set(u.bonds.indices) == _bond_set(u_psf.bonds.indices) \
+        == _bond_set((a.index, b.index) for a, b in built.topology.bonds())
+    np.testing.assert_array_equal(u.atoms.resids, u_psf.atoms.resids)
+    np.testing.assert_array_equal(u.atoms.segids, u_psf.atoms.segids)
+    r56 = u.select_atoms("segid V0 and resid 56")  # VAMP2 R56, its 0-layer arginine
+    assert r56.n_atoms == 1 and r56.residues.resnames[0] == "ARG" and r56.chainIDs[0] == "V"
+
+
+@pytest.fixture(scope="module")
+def large_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """The shipped vesicle-vesicle system: 102,024 beads, past the PDB's 99,999 (builds in seconds)."""
+    from snarefuse.spec import example_spec_path, load_spec
+
+    built = build_system(load_spec(example_spec_path("vesicle_vesicle")))
+    assert built.topology.getNumAtoms() > 99_999
+    d = tmp_path_factory.mktemp("structure") / "vesicle_vesicle"
+    built.save(d)
+    return d, built
+
+
+def test_large_build_writes_pdbx_read_by_mdtraj_with_every_bond(large_build):
+    d, built = large_build
+    assert (d / "system.cif").exists() and not (d / "system.pdb").exists()
+    assert json.loads((d / "manifest.json").read_text())["structure_file"] == "system.cif"
+    top = mdtraj.load_topology(str(d / "system.cif"))
+    assert top.n_atoms == built.topology.getNumAtoms()
+    assert _bond_set((a.index, b.index) for a, b in top.bonds) == \
+        _bond_set((a.index, b.index) for a, b in built.topology.bonds())
+    psf = _psf_atoms(d / "system.psf")
+    assert [(a.residue.chain.chain_id, a.residue.resSeq) for a in top.atoms] == psf
+    assert top.n_residues == len({r for _, r in psf}) == 34_008  # no two residues share a number
+
+
+def test_large_build_read_by_mdanalysis_from_psf_and_openmm_from_pdbx(large_build, tmp_path: Path):
+    """MDAnalysis takes the PSF (every bond, the same numbers) with any coordinate file; OpenMM reads the PDBx
+    with every bond and the same positions."""
+    from openmm import app
+
+    d, built = large_build
+    cif = app.PDBxFile(str(d / "system.cif"))
+    assert cif.topology.getNumBonds() == built.topology.getNumBonds() == 68_016
+    xyz = cif.getPositions(asNumpy=True).value_in_unit(openmm_unit.nanometer)
+    np.testing.assert_allclose(xyz, built.positions, atol=1e-3)  # PDBx keeps 0.001 Å
+    mdtraj.Trajectory(xyz[None], mdtraj.load_topology(str(d / "system.cif"))).save_dcd(str(tmp_path / "x.dcd"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        u = MDAnalysis.Universe(str(d / "system.psf"), str(tmp_path / "x.dcd"))
+    assert len(u.bonds) == 68_016 and u.residues.n_residues == 34_008
+    np.testing.assert_allclose(u.atoms.positions / 10.0, xyz, atol=1e-4)

@@ -22,14 +22,16 @@ from ..errors import BuildError
 from ..forcefield import create_system, forcefield_xml
 from ..io import atomic_write_json, atomic_write_text
 from ..psf import psf_text
+from ..structure import structure_file_name, structure_text
 from ..spec import Spec, vesicle_head_offset_nm
 from .bilayer import LeafletGeometry, head_plane_offset, planar_bilayer, split_counts
 from .gas import add_lumen_gas, place_lumen_gas
 from .proteins import MembraneShape, add_anchor_force, add_forces, add_to_topology, lipids_clear_of, place_ring
 from .vesicle import vesicle_lipid_positions
 
-#: Files a build writes; a directory holding them is a built system.
-BUILD_FILES = ("system.pdb", "system.psf", "system.xml", "spec.yaml", "manifest.json", "forcefield.xml")
+#: Files every build writes; a directory holding them and one of STRUCTURE_FILES (system.pdb, or system.cif past
+#: the PDB format's limits: :mod:`snarefuse.structure`) is a built system.
+BUILD_FILES = ("system.psf", "system.xml", "spec.yaml", "manifest.json", "forcefield.xml")
 
 
 @dataclass
@@ -59,8 +61,11 @@ class BuiltSystem:
         return self.spec.model.units
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``system.pdb``, ``system.psf``, ``system.xml``, ``spec.yaml``, ``manifest.json``,
-        ``forcefield.xml``.
+        """Write ``system.pdb`` (``system.cif`` for systems past the PDB format's limits), ``system.psf``,
+        ``system.xml``, ``spec.yaml``, ``manifest.json``, ``forcefield.xml``.
+
+        The structure file and the PSF carry the same residue numbers, segments and every bond
+        (:mod:`snarefuse.structure`); ``manifest.json`` names the structure file (``structure_file``).
 
         Refuses (``BuildError``) to write into a directory that holds other files, except a
         previous build of the very same spec (then nothing is rewritten).
@@ -82,11 +87,8 @@ class BuiltSystem:
             raise BuildError(f"{d}: directory is not empty and is not a snarefuse build; "
                              "choose an empty or new directory")
         d.mkdir(parents=True, exist_ok=True)
-        import io
-
-        buf = io.StringIO()
-        app.PDBFile.writeFile(self.topology, self.positions * 10.0, buf, keepIds=False)
-        atomic_write_text(d / "system.pdb", buf.getvalue())
+        name, text = structure_text(self.topology, self.positions, self.box)
+        atomic_write_text(d / name, text)
         masses = [self.system.getParticleMass(i).value_in_unit(openmm.unit.dalton)
                   for i in range(self.system.getNumParticles())]
         atomic_write_text(d / "system.psf", psf_text(self.topology, masses))
@@ -275,5 +277,6 @@ def build_system(spec: Spec) -> BuiltSystem:
         "box_nm": box.tolist(),
         "units": units.as_dict(),
         "forces": [f.getName() for f in system.getForces()],
+        "structure_file": structure_file_name(top),
     }
     return BuiltSystem(spec, top, positions, box, system, manifest)
