@@ -187,3 +187,20 @@ def test_large_build_read_by_mdanalysis_from_psf_and_openmm_from_pdbx(large_buil
         u = MDAnalysis.Universe(str(d / "system.psf"), str(tmp_path / "x.dcd"))
     assert len(u.bonds) == 68_016 and u.residues.n_residues == 34_008
     np.testing.assert_allclose(u.atoms.positions / 10.0, xyz, atol=1e-4)
+
+
+def test_analyze_prints_no_dcdplugin_lines(two_bilayer_run, tmp_path: Path, capfd):
+    """mdtraj's DCD reader prints 'dcdplugin) ...' with C printf when it opens a file; analyze (and the sweeps,
+    which call it) keep stdout for their own lines."""
+    from snarefuse.analysis.pipeline import analyze_run
+
+    d, _ = two_bilayer_run
+    mdtraj.load(str(d / "trajectory.dcd"), top=str(d / "system.pdb"))
+    assert "dcdplugin)" in capfd.readouterr().out  # what is silenced below, shown to happen
+    print("before")
+    analyze_run(d, tmp_path / "analysis", figures=False)
+    print("after")
+    out = capfd.readouterr().out
+    assert "dcdplugin)" not in out
+    assert out.splitlines() == ["before", "after"]  # Python's own stdout is untouched
+    assert (tmp_path / "analysis" / "summary.json").exists()

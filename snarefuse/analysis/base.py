@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..errors import SnarefuseError
 from ..io import atomic_write_text
+from ..quiet import c_stdout_silenced
 
 #: Residue name of content-marker beads (ideal-gas beads inside vesicles).
 MARKER_RESNAME = "MRK"
@@ -359,7 +360,12 @@ class TrajectorySource:
                 yield t.xyz[sel], (boxes[sel] if boxes is not None else None), t.time[sel]
             return
         assert self.path is not None
-        for ch in mdtraj.iterload(str(self.path), chunk=chunk, top=self._top_arg, skip=start, stride=step):
+        chunks = mdtraj.iterload(str(self.path), chunk=chunk, top=self._top_arg, skip=start, stride=step)
+        while True:
+            with c_stdout_silenced():  # mdtraj's dcdplugin prints to stdout when it opens the file
+                ch = next(chunks, None)
+            if ch is None:
+                return
             yield ch.xyz, ch.unitcell_lengths, ch.time
 
 
