@@ -26,7 +26,7 @@ import yaml
 
 from snarefuse.analysis.pipeline import analyze_run
 from snarefuse.build import build_system
-from snarefuse.io import load_trajectory
+from snarefuse.rundir import load_trajectory
 from snarefuse.runner import run_simulation
 from snarefuse.spec import example_spec_path, load_spec
 

@@ -140,9 +140,9 @@ def run(run_dir: str, steps: int | None, platform: str | None, precision: str | 
 
 def _pore_message(run_dir: str, events: "FusionEventReporter", status: str, step: int) -> str:
     """What the fusion-event reporter saw, for the end of 'snarefuse run --stop-after-pore'."""
-    from .spec import load_spec
+    from .rundir import RunDirectory
 
-    spec = load_spec(Path(run_dir) / "spec.yaml")
+    spec = RunDirectory(run_dir).spec()
     tau_ps = spec.model.units.tau_ps
 
     def when(t_ps: float) -> str:
@@ -216,7 +216,10 @@ def quickstart(output: str, steps: int | None, platform: str | None, threads: in
 def fusion_report(run_dir: Path) -> list[str]:
     """What happened in an analysed two-membrane run: each fusion state reached with its first-passage time
     (tau and diffusion-calibrated ns), the smallest gap, and where the figures and pictures are."""
-    summary = json.loads((run_dir / "analysis" / "summary.json").read_text())
+    from .rundir import RunDirectory
+
+    analysis = RunDirectory(run_dir).analysis_dir
+    summary = json.loads((analysis / "summary.json").read_text())
     fusion = summary.get("fusion") or {}
     if "skipped" in fusion:
         return [f"fusion analysis skipped: {fusion['skipped']}"]
@@ -234,12 +237,12 @@ def fusion_report(run_dir: Path) -> list[str]:
         lines.append(f"  none yet: no state has held for {persist} consecutive frames")
     if fusion.get("ruptured"):
         lines.append("  WARNING: a membrane ruptured outside a fusion pore (lysis); see fusion.csv")
-    gap, before = _smallest_gap_before_stalk(run_dir / "analysis" / "fusion.csv", (first.get("stalk") or {}).get("frame"))
+    gap, before = _smallest_gap_before_stalk(analysis / "fusion.csv", (first.get("stalk") or {}).get("frame"))
     if gap is not None:
         lines.append(f"smallest head-plane gap near the contact axis{before}: {gap:.2f} nm")
     if fusion.get("max_state_reached"):
         lines.append(f"most advanced state: {fusion['max_state_reached']}")
-    lines.append(f"figures: {run_dir / 'analysis'}/*.png   pictures: {run_dir / 'analysis' / 'render'}/")
+    lines.append(f"figures: {analysis}/*.png   pictures: {analysis / 'render'}/")
     return lines
 
 
@@ -355,7 +358,7 @@ def render(run_dir: str, out_dir: str | None, frames: str | None, slab: float, t
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def platforms(as_json: bool) -> None:
     """List the OpenMM platforms that load here, their properties, and plugin load failures."""
-    from .runner import platform_report
+    from .platforms import platform_report
 
     rep = platform_report()
     if as_json:

@@ -33,6 +33,16 @@ class RunError(SnarefuseError):
     """A run cannot start or continue (missing files, locked directory, corrupt checkpoint)."""
 
 
+class RunDirectoryError(RunError):
+    """A build/run directory is malformed: a file missing, unreadable, or inconsistent with the others.
+    ``path`` is the file (or directory) at fault; the message starts with it and says what would be accepted."""
+
+    def __init__(self, path: object, message: str):
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}")
+
+
 class BlowUpError(RunError):
     """The simulation became non-finite or its energy exploded."""
 

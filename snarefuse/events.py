@@ -45,12 +45,10 @@ from typing import Any
 import openmm
 from openmm import unit
 
-from .errors import RunError, SpecError
+from .errors import RunDirectoryError, RunError, SpecError
 from .io import atomic_write_json, atomic_write_text
+from .rundir import EVENTS_CSV, EVENTS_JSON, RunDirectory  # noqa: F401  (the names of the files written)
 
-#: File names written into the run directory.
-EVENTS_JSON = "events.json"
-EVENTS_CSV = "events.csv"
 #: Columns of ``events.csv``.
 EVENT_COLUMNS = ["step", "time_ps", "has_pore", "pore_radius_nm"]
 #: Default number of consecutive checks with a pore that confirm it (as ``snarefuse analyze --persist``).
@@ -163,6 +161,7 @@ class FusionEventReporter:
         if int(confirm) < 1:
             raise ValueError(f"confirm: must be >= 1 consecutive checks, got {confirm}")
         self.run_dir = Path(run_dir)
+        self._rd = RunDirectory(run_dir)
         self.interval = int(interval)
         self.delay_ps = float(delay_ps)
         self.confirm = int(confirm)
@@ -210,16 +209,17 @@ class FusionEventReporter:
         SpecError
             ``delay`` is not a time >= 0.
         """
-        from .analysis.pipeline import manifest_contact_xy
-        from .spec import load_spec, parse_quantity
+        from .spec import parse_quantity
 
-        d = Path(run_dir)
-        for name in ("spec.yaml", "manifest.json"):
-            if not (d / name).exists():
-                raise RunError(f"{option}: {d / name} is missing; build the system first with "
-                               f"'snarefuse build SPEC -o {d}'")
-        spec = load_spec(d / "spec.yaml")
-        manifest = _read_json(d / "manifest.json")
+        rd = RunDirectory(run_dir)
+        d = rd.path
+        try:
+            rd.require(rd.spec_yaml.name, rd.manifest_json.name)
+        except RunDirectoryError as e:
+            raise RunError(f"{option}: {e}") from None
+        spec = rd.spec()
+        manifest = rd.manifest(required=True)
+        rd.refuse_symlinked_outputs(spec.run.trajectory_format)
         membranes = manifest.get("membranes") or []
         geometry = manifest.get("geometry", "?")
         if len(membranes) < 2:
@@ -235,7 +235,7 @@ class FusionEventReporter:
         if every < 1:
             raise SpecError("--pore-check-every", f"must be >= 1 step, got {interval}")
         kinds = tuple(str(m.get("kind")) if isinstance(m, dict) and m.get("kind") else None for m in membranes)
-        return cls(d, every, delay_ps, confirm=confirm, contact_xy=manifest_contact_xy(manifest), geometry=kinds)
+        return cls(d, every, delay_ps, confirm=confirm, contact_xy=rd.contact_xy(), geometry=kinds)
 
     # ---------------------------------------------------------------- state and files
     @property
@@ -246,17 +246,13 @@ class FusionEventReporter:
         return max(self.event.time_ps + self.delay_ps, self.event.confirmed_time_ps)
 
     def _checkpoint(self) -> tuple[int, float]:
-        info = _read_json(self.run_dir / "checkpoint.json")
-        try:
-            return int(info["step"]), float(info["time_ps"])
-        except (KeyError, TypeError, ValueError):
-            return 0, 0.0
+        return self._rd.checkpoint_progress()
 
     def _load(self, step: int) -> None:
         """Restore the state at ``step`` (read-only): kept rows, the event, the streak, the stop flag."""
-        self._checks = [c for c in _read_checks(self.run_dir / EVENTS_CSV) if c.step <= step]
+        self._checks = [c for c in _read_checks(self._rd.events_csv) if c.step <= step]
         self.n_checks = len(self._checks)
-        saved = PoreEvent.from_dict(_read_json(self.run_dir / EVENTS_JSON).get("pore"))
+        saved = PoreEvent.from_dict(_read_json(self._rd.events_json).get("pore"))
         self.event = saved if saved is not None and saved.confirmed_step <= step else None
         self._streak_first, self._streak = None, 0
         for c in self._checks:
@@ -296,7 +292,7 @@ class FusionEventReporter:
                 "stop_requested_step": self.stop_requested_step}
 
     def _write_json(self) -> None:
-        atomic_write_json(self.run_dir / EVENTS_JSON, self._record())
+        atomic_write_json(self._rd.events_json, self._record())
 
     def _sync(self, simulation: Any) -> None:
         """At the first report of a Simulation: restore the state at its step and rewrite the files to match."""
@@ -305,7 +301,7 @@ class FusionEventReporter:
         step = int(simulation.currentStep)
         self._load(step)
         text = ",".join(EVENT_COLUMNS) + "\n" + "".join(c.row() for c in self._checks)
-        path = self.run_dir / EVENTS_CSV
+        path = self._rd.events_csv
         if not path.exists() or path.read_text() != text:
             atomic_write_text(path, text)
         self._write_json()
@@ -346,7 +342,7 @@ class FusionEventReporter:
             has, radius = detect_pore(state.getPositions(asNumpy=True), state.getPeriodicBoxVectors(asNumpy=True),
                                       self._lipids, **self.detect_options)
             check = _Check(step, time_ps, bool(has), float(radius) if has else 0.0)
-            with open(self.run_dir / EVENTS_CSV, "a") as f:  # closed, hence flushed: a kill loses no row
+            with open(self._rd.events_csv, "a") as f:  # closed, hence flushed: a kill loses no row
                 f.write(check.row())
             self.n_checks += 1
             changed = self._advance(check)
@@ -358,4 +354,4 @@ class FusionEventReporter:
     @staticmethod
     def read_event(run_dir: str | Path) -> PoreEvent | None:
         """The pore event recorded in ``run_dir/events.json`` (None: none yet)."""
-        return PoreEvent.from_dict(_read_json(Path(run_dir) / EVENTS_JSON).get("pore"))
+        return PoreEvent.from_dict(_read_json(RunDirectory(run_dir).events_json).get("pore"))

@@ -7,6 +7,7 @@ Pattern from OpenMM's ``app/internal/safesave.py``.
 from __future__ import annotations
 
 import csv
+import errno
 import fcntl
 import io
 import json
@@ -16,13 +17,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import RunError
 
-if TYPE_CHECKING:
-    import mdtraj
-    import numpy as np
+#: Most characters of a lock file's text that are read (it names its holder in one short line).
+_LOCK_TEXT_MAX = 200
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -56,67 +56,6 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def trajectory_path(run_dir: str | Path) -> Path:
-    """The trajectory file of a run directory (``trajectory.dcd`` or ``trajectory.xtc``)."""
-    d = Path(run_dir)
-    for ext in ("dcd", "xtc"):
-        p = d / f"trajectory.{ext}"
-        if p.exists():
-            return p
-    raise RunError(f"{d}: no trajectory.dcd or trajectory.xtc; run the system first ('snarefuse run {d}')")
-
-
-def frame_times_ps(run_dir: str | Path, first_frame: int, n_frames: int) -> "np.ndarray":
-    """Simulation time (ps) of frames ``first_frame ... first_frame + n_frames - 1`` of a run.
-
-    Frames are written every ``run.trajectory_interval`` steps starting after step 0, so frame i
-    is at step (i + 1) * interval. DCD headers store time in AKMA units that readers interpret
-    differently; the run's resolved spec is the reliable source.
-    """
-    import numpy as np
-
-    from .spec import load_spec
-
-    run = load_spec(Path(run_dir) / "spec.yaml").run
-    idx = np.arange(first_frame, first_frame + n_frames)
-    return (idx + 1) * run.trajectory_interval * run.timestep_ps
-
-
-def load_trajectory(run_dir: str | Path, stride: int | None = None) -> "mdtraj.Trajectory":
-    """Load a run's whole trajectory with mdtraj, with frame times in ps set from the run's spec and the
-    topology of :func:`load_run_topology`."""
-    import mdtraj
-
-    d = Path(run_dir)
-    t = mdtraj.load(str(trajectory_path(d)), top=load_run_topology(d), stride=stride)
-    t.time = frame_times_ps(d, 0, t.n_frames * (stride or 1))[:: stride or 1][: t.n_frames]
-    return t
-
-
-def load_run_topology(run_dir: str | Path, manifest: dict[str, Any] | None = None) -> "mdtraj.Topology":
-    """The mdtraj topology of a built run (system.pdb) with the SNARE residues' real numbers (VAMP2 28-116,
-    syntaxin 191-288, ...), so that ``top.select("chainid 2 and resSeq 56")`` is VAMP2 R56 of complex 0.
-
-    system.pdb numbers the residues of each chain from 1 (OpenMM's PDB writer, ``keepIds=False``, which keeps
-    lipid numbering within the PDB format's four digits); the real numbers are in system.psf and in
-    ``manifest.json`` (read here unless ``manifest``, its parsed content, is given).
-    """
-    import mdtraj
-
-    d = Path(run_dir)
-    top = mdtraj.load_topology(str(d / "system.pdb"))
-    if manifest is None:
-        try:
-            manifest = json.loads((d / "manifest.json").read_text())
-        except (OSError, ValueError):
-            manifest = {}
-    for cx in (manifest or {}).get("snares") or []:
-        first = int(cx["first_atom"])
-        for i, resid in enumerate(cx["resid"]):  # one bead (the CA) per residue
-            top.atom(first + i).residue.resSeq = int(resid)
-    return top
-
-
 def csv_cell(v: Any) -> Any:
     """A CSV cell: None -> empty, scalars as they are, anything else as JSON."""
     return "" if v is None else v if isinstance(v, (str, int, float, bool)) else json.dumps(v)
@@ -133,20 +72,32 @@ def csv_text(columns: list[str], rows: Any) -> str:
 
 
 @contextmanager
-def file_lock(path: Path, timeout_s: float, poll_s: float = 0.2) -> Iterator[None]:
-    """Exclusive ``flock`` on ``path``, waiting up to ``timeout_s``; released when the process dies."""
-    f = open(path, "a+")
+def file_lock(path: Path, timeout_s: float, poll_s: float = 0.1, busy: str | None = None) -> Iterator[None]:
+    """Exclusive ``flock`` on ``path``, waiting up to ``timeout_s``; the kernel releases it when the process dies.
+
+    The file's text (``pid N on HOST``, written once the lock is held) only describes the holder; whether the
+    lock is held is the flock itself (:func:`lock_holder`). ``busy``: the message when the wait runs out, with
+    ``{holder}`` for that text. A symbolic link is refused: the text would be written through it.
+    """
     try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise RunError(f"{path}: is a symbolic link; a lock file must be a regular file. Move the link away"
+                           ) from None
+        raise
+    with os.fdopen(fd, "r+") as f:
         t0 = time.monotonic()
         while True:
             try:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except OSError:
-                if time.monotonic() - t0 > timeout_s:
+                if time.monotonic() - t0 >= timeout_s:
                     f.seek(0)
-                    raise RunError(f"{path}: still held by {f.read().strip() or 'another process'} after "
-                                   f"{timeout_s:g} s") from None
+                    holder = f.read(_LOCK_TEXT_MAX).strip() or "another process"
+                    msg = busy or f"{path}: still held by {{holder}} after {timeout_s:g} s"
+                    raise RunError(msg.format(holder=holder)) from None
                 time.sleep(poll_s)
         f.seek(0)
         f.truncate()
@@ -156,23 +107,25 @@ def file_lock(path: Path, timeout_s: float, poll_s: float = 0.2) -> Iterator[Non
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-    finally:
-        f.close()
 
 
-def lock_holder(lock: Path) -> tuple[bool | None, str]:
-    """Whether the process named in a lock file lives: True/False on this host, None elsewhere."""
+def lock_holder(lock: Path) -> tuple[bool, str]:
+    """Whether a process holds ``lock`` (a :func:`file_lock`) now, and the text it wrote there.
+
+    Tested with a non-blocking shared ``flock``, not by the process id in the text: a dead holder's id may be
+    reused, and a holder on another host has an id that means nothing here. A lock file on a network file
+    system answers for holders on other hosts where that file system supports ``flock`` (NFS emulates it with
+    byte-range locks). Holding the probe for an instant can delay a starting run, which waits for the lock a
+    little longer (``snarefuse.rundir.LOCK_WAIT_S``).
+    """
     try:
-        words = lock.read_text().split()
-        pid, host = int(words[1]), words[3]
-    except (OSError, ValueError, IndexError):
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
         return False, ""
-    if host != os.uname().nodename:
-        return None, f"pid {pid} on {host}"
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False, f"pid {pid}"
-    except PermissionError:
-        pass
-    return True, f"pid {pid} on {host}"
+    with os.fdopen(fd, "r") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True, f.read(_LOCK_TEXT_MAX).strip() or "another process"
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        return False, f.read(_LOCK_TEXT_MAX).strip()

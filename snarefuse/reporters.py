@@ -50,15 +50,6 @@ def _interval_report(simulation: app.Simulation, interval: int, **needs: bool) -
     return d
 
 
-def truncate_file(path: Path, size: int) -> None:
-    """Cut ``path`` back to ``size`` bytes (no-op if it is already that size)."""
-    if path.exists() and path.stat().st_size != size:
-        with open(path, "r+b") as f:
-            f.truncate(size)
-            f.flush()
-            os.fsync(f.fileno())
-
-
 def worst_particles(state: openmm.State, n: int = 5) -> list[int]:
     """Indices of the particles with non-finite or the largest forces."""
     f = state.getForces(asNumpy=True).value_in_unit(openmm.unit.kilojoule_per_mole / openmm.unit.nanometer)

@@ -18,7 +18,8 @@ import pytest
 
 from snarefuse.build import build_system
 from snarefuse.errors import BlowUpError, PlatformError, RunError, RunInterrupted
-from snarefuse.runner import RunLock, run_simulation
+from snarefuse.rundir import RunDirectory
+from snarefuse.runner import run_simulation
 
 from .conftest import small_spec
 
@@ -126,7 +127,7 @@ def test_rerun_of_finished_run_does_nothing_and_extension_continues(tmp_path: Pa
 
 def test_second_run_on_same_directory_is_refused(small_built):
     _, run_dir = small_built
-    with RunLock(run_dir):
+    with RunDirectory(run_dir).lock():
         with pytest.raises(RunError, match="another run is active"):
             run_simulation(run_dir, steps=10, progress=False)
 
@@ -253,20 +254,20 @@ def test_changing_formulation_resumes_from_the_portable_state(tmp_path: Path, ca
 
 
 def test_auto_puts_a_cpu_only_opencl_after_the_cpu_platform(monkeypatch):
-    from snarefuse import runner
+    from snarefuse import platforms
 
-    monkeypatch.setattr(runner, "available_platforms", lambda: ["Reference", "CPU", "OpenCL", "CUDA"])
-    monkeypatch.setattr(runner, "opencl_has_accelerator", lambda: False)
-    assert runner.auto_order() == ["CUDA", "CPU", "OpenCL"]
-    monkeypatch.setattr(runner, "opencl_has_accelerator", lambda: True)
-    assert runner.auto_order() == ["CUDA", "OpenCL", "CPU"]
-    monkeypatch.setattr(runner, "opencl_has_accelerator", lambda: None)  # cannot tell: keep the documented order
-    assert runner.auto_order() == ["CUDA", "OpenCL", "CPU"]
+    monkeypatch.setattr(platforms, "available_platforms", lambda: ["Reference", "CPU", "OpenCL", "CUDA"])
+    monkeypatch.setattr(platforms, "opencl_has_accelerator", lambda: False)
+    assert platforms.auto_order() == ["CUDA", "CPU", "OpenCL"]
+    monkeypatch.setattr(platforms, "opencl_has_accelerator", lambda: True)
+    assert platforms.auto_order() == ["CUDA", "OpenCL", "CPU"]
+    monkeypatch.setattr(platforms, "opencl_has_accelerator", lambda: None)  # cannot tell: keep the documented order
+    assert platforms.auto_order() == ["CUDA", "OpenCL", "CPU"]
 
 
 def test_opencl_device_query_matches_openmm():
     """The ICD query runs without error; where OpenMM's OpenCL runs on a CPU device it sees no GPU."""
-    from snarefuse.runner import available_platforms, opencl_has_accelerator
+    from snarefuse.platforms import available_platforms, opencl_has_accelerator
 
     if "OpenCL" not in available_platforms():
         pytest.skip("OpenMM's OpenCL platform is not loaded here")

@@ -20,7 +20,6 @@ likewise the SNARE metrics without SNARE complexes (``summary["snare"]["skipped"
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -28,56 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from ..io import atomic_write_bytes, atomic_write_json, load_run_topology
+from ..io import atomic_write_bytes, atomic_write_json
+from ..rundir import RunDirectory
 from . import kernels as K
 from .base import AnalysisError, Table, TrajectorySource, run_analyses
 from .fusion import BLOCK_RADIUS, CONTACT_RADIUS, MIN_PORE_RADIUS, FusionAnalysis
 from .membrane import LeafletAnalysis, MembraneAnalysis
 from .snare import SnareAnalysis, check_snare_options
-
-#: Trajectory file names looked for in a run directory, in order.
-TRAJECTORY_NAMES = ("trajectory.dcd", "trajectory.xtc")
-
-
-def find_trajectory(run_dir: Path) -> Path:
-    """The run's trajectory (``trajectory.dcd`` or ``trajectory.xtc``; the newer if both exist)."""
-    found = [run_dir / n for n in TRAJECTORY_NAMES if (run_dir / n).exists()]
-    if not found:
-        raise AnalysisError(f"{run_dir}: no trajectory; expected one of {', '.join(TRAJECTORY_NAMES)}")
-    return max(found, key=lambda p: p.stat().st_mtime)
-
-
-def _manifest(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "manifest.json"
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise AnalysisError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise AnalysisError(f"{path}: expected a JSON object")
-    return data
-
-
-def _units(manifest: dict[str, Any]) -> dict[str, float]:
-    units = manifest.get("units") or {}
-    return {k: float(units[k]) for k in ("tau_ps", "sigma_nm", "tau_diffusion_ns")
-            if isinstance(units, dict) and isinstance(units.get(k), (int, float))}
-
-
-def manifest_contact_xy(manifest: dict[str, Any]) -> tuple[float, float] | None:
-    """x, y of the builder's contact axis when it runs along z (``contact_axis.point_nm``)."""
-    ax: Any = manifest.get("contact_axis")
-    try:
-        d = np.array(ax["direction"], dtype=np.float64)
-        p = np.array(ax["point_nm"], dtype=np.float64)
-    except (TypeError, KeyError, ValueError):
-        return None
-    if d.shape != (3,) or p.shape != (3,) or abs(abs(d[2]) - np.linalg.norm(d)) > 1e-6:
-        return None
-    return float(p[0]), float(p[1])
-
 
 def _clean(x: Any) -> Any:
     """JSON-safe: numpy scalars to Python, NaN/inf to None."""
@@ -148,8 +104,8 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     Parameters
     ----------
     run_dir : path
-        Directory with ``system.pdb`` and ``trajectory.dcd`` / ``trajectory.xtc`` (and optionally
-        ``manifest.json``).
+        Directory with ``system.pdb`` and a trajectory (and optionally ``manifest.json``); which trajectory is
+        :meth:`snarefuse.rundir.RunDirectory.trajectory`'s rule.
     out_dir : path, optional
         Output directory (default ``run_dir/analysis``), created if needed.
     start, stop, step : int, optional
@@ -180,8 +136,11 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
 
     Raises
     ------
+    RunDirectoryError
+        ``run_dir`` lacks ``system.pdb`` or the trajectory, or ``manifest.json`` is malformed (the message names
+        the file).
     AnalysisError
-        Missing inputs, or a bad SNARE option (the message names it and what is accepted).
+        A bad SNARE option (the message names it and what is accepted), no lipids, no frames.
 
     Returns
     -------
@@ -191,18 +150,18 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     given = {"zip_cutoff_nm": zip_cutoff_nm, "persistence_length_nm": persistence_length_nm,
              "local_radius_nm": local_radius_nm, "temperature_k": temperature_k}
     snare_opts = check_snare_options({k: v for k, v in given.items() if v is not None})
-    run_dir = Path(run_dir)
-    pdb = run_dir / "system.pdb"
-    if not pdb.exists():
-        raise AnalysisError(f"{pdb}: not found; analyze_run needs a run directory made by `snarefuse build`")
-    traj = find_trajectory(run_dir)
-    out = Path(out_dir) if out_dir is not None else run_dir / "analysis"
+    rd = RunDirectory(run_dir)
+    run_dir = rd.path
+    pdb = rd.system_pdb
+    top = rd.topology()
+    traj = rd.trajectory()
+    out = Path(out_dir) if out_dir is not None else rd.analysis_dir
     out.mkdir(parents=True, exist_ok=True)
-    manifest = _manifest(run_dir)
-    units = _units(manifest)
+    manifest = rd.manifest()
+    units = rd.units()
     if contact_xy is None:
-        contact_xy = manifest_contact_xy(manifest)
-    src = TrajectorySource(traj, load_run_topology(run_dir, manifest), dt_ps=dt_ps)
+        contact_xy = rd.contact_xy()
+    src = TrajectorySource(traj, top, dt_ps=dt_ps)
     if src.lipids.n_lipids == 0:
         raise AnalysisError(f"{pdb}: no lipid residues (atoms named H, T1, T2[, T3]) found")
     notes: list[str] = []

@@ -34,7 +34,8 @@ from typing import Any
 from ..analysis import kernels as K
 from ..analysis.base import Table, TrajectorySource
 from ..analysis.fusion import BLOCK_RADIUS, MIN_PORE_RADIUS
-from ..io import atomic_write_json, load_run_topology
+from ..io import atomic_write_json
+from ..rundir import RunDirectory, manifest_contact_xy
 from .draw import (BEAD_SCALE, DIAPHRAGM_COLOR, GAS_COLOR, HEAD_COLORS, MARKER_COLOR, PORE_COLOR, PROTEIN_COLOR,
                    TAIL_COLORS, TMD_COLOR, Limits, _figure, _save, bead_colors, legend_entries, plot_cross_section,
                    plot_stages, plot_top_view, section_figsize, section_limits, write_movie)
@@ -81,8 +82,6 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 def _settings(summary: Mapping[str, Any], manifest: Mapping[str, Any], n_membranes: int) -> ContactSettings:
-    from ..analysis.pipeline import manifest_contact_xy
-
     fus = summary.get("fusion") or {}
     opts = summary.get("options") or {}
     th = fus.get("thresholds") or {}
@@ -169,20 +168,21 @@ def render_run(run_dir: str | Path, out_dir: str | Path | None = None, *, frames
     analyze : bool
         Run ``analyze_run`` first when ``analysis/summary.json`` is missing (else raise).
     """
-    from ..analysis.base import AnalysisError
-    from ..analysis.pipeline import analyze_run, find_trajectory
+    from ..analysis.pipeline import analyze_run
+    from ..errors import RunDirectoryError
 
     if fmt not in ("png", "svg"):
         raise RenderError(f"format: {fmt!r}; accepted 'png' or 'svg'")
     if every is not None and every < 1:
         raise RenderError(f"every: {every}; accepted an integer >= 1")
-    run_dir = Path(run_dir)
-    if not (run_dir / "system.pdb").exists():
+    rd = RunDirectory(run_dir)
+    run_dir = rd.path
+    if not rd.system_pdb.exists():
         raise RenderError(f"{run_dir / 'system.pdb'}: not found; render needs a run directory made by "
                           "'snarefuse build'")
     try:
-        traj = find_trajectory(run_dir)
-    except AnalysisError as e:
+        traj = rd.trajectory()
+    except RunDirectoryError as e:
         raise RenderError(f"{e}; run the system first ('snarefuse run {run_dir}')") from None
     out = Path(out_dir) if out_dir is not None else run_dir / "analysis" / "render"
     previous = _output_dir(out)
@@ -197,8 +197,8 @@ def render_run(run_dir: str | Path, out_dir: str | Path | None = None, *, frames
         result.notes.append(f"{traj.name} is newer than {summary_path}: the states drawn are those of the last "
                             f"analysis; run 'snarefuse analyze {run_dir}' to refresh them")
     summary = _json(summary_path)
-    manifest = _json(run_dir / "manifest.json") if (run_dir / "manifest.json").exists() else {}
-    top = load_run_topology(run_dir, manifest)
+    manifest = rd.manifest()
+    top = rd.topology()
     classes = classify_beads(top, manifest)
     settings = _settings(summary, manifest, classes.lipids.n_membranes)
     units = summary.get("units") or manifest.get("units") or {}

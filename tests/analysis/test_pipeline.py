@@ -11,6 +11,10 @@ import pytest
 
 from snarefuse.analysis import Table, analyze_run, testsystems as ts
 from snarefuse.analysis.base import AnalysisError
+from snarefuse.errors import RunDirectoryError
+from snarefuse.rundir import RunDirectory
+
+from ..conftest import small_spec
 
 TAU_PS = 9.09
 
@@ -81,11 +85,30 @@ def test_dcd_without_times_is_noted_and_contact_axis_from_manifest(tmp_path: Pat
 
 
 def test_missing_inputs(tmp_path: Path) -> None:
-    with pytest.raises(AnalysisError, match="system.pdb"):
+    with pytest.raises(RunDirectoryError, match="system.pdb: missing"):
         analyze_run(tmp_path)
     ts.bilayer(4)[0].save_pdb(str(tmp_path / "system.pdb"))
-    with pytest.raises(AnalysisError, match="trajectory.dcd"):
+    with pytest.raises(RunDirectoryError, match="no trajectory; expected trajectory.dcd or trajectory.xtc"):
         analyze_run(tmp_path)
+    (tmp_path / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(RunDirectoryError, match="manifest.json: expected a JSON object"):
+        analyze_run(tmp_path)
+
+
+def test_one_rule_picks_the_trajectory(tmp_path: Path) -> None:
+    """The spec's run.trajectory_format names the trajectory; without a spec, two candidates are refused rather
+    than chosen by modification time."""
+    t = ts.bilayer(6, n_frames=2)
+    d = _run_dir(tmp_path / "run", t, fmt="xtc")
+    t.save_dcd(str(d / "trajectory.dcd"))
+    with pytest.raises(RunDirectoryError, match="holds both trajectory.dcd and trajectory.xtc and no spec.yaml"):
+        RunDirectory(d).trajectory()
+    spec = small_spec(run__trajectory_format="xtc")
+    spec.dump(d / "spec.yaml")
+    assert RunDirectory(d).trajectory() == d / "trajectory.xtc"
+    (d / "trajectory.xtc").unlink()
+    with pytest.raises(RunDirectoryError, match=r"trajectory.xtc: missing \(spec.yaml's run.trajectory_format"):
+        RunDirectory(d).trajectory()
 
 
 def test_csv_round_trip(tmp_path: Path) -> None:

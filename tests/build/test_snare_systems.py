@@ -195,7 +195,7 @@ def test_saved_run_keeps_real_residue_numbers(tmp_path):
     system.psf, every protein residue carries its real number and name."""
     import mdtraj
 
-    from snarefuse.io import load_run_topology, load_trajectory
+    from snarefuse.rundir import load_run_topology, load_trajectory
     from snarefuse.runner import run_simulation
 
     d = tmp_path / "run"

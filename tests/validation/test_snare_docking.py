@@ -16,7 +16,7 @@ import openmm
 import pytest
 
 from snarefuse.build import build_system
-from snarefuse.io import load_trajectory
+from snarefuse.rundir import load_trajectory
 from snarefuse.runner import run_simulation
 from snarefuse.spec import example_spec_path, load_spec
 
