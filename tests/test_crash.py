@@ -48,7 +48,8 @@ CHILD_TIMEOUT_S = 120
 #: A ``snarefuse run`` that kills itself with SIGKILL at an exact point of a write.
 #: argv: run_dir, what, nth, when. ``what``: the name prefix of a file written atomically
 #: (the kill comes at its nth rename, ``before`` or ``after`` it), ``frame`` (the nth trajectory
-#: frame is half written) or ``row`` (the nth log row is half written).
+#: frame is half written), ``row`` (the nth log row is half written) or ``unlink`` (right after the
+#: nth removal of a superseded checkpoint or state file).
 KILLER = r"""
 import os, signal, sys
 from pathlib import Path
@@ -98,6 +99,13 @@ elif what == "row":
             self._f = Tear(self._f, 0)
         return real_row(self, simulation, state)
     reporters.CSVLogReporter.report = report_row
+elif what == "unlink":
+    real_unlink = os.unlink
+    def unlink(path, *args, **kwargs):
+        real_unlink(path, *args, **kwargs)
+        if Path(path).name.startswith(("checkpoint-", "state-")) and hit():
+            die()
+    os.unlink = unlink
 else:
     real_replace = os.replace
     def replace(src, dst, *args, **kwargs):
@@ -126,6 +134,13 @@ KILL_POINTS = {
     "frame-torn-mid-run": ("frame", 8, "-"),
     "log-row-torn": ("row", 7, "-"),
     "last-checkpoint-written-run-not-closed": ("final_state.xml", 1, "before"),
+    # each point of the last checkpoint (step 150, the target): a run killed here finds the target reached and
+    # does not step again, so only its start-up can remove what the kill left behind
+    "last-checkpoint-file-written": ("checkpoint-", 4, "after"),
+    "last-state-written-record-not": ("state-", 4, "after"),
+    "last-record-not-yet-renamed": ("checkpoint.json", 4, "before"),
+    "last-record-renamed-old-files-kept": ("checkpoint.json", 4, "after"),
+    "last-old-checkpoint-removed-old-state-kept": ("unlink", 5, "-"),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,9 +21,10 @@ from pathlib import Path
 import mdtraj
 import numpy as np
 import pytest
+import yaml
 
 from snarefuse.build import build_system
-from snarefuse.errors import RunError
+from snarefuse.errors import RunDirectoryError, RunError
 from snarefuse.runner import run_simulation
 
 from .conftest import small_spec
@@ -241,3 +243,130 @@ def test_directory_turning_read_only_mid_run_cuts_back_to_the_last_checkpoint(re
     # writable again: the same command resumes to the uninterrupted result
     assert run_simulation(run_dir, progress=False).resumed_from == "checkpoint"
     assert_same_as_uninterrupted(run_dir, reference)
+
+
+# ------------------------------------------------------------------------------ directories that would give a wrong result
+def _status(run_dir: Path) -> str:
+    return json.loads((run_dir / "run.json").read_text())["status"]
+
+
+def test_outputs_shorter_than_the_record_are_refused_not_zero_extended(tmp_path: Path):
+    """A partial copy of a run: trajectory and log shorter than checkpoint.json records. Cutting back would
+    extend them with zeros (all-zero frames, NUL rows); the run refuses and names the file and both sizes."""
+    run_dir = _half_run(tmp_path)
+    info = json.loads((run_dir / "checkpoint.json").read_text())
+    for name in ("trajectory.dcd", "log.csv"):
+        (run_dir / name).write_bytes((run_dir / name).read_bytes()[: (run_dir / name).stat().st_size * 2 // 3])
+    before = _files(run_dir)
+    short = before["trajectory.dcd"]
+    with pytest.raises(RunDirectoryError, match=rf"trajectory.dcd: holds {len(short)} bytes, but checkpoint.json "
+                                                rf"records {info['trajectory_bytes']} at step 100"):
+        run_simulation(run_dir, progress=False)
+    assert _files(run_dir) == before
+
+
+def _edit_spec(run_dir: Path, **changes: object) -> None:
+    data = yaml.safe_load((run_dir / "spec.yaml").read_text())
+    for path, value in changes.items():
+        *parents, key = path.split("__")
+        d = data
+        for p in parents:
+            d = d[p]
+        d[key] = value
+    (run_dir / "spec.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_resume_after_a_physical_spec_change_is_refused_naming_the_fields(tmp_path: Path):
+    run_dir = _half_run(tmp_path)
+    _edit_spec(run_dir, model__temperature="400 K", run__trajectory_interval=100)
+    before = _files(run_dir)
+    with pytest.raises(RunDirectoryError, match=r"spec.yaml: differs from the spec the run was started with in "
+                                                r"model.temperature \('310(\.0)? K' -> '400(\.0)? K'\), run.trajectory_interval "
+                                                r"\(50 -> 100\).* Only name, run.steps, "):
+        run_simulation(run_dir, progress=False)
+    assert _files(run_dir) == before
+
+
+def test_resume_after_an_execution_field_changed_goes_on_and_says_what_changed(tmp_path: Path, caplog):
+    run_dir = _half_run(tmp_path)
+    _edit_spec(run_dir, run__threads=1, run__steps=250)
+    r = run_simulation(run_dir, progress=False)
+    assert (r.status, r.step, r.resumed_from) == ("complete", 250, "checkpoint")
+    assert "run.steps: 200 -> 250" in caplog.text and "run.threads: None -> 1" in caplog.text
+    rec = json.loads((run_dir / "run.json").read_text())
+    assert rec["spec_changes"] == ["run.steps: 200 -> 250", "run.threads: None -> 1"]
+    assert mdtraj.load(str(run_dir / "trajectory.dcd"), top=str(run_dir / "system.pdb")).n_frames == 5
+
+
+@pytest.mark.parametrize("field, value", [("state", "../../../etc/passwd"), ("checkpoint", "/etc/passwd")],
+                         ids=["state-outside-the-directory", "checkpoint-absolute"])
+def test_file_names_from_the_record_must_be_its_own_plain_names(field: str, value: str, tmp_path: Path):
+    """A record naming a file elsewhere (its checksum removed) is refused before any file is read or written:
+    the named file is never copied into final_state.xml nor loaded."""
+    run_dir = _half_run(tmp_path)
+    info = json.loads((run_dir / "checkpoint.json").read_text())
+    info[field] = value
+    del info[f"{field}_sha256"]
+    (run_dir / "checkpoint.json").write_text(json.dumps(info))
+    rec = json.loads((run_dir / "run.json").read_text())
+    # as if killed after its last checkpoint, before its closing writes: the next run would write final_state.xml
+    (run_dir / "run.json").write_text(json.dumps({**rec, "status": "running", "target_steps": 100}))
+    (run_dir / "final_state.xml").unlink()
+    before = _files(run_dir)
+    with pytest.raises(RunDirectoryError, match=rf"checkpoint.json: {field} = '{re.escape(value)}'; accepted the "
+                                                "plain name of a file in this directory"):
+        run_simulation(run_dir, steps=100, progress=False)
+    assert _files(run_dir) == before and not (run_dir / "final_state.xml").exists()
+
+
+@pytest.mark.parametrize("name", ["log.csv", "trajectory.dcd", ".lock", "run.json"])
+def test_symlinked_outputs_are_refused_and_their_targets_untouched(name: str, tmp_path: Path):
+    run_dir = _half_run(tmp_path)
+    target = tmp_path / f"elsewhere-{name.lstrip('.')}"
+    shutil.move(run_dir / name, target)
+    with open(target, "ab") as f:
+        f.write(b"data written after the checkpoint, which a cut-back would remove\n")
+    (run_dir / name).symlink_to(target)
+    content = target.read_bytes()
+    with pytest.raises(RunError, match=rf"{re.escape(name)}: is a symbolic link"):
+        run_simulation(run_dir, progress=False)
+    assert target.read_bytes() == content
+
+
+def test_a_garbage_trajectory_is_refused_before_it_is_touched(tmp_path: Path):
+    run_dir = _half_run(tmp_path)
+    size = (run_dir / "trajectory.dcd").stat().st_size
+    (run_dir / "trajectory.dcd").write_bytes(np.random.default_rng(7).bytes(size + 100))
+    before, status = _files(run_dir), _status(run_dir)
+    with pytest.raises(RunDirectoryError, match="trajectory.dcd: does not start with a DCD header; it is not this "
+                                                "run's trajectory. Nothing was changed"):
+        run_simulation(run_dir, progress=False)
+    assert _files(run_dir) == before and _status(run_dir) == status != "running"
+    out = subprocess.run([sys.executable, "-m", "snarefuse.cli", "run", str(run_dir), "--no-progress"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith(f"Error: {run_dir / 'trajectory.dcd'}: does not start with a DCD header")
+
+
+@pytest.fixture(scope="module")
+def other_builds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Builds to copy over a run's: one with other lipids (another particle count), one of another seed (the
+    same count, other positions)."""
+    d = tmp_path_factory.mktemp("other")
+    build_system(small_spec(**{**CKPT, "system__bilayer__n_lipids": 100})).save(d / "count")
+    build_system(small_spec(**{**CKPT, "seed": 99})).save(d / "seed")
+    return {"count": d / "count", "seed": d / "seed"}
+
+
+@pytest.mark.parametrize("other, named", [
+    ("count", r"system.xml: has 300 particles but manifest.json records n_atoms = 600"),
+    ("seed", r"system.(xml|pdb): is not the file the run started with"),
+], ids=["another-particle-count", "same-count-another-build"])
+def test_a_build_replaced_by_another_is_named(other: str, named: str, other_builds: dict, tmp_path: Path):
+    run_dir = _half_run(tmp_path)
+    for name in ("system.xml", "system.pdb"):
+        shutil.copy(other_builds[other] / name, run_dir / name)
+    before = _files(run_dir)
+    with pytest.raises(RunDirectoryError, match=named):
+        run_simulation(run_dir, progress=False)
+    assert _files(run_dir) == before

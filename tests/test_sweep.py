@@ -3,6 +3,7 @@ worker without losing or repeating a point, status, collection and the statistic
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
@@ -24,6 +25,7 @@ from snarefuse import sweep as sweep_mod
 from snarefuse.build import build_system
 from snarefuse.cli_sweep import sweep as sweep_cli
 from snarefuse.errors import BuildError, SpecError
+from snarefuse.rundir import RunDirectory
 from snarefuse.runner import run_simulation
 from snarefuse.spec import load_spec
 from snarefuse.analysis import fusion as fusion_mod
@@ -282,12 +284,15 @@ def test_status_reads_the_run_directory(case, tmp_path: Path):
     (p.directory / "checkpoint.json").write_text(json.dumps({"step": run_json["step"]}))
     pid = os.getpid() if case == "running" else _dead_pid()
     (p.directory / ".lock").write_text(f"pid {pid} on {node}\n")
-    st = sw.status()[0]
+    with contextlib.ExitStack() as held:
+        if case == "running":  # a live run holds the flock of its .lock (which writes the same text)
+            held.enter_context(RunDirectory(p.directory).lock())
+        st = sw.status()[0]
+        todo, skipped = sw.plan()
     expected = {"failed": ("failed", "blew up between steps 200 and 300"), "running": ("running", f"pid {pid}"),
                 "interrupted": ("pending", "interrupted at step 200"), "stopped": ("pending", "wall-time limit")}[case]
     assert (st.state, st.step) == (expected[0], run_json["step"])
     assert expected[1] in st.reason
-    todo, skipped = sw.plan()
     assert [q.key for q in todo] == ([p.key] if expected[0] == "pending" else [])
 
 

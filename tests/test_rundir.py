@@ -1,0 +1,157 @@
+"""RunDirectory: the one owner of a run directory's files. Its checks of a checkpoint record, of outputs shorter
+than recorded and of trajectories that are not the run's, the lock's liveness by flock (not the PID text), and
+what ``sweep status`` makes of a dead point. No simulation runs here; runs that meet these checks are in
+tests/test_faults.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from snarefuse.errors import RunDirectoryError, RunError
+from snarefuse.rundir import RESUMABLE_FIELDS, RunDirectory, shrink_file, spec_changes, trajectory_header_problem
+from snarefuse.sweep import Sweep
+
+from .conftest import small_spec
+
+#: A checkpoint record as the runner writes it (step 100), with made-up checksums.
+RECORD = {"step": 100, "time_ps": 2.0, "checkpoint": "checkpoint-000000000100.chk", "state": "state-000000000100.xml",
+          "checkpoint_sha256": "a" * 64, "state_sha256": "b" * 64, "trajectory_bytes": 0, "trajectory_frames": 0,
+          "log_bytes": 0}
+
+
+def _with_record(d: Path, **changes: object) -> RunDirectory:
+    rec = {k: v for k, v in {**RECORD, **changes}.items() if v is not None}
+    (d / "checkpoint.json").write_text(json.dumps(rec))
+    return RunDirectory(d)
+
+
+def test_a_record_as_the_runner_writes_it_is_accepted(tmp_path: Path):
+    assert _with_record(tmp_path).checkpoint() == RECORD
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"state": "../../../etc/passwd"}, "state = '../../../etc/passwd'; accepted the plain name of a file"),
+    ({"checkpoint": "/elsewhere/checkpoint-000000000100.chk"}, "checkpoint = '/elsewhere/"),
+    ({"checkpoint": "sub/checkpoint-000000000100.chk"}, "checkpoint = 'sub/"),
+    ({"state": "state-000000000050.xml"}, "for the recorded step 100"),
+    ({"checkpoint_sha256": None}, "checkpoint_sha256 = None; accepted the 64 hex digits"),
+    ({"state_sha256": "not a digest"}, "state_sha256 = 'not a digest'"),
+    ({"log_bytes": -1}, "log_bytes = -1; accepted an integer >= 0"),
+    ({"step": "100"}, "step = '100'; accepted an integer >= 0"),
+], ids=["state-outside", "checkpoint-absolute", "checkpoint-in-subdirectory", "state-of-another-step",
+        "checksum-missing", "checksum-malformed", "negative-size", "step-as-text"])
+def test_a_forged_or_broken_record_is_refused_naming_the_field(changes: dict, named: str, tmp_path: Path):
+    with pytest.raises(RunDirectoryError, match="checkpoint.json: .*" + re.escape(named)):
+        _with_record(tmp_path, **changes).checkpoint()
+
+
+def test_shrink_file_never_extends(tmp_path: Path):
+    p = tmp_path / "log.csv"
+    p.write_bytes(b"x" * 10)
+    with pytest.raises(RunDirectoryError, match=r"log.csv: holds 10 bytes, fewer than the 30 .* not extended"):
+        shrink_file(p, 30)
+    assert p.read_bytes() == b"x" * 10
+    shrink_file(p, 4)
+    assert p.read_bytes() == b"x" * 4
+
+
+def test_outputs_shorter_than_the_record_are_refused_with_both_sizes(tmp_path: Path):
+    (tmp_path / "log.csv").write_bytes(b"step\n")
+    rd = _with_record(tmp_path, log_bytes=300)
+    with pytest.raises(RunDirectoryError, match=r"log.csv: holds 5 bytes, but checkpoint.json records 300 at step "
+                                                r"100"):
+        rd.check_outputs(rd.checkpoint(), "dcd", 10)
+
+
+def test_a_trajectory_that_is_not_the_runs_is_named(tmp_path: Path):
+    import mdtraj
+
+    from snarefuse.analysis import testsystems as ts
+
+    t = ts.bilayer(4, n_frames=2)
+    t.save_dcd(str(tmp_path / "trajectory.dcd"))
+    t.save_xtc(str(tmp_path / "trajectory.xtc"))
+    assert trajectory_header_problem(tmp_path / "trajectory.dcd", "dcd", t.n_atoms) is None
+    assert trajectory_header_problem(tmp_path / "trajectory.xtc", "xtc", t.n_atoms) is None
+    assert trajectory_header_problem(tmp_path / "trajectory.dcd", "dcd", t.n_atoms + 1) == \
+        f"holds frames of {t.n_atoms} atoms, the system has {t.n_atoms + 1}"
+    (tmp_path / "garbage.dcd").write_bytes(os.urandom(4000))
+    assert trajectory_header_problem(tmp_path / "garbage.dcd", "dcd", t.n_atoms) == "does not start with a DCD header"
+    assert trajectory_header_problem(tmp_path / "trajectory.dcd", "xtc", t.n_atoms) == \
+        "does not start with an XTC frame"
+    assert mdtraj.load(str(tmp_path / "trajectory.dcd"), top=t.topology).n_frames == 2
+
+
+def test_spec_changes_are_named_and_only_execution_fields_are_resumable():
+    a = small_spec()
+    b = small_spec(run__threads=2, run__steps=5000, model__temperature="400 K", run__trajectory_interval=200)
+    changes = {k for k, _, _ in spec_changes(a.to_dict(), b.to_dict())}
+    assert changes == {"run.threads", "run.steps", "model.temperature", "run.trajectory_interval"}
+    assert changes - set(RESUMABLE_FIELDS) == {"model.temperature", "run.trajectory_interval"}
+
+
+def test_unrecorded_checkpoint_files_are_removed_and_nothing_else(tmp_path: Path):
+    names = ["checkpoint-000000000050.chk", "state-000000000050.xml", "checkpoint-000000000100.chk",
+             "state-000000000100.xml", ".checkpoint-000000000150.chk.abc.tmp", ".someone-elses.tmp", "notes.chk"]
+    for n in names:
+        (tmp_path / n).write_text("x")
+    rd = _with_record(tmp_path)
+    removed = rd.remove_unrecorded_checkpoints(rd.checkpoint())
+    assert sorted(removed) == sorted(names[:2] + [names[4]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["checkpoint.json", *names[2:4], *names[5:]])
+
+
+# ------------------------------------------------------------------------------ the lock
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait(timeout=60)
+    return proc.pid
+
+
+@pytest.mark.parametrize("text", [f"pid {os.getpid()} on {os.uname().nodename}\n", "pid 1 on another-host\n"],
+                         ids=["reused-pid-on-this-host", "pid-on-another-host"])
+def test_lock_liveness_is_the_flock_not_the_pid_text(text: str, tmp_path: Path):
+    rd = RunDirectory(tmp_path)
+    rd.lock_path.write_text(text)
+    assert rd.lock_holder() == (False, text.strip())
+    with rd.lock():
+        alive, who = rd.lock_holder()
+        assert alive and who == f"pid {os.getpid()} on {os.uname().nodename}"
+        with pytest.raises(RunError, match="another run is active in this directory"):
+            with rd.lock():
+                pass
+    assert rd.lock_holder()[0] is False
+
+
+def test_a_symlinked_lock_is_refused_and_its_target_untouched(tmp_path: Path):
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("precious\n")
+    (tmp_path / "run").mkdir()
+    rd = RunDirectory(tmp_path / "run")
+    rd.lock_path.symlink_to(target)
+    with pytest.raises(RunError, match=r"\.lock: is a symbolic link"):
+        with rd.lock():
+            pass
+    assert target.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("text", [f"pid {os.getpid()} on {os.uname().nodename}\n", "pid 1 on another-host\n"],
+                         ids=["reused-pid-on-this-host", "pid-on-another-host"])
+def test_sweep_status_shows_a_dead_point_as_not_running(text: str, tmp_path: Path):
+    """run.json says running (a SIGKILL cannot be caught) and .lock names a live PID or another host, but no
+    process holds the flock: the point is an interrupted one that the next 'sweep run' resumes."""
+    sw = Sweep(small_spec(run__steps=1000), workspace=tmp_path / "ws")
+    p = sw.init()[0]
+    (p.directory / "run.json").write_text(json.dumps({"status": "running", "step": 200}))
+    (p.directory / ".lock").write_text(text)
+    st = sw.status()[0]
+    assert st.state == "pending" and "interrupted at step" in st.reason
+    todo, _ = sw.plan()
+    assert [q.key for q in todo] == [p.key]
