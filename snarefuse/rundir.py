@@ -47,6 +47,8 @@ SPEC_YAML = "spec.yaml"
 MANIFEST_JSON = "manifest.json"
 SYSTEM_XML = "system.xml"
 SYSTEM_PDB = "system.pdb"
+#: What a build past the PDB format's limits writes instead of system.pdb (snarefuse.structure)
+SYSTEM_CIF = "system.cif"
 SYSTEM_PSF = "system.psf"
 FORCEFIELD_XML = "forcefield.xml"
 RUN_JSON = "run.json"
@@ -143,7 +145,8 @@ class RunDirectory:
     spec_yaml = property(lambda self: self.path / SPEC_YAML, doc="``spec.yaml``: the resolved spec of the build.")
     manifest_json = property(lambda self: self.path / MANIFEST_JSON, doc="``manifest.json``: what was built.")
     system_xml = property(lambda self: self.path / SYSTEM_XML, doc="``system.xml``: the serialised OpenMM System.")
-    system_pdb = property(lambda self: self.path / SYSTEM_PDB, doc="``system.pdb``: topology and start positions.")
+    system_pdb = property(lambda self: self.path / (SYSTEM_CIF if (self.path / SYSTEM_CIF).exists() else SYSTEM_PDB),
+                          doc="``system.pdb`` (``system.cif`` past the PDB's limits): topology and start positions.")
     run_json = property(lambda self: self.path / RUN_JSON, doc="``run.json``: the run's status.")
     log_csv = property(lambda self: self.path / LOG_CSV, doc="``log.csv``: energies, temperature, box.")
     checkpoint_json = property(lambda self: self.path / CHECKPOINT_JSON, doc="``checkpoint.json``: the record.")
@@ -180,7 +183,7 @@ class RunDirectory:
     def require(self, *names: str, hint: str | None = None) -> None:
         """Raise :class:`RunDirectoryError` naming the first of ``names`` that is missing."""
         for name in names or BUILD_FILES:
-            p = self.path / name
+            p = self.system_pdb if name == SYSTEM_PDB else self.path / name
             if not p.exists():
                 raise RunDirectoryError(p, "missing; " + (hint or f"build the system first with 'snarefuse build "
                                                                   f"SPEC -o {self.path}'"))
@@ -229,7 +232,8 @@ class RunDirectory:
         """Spec, manifest, System and PDB of the build, checked against each other: the System's particles, the
         PDB's atoms and the manifest's ``n_atoms`` agree."""
         import openmm
-        from openmm import app
+
+        from .structure import read_openmm_structure
 
         self.require(*BUILD_FILES)
         spec = self.spec()
@@ -239,7 +243,7 @@ class RunDirectory:
         except Exception as e:  # OpenMM raises a generic exception for malformed XML
             raise RunDirectoryError(self.system_xml, f"cannot be read as an OpenMM System ({e})") from None
         try:
-            pdb = app.PDBFile(str(self.system_pdb))
+            pdb = read_openmm_structure(self.system_pdb)
         except Exception as e:  # OpenMM's PDB reader raises whatever the malformed line provokes
             raise RunDirectoryError(self.system_pdb, f"cannot be read as a PDB file ({e})") from None
         n_sys, n_pdb, n_man = system.getNumParticles(), pdb.topology.getNumAtoms(), manifest.get("n_atoms")
@@ -253,7 +257,8 @@ class RunDirectory:
 
     def build_checksums(self) -> dict[str, str]:
         """SHA-256 of the build files a checkpoint records (:data:`CHECKED_BUILD_FILES`)."""
-        return {name: sha256((self.path / name).read_bytes()) for name in CHECKED_BUILD_FILES}
+        paths = [self.system_pdb if name == SYSTEM_PDB else self.path / name for name in CHECKED_BUILD_FILES]
+        return {p.name: sha256(p.read_bytes()) for p in paths}
 
     # ------------------------------------------------------------------ trajectory
     def trajectory(self) -> Path:
@@ -292,8 +297,8 @@ class RunDirectory:
         """The mdtraj topology of the build (``system.pdb``) with the SNARE residues' real numbers (VAMP2 28-116,
         syntaxin 191-288, ...), so that ``top.select("chainid 2 and resSeq 56")`` is VAMP2 R56 of complex 0.
 
-        system.pdb numbers the residues of each chain from 1 (OpenMM's PDB writer, ``keepIds=False``, which keeps
-        lipid numbering within the PDB format's four digits); the real numbers are in ``manifest.json``.
+        The structure file (system.pdb, or system.cif past the PDB's limits) carries the real numbers; builds made
+        before it did numbered each chain from 1, so the numbers of ``manifest.json`` are applied here too.
         """
         import mdtraj
 

@@ -204,3 +204,17 @@ def test_analyze_prints_no_dcdplugin_lines(two_bilayer_run, tmp_path: Path, capf
     assert "dcdplugin)" not in out
     assert out.splitlines() == ["before", "after"]  # Python's own stdout is untouched
     assert (tmp_path / "analysis" / "summary.json").exists()
+
+
+def test_run_directory_reads_the_pdbx_of_a_large_build(large_build):
+    """The toolkit (runner, analysis) reads the build through RunDirectory: the PDBx build is found, checked and
+    its topology has every bond."""
+    from snarefuse.rundir import RunDirectory
+
+    d, built = large_build
+    rd = RunDirectory(d)
+    assert rd.system_pdb.name == "system.cif"
+    _, _, system, structure = rd.read_build()
+    assert structure.topology.getNumAtoms() == system.getNumParticles() == 102_024
+    assert "system.cif" in rd.build_checksums()
+    assert rd.topology().n_bonds == built.topology.getNumBonds()
