@@ -15,17 +15,20 @@ The gas beads
 Each gas bead is one particle in the lipids' ``CookePair`` force with size ``b =`` :data:`GAS_BEAD_SIZE`
 (1.0: the Cooke rule ``b_ij = min(b_i, b_j)`` then gives gas-lipid pairs exactly the lipid-lipid WCA
 size) and no tail attraction (``a = 0``): pure WCA repulsion with lipids, proteins and each other.
-A smaller bead would make the gas more ideal but leaks. Development runs (two vesicles of midplane
-radius 6 nm, 0.01 tau steps, CPU, 2026): with ``b = 0.5`` 20 of 30 beads crossed the membrane within
-40 tau; with ``b = 0.95`` none of 30 in 40 tau; with ``b = 1`` none of 34 at ~2 mN/m in 70 tau and
-none of 72 at the largest accepted pressure (17 bar, 5 mN/m) in 200 tau. Gas-gas pairs cannot be switched off inside the single pair force without exclusions
-(O(n^2) of them) or interaction groups (unusable on the CPU platform, see shared/PERFORMANCE.md).
+A smaller bead would make the gas more ideal but leaks through the membrane: the bead must be as large
+as a lipid bead for the bilayer's WCA shell to hold it (at ``b = 0.5`` most beads of a 6 nm vesicle
+crossed within 40 tau; from ``b = 0.95`` on none did within 200 tau, up to the largest accepted
+pressure). Gas-gas pairs stay in the single pair force: switching them off would need O(n^2)
+exclusions or interaction groups, which the CPU platform does not run efficiently (docs/model.md).
+
+The gas beads are also the vesicle's *content*: the analysis counts them to detect content mixing
+(:class:`snarefuse.analysis.fusion.ContentMixingAnalysis` looks for :data:`GAS_RESNAME` residues).
 
 The volume and the equation of state
 ------------------------------------
 The gas occupies the sphere inside the inner head shell less a margin of one sigma (the closest
 approach of a gas bead to a head bead at ~kT): radius ``R - 2.2 sigma - 1 sigma`` at build time
-(:func:`lumen_radius_nm`). Its non-ideality is that of a WCA fluid: second virial coefficient
+(:func:`lumen_radius_nm`; the head offset is :data:`~snarefuse.constants.HEAD_OFFSET_SIGMA`). Its non-ideality is that of a WCA fluid: second virial coefficient
 ``B2 = 2 pi int (1 - exp(-u/kT)) r^2 dr`` (:func:`wca_second_virial_nm3`; 2.18 sigma^3 = 1.49 nm^3 at
 kT = 1.1 epsilon, sigma = 0.88 nm), i.e. ``P / (rho kT) = 1 + B2 rho + ...``: a 3.4% correction at
 1 bar and 310 K, 40% at the accepted maximum. The bead count is therefore taken from the
@@ -46,6 +49,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .constants import HEAD_OFFSET_SIGMA
+from .quantities import fmt_float
+from .units import BAR_PER_KJMOL_NM3
+
 __all__ = [
     "GAS_RESNAME", "GAS_ATOM_NAME", "GAS_BEAD_SIZE", "LUMEN_MARGIN_SIGMA", "HEAD_OFFSET_SIGMA",
     "MAX_PACKING_FRACTION", "LumenSpec", "LumenGas", "lumen_radius_nm", "lumen_volume_nm3",
@@ -60,12 +67,8 @@ GAS_ATOM_NAME = "G"
 GAS_BEAD_SIZE = 1.0
 #: Margin between the inner head shell and the gas volume, in sigma.
 LUMEN_MARGIN_SIGMA = 1.0
-#: Head shells' distance from the midplane, in sigma (as in snarefuse.spec.vesicle_head_offset_nm).
-HEAD_OFFSET_SIGMA = 2.2
 #: Largest accepted packing fraction pi rho d^3 / 6 of the gas (Z = P / rho kT = 1.52 there).
 MAX_PACKING_FRACTION = 0.1
-#: 1 kJ/mol/nm^3 in bar.
-BAR_PER_KJMOL_NM3 = 16.6054
 #: Points of the midpoint rule for B2.
 _B2_POINTS = 4000
 
@@ -190,14 +193,12 @@ class LumenSpec:
         return "n_gas" if self.n_gas is not None else "pressure" if self.pressure_bar is not None else "tension"
 
     def to_dict(self) -> dict[str, Any]:
-        from .spec import _fmt  # canonical float text, shared with the rest of the spec
-
         if self.n_gas is not None:
             return {"n_gas": self.n_gas}
         if self.pressure_bar is not None:
-            return {"pressure": f"{_fmt(self.pressure_bar)} bar"}
+            return {"pressure": f"{fmt_float(self.pressure_bar)} bar"}
         assert self.tension_barnm is not None
-        return {"tension": f"{_fmt(self.tension_barnm)} bar*nm"}
+        return {"tension": f"{fmt_float(self.tension_barnm)} bar*nm"}
 
     def resolve(self, radius_nm: float, sigma_nm: float, kt_over_epsilon: float, kt_kjmol: float) -> LumenGas:
         """The gas of a vesicle of midplane radius ``radius_nm`` (nm) under this spec."""

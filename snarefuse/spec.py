@@ -26,264 +26,33 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import SpecError
+from .io import atomic_write_text
 from .lumen import MAX_PACKING_FRACTION, LumenSpec
-from .units import ReducedUnits
+from .quantities import Section, parse_quantity, show_value
+from .spec_fields import FIELD_DOCS, documented_paths
+from .spec_types import (DEFAULT_ANCHOR_STRENGTH, DEFAULT_CONTACT_STRENGTH_KT, EXECUTION_FIELDS, FORMULATIONS,
+                         GEOMETRIES, LIPID_MODELS, MAX_ANCHOR_STRENGTH, MAX_BOX_NM, MAX_LIPIDS,
+                         MAX_TMD_TAIL_ATTRACTION, PLATFORMS, PRECISIONS, TRAJECTORY_FORMATS, BarostatSpec,
+                         BilayerSpec, LipidSpecies, ModelSpec, RunSpec, SnareSpec, SystemGeometry, VesicleSpec)
+from .units import DEFAULT_SIGMA_NM, ReducedUnits
+from .yaml_input import read_yaml
 
-from .quantities import _MD_UNIT, _MISSING, _UNITS, _Section, _fmt, _join, parse_quantity  # noqa: E402,F401
+__all__ = [
+    "Spec", "load_spec", "load_yaml", "example_spec_path", "set_dotted", "parse_quantity", "vesicle_head_offset_nm",
+    "FIELD_DOCS", "documented_paths", "EXECUTION_FIELDS", "FORMULATIONS", "GEOMETRIES", "LIPID_MODELS", "PLATFORMS",
+    "PRECISIONS", "TRAJECTORY_FORMATS", "MAX_LIPIDS", "MAX_BOX_NM", "MAX_TMD_TAIL_ATTRACTION",
+    "MAX_ANCHOR_STRENGTH", "DEFAULT_CONTACT_STRENGTH_KT", "DEFAULT_ANCHOR_STRENGTH", "ModelSpec", "LipidSpecies",
+    "BilayerSpec", "VesicleSpec", "SnareSpec", "SystemGeometry", "BarostatSpec", "RunSpec",
+]
 
-
-# --------------------------------------------------------------------------------------------
-# spec dataclasses
-# --------------------------------------------------------------------------------------------
-
-LIPID_MODELS = {"cooke3": 3, "cooke4": 4}
-GEOMETRIES = ["bilayer", "two_bilayers", "vesicle_planar", "vesicle_vesicle"]
-TRAJECTORY_FORMATS = ["dcd", "xtc"]
-PLATFORMS = ["auto", "Reference", "CPU", "OpenCL", "CUDA", "HIP"]
-PRECISIONS = ["single", "mixed", "double"]
-#: Upper limits that keep absurd input (1e300 lipids) from hanging the builder: 10^7 lipids is ~3e7
-#: beads, far beyond a single OpenMM context.
-MAX_LIPIDS = 10_000_000
-MAX_BOX_NM = 5000.0
-#: Largest accepted TMD bead - lipid tail attraction (epsilon): 0.5 ran stably for 4000 steps of the quickstart
-#: system, 1.0 blew up within 500 steps at dt = 0.01 tau.
-MAX_TMD_TAIL_ATTRACTION = 0.5
-#: Default ``system.snares.contact_strength``, kT per native contact: snarefuse.forces.DEFAULT_CONTACT_EPSILON_KT
-#: (why 1.4 kT is there; kept in step by a test, and here so that reading a spec does not import OpenMM).
-DEFAULT_CONTACT_STRENGTH_KT = 1.4
-#: Default ``system.snares.anchor_strength`` (epsilon per anchor residue - lipid head pair):
-#: snarefuse.forces.DEFAULT_ANCHOR_STRENGTH (kept in step by a test). Why 3: docs/model.md, "TMD anchoring".
-DEFAULT_ANCHOR_STRENGTH = 3.0
-#: Largest accepted anchor strength (epsilon): a bound on typos, not a stability limit (the attraction is
-#: bounded by -strength x epsilon per pair and the heads' WCA keeps beads apart); values above 3 were not run.
-MAX_ANCHOR_STRENGTH = 10.0
-#: ``run.formulation`` values: ``auto`` or a key of snarefuse.formulations.FORMULATIONS (kept in step by a test;
-#: listed here so that reading a spec does not import OpenMM).
-FORMULATIONS = ["auto", "expression", "step", "clamped", "poly", "poly_computed", "tabulated", "tabulated_types",
-                "split", "split_tabulated", "interaction_groups"]
 _SPECIES_RE = re.compile(r"^[A-Z][A-Z0-9]{1,3}$")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """The coarse-grained lipid model and the unit mapping."""
-
-    lipid_model: str = "cooke3"
-    sigma_nm: float = 0.88
-    temperature_k: float = 310.0
-    kt_over_epsilon: float = 1.1
-    wc_nm: float = 1.6 * 0.88
-    bead_mass_amu: float = 250.0
-
-    @property
-    def beads_per_lipid(self) -> int:
-        return LIPID_MODELS[self.lipid_model]
-
-    @property
-    def units(self) -> ReducedUnits:
-        return ReducedUnits(self.sigma_nm, self.temperature_k, self.kt_over_epsilon, self.bead_mass_amu)
-
-    @property
-    def cutoff_nm(self) -> float:
-        """Interaction range of the lipid model: r_c + w_c with r_c = 2^(1/6) sigma."""
-        return 2.0 ** (1.0 / 6.0) * self.sigma_nm + self.wc_nm
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "lipid_model": self.lipid_model,
-            "sigma": f"{_fmt(self.sigma_nm)} nm",
-            "temperature": f"{_fmt(self.temperature_k)} K",
-            "kT_over_epsilon": self.kt_over_epsilon,
-            "wc": f"{_fmt(self.wc_nm)} nm",
-            "bead_mass": f"{_fmt(self.bead_mass_amu)} amu",
-        }
-
-
-@dataclass(frozen=True)
-class LipidSpecies:
-    """A lipid species: residue name, head size factor and tail attraction strength."""
-
-    name: str
-    head_size: float = 0.95
-    tail_attraction: float = 1.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"head_size": self.head_size, "tail_attraction": self.tail_attraction}
-
-
-@dataclass(frozen=True)
-class BilayerSpec:
-    """One planar bilayer (geometry ``bilayer``) or each of the two (``two_bilayers``)."""
-
-    n_lipids: int | None
-    box_xy_nm: float | None
-    area_per_lipid_nm2: float
-    upper: dict[str, float]
-    lower: dict[str, float]
-
-    def box_xy_from_count(self) -> float:
-        """Lateral box edge (nm): from n_lipids and the area per lipid, or as given."""
-        if self.n_lipids is not None:
-            return math.sqrt(self.n_lipids / 2 * self.area_per_lipid_nm2)
-        assert self.box_xy_nm is not None
-        return self.box_xy_nm
-
-    def box_xy(self, model: "ModelSpec") -> float:
-        return self.box_xy_from_count()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "n_lipids": self.n_lipids,
-            "box_xy": None if self.box_xy_nm is None else f"{_fmt(self.box_xy_nm)} nm",
-            "area_per_lipid": f"{_fmt(self.area_per_lipid_nm2)} nm^2",
-            "upper": dict(self.upper),
-            "lower": dict(self.lower),
-        }
-
-
-@dataclass(frozen=True)
-class VesicleSpec:
-    """A spherical vesicle (geometries ``vesicle_planar``, ``vesicle_vesicle``; both vesicles alike).
-
-    ``lumen`` (None: an empty lumen) pressurises each vesicle with gas beads (:mod:`snarefuse.lumen`).
-    """
-
-    radius_nm: float
-    area_per_lipid_nm2: float
-    outer: dict[str, float]
-    inner: dict[str, float]
-    lumen: LumenSpec | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {"radius": f"{_fmt(self.radius_nm)} nm", "area_per_lipid": f"{_fmt(self.area_per_lipid_nm2)} nm^2",
-             "outer": dict(self.outer), "inner": dict(self.inner)}
-        if self.lumen is not None:  # absent when unset, so that older specs keep their key
-            d["lumen"] = self.lumen.to_dict()
-        return d
-
-
-@dataclass(frozen=True)
-class SnareSpec:
-    """Neuronal SNARE complexes (VAMP2 / syntaxin-1A / SNAP-25B) bridging the two membranes."""
-
-    n_complexes: int = 0
-    ring_radius_nm: float = 4.0
-    zipped_layers: tuple[int, int] = (-7, 8)
-    linker_unzipped: tuple[int, int] = (5, 11)
-    contact_strength_kt: float = DEFAULT_CONTACT_STRENGTH_KT
-    tmd_tail_attraction: float = 0.25
-    anchor_strength: float = DEFAULT_ANCHOR_STRENGTH
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"n_complexes": self.n_complexes, "ring_radius": f"{_fmt(self.ring_radius_nm)} nm",
-                "zipped_layers": list(self.zipped_layers), "linker_unzipped": list(self.linker_unzipped),
-                "contact_strength": f"{_fmt(self.contact_strength_kt)} kT",
-                "tmd_tail_attraction": self.tmd_tail_attraction, "anchor_strength": self.anchor_strength}
-
-
-@dataclass(frozen=True)
-class SystemGeometry:
-    """The geometry of the system.
-
-    ``bilayer`` describes the planar membrane(s) (None for ``vesicle_vesicle``), ``vesicle`` the
-    vesicle(s) (None for planar-only geometries). ``box_xy_nm`` is set only where no planar
-    membrane defines the lateral box.
-    """
-
-    geometry: str
-    bilayer: BilayerSpec | None
-    box_z_nm: float
-    cleft_nm: float | None = None  # gap between the facing head-group surfaces of the two membranes
-    vesicle: VesicleSpec | None = None
-    box_xy_nm: float | None = None
-    snares: SnareSpec | None = None
-
-    @property
-    def lateral_box_nm(self) -> float:
-        if self.bilayer is not None:
-            return self.bilayer.box_xy_from_count()
-        assert self.box_xy_nm is not None
-        return self.box_xy_nm
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"geometry": self.geometry}
-        if self.bilayer is not None:
-            d["bilayer"] = self.bilayer.to_dict()
-        if self.vesicle is not None:
-            d["vesicle"] = self.vesicle.to_dict()
-        if self.box_xy_nm is not None:
-            d["box_xy"] = f"{_fmt(self.box_xy_nm)} nm"
-        d["box_z"] = f"{_fmt(self.box_z_nm)} nm"
-        if self.cleft_nm is not None:
-            d["cleft"] = f"{_fmt(self.cleft_nm)} nm"
-        if self.snares is not None:
-            d["snares"] = self.snares.to_dict()
-        return d
-
-
-@dataclass(frozen=True)
-class BarostatSpec:
-    """Tension-free MonteCarloMembraneBarostat (XY isotropic, Z fixed)."""
-
-    enabled: bool = True
-    surface_tension_barnm: float = 0.0
-    interval: int = 50
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "surface_tension": f"{_fmt(self.surface_tension_barnm)} bar*nm",
-                "interval": self.interval}
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """How to run: integrator, outputs, platform."""
-
-    steps: int = 10000
-    timestep_ps: float = 0.0
-    friction_per_ps: float = 0.0
-    minimize: bool = True
-    barostat: BarostatSpec = field(default_factory=BarostatSpec)
-    report_interval: int = 1000
-    trajectory_interval: int = 1000
-    trajectory_format: str = "dcd"
-    checkpoint_interval: int = 10000
-    platform: str = "auto"
-    precision: str = "mixed"
-    device_index: str | None = None
-    threads: int | None = None
-    max_wall_time_s: float | None = None
-    formulation: str = "auto"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "steps": self.steps,
-            "timestep": f"{_fmt(self.timestep_ps)} ps",
-            "friction": f"{_fmt(self.friction_per_ps)} /ps",
-            "minimize": self.minimize,
-            "barostat": self.barostat.to_dict(),
-            "report_interval": self.report_interval,
-            "trajectory_interval": self.trajectory_interval,
-            "trajectory_format": self.trajectory_format,
-            "checkpoint_interval": self.checkpoint_interval,
-            "platform": self.platform,
-            "precision": self.precision,
-            "device_index": self.device_index,
-            "threads": self.threads,
-            "max_wall_time": None if self.max_wall_time_s is None else f"{_fmt(self.max_wall_time_s)} s",
-            "formulation": self.formulation,
-        }
-
-
-#: Fields that choose where and how fast a run executes but not what it computes; they are
-#: left out of ``key()`` so that the same physics on another machine shares its key.
-EXECUTION_FIELDS = ("platform", "device_index", "threads", "max_wall_time", "formulation")
 
 
 @dataclass(frozen=True)
@@ -325,8 +94,6 @@ class Spec:
 
     def dump(self, path: str | Path) -> None:
         """Write the resolved spec as YAML (atomically)."""
-        from .io import atomic_write_text
-
         atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     def with_overrides(self, overrides: dict[str, Any]) -> "Spec":
@@ -366,7 +133,7 @@ def set_dotted(d: dict[str, Any], dotted: str, value: Any, source: str | None = 
 
 
 def _parse_spec(data: Any) -> Spec:
-    top = _Section(data, "", ["name", "seed", "model", "lipids", "system", "run"])
+    top = Section(data, "", ["name", "seed", "model", "lipids", "system", "run"])
     name = top.string("name", "snarefuse")
     seed = top.integer("seed", 2024)
     model = _parse_model(top.raw("model", {}))
@@ -378,9 +145,9 @@ def _parse_spec(data: Any) -> Spec:
 
 
 def _parse_model(data: Any) -> ModelSpec:
-    s = _Section(data, "model", ["lipid_model", "sigma", "temperature", "kT_over_epsilon", "wc", "bead_mass"])
+    s = Section(data, "model", ["lipid_model", "sigma", "temperature", "kT_over_epsilon", "wc", "bead_mass"])
     lipid_model = s.string("lipid_model", "cooke3", list(LIPID_MODELS))
-    sigma = s.qty("sigma", "length", 0.88)
+    sigma = s.qty("sigma", "length", DEFAULT_SIGMA_NM)
     temperature = s.qty("temperature", "temperature", 310.0)
     kte = s.number("kT_over_epsilon", 1.1, minimum=0.0, exclusive=True)
     mass = s.qty("bead_mass", "mass", 250.0)
@@ -402,7 +169,7 @@ def _parse_lipids(data: Any) -> dict[str, LipidSpecies]:
         if not isinstance(name, str) or not _SPECIES_RE.match(name):
             raise SpecError(path, "species names are 2-4 characters, upper-case letters and digits, "
                                   "starting with a letter (they become residue names), e.g. CKL")
-        s = _Section(params, path, ["head_size", "tail_attraction"])
+        s = Section(params, path, ["head_size", "tail_attraction"])
         head = s.number("head_size", 0.95, minimum=0.0, exclusive=True)
         if head > 2.0:
             raise SpecError(f"{path}.head_size", f"is the head bead size in sigma (Cooke: 0.95); "
@@ -424,7 +191,7 @@ def _parse_composition(data: Any, path: str, lipids: dict[str, LipidSpecies]) ->
         if k not in lipids:
             raise SpecError(f"{path}.{k}", f"unknown lipid species; defined in 'lipids': {', '.join(lipids)}")
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise SpecError(f"{path}.{k}", f"fraction must be a number >= 0, got {v!r}")
+            raise SpecError(f"{path}.{k}", f"fraction must be a number >= 0, got {show_value(v)}")
         comp[k] = float(v)
     total = sum(comp.values())
     if total <= 0:
@@ -434,7 +201,7 @@ def _parse_composition(data: Any, path: str, lipids: dict[str, LipidSpecies]) ->
 
 def _parse_system(data: Any, units: ReducedUnits, model: ModelSpec,
                   lipids: dict[str, LipidSpecies]) -> SystemGeometry:
-    s = _Section(data, "system", ["geometry", "bilayer", "vesicle", "box_xy", "box_z", "cleft", "snares"])
+    s = Section(data, "system", ["geometry", "bilayer", "vesicle", "box_xy", "box_z", "cleft", "snares"])
     geometry = s.string("geometry", "bilayer", GEOMETRIES)
     cutoff = model.cutoff_nm
     n_beads = model.beads_per_lipid
@@ -462,7 +229,7 @@ def _parse_system(data: Any, units: ReducedUnits, model: ModelSpec,
         outer = vesicle.radius_nm + vesicle_head_offset_nm(model)
         need_xy = 2 * outer + 2 * cutoff
         if bilayer is not None:
-            box_xy = bilayer.box_xy(model)
+            box_xy = bilayer.lateral_box_nm
             if box_xy < need_xy:
                 raise SpecError("system.bilayer.n_lipids" if bilayer.n_lipids is not None else "system.bilayer.box_xy",
                                 f"the lateral box ({box_xy:.2f} nm) must exceed the vesicle's outer diameter plus "
@@ -505,14 +272,14 @@ def _int_pair(value: Any, path: str, lo: int, hi: int) -> tuple[int, int]:
         value = [value, value]
     if (not isinstance(value, (list, tuple)) or len(value) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        raise SpecError(path, f"expected two integers [first, second], got {value!r}")
+        raise SpecError(path, f"expected two integers [first, second], got {show_value(value)}")
     if not all(lo <= v <= hi for v in value):
         raise SpecError(path, f"values must lie in {lo}...{hi}, got {list(value)}")
     return int(value[0]), int(value[1])
 
 
 def _parse_snares(data: Any, units: ReducedUnits) -> SnareSpec:
-    n = _Section(data, "system.snares", ["n_complexes", "ring_radius", "zipped_layers", "linker_unzipped",
+    n = Section(data, "system.snares", ["n_complexes", "ring_radius", "zipped_layers", "linker_unzipped",
                                          "contact_strength", "tmd_tail_attraction", "anchor_strength"])
     count = n.integer("n_complexes", 0, minimum=0)
     if count > 64:
@@ -538,13 +305,12 @@ def _parse_snares(data: Any, units: ReducedUnits) -> SnareSpec:
 
 
 def vesicle_head_offset_nm(model: ModelSpec) -> float:
-    """Distance of a vesicle's head shells from its midplane: 2.2 sigma (half the 4.4 sigma
-    head-head distance of a tension-free Cooke bilayer)."""
-    return 2.2 * model.sigma_nm
+    """Distance of a vesicle's head shells from its midplane (nm): :attr:`ModelSpec.head_offset_nm`."""
+    return model.head_offset_nm
 
 
 def _parse_bilayer(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dict[str, LipidSpecies]) -> BilayerSpec:
-    b = _Section(data, "system.bilayer", ["n_lipids", "box_xy", "area_per_lipid", "upper", "lower"])
+    b = Section(data, "system.bilayer", ["n_lipids", "box_xy", "area_per_lipid", "upper", "lower"])
     n_lipids = b.opt_integer("n_lipids", minimum=0)
     box_xy = b.opt_qty("box_xy", "length", units)
     apl = b.qty("area_per_lipid", "area", "1.2 sigma^2", units=units)
@@ -581,7 +347,7 @@ def _check_apl(apl: float, model: ModelSpec, field: str) -> None:
 
 
 def _parse_vesicle(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dict[str, LipidSpecies]) -> VesicleSpec:
-    v = _Section(data, "system.vesicle", ["radius", "area_per_lipid", "outer", "inner", "lumen"])
+    v = Section(data, "system.vesicle", ["radius", "area_per_lipid", "outer", "inner", "lumen"])
     radius = v.qty("radius", "length", units=units)
     ho = vesicle_head_offset_nm(model)
     n = model.beads_per_lipid
@@ -601,7 +367,7 @@ def _parse_vesicle(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dic
 
 
 def _parse_lumen(data: Any, units: ReducedUnits, model: ModelSpec, radius_nm: float) -> LumenSpec:
-    s = _Section(data, "system.vesicle.lumen", ["n_gas", "pressure", "tension"])
+    s = Section(data, "system.vesicle.lumen", ["n_gas", "pressure", "tension"])
     given = [k for k in ("n_gas", "pressure", "tension") if s.raw(k, None) is not None]
     if len(given) != 1:
         raise SpecError("system.vesicle.lumen", "give exactly one of n_gas (gas beads per vesicle), pressure "
@@ -627,7 +393,7 @@ def _parse_lumen(data: Any, units: ReducedUnits, model: ModelSpec, radius_nm: fl
 
 
 def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer") -> RunSpec:
-    s = _Section(data, "run", ["steps", "timestep", "friction", "minimize", "barostat", "report_interval",
+    s = Section(data, "run", ["steps", "timestep", "friction", "minimize", "barostat", "report_interval",
                                "trajectory_interval", "trajectory_format", "checkpoint_interval", "platform",
                                "precision", "device_index", "threads", "max_wall_time", "formulation"])
     steps = s.integer("steps", 10000, minimum=0)
@@ -637,7 +403,7 @@ def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer") -> Run
                                         "accepted <= 0.05 tau (0.01 tau is standard)")
     friction = s.qty("friction", "rate", "1 /tau", units=units)
     minimize = s.boolean("minimize", True)
-    b = _Section(s.raw("barostat", {}), "run.barostat", ["enabled", "surface_tension", "interval"])
+    b = Section(s.raw("barostat", {}), "run.barostat", ["enabled", "surface_tension", "interval"])
     planar = geometry != "vesicle_vesicle"
     enabled = b.boolean("enabled", planar)
     if enabled and not planar:
@@ -662,7 +428,7 @@ def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer") -> Run
     dev = s.raw("device_index", None)
     if dev is not None:
         if isinstance(dev, bool) or not isinstance(dev, (int, str)) or not re.match(r"^\d+(,\d+)*$", str(dev)):
-            raise SpecError("run.device_index", f"expected a device number like 0 or '0,1', got {dev!r}")
+            raise SpecError("run.device_index", f"expected a device number like 0 or '0,1', got {show_value(dev)}")
         dev = str(dev)
     threads = s.opt_integer("threads", minimum=1)
     wall = s.opt_qty("max_wall_time", "wallclock")
@@ -676,18 +442,9 @@ def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer") -> Run
 # --------------------------------------------------------------------------------------------
 
 def load_yaml(path: str | Path) -> Any:
-    """Read a YAML file, turning read and syntax errors into :class:`SpecError` naming the file."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise SpecError("", "file not found", str(p)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError("", f"cannot read: {e}", str(p)) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise SpecError("", f"not valid YAML: {e}", str(p)) from None
+    """Read a YAML input file; read, size and syntax errors are :class:`SpecError` naming the file
+    (:func:`snarefuse.yaml_input.read_yaml`: only regular files of sane size, no alias bombs)."""
+    return read_yaml(path)
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -715,6 +472,3 @@ def example_spec_path(name: str) -> Path:
         raise SpecError("", f"no example system {name!r}; available: {', '.join(available)}")
     return p
 
-
-# The field reference lives in spec_fields.py; re-exported here.
-from .spec_fields import FIELD_DOCS, documented_paths  # noqa: E402,F401

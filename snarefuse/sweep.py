@@ -50,7 +50,8 @@ from .analysis.stats import (CI_METHODS, DEFAULT_CONFIDENCE, EVENTS, SweepResult
 from .errors import BlowUpError, BuildError, RunError, RunInterrupted, SpecError
 from .io import atomic_write_json, atomic_write_text, csv_cell as _cell, csv_text as _csv_text, file_lock, lock_holder
 from .plot import plot_fusion_probability, plot_survival  # noqa: F401  (matplotlib loads on first use)
-from .spec import Spec, _Section, example_spec_path, load_spec, load_yaml
+from .quantities import Section as _Section, show_value
+from .spec import Spec, example_spec_path, load_spec, load_yaml
 from .sweep_results import format_statistics, fusion_times, parameter_columns, result_row  # noqa: F401
 
 SWEEP_KEYS = ["name", "base", "grid", "zip", "replicas", "workspace", "steps", "analysis", "stop_after_fusion"]
@@ -208,7 +209,7 @@ class Sweep:
         if stop not in (None, False):
             s = _Section({} if stop is True else stop, "stop_after_fusion", STOP_KEYS)
             if s.raw("event", None) in set(EVENTS) - set(STOP_EVENTS):
-                raise SpecError("stop_after_fusion.event", f"{s.raw('event')!r} cannot be detected during the run; "
+                raise SpecError("stop_after_fusion.event", f"{show_value(s.raw('event'))} cannot be detected during the run; "
                                 f"the in-run reporter (snarefuse.events) detects: {', '.join(STOP_EVENTS)}. "
                                 "Hemifusion is measured by the analysis after the run")
             self.stop_event = s.string("event", "pore", list(STOP_EVENTS))
@@ -270,11 +271,11 @@ class Sweep:
                 label = {**params, "replica": r}
                 if key in seen and seen[key]["replica"] != r and \
                         {k: v for k, v in seen[key].items() if k != "replica"} == params:
-                    raise SpecError("replicas", f"replicas {seen[key]['replica']} and {r} of the point {params} "
+                    raise SpecError("replicas", f"replicas {seen[key]['replica']} and {r} of the point {show_value(params)} "
                                                 f"got the same seed ({seed}); use fewer replicas")
                 if key in seen:
                     raise SpecError("grid" if self.grid else "zip",
-                                    f"points {seen[key]} and {label} are the same system (spec key {key}); the "
+                                    f"points {show_value(seen[key])} and {show_value(label)} are the same system (spec key {key}); the "
                                     "values mean the same thing, or the field does not change the physics (name, "
                                     "run.platform, device_index, threads, max_wall_time are not part of the key)")
                 seen[key] = label
@@ -292,7 +293,7 @@ class Sweep:
                 try:
                     _ensure_point(p, self.name)
                 except BuildError as e:
-                    raise BuildError(f"{self.source or 'sweep'}: point {p.parameters} replica {p.replica} "
+                    raise BuildError(f"{self.source or 'sweep'}: point {show_value(p.parameters)} replica {p.replica} "
                                      f"cannot be built: {e}") from None
             _update_index(self.workspace, self.points, self.varied)
         return self.points
@@ -417,9 +418,9 @@ class Sweep:
                           "Clopper-Pearson intervals (ci_method), which need no resampling", DeprecationWarning,
                           stacklevel=2)
         if ci_method not in CI_METHODS:
-            raise SpecError("ci_method", f"{ci_method!r} is not accepted; choose one of: {', '.join(CI_METHODS)}")
+            raise SpecError("ci_method", f"{show_value(ci_method)} is not accepted; choose one of: {', '.join(CI_METHODS)}")
         if not 0 < confidence < 1:
-            raise SpecError("confidence", f"{confidence!r}: expected a level in (0, 1), e.g. 0.95")
+            raise SpecError("confidence", f"{show_value(confidence)}: expected a level in (0, 1), e.g. 0.95")
         out = Path(output) if output is not None else self.workspace
         out.mkdir(parents=True, exist_ok=True)
         rows = [result_row(st, _read_json(st.point.directory / "analysis" / "summary.json"),
@@ -463,7 +464,7 @@ def load_sweep(sweep: str | Path, workspace: str | Path | None = None) -> Sweep:
         return Sweep.from_yaml(p, workspace)
     path = example_spec_path(str(sweep))
     if workspace is None:
-        raise SpecError("workspace", f"{sweep!r} is a shipped example; give --workspace DIR so its points are not "
+        raise SpecError("workspace", f"{show_value(str(sweep))} is a shipped example; give --workspace DIR so its points are not "
                                      "written into the installed package")
     return Sweep.from_yaml(path, workspace)
 
@@ -487,11 +488,11 @@ def _resolve_base(base: Any, root: Path) -> Spec:
             try:
                 example = example_spec_path(str(base))
             except SpecError as e:
-                raise SpecError("base", f"{base!r} is neither a file (looked for {p}) nor a shipped example; "
+                raise SpecError("base", f"{show_value(base)} is neither a file (looked for {p}) nor a shipped example; "
                                         f"{e.message}") from None
             return load_spec(example)
         raise SpecError("base", f"no such spec file: {p}")
-    raise SpecError("base", f"expected a spec file path, a shipped example name or a mapping, got {base!r}")
+    raise SpecError("base", f"expected a spec file path, a shipped example name or a mapping, got {show_value(base)}")
 
 
 def _user_path(root: Path, value: str | Path, field: str) -> Path:
@@ -499,7 +500,7 @@ def _user_path(root: Path, value: str | Path, field: str) -> Path:
     try:
         return (root / Path(value).expanduser()).resolve()
     except (RuntimeError, ValueError, OSError) as e:  # ~unknown-user, an embedded NUL byte, a symlink loop
-        raise SpecError(field, f"{str(value)!r} is not a usable path ({e})") from None
+        raise SpecError(field, f"{show_value(str(value))} is not a usable path ({e})") from None
 
 
 def _varied(data: Any, section: str) -> dict[str, list[Any]]:
@@ -513,7 +514,7 @@ def _varied(data: Any, section: str) -> dict[str, list[Any]]:
         if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
             raise SpecError(f"{section}.{path}", "expected a dotted spec path such as system.bilayer.n_lipids")
         if not isinstance(values, list):
-            raise SpecError(f"{section}.{path}", f"expected a list of values, e.g. [{values!r}], got {values!r}")
+            raise SpecError(f"{section}.{path}", f"expected a list of values, e.g. [{show_value(values)}], got {show_value(values)}")
         if not values:
             raise SpecError(f"{section}.{path}", "empty list; give at least one value")
         out[path] = list(values)
@@ -527,8 +528,8 @@ def _attribute(e: SpecError, params: dict[str, Any], grid: dict[str, Any]) -> Sp
             section = "grid" if path in grid else "zip"
             if "unknown key" in e.message or "no such spec field" in e.message or "not a section" in e.message:
                 return SpecError(f"{section}.{path}", f"not a field of the base spec ({e.field}: {e.message})")
-            return SpecError(f"{section}.{path}", f"value {params[path]!r} is invalid: {e.field}: {e.message}")
-    return SpecError("grid" if grid else "zip", f"the point {params} is not a valid system: {e}")
+            return SpecError(f"{section}.{path}", f"value {show_value(params[path])} is invalid: {e.field}: {e.message}")
+    return SpecError("grid" if grid else "zip", f"the point {show_value(params)} is not a valid system: {e}")
 
 
 # ------------------------------------------------------------------------------ workspace files

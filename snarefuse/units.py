@@ -25,6 +25,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+#: Default length unit sigma (nm): the field's mapping of the Cooke model (see the module docstring).
+DEFAULT_SIGMA_NM = 0.88
+#: 1 kJ/mol/nm^3 in bar: the pressure unit that follows from MD units (kJ/mol over N_A nm^3), and equally
+#: 1 kJ/mol/nm^2 in bar*nm, OpenMM's unit of surface tension. 1 kJ/mol = 1.66054e-21 J, 1 nm^3 = 1e-27 m^3.
+BAR_PER_KJMOL_NM3 = 16.6054
 #: Boltzmann constant in kJ/(mol K) (CODATA 2018, as used by OpenMM).
 BOLTZMANN_KJ_PER_MOL_K = 0.0083144626181532
 #: Default reduced diffusion coefficient of a Cooke lipid, sigma^2/tau (Cooke & Deserno 2005).
