@@ -374,13 +374,15 @@ def platforms(as_json: bool) -> None:
             click.echo(f"  {f}")
 
 
-def _register_sweep() -> None:
+def _register_groups() -> None:
+    from .cli_export import export
     from .cli_sweep import sweep
 
     main.add_command(sweep)
+    main.add_command(export)
 
 
-_register_sweep()
+_register_groups()
 
 
 if __name__ == "__main__":  # pragma: no cover
