@@ -46,7 +46,7 @@ from bench_throughput import (  # noqa: E402  (bench/ is not a package)
     write_json,
 )
 
-from snarefuse.formulations import FORMULATIONS, apply_formulation  # noqa: E402
+from snarefuse.formulations import FORMULATIONS, NATIVE_FORMULATION, apply_formulation  # noqa: E402
 from snarefuse.reference import inputs_from_built  # noqa: E402
 from snarefuse.reference.lammps_cooke import lammps_unavailable_reason  # noqa: E402
 
@@ -166,8 +166,10 @@ def main(argv=None):
                    help="OpenMM platforms (default CPU OpenCL CUDA; missing ones are skipped)")
     p.add_argument("--precision", nargs="+", default=["single", "mixed"],
                    help="precisions for OpenCL/CUDA/HIP (default single mixed)")
-    p.add_argument("--formulations", nargs="+", default=list(FORMULATIONS), choices=list(FORMULATIONS),
-                   metavar="NAME", help=f"formulations (default all: {' '.join(FORMULATIONS)})")
+    p.add_argument("--formulations", nargs="+", default=list(FORMULATIONS),
+                   choices=[*FORMULATIONS, NATIVE_FORMULATION], metavar="NAME",
+                   help=f"formulations (default all pure ones: {' '.join(FORMULATIONS)}; also "
+                        f"{NATIVE_FORMULATION!r}, the plugin, where it is built for the platform)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU-platform threads and LAMMPS MPI ranks (default: usable CPUs)")
     p.add_argument("--cpu-threads", type=int, nargs="+", default=None,

@@ -4,6 +4,7 @@
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
 #include "openmm/internal/ThreadPool.h"
+#include "openmm/internal/vectorize.h"
 #include "openmm/reference/ReferencePlatform.h"
 #include <algorithm>
 #include <array>
@@ -12,16 +13,15 @@
 using namespace OpenMM;
 using namespace Snarefuse;
 
+namespace {
+/** 2^(1/3): the squared WCA range in units of b_ij^2. */
+constexpr float TWO_THIRD = 1.2599210498948732f;
+/** Squared distance given to the unused lanes of the last group of neighbours: beyond every range. */
+constexpr float FAR2 = 1e30f;
+}
+
 void CpuCalcCookePairForceKernel::initialize(const System& system, const CookePairForce& force) {
     numParticles = force.getNumParticles();
-    b.resize(numParticles);
-    sa.resize(numParticles);
-    for (int i = 0; i < numParticles; i++) {
-        double bi, ai;
-        force.getParticleParameters(i, bi, ai);
-        b[i] = bi;
-        sa[i] = std::sqrt(ai);
-    }
     excluded.assign(numParticles, std::vector<int>());
     for (int k = 0; k < force.getNumExclusions(); k++) {
         int i, j;
@@ -31,17 +31,26 @@ void CpuCalcCookePairForceKernel::initialize(const System& system, const CookePa
     for (auto& e : excluded)
         std::sort(e.begin(), e.end());
     periodic = force.getNonbondedMethod() == CookePairForce::CutoffPeriodic;
-    built = false;
+    setParameters(force);
 }
 
-void CpuCalcCookePairForceKernel::copyParametersToContext(ContextImpl& context, const CookePairForce& force) {
+void CpuCalcCookePairForceKernel::copyParametersToContext(ContextImpl&, const CookePairForce& force) {
     if (force.getNumParticles() != numParticles)
         throw OpenMMException("CookePairForce.updateParametersInContext: the number of particles has changed");
+    setParameters(force);
+}
+
+void CpuCalcCookePairForceKernel::setParameters(const CookePairForce& force) {
+    b.resize(numParticles);
+    sa.resize(numParticles);
+    params.assign(4 * numParticles, 0.0f);
     for (int i = 0; i < numParticles; i++) {
         double bi, ai;
         force.getParticleParameters(i, bi, ai);
         b[i] = bi;
         sa[i] = std::sqrt(ai);
+        params[4 * i] = (float) b[i];
+        params[4 * i + 1] = (float) sa[i];
     }
     built = false;  // the pair ranges depend on b and a
 }
@@ -51,11 +60,11 @@ bool CpuCalcCookePairForceKernel::needsRebuild(const std::vector<Vec3>& pos, con
         return true;
     if (periodic && (box[0][0] != buildBox[0] || box[1][1] != buildBox[1] || box[2][2] != buildBox[2]))
         return true;
+    // The Context's positions are not wrapped into the box, so a plain difference is the displacement (a
+    // position set wrapped by the caller only costs one extra build).
     double limit2 = 0.25 * skin * skin;
     for (int i = 0; i < numParticles; i++) {
         Vec3 d = pos[i] - buildPos[i];
-        if (periodic)
-            d = minimumImage(d, box);
         if (d.dot(d) > limit2)
             return true;
     }
@@ -64,7 +73,6 @@ bool CpuCalcCookePairForceKernel::needsRebuild(const std::vector<Vec3>& pos, con
 
 void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<Vec3>& pos, const Vec3* box,
                                         const CookeGlobals& g) {
-    int numThreads = threads.getNumThreads();
     skin = SKIN_SIGMA * g.sigma;
     double bmax = 0, samax = 0;
     for (int i = 0; i < numParticles; i++) {
@@ -98,7 +106,7 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
     int numCells = nc[0] * nc[1] * nc[2];
     std::vector<int> cellOf(numParticles), cellStart(numCells + 1, 0), cellAtoms(numParticles);
     auto cellCoord = [&](double x, int k) {
-        double f = (x - lo[k]) / extent[k];
+        double f = extent[k] > 0 ? (x - lo[k]) / extent[k] : 0.0;
         if (periodic)
             f -= std::floor(f);
         int c = (int) (f * nc[k]);
@@ -117,55 +125,56 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
             cellAtoms[fill[cellOf[i]]++] = i;
     }
 
-    first.assign(numThreads + 1, 0);
-    for (int t = 0; t <= numThreads; t++)
-        first[t] = (int) ((long long) numParticles * t / numThreads);
-    offsets.assign(numThreads, std::vector<int>());
-    neighbours.resize(numThreads);
+    int numBlocks = (numParticles + BLOCK_SIZE - 1) / BLOCK_SIZE;
+    blocks.resize(numBlocks);
+    nextBlock = 0;
     double sigma = g.sigma;
     threads.execute([&](ThreadPool& pool, int t) {
-        std::vector<int>& off = offsets[t];
-        std::vector<int>& nbr = neighbours[t];
-        nbr.clear();
-        off.reserve(first[t + 1] - first[t] + 1);
-        off.push_back(0);
         std::array<int, 27> cells;
-        for (int i = first[t]; i < first[t + 1]; i++) {
-            int c = cellOf[i];
-            int cx = c % nc[0], cy = (c / nc[0]) % nc[1], cz = c / (nc[0] * nc[1]);
-            int numNear = 0;
-            for (int dz = -1; dz <= 1; dz++)
-                for (int dy = -1; dy <= 1; dy++)
-                    for (int dx = -1; dx <= 1; dx++) {
-                        int x = cx + dx, y = cy + dy, z = cz + dz;
-                        if (periodic) {
-                            x = (x + nc[0]) % nc[0];
-                            y = (y + nc[1]) % nc[1];
-                            z = (z + nc[2]) % nc[2];
+        for (int blk = nextBlock++; blk < numBlocks; blk = nextBlock++) {
+            std::vector<int>& off = blocks[blk].offsets;
+            std::vector<int>& nbr = blocks[blk].neighbours;
+            off.clear();
+            nbr.clear();
+            off.push_back(0);
+            int stop = std::min(numParticles, (blk + 1) * BLOCK_SIZE);
+            for (int i = blk * BLOCK_SIZE; i < stop; i++) {
+                int c = cellOf[i];
+                int cx = c % nc[0], cy = (c / nc[0]) % nc[1], cz = c / (nc[0] * nc[1]);
+                int numNear = 0;
+                for (int dz = -1; dz <= 1; dz++)
+                    for (int dy = -1; dy <= 1; dy++)
+                        for (int dx = -1; dx <= 1; dx++) {
+                            int x = cx + dx, y = cy + dy, z = cz + dz;
+                            if (periodic) {
+                                x = (x + nc[0]) % nc[0];
+                                y = (y + nc[1]) % nc[1];
+                                z = (z + nc[2]) % nc[2];
+                            }
+                            else if (x < 0 || y < 0 || z < 0 || x >= nc[0] || y >= nc[1] || z >= nc[2])
+                                continue;
+                            cells[numNear++] = x + nc[0] * (y + nc[1] * z);
                         }
-                        else if (x < 0 || y < 0 || z < 0 || x >= nc[0] || y >= nc[1] || z >= nc[2])
+                std::sort(cells.begin(), cells.begin() + numNear);
+                numNear = (int) (std::unique(cells.begin(), cells.begin() + numNear) - cells.begin());
+                const std::vector<int>& excl = excluded[i];
+                for (int m = 0; m < numNear; m++)
+                    for (int q = cellStart[cells[m]]; q < cellStart[cells[m] + 1]; q++) {
+                        int j = cellAtoms[q];
+                        if (j <= i)
                             continue;
-                        cells[numNear++] = x + nc[0] * (y + nc[1] * z);
+                        Vec3 d = pos[i] - pos[j];
+                        if (periodic)
+                            d = minimumImage(d, box);
+                        double cut = g.pairCutoff(sigma * std::min(b[i], b[j]), sa[i] * sa[j]) + skin;
+                        if (d.dot(d) >= cut * cut)
+                            continue;
+                        if (!excl.empty() && std::binary_search(excl.begin(), excl.end(), j))
+                            continue;
+                        nbr.push_back(j);
                     }
-            std::sort(cells.begin(), cells.begin() + numNear);
-            numNear = (int) (std::unique(cells.begin(), cells.begin() + numNear) - cells.begin());
-            const std::vector<int>& excl = excluded[i];
-            for (int m = 0; m < numNear; m++)
-                for (int q = cellStart[cells[m]]; q < cellStart[cells[m] + 1]; q++) {
-                    int j = cellAtoms[q];
-                    if (j <= i)
-                        continue;
-                    Vec3 d = pos[i] - pos[j];
-                    if (periodic)
-                        d = minimumImage(d, box);
-                    double cut = g.pairCutoff(sigma * std::min(b[i], b[j]), sa[i] * sa[j]) + skin;
-                    if (d.dot(d) >= cut * cut)
-                        continue;
-                    if (!excl.empty() && std::binary_search(excl.begin(), excl.end(), j))
-                        continue;
-                    nbr.push_back(j);
-                }
-            off.push_back((int) nbr.size());
+                off.push_back((int) nbr.size());
+            }
         }
     });
     threads.waitForThreads();
@@ -174,14 +183,99 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
     buildSigma = g.sigma;
     buildWc = g.wc;
     built = true;
-    numBuilds++;
+}
+
+template <bool PERIODIC, bool ENERGY>
+double CpuCalcCookePairForceKernel::computeBlock(int block, const float* posq, float* force, const CookeGlobals& g,
+                                                 const float* boxSize) const {
+    const Block& blk = blocks[block];
+    const float eps = (float) g.eps, sigma = (float) g.sigma, rc = (float) g.rc(), invWc = (float) (1 / g.wc);
+    const float rc2 = rc * rc, rmax2 = (float) ((g.rc() + g.wc) * (g.rc() + g.wc));
+    const float tailForce = (float) (-0.5 * g.eps / g.wc);
+    const fvec4 L[3] = {fvec4(boxSize[0]), fvec4(boxSize[1]), fvec4(boxSize[2])};
+    const fvec4 invL[3] = {fvec4(1 / boxSize[0]), fvec4(1 / boxSize[1]), fvec4(1 / boxSize[2])};
+    float c[6], d[6];
+    for (int k = 0; k < 6; k++) {
+        c[k] = (float) SIN_PI_COEFFICIENTS[k];
+        d[k] = (float) ((2 * k + 1) * SIN_PI_COEFFICIENTS[k]);
+    }
+    const fvec4 lane(0.0f, 1.0f, 2.0f, 3.0f);
+    double energy = 0;
+    int start = block * BLOCK_SIZE;
+    int stop = std::min(numParticles, start + BLOCK_SIZE);
+    for (int i = start; i < stop; i++) {
+        const int* nb = blk.neighbours.data() + blk.offsets[i - start];
+        const int count = blk.offsets[i - start + 1] - blk.offsets[i - start];
+        if (count == 0)
+            continue;
+        const fvec4 xi(posq[4 * i]), yi(posq[4 * i + 1]), zi(posq[4 * i + 2]);
+        const fvec4 bi(params[4 * i]), sai(params[4 * i + 1]);
+        fvec4 fxi(0.0f), fyi(0.0f), fzi(0.0f), ei(0.0f);
+        for (int k = 0; k < count; k += 4) {
+            const int valid = std::min(4, count - k);
+            int idx[4];
+            for (int l = 0; l < 4; l++)
+                idx[l] = l < valid ? nb[k + l] : i;
+            fvec4 px(posq + 4 * idx[0]), py(posq + 4 * idx[1]), pz(posq + 4 * idx[2]), pw(posq + 4 * idx[3]);
+            transpose(px, py, pz, pw);
+            fvec4 bj(params.data() + 4 * idx[0]), saj(params.data() + 4 * idx[1]);
+            fvec4 q2(params.data() + 4 * idx[2]), q3(params.data() + 4 * idx[3]);
+            transpose(bj, saj, q2, q3);
+            fvec4 dx = xi - px, dy = yi - py, dz = zi - pz;
+            if (PERIODIC) {
+                dx -= L[0] * round(dx * invL[0]);
+                dy -= L[1] * round(dy * invL[1]);
+                dz -= L[2] * round(dz * invL[2]);
+            }
+            fvec4 r2 = dx * dx + dy * dy + dz * dz;
+            if (valid < 4)
+                r2 = blend(fvec4(FAR2), r2, lane < fvec4((float) valid));
+            // WCA with b_ij = sigma min(b_i, b_j), inside 2^(1/6) b_ij
+            const fvec4 bij = sigma * min(bi, bj);
+            const fvec4 b2 = bij * bij;
+            const fvec4 r = sqrt(r2);
+            const fvec4 invR = 1.0f / r;
+            const fvec4 invR2 = invR * invR;
+            const fvec4 wca = r2 < TWO_THIRD * b2;
+            const fvec4 s2 = b2 * invR2;
+            const fvec4 x6 = s2 * s2 * s2;
+            fvec4 fOverR = blendZero((24.0f * eps) * x6 * (2.0f * x6 - 1.0f) * invR2, wca);
+            // attraction a_ij = sqrt(a_i) sqrt(a_j): plateau below r_c, cos^2 tail to r_c + w_c
+            const fvec4 aij = sai * saj;
+            const fvec4 u = min(max((r - rc) * invWc, fvec4(0.0f)), fvec4(1.0f));
+            const fvec4 t = u - 0.5f;
+            const fvec4 s = t * t;
+            const fvec4 dS = d[0] + s * (d[1] + s * (d[2] + s * (d[3] + s * (d[4] + s * d[5]))));
+            const fvec4 inRange = r2 < rmax2;
+            fOverR += blendZero(tailForce * aij * dS * invR, (r2 > rc2) & inRange);
+            if (ENERGY) {
+                const fvec4 S = t * (c[0] + s * (c[1] + s * (c[2] + s * (c[3] + s * (c[4] + s * c[5])))));
+                ei += blendZero((4.0f * eps) * (x6 * (x6 - 1.0f) + 0.25f), wca);
+                ei -= blendZero(eps * aij * (0.5f - 0.5f * S), inRange);
+            }
+            const fvec4 fx = dx * fOverR, fy = dy * fOverR, fz = dz * fOverR;
+            fxi += fx;
+            fyi += fy;
+            fzi += fz;
+            fvec4 out[4];
+            transpose(fx, fy, fz, fvec4(0.0f), out);
+            for (int l = 0; l < valid; l++)
+                (fvec4(force + 4 * idx[l]) - out[l]).store(force + 4 * idx[l]);
+        }
+        force[4 * i] += reduceAdd(fxi);
+        force[4 * i + 1] += reduceAdd(fyi);
+        force[4 * i + 2] += reduceAdd(fzi);
+        if (ENERGY)
+            energy += reduceAdd(ei);
+    }
+    return energy;
 }
 
 double CpuCalcCookePairForceKernel::execute(ContextImpl& context, bool includeForces, bool includeEnergy) {
     auto* ref = reinterpret_cast<ReferencePlatform::PlatformData*>(context.getPlatformData());
-    ThreadPool& threads = CpuPlatform::getPlatformData(context).threads;
+    CpuPlatform::PlatformData& data = CpuPlatform::getPlatformData(context);
+    ThreadPool& threads = data.threads;
     const std::vector<Vec3>& pos = *ref->positions;
-    std::vector<Vec3>& forces = *ref->forces;
     const Vec3* box = ref->periodicBoxVectors;
     if (periodic && (box[1][0] != 0 || box[2][0] != 0 || box[2][1] != 0))
         throw OpenMMException("CookePairForce: the CPU kernel needs a rectangular periodic box");
@@ -190,60 +284,27 @@ double CpuCalcCookePairForceKernel::execute(ContextImpl& context, bool includeFo
     if (needsRebuild(pos, box, g))
         build(threads, pos, box, g);
 
-    int numThreads = threads.getNumThreads();
-    threadForce.resize(numThreads);
-    threadEnergy.assign(numThreads, 0.0);
-    const double L[3] = {box[0][0], box[1][1], box[2][2]};
-    const double invL[3] = {1 / L[0], 1 / L[1], 1 / L[2]};
-    const double eps = g.eps, sigma = g.sigma, rc = g.rc(), wc = g.wc;
+    // The platform has converted the positions to float (wrapped into the box when periodic) and clears its
+    // per-thread float force buffers before the forces are computed; it sums them into the Context's forces after.
+    const float* posq = &data.posq[0];
+    const float boxSize[3] = {(float) box[0][0], (float) box[1][1], (float) box[2][2]};
+    int numBlocks = (int) blocks.size();
+    threadEnergy.assign(threads.getNumThreads(), 0.0);
+    nextBlock = 0;
     threads.execute([&](ThreadPool& pool, int t) {
-        std::vector<double>& f = threadForce[t];
-        f.assign(3 * numParticles, 0.0);
+        float* force = &data.threadForce[t][0];
         double energy = 0;
-        const std::vector<int>& off = offsets[t];
-        const std::vector<int>& nbr = neighbours[t];
-        for (int i = first[t]; i < first[t + 1]; i++) {
-            const int* begin = nbr.data() + off[i - first[t]];
-            const int* end = nbr.data() + off[i - first[t] + 1];
-            double xi = pos[i][0], yi = pos[i][1], zi = pos[i][2], bi = b[i], sai = sa[i];
-            double fx = 0, fy = 0, fz = 0;
-            for (const int* p = begin; p != end; ++p) {
-                int j = *p;
-                double dx = xi - pos[j][0], dy = yi - pos[j][1], dz = zi - pos[j][2];
-                if (periodic) {
-                    dx -= L[0] * std::floor(dx * invL[0] + 0.5);
-                    dy -= L[1] * std::floor(dy * invL[1] + 0.5);
-                    dz -= L[2] * std::floor(dz * invL[2] + 0.5);
-                }
-                double r2 = dx * dx + dy * dy + dz * dz;
-                double bij = sigma * std::min(bi, b[j]);
-                double fOverR = cookePair<double>(r2, bij, sai * sa[j], eps, rc, wc, energy);
-                fx += dx * fOverR;
-                fy += dy * fOverR;
-                fz += dz * fOverR;
-                f[3 * j] -= dx * fOverR;
-                f[3 * j + 1] -= dy * fOverR;
-                f[3 * j + 2] -= dz * fOverR;
-            }
-            f[3 * i] += fx;
-            f[3 * i + 1] += fy;
-            f[3 * i + 2] += fz;
+        for (int blk = nextBlock++; blk < numBlocks; blk = nextBlock++) {
+            if (periodic)
+                energy += includeEnergy ? computeBlock<true, true>(blk, posq, force, g, boxSize)
+                                        : computeBlock<true, false>(blk, posq, force, g, boxSize);
+            else
+                energy += includeEnergy ? computeBlock<false, true>(blk, posq, force, g, boxSize)
+                                        : computeBlock<false, false>(blk, posq, force, g, boxSize);
         }
         threadEnergy[t] = energy;
     });
     threads.waitForThreads();
-    if (includeForces) {
-        threads.execute([&](ThreadPool& pool, int t) {
-            int start = (int) ((long long) numParticles * t / numThreads);
-            int stop = (int) ((long long) numParticles * (t + 1) / numThreads);
-            for (int s = 0; s < numThreads; s++) {
-                const std::vector<double>& f = threadForce[s];
-                for (int i = start; i < stop; i++)
-                    forces[i] += Vec3(f[3 * i], f[3 * i + 1], f[3 * i + 2]);
-            }
-        });
-        threads.waitForThreads();
-    }
     double energy = 0;
     for (double e : threadEnergy)
         energy += e;
