@@ -36,22 +36,37 @@ def main() -> None:
     """
 
 
+_SET = click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
+                    help="Override a spec field by its dotted path, validated as a sweep's grid values are; "
+                         "repeatable, e.g. --set system.snares.n_complexes=3 --set 'model.temperature=310 K'.")
+
+
+def _interval_options(f):  # noqa: ANN001, ANN202 - a click decorator
+    for name, what in (("checkpoint", "checkpoints"), ("report", "log.csv rows"),
+                       ("trajectory", "trajectory frames")):
+        f = click.option(f"--{name}-interval", f"{name}_interval", type=click.IntRange(min=1), default=None,
+                         metavar="STEPS",
+                         help=f"Steps between {what} (default: run.{name}_interval of the spec). Set in the run's "
+                              "spec.yaml before its first step only. Without these options a run of fewer steps "
+                              "than its trajectory or report interval gets both scaled to steps/10, and says so.")(f)
+    return f
+
+
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False),
               help="Directory to write the built system into (created; must be new or empty).")
-def build(spec: str, output: str) -> None:
+@_SET
+def build(spec: str, output: str, sets: tuple[str, ...]) -> None:
     """Build the system described by SPEC (a YAML file, or the name of a shipped example such as
-    'bilayer_small') into OUTPUT: system.pdb, system.xml, spec.yaml, manifest.json, forcefield.xml."""
+    'bilayer_small') into OUTPUT: system.pdb (system.cif past 99,999 beads), system.psf, system.xml, spec.yaml,
+    manifest.json, forcefield.xml."""
     from .build import build_system
     from .errors import SnarefuseError
-    from .spec import example_spec_path, load_spec
+    from .run_options import load_spec_with_sets
 
     try:
-        path = Path(spec)
-        if not path.exists() and not spec.endswith((".yaml", ".yml")):
-            path = example_spec_path(spec)
-        s = load_spec(path)
+        s = load_spec_with_sets(spec, sets)
         built = build_system(s)
         out = Path(output)
         existed = (out / "manifest.json").exists()
@@ -93,9 +108,11 @@ def build(spec: str, output: str) -> None:
 @click.option("--pore-confirm", "pore_confirm", type=click.IntRange(min=1), default=None, metavar="N",
               help="With --stop-after-pore: a pore counts once seen at N consecutive checks; its time is that of "
                    "the first of them (default: 3, as 'snarefuse analyze --persist').")
+@_interval_options
 def run(run_dir: str, steps: int | None, platform: str | None, precision: str | None, device_index: str | None,
         threads: int | None, max_time: str | None, progress: bool | None, formulation: str | None,
-        stop_after_pore: str | None, pore_check_every: int | None, pore_confirm: int | None) -> None:
+        stop_after_pore: str | None, pore_check_every: int | None, pore_confirm: int | None,
+        trajectory_interval: int | None, report_interval: int | None, checkpoint_interval: int | None) -> None:
     """Run (or resume) the simulation in RUN_DIR, a directory written by 'snarefuse build'.
 
     SIGTERM or SIGINT (Ctrl-C) stops the run at the end of the current chunk (at most the report or
@@ -113,6 +130,7 @@ def run(run_dir: str, steps: int | None, platform: str | None, precision: str | 
     events = None
     try:
         wall = None if max_time is None else parse_quantity(max_time, "wallclock", "--max-time")
+        _set_intervals(run_dir, steps, trajectory_interval, report_interval, checkpoint_interval)
         if stop_after_pore is not None:
             from .events import DEFAULT_CONFIRM, FusionEventReporter
 
@@ -136,6 +154,18 @@ def run(run_dir: str, steps: int | None, platform: str | None, precision: str | 
                    f"({r.steps_per_second:,.0f} steps/s)")
     if events is not None:
         click.echo(f"{run_dir}: {_pore_message(run_dir, events, r.status, r.step)}")
+
+
+def _set_intervals(run_dir: str, steps: int | None, trajectory: int | None, report: int | None,
+                   checkpoint: int | None) -> None:
+    """Output intervals of a run that has not started (:func:`snarefuse.run_options.set_run_intervals`)."""
+    from .run_options import set_run_intervals
+
+    if not (Path(run_dir) / "spec.yaml").exists():
+        return  # not a build: the runner says what is missing
+    note = set_run_intervals(run_dir, steps, trajectory, report, checkpoint).message(run_dir)
+    if note:
+        click.echo(note)
 
 
 def _pore_message(run_dir: str, events: "FusionEventReporter", status: str, step: int) -> str:
@@ -174,7 +204,11 @@ QUICKSTART_STOP_AFTER_PORE = "10 tau"
               help="OpenMM platform (default: auto).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU platform threads.")
 @click.option("--no-render", is_flag=True, help="Skip the pictures (cross-sections, top views, animation).")
-def quickstart(output: str, steps: int | None, platform: str | None, threads: int | None, no_render: bool) -> None:
+@_SET
+@_interval_options
+def quickstart(output: str, steps: int | None, platform: str | None, threads: int | None, no_render: bool,
+               sets: tuple[str, ...], trajectory_interval: int | None, report_interval: int | None,
+               checkpoint_interval: int | None) -> None:
     """Build, run, analyse and draw the embedded default fusion system: a small vesicle docked on a planar
     membrane by SNARE complexes, under tension, that fuses within a few minutes on a CPU.
 
@@ -185,15 +219,16 @@ def quickstart(output: str, steps: int | None, platform: str | None, threads: in
     from .build import build_system
     from .errors import RunInterrupted, SnarefuseError
     from .events import FusionEventReporter
+    from .run_options import load_spec_with_sets
     from .runner import run_simulation
-    from .spec import example_spec_path, load_spec
 
     try:
-        built = build_system(load_spec(example_spec_path("quickstart")))
+        built = build_system(load_spec_with_sets("quickstart", sets))
         built.save(output)
         m = built.manifest
         click.echo(f"built {output}: {m['n_atoms']} beads, geometry {m['geometry']}, "
                    f"{len(m.get('snares') or [])} SNARE complexes")
+        _set_intervals(output, steps, trajectory_interval, report_interval, checkpoint_interval)
         events = FusionEventReporter.from_run(output, QUICKSTART_STOP_AFTER_PORE)
         r = run_simulation(output, steps=steps, platform=platform, threads=threads, extra_reporters=[events])
         click.echo(f"run: {r.status} at step {r.step} on {r.platform} ({r.steps_per_second:,.0f} steps/s)")
@@ -270,11 +305,22 @@ def _analyze(run_dir: str, out_dir: str | None = None, **options: object) -> Non
     click.echo(f"analysis written to {Path(out_dir) if out_dir else Path(run_dir) / 'analysis'}")
 
 
-def _positive_nm(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    """A length option: a finite number of nm > 0 (or unset)."""
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise click.BadParameter(f"{value}; accepted a finite length > 0 in nm")
-    return value
+def _positive_nm(ctx: click.Context, param: click.Parameter, value: str | float | None) -> float | None:
+    """A length option: a number of nm or a length with units ("1.8 nm", "18 angstrom"), finite and > 0 (or unset)."""
+    from .errors import SpecError
+    from .spec import parse_quantity
+
+    if value is None:
+        return None
+    name = (param.opts or [param.name or "length"])[0]
+    accepted = f"{value}; accepted a finite length > 0 in nm, or with units ('1.8 nm', '18 angstrom')"
+    try:
+        nm = parse_quantity(value if not isinstance(value, str) else value.strip(), "length", name)
+    except SpecError as e:
+        raise click.BadParameter(f"{accepted} ({e.message})") from None
+    if not (math.isfinite(nm) and nm > 0):
+        raise click.BadParameter(accepted)
+    return nm
 
 
 @main.command()
@@ -287,13 +333,14 @@ def _positive_nm(ctx: click.Context, param: click.Parameter, value: float | None
 @click.option("--persist", type=click.IntRange(min=1), default=3, show_default=True,
               help="Flicker rule: a state counts as reached once it (or a later one) holds this many consecutive "
                    "frames.")
-@click.option("--zip-cutoff", "zip_cutoff", type=float, default=None, callback=_positive_nm, metavar="NM",
+@click.option("--zip-cutoff", "zip_cutoff", type=str, default=None, callback=_positive_nm, metavar="LENGTH",
               help="SNARE metrics: a layer counts as zipped when the mean of the six distances between its four "
                    "core residues is below this (default 1.8 nm; the ideal bundle has 1.189 nm).")
-@click.option("--persistence-length", "persistence_length", type=float, default=None, callback=_positive_nm,
-              metavar="NM", help="SNARE metrics: persistence length of the linkers' worm-like-chain force "
+@click.option("--persistence-length", "persistence_length", type=str, default=None, callback=_positive_nm,
+              metavar="LENGTH", help="SNARE metrics: persistence length of the linkers' worm-like-chain force "
                                  "(default 0.5 nm).")
-@click.option("--snare-patch-radius", "patch_radius", type=float, default=None, callback=_positive_nm, metavar="NM",
+@click.option("--snare-patch-radius", "patch_radius", type=str, default=None, callback=_positive_nm,
+              metavar="LENGTH",
               help="SNARE metrics: lateral radius of the lipid patch that defines a TMD's local membrane frame "
                    "(default 2.5 nm).")
 @click.option("--no-figures", is_flag=True, help="Write tables and summary only.")
@@ -322,11 +369,11 @@ def analyze(run_dir: str, out_dir: str | None, start: int | None, stop: int | No
                    "earlier render's).")
 @click.option("--frames", default=None, metavar="I,J,...",
               help="Draw these frames (comma-separated indices) instead of the first-passage frame of each state.")
-@click.option("--slab", type=float, default=2.0, show_default=True, callback=_positive_nm, metavar="NM",
+@click.option("--slab", type=str, default="2 nm", show_default=True, callback=_positive_nm, metavar="LENGTH",
               help="Thickness of the cross-section slab containing the contact axis.")
-@click.option("--top-depth", "top_depth", type=float, default=2.0, show_default=True, callback=_positive_nm,
-              metavar="NM", help="Top view: beads within NM/2 of the contact plane (a docked pair shows its facing "
-                                 "heads, a stalk or diaphragm tails, a pore nothing).")
+@click.option("--top-depth", "top_depth", type=str, default="2 nm", show_default=True, callback=_positive_nm,
+              metavar="LENGTH", help="Top view: beads within LENGTH/2 of the contact plane (a docked pair shows its "
+                                     "facing heads, a stalk or diaphragm tails, a pore nothing).")
 @click.option("--every", type=click.IntRange(min=1), default=None, metavar="K",
               help="Animate every K-th frame (default: at most 120 frames).")
 @click.option("--no-movie", is_flag=True, help="Skip the animation (movie.gif, and movie.mp4 where ffmpeg exists).")

@@ -56,3 +56,29 @@ def test_quickstart_fuses(tmp_path: Path):
     assert fp["stalk"] is not None and fp["stalk"] <= fp["pore"]
     assert not fusion["ruptured"]
     assert (out / "analysis" / "render" / "stages.png").exists()
+
+
+def test_quickstart_200_steps_with_a_set_leaves_frames_to_analyse(tmp_path: Path):
+    """A run shorter than the spec's trajectory interval (500) gets its intervals scaled and says so; --set builds
+    a variant without a copied YAML."""
+    from snarefuse.rundir import load_trajectory
+
+    out = tmp_path / "qs"
+    r = CliRunner().invoke(main, ["quickstart", "-o", str(out), "--steps", "200", "--platform", "CPU", "--threads",
+                                  "1", "--no-render", "--set", "system.snares.n_complexes=3"])
+    assert r.exit_code == 0, r.output
+    assert "3 SNARE complexes" in r.output
+    assert "run.trajectory_interval = 20, run.report_interval = 20 in spec.yaml (scaled for a run of 200 steps" \
+        in r.output
+    t = load_trajectory(out)
+    assert t.n_frames == 10
+    assert t.time[-1] == pytest.approx(200 * load_spec(out / "spec.yaml").run.timestep_ps)
+    assert (out / "analysis" / "fusion.csv").read_text().count("\n") == 11  # header + one row per frame
+    assert "fusion states reached" in r.output
+
+
+def test_quickstart_set_error_names_the_override(tmp_path: Path):
+    r = CliRunner().invoke(main, ["quickstart", "-o", str(tmp_path / "qs"), "--set", "system.snares.ring_radius=far"])
+    assert r.exit_code == 2
+    assert "--set system.snares.ring_radius=far: system.snares.ring_radius:" in r.output
+    assert "quickstart.yaml" not in r.output and not (tmp_path / "qs").exists()
