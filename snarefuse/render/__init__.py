@@ -184,10 +184,10 @@ def render_run(run_dir: str | Path, out_dir: str | Path | None = None, *, frames
         traj = rd.trajectory()
     except RunDirectoryError as e:
         raise RenderError(f"{e}; run the system first ('snarefuse run {run_dir}')") from None
-    out = Path(out_dir) if out_dir is not None else run_dir / "analysis" / "render"
+    out = Path(out_dir) if out_dir is not None else rd.analysis_dir / "render"
     previous = _output_dir(out)
     result = RenderResult(out)
-    summary_path = run_dir / "analysis" / "summary.json"
+    summary_path = rd.summary_json
     if not summary_path.exists():
         if not analyze:
             raise RenderError(f"{summary_path}: not found; run 'snarefuse analyze {run_dir}' first")
@@ -203,7 +203,7 @@ def render_run(run_dir: str | Path, out_dir: str | Path | None = None, *, frames
     settings = _settings(summary, manifest, classes.lipids.n_membranes)
     units = summary.get("units") or manifest.get("units") or {}
     tau_ps, tau_d = units.get("tau_ps"), units.get("tau_diffusion_ns")
-    fus_csv = run_dir / "analysis" / "fusion.csv"
+    fus_csv = rd.analysis_dir / "fusion.csv"
     frame_state: dict[int, str] = {}
     fusion_table = None
     if fus_csv.exists():
