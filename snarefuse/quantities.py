@@ -21,20 +21,27 @@ from .units import BAR_PER_KJMOL_NM3 as _BAR, ReducedUnits
 
 #: For each dimension: unit string -> factor to MD units, or a reduced unit name.
 _UNITS: dict[str, dict[str, float | str]] = {
-    "length": {"nm": 1.0, "angstrom": 0.1, "a": 0.1, "å": 0.1, "pm": 1e-3, "um": 1e3, "sigma": "sigma"},
+    "length": {"nm": 1.0, "nanometer": 1.0, "nanometers": 1.0, "nanometre": 1.0, "nanometres": 1.0, "angstrom": 0.1,
+               "angstroms": 0.1, "a": 0.1, "å": 0.1, "pm": 1e-3, "um": 1e3, "sigma": "sigma"},
     "area": {"nm^2": 1.0, "nm2": 1.0, "angstrom^2": 0.01, "a^2": 0.01, "å^2": 0.01, "sigma^2": "sigma^2"},
-    "time": {"fs": 1e-3, "ps": 1.0, "ns": 1e3, "us": 1e6, "ms": 1e9, "tau": "tau"},
+    "time": {"fs": 1e-3, "ps": 1.0, "ns": 1e3, "us": 1e6, "ms": 1e9, "femtosecond": 1e-3, "femtoseconds": 1e-3,
+             "picosecond": 1.0, "picoseconds": 1.0, "nanosecond": 1e3, "nanoseconds": 1e3, "tau": "tau"},
     "rate": {"/ps": 1.0, "1/ps": 1.0, "/ns": 1e-3, "1/ns": 1e-3, "/tau": "1/tau", "1/tau": "1/tau"},
-    "temperature": {"k": 1.0},
+    # Celsius is an offset, not a factor: parse_quantity adds CELSIUS_ZERO_K
+    "temperature": {"k": 1.0, "kelvin": 1.0, "degc": "degC", "°c": "degC", "celsius": "degC"},
     "mass": {"amu": 1.0, "da": 1.0, "g/mol": 1.0},
     "energy": {"kj/mol": 1.0, "kcal/mol": 4.184, "kt": "kT", "epsilon": "epsilon", "eps": "epsilon"},
     # surface tension in OpenMM's unit for MonteCarloMembraneBarostat, bar*nm
     "tension": {"bar*nm": 1.0, "mn/m": 10.0, "kj/mol/nm^2": _BAR, "epsilon/sigma^2": "epsilon/sigma^2"},
-    "wallclock": {"s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0},
+    "wallclock": {"s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "min": 60.0, "minute": 60.0,
+                  "minutes": 60.0, "h": 3600.0, "hr": 3600.0, "hour": 3600.0, "hours": 3600.0, "d": 86400.0,
+                  "day": 86400.0, "days": 86400.0},
     # OpenMM's pressure unit is the bar
     "pressure": {"bar": 1.0, "atm": 1.01325, "pa": 1e-5, "kpa": 1e-2, "mpa": 10.0, "kj/mol/nm^3": _BAR,
                  "kt/nm^3": "kT/nm^3", "kt/sigma^3": "kT/sigma^3", "epsilon/sigma^3": "epsilon/sigma^3"},
 }
+#: 0 °C in kelvin.
+CELSIUS_ZERO_K = 273.15
 _MD_UNIT = {
     "length": "nm", "area": "nm^2", "time": "ps", "rate": "/ps", "temperature": "K", "mass": "amu",
     "energy": "kJ/mol", "tension": "bar*nm", "wallclock": "s",
@@ -109,6 +116,8 @@ def parse_quantity(value: Any, dimension: str, path: str, units: ReducedUnits | 
     factor = table[unit]
     if isinstance(factor, float):
         return number * factor
+    if factor == "degC":
+        return number + CELSIUS_ZERO_K
     if units is None:  # pragma: no cover - model is always parsed first
         raise SpecError(path, f"reduced unit {unit!r} needs the model section")
     reduced = {

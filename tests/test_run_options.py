@@ -98,3 +98,21 @@ def test_length_options_accept_units(value, ok, short_run):
     assert (r.exit_code == 0) == ok, r.output
     if not ok:
         assert "Invalid value for '--zip-cutoff'" in r.output
+
+
+@pytest.mark.parametrize("value,dimension,expected", [
+    ("37 degC", "temperature", 310.15), ("37 °C", "temperature", 310.15), ("310 kelvin", "temperature", 310.0),
+    ("0.88 nanometer", "length", 0.88), ("8.8 angstroms", "length", 0.88), ("2 hours", "wallclock", 7200.0),
+    ("90 minutes", "wallclock", 5400.0), ("5 nanoseconds", "time", 5000.0),
+])
+def test_spelled_out_units_are_accepted(value, dimension, expected):
+    from snarefuse.quantities import parse_quantity
+
+    assert parse_quantity(value, dimension, "field") == pytest.approx(expected)
+
+
+def test_set_in_celsius_lands_in_kelvin(tmp_path: Path):
+    r = CliRunner().invoke(main, ["build", "bilayer_small", "-o", str(tmp_path / "b"), *SMALL,
+                                  "--set", "model.temperature=37 degC"])
+    assert r.exit_code == 0, r.output
+    assert load_spec(tmp_path / "b" / "spec.yaml").model.units.temperature_k == pytest.approx(310.15)
