@@ -18,6 +18,20 @@ namespace {
 constexpr float TWO_THIRD = 1.2599210498948732f;
 /** Squared distance given to the unused lanes of the last group of neighbours: beyond every range. */
 constexpr float FAR2 = 1e30f;
+
+/** Bit l set where lane l of a comparison result is true. */
+inline int laneBits(fvec4 mask) {
+#if defined(__SSE__)
+    return _mm_movemask_ps(mask);
+#else
+    float v[4];
+    mask.store(v);
+    int bits = 0;
+    for (int l = 0; l < 4; l++)
+        bits |= std::signbit(v[l]) ? 1 << l : 0;
+    return bits;
+#endif
+}
 }
 
 void CpuCalcCookePairForceKernel::initialize(const System& system, const CookePairForce& force) {
@@ -84,7 +98,7 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
     if (periodic)
         checkBox(box, listCut);
 
-    // cell grid of width >= listCut: every neighbour of a particle is in its own or an adjacent cell
+    // Cells at least half the list range wide: every neighbour of a particle lies within two cells of its own.
     Vec3 lo, extent;
     if (periodic) {
         lo = Vec3();
@@ -102,35 +116,70 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
     }
     int nc[3];
     for (int k = 0; k < 3; k++)
-        nc[k] = std::max(1, std::min(1000, (int) std::floor(extent[k] / listCut)));
+        nc[k] = std::max(1, std::min(1000, (int) std::floor(extent[k] / (0.5 * listCut))));
+    // Cell offsets to visit per dimension: -2..2, or every cell once where the grid is narrower than five cells
+    // (a periodic grid would otherwise reach one cell twice).
+    std::vector<int> offsetsOf[3];
+    for (int k = 0; k < 3; k++) {
+        if (nc[k] >= 5 || !periodic)
+            offsetsOf[k] = {-2, -1, 0, 1, 2};
+        else
+            for (int d = 0; d < nc[k]; d++)
+                offsetsOf[k].push_back(d);
+    }
     int numCells = nc[0] * nc[1] * nc[2];
-    std::vector<int> cellOf(numParticles), cellStart(numCells + 1, 0), cellAtoms(numParticles);
-    auto cellCoord = [&](double x, int k) {
-        double f = extent[k] > 0 ? (x - lo[k]) / extent[k] : 0.0;
-        if (periodic)
-            f -= std::floor(f);
-        int c = (int) (f * nc[k]);
-        return std::min(std::max(c, 0), nc[k] - 1);
-    };
+    std::vector<int> cellOf(numParticles), cellStart(numCells + 1, 0);
+    std::vector<int> cellCoords(3 * numParticles);
     for (int i = 0; i < numParticles; i++) {
-        int c = cellCoord(pos[i][0], 0) + nc[0] * (cellCoord(pos[i][1], 1) + nc[1] * cellCoord(pos[i][2], 2));
-        cellOf[i] = c;
-        cellStart[c + 1]++;
+        int cc[3];
+        for (int k = 0; k < 3; k++) {
+            double f = extent[k] > 0 ? (pos[i][k] - lo[k]) / extent[k] : 0.0;
+            if (periodic)
+                f -= std::floor(f);
+            cc[k] = std::min(std::max((int) (f * nc[k]), 0), nc[k] - 1);
+            cellCoords[3 * i + k] = cc[k];
+        }
+        cellOf[i] = cc[0] + nc[0] * (cc[1] + nc[1] * cc[2]);
+        cellStart[cellOf[i] + 1]++;
     }
     for (int c = 0; c < numCells; c++)
         cellStart[c + 1] += cellStart[c];
+    // Particles sorted by cell, as float arrays (positions wrapped into the box), padded by 3 for 4-wide loads.
+    sortedX.assign(numParticles + 3, 0.0f);
+    sortedY.assign(numParticles + 3, 0.0f);
+    sortedZ.assign(numParticles + 3, 0.0f);
+    sortedB.assign(numParticles + 3, 1.0f);
+    sortedSa.assign(numParticles + 3, 0.0f);
+    sortedIndex.assign(numParticles + 3, 0);
+    rank.resize(numParticles);
     {
         std::vector<int> fill(cellStart.begin(), cellStart.end() - 1);
-        for (int i = 0; i < numParticles; i++)
-            cellAtoms[fill[cellOf[i]]++] = i;
+        for (int i = 0; i < numParticles; i++) {
+            int q = fill[cellOf[i]]++;
+            Vec3 p = pos[i];
+            if (periodic)
+                for (int k = 0; k < 3; k++)
+                    p[k] -= std::floor(p[k] / extent[k]) * extent[k];
+            sortedX[q] = (float) p[0];
+            sortedY[q] = (float) p[1];
+            sortedZ[q] = (float) p[2];
+            sortedB[q] = (float) b[i];
+            sortedSa[q] = (float) sa[i];
+            sortedIndex[q] = i;
+            rank[i] = q;
+        }
     }
 
     int numBlocks = (numParticles + BLOCK_SIZE - 1) / BLOCK_SIZE;
     blocks.resize(numBlocks);
     nextBlock = 0;
-    double sigma = g.sigma;
+    const float fskin = (float) skin, wcaScale = (float) (TWO_SIXTH * g.sigma);
+    const float attCut = (float) (g.rc() + g.wc + skin);
+    const float attCut2 = attCut * attCut;
+    const fvec4 L[3] = {fvec4((float) extent[0]), fvec4((float) extent[1]), fvec4((float) extent[2])};
+    const fvec4 invL[3] = {fvec4((float) (1 / extent[0])), fvec4((float) (1 / extent[1])), fvec4((float) (1 / extent[2]))};
+    const fvec4 lane(0.0f, 1.0f, 2.0f, 3.0f);
     threads.execute([&](ThreadPool& pool, int t) {
-        std::array<int, 27> cells;
         for (int blk = nextBlock++; blk < numBlocks; blk = nextBlock++) {
             std::vector<int>& off = blocks[blk].offsets;
             std::vector<int>& nbr = blocks[blk].neighbours;
@@ -139,40 +188,49 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
             off.push_back(0);
             int stop = std::min(numParticles, (blk + 1) * BLOCK_SIZE);
             for (int i = blk * BLOCK_SIZE; i < stop; i++) {
-                int c = cellOf[i];
-                int cx = c % nc[0], cy = (c / nc[0]) % nc[1], cz = c / (nc[0] * nc[1]);
-                int numNear = 0;
-                for (int dz = -1; dz <= 1; dz++)
-                    for (int dy = -1; dy <= 1; dy++)
-                        for (int dx = -1; dx <= 1; dx++) {
-                            int x = cx + dx, y = cy + dy, z = cz + dz;
+                const int ri = rank[i], ci = cellOf[i];
+                const fvec4 xi(sortedX[ri]), yi(sortedY[ri]), zi(sortedZ[ri]), bi(sortedB[ri]);
+                const float sai = sortedSa[ri];
+                const fvec4 saiv(sai);
+                for (int oz : offsetsOf[2])
+                    for (int oy : offsetsOf[1])
+                        for (int ox : offsetsOf[0]) {
+                            int x = cellCoords[3 * i] + ox, y = cellCoords[3 * i + 1] + oy, z = cellCoords[3 * i + 2] + oz;
                             if (periodic) {
-                                x = (x + nc[0]) % nc[0];
-                                y = (y + nc[1]) % nc[1];
-                                z = (z + nc[2]) % nc[2];
+                                x = (x + 2 * nc[0]) % nc[0];
+                                y = (y + 2 * nc[1]) % nc[1];
+                                z = (z + 2 * nc[2]) % nc[2];
                             }
                             else if (x < 0 || y < 0 || z < 0 || x >= nc[0] || y >= nc[1] || z >= nc[2])
                                 continue;
-                            cells[numNear++] = x + nc[0] * (y + nc[1] * z);
+                            int c = x + nc[0] * (y + nc[1] * z);
+                            if (c < ci)
+                                continue;  // every particle there precedes i in the sorted order: the pair is listed from its side
+                            int first = c == ci ? ri + 1 : cellStart[c], last = cellStart[c + 1];
+                            for (int q = first; q < last; q += 4) {
+                                fvec4 dx = xi - fvec4(&sortedX[q]), dy = yi - fvec4(&sortedY[q]), dz = zi - fvec4(&sortedZ[q]);
+                                if (periodic) {
+                                    dx -= L[0] * round(dx * invL[0]);
+                                    dy -= L[1] * round(dy * invL[1]);
+                                    dz -= L[2] * round(dz * invL[2]);
+                                }
+                                const fvec4 r2 = dx * dx + dy * dy + dz * dz;
+                                const fvec4 wcaCut = wcaScale * min(bi, fvec4(&sortedB[q])) + fskin;
+                                const fvec4 attracts = (saiv * fvec4(&sortedSa[q])) > fvec4(0.0f);
+                                const fvec4 cut2 = blend(wcaCut * wcaCut, max(wcaCut * wcaCut, fvec4(attCut2)), attracts);
+                                const fvec4 hit = (r2 < cut2) & (lane < fvec4((float) (last - q)));
+                                int bits = laneBits(hit);
+                                while (bits) {
+                                    int l = __builtin_ctz(bits);
+                                    bits &= bits - 1;
+                                    int j = sortedIndex[q + l];
+                                    const std::vector<int>& e = excluded[std::min(i, j)];
+                                    if (!e.empty() && std::binary_search(e.begin(), e.end(), std::max(i, j)))
+                                        continue;
+                                    nbr.push_back(j);
+                                }
+                            }
                         }
-                std::sort(cells.begin(), cells.begin() + numNear);
-                numNear = (int) (std::unique(cells.begin(), cells.begin() + numNear) - cells.begin());
-                const std::vector<int>& excl = excluded[i];
-                for (int m = 0; m < numNear; m++)
-                    for (int q = cellStart[cells[m]]; q < cellStart[cells[m] + 1]; q++) {
-                        int j = cellAtoms[q];
-                        if (j <= i)
-                            continue;
-                        Vec3 d = pos[i] - pos[j];
-                        if (periodic)
-                            d = minimumImage(d, box);
-                        double cut = g.pairCutoff(sigma * std::min(b[i], b[j]), sa[i] * sa[j]) + skin;
-                        if (d.dot(d) >= cut * cut)
-                            continue;
-                        if (!excl.empty() && std::binary_search(excl.begin(), excl.end(), j))
-                            continue;
-                        nbr.push_back(j);
-                    }
                 off.push_back((int) nbr.size());
             }
         }

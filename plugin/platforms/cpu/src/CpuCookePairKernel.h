@@ -49,6 +49,9 @@ private:
     std::vector<double> b, sa;                  // size factor, sqrt(attraction)
     std::vector<float> params;                  // per particle: b, sqrt(a), 0, 0 (for 4-wide loads)
     std::vector<std::vector<int> > excluded;     // excluded[i]: sorted j > i
+    // at the last build: particles sorted by cell (float, wrapped into the box), and each particle's place there
+    std::vector<float> sortedX, sortedY, sortedZ, sortedB, sortedSa;
+    std::vector<int> sortedIndex, rank;
     // neighbour list: one CSR block per BLOCK_SIZE particles
     struct Block { std::vector<int> offsets, neighbours; };
     std::vector<Block> blocks;
