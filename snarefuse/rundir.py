@@ -85,6 +85,9 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 #: DCD: the first record is 84 bytes long and starts with ``CORD``; the atom count is at byte 268 (after the
 #: 84-byte header record, the 2-line title record and the atom-count record's length).
 _DCD_ATOMS_OFFSET = 268
+#: DCD: bytes before the first frame, and of a frame's unit-cell record; each coordinate block is 4 N + 8 bytes.
+_DCD_HEADER_BYTES = 276
+_DCD_CELL_BYTES = 56
 #: XTC: every frame starts with this big-endian magic number and the atom count.
 _XTC_MAGIC = 1995
 
@@ -303,11 +306,19 @@ class RunDirectory:
         import mdtraj
 
         self.require(SYSTEM_PDB, hint=f"this is not a build directory ('snarefuse build SPEC -o {self.path}')")
-        top = mdtraj.load_topology(str(self.system_pdb))
-        for cx in self.manifest().get("snares") or []:
-            first = int(cx["first_atom"])
-            for i, resid in enumerate(cx["resid"]):  # one bead (the CA) per residue
-                top.atom(first + i).residue.resSeq = int(resid)
+        try:
+            top = mdtraj.load_topology(str(self.system_pdb))
+        except Exception as e:  # mdtraj raises whatever the malformed line provokes
+            raise RunDirectoryError(self.system_pdb, f"cannot be read as a structure file ({e})") from None
+        for k, cx in enumerate(self.manifest().get("snares") or []):
+            try:
+                first = int(cx["first_atom"])
+                for i, resid in enumerate(cx["resid"]):  # one bead (the CA) per residue
+                    top.atom(first + i).residue.resSeq = int(resid)
+            except (KeyError, TypeError, ValueError, IndexError) as e:
+                raise RunDirectoryError(self.manifest_json, f"snares[{k}]: {e.__class__.__name__}: {e}; accepted "
+                                        "first_atom (an atom index) and resid (one residue number per bead), as "
+                                        "the build writes them") from None
         return top
 
     def load_trajectory(self, stride: int | None = None) -> "mdtraj.Trajectory":
@@ -467,6 +478,14 @@ class RunDirectory:
                                         f"{info['step']}: it is shorter than the run wrote (a partial copy?). "
                                         "Nothing was changed; copy the whole file, or start a new run directory")
         traj = self.trajectory_file(fmt)
+        if fmt == "dcd":
+            expected = dcd_sizes(int(info["trajectory_frames"]), n_atoms)
+            if int(info["trajectory_bytes"]) not in expected:
+                raise RunDirectoryError(self.checkpoint_json, f"trajectory_frames = {info['trajectory_frames']} and "
+                                        f"trajectory_bytes = {info['trajectory_bytes']} disagree: that many frames "
+                                        f"of {n_atoms} atoms take {' or '.join(map(str, sorted(expected)))} bytes "
+                                        "of DCD; the record was edited or belongs to another run. Nothing was "
+                                        "changed")
         if int(info["trajectory_bytes"]) > 0:
             problem = trajectory_header_problem(traj, fmt, n_atoms)
             if problem:
@@ -476,9 +495,11 @@ class RunDirectory:
         if int(info["log_bytes"]) >= len(header):
             with open(self.log_csv, "rb") as f:
                 if f.read(len(header)) != header:
-                    raise RunDirectoryError(self.log_csv, "does not start with the log's header line "
-                                            f"({header.decode().strip()!r}); it is not this run's log. Nothing was "
-                                            "changed; put the run's log back, or start a new run directory")
+                    raise RunDirectoryError(self.log_csv, "does not start with the header line this version of "
+                                            f"snarefuse writes ({header.decode().strip()!r}): it is another run's "
+                                            "log or has other columns, and rows appended to it would not match. "
+                                            "Nothing was changed; put the run's log back, or start a new run "
+                                            "directory")
 
     def cut_back(self, info: dict[str, Any], fmt: str) -> None:
         """Cut the trajectory and the log back to their sizes in ``info`` (never longer: a file shorter than
@@ -525,6 +546,15 @@ def shrink_file(path: Path, size: int) -> None:
             f.truncate(size)
             f.flush()
             os.fsync(f.fileno())
+
+
+def dcd_sizes(frames: int, n_atoms: int) -> set[int]:
+    """Byte sizes of an OpenMM DCD file with ``frames`` frames of ``n_atoms`` atoms, with or without unit cells
+    (0 before the first frame: the runner creates the file with it)."""
+    if frames == 0:
+        return {0, _DCD_HEADER_BYTES}
+    coords = 3 * (4 * n_atoms + 8)
+    return {_DCD_HEADER_BYTES + frames * (coords + cell) for cell in (0, _DCD_CELL_BYTES)}
 
 
 def trajectory_header_problem(path: Path, fmt: str, n_atoms: int) -> str | None:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from snarefuse.errors import RunDirectoryError, RunError
-from snarefuse.rundir import RESUMABLE_FIELDS, RunDirectory, shrink_file, spec_changes, trajectory_header_problem
+from snarefuse.rundir import (RESUMABLE_FIELDS, RunDirectory, dcd_sizes, shrink_file, spec_changes,
+                              trajectory_header_problem)
 from snarefuse.sweep import Sweep
 
 from .conftest import small_spec
@@ -155,3 +156,52 @@ def test_sweep_status_shows_a_dead_point_as_not_running(text: str, tmp_path: Pat
     assert st.state == "pending" and "interrupted at step" in st.reason
     todo, _ = sw.plan()
     assert [q.key for q in todo] == [p.key]
+
+
+# ------------------------------------------------------------------------------ records that disagree with their files
+def _openmm_dcd(path: Path, frames: int, n_atoms: int = 7) -> None:
+    """A DCD written by OpenMM's DCDFile, as the runner writes it (periodic box, unit cell per frame)."""
+    import numpy as np
+    from openmm import app, unit
+
+    top = app.Topology()
+    res = top.addResidue("X", top.addChain())
+    for _ in range(n_atoms):
+        top.addAtom("A", None, res)
+    box = np.eye(3) * 3.0 * unit.nanometer
+    top.setPeriodicBoxVectors(box)
+    with open(path, "wb") as f:
+        dcd = app.DCDFile(f, top, 0.01, 10, 10)
+        for _ in range(frames):
+            dcd.writeModel(np.zeros((n_atoms, 3)) * unit.nanometer, periodicBoxVectors=box)
+
+
+@pytest.mark.parametrize("frames", [1, 3])
+def test_dcd_sizes_are_those_of_openmms_writer(frames: int, tmp_path: Path):
+    _openmm_dcd(tmp_path / "t.dcd", frames)
+    assert (tmp_path / "t.dcd").stat().st_size in dcd_sizes(frames, 7)
+    assert trajectory_header_problem(tmp_path / "t.dcd", "dcd", 7) is None
+
+
+def test_a_record_whose_frames_and_bytes_disagree_is_refused(tmp_path: Path):
+    _openmm_dcd(tmp_path / "trajectory.dcd", 3)
+    size = (tmp_path / "trajectory.dcd").stat().st_size
+    rd = _with_record(tmp_path, trajectory_bytes=size, trajectory_frames=3)
+    rd.check_outputs(rd.checkpoint(), "dcd", 7)
+    rd = _with_record(tmp_path, trajectory_bytes=size, trajectory_frames=2)
+    with pytest.raises(RunDirectoryError, match=rf"checkpoint.json: trajectory_frames = 2 and trajectory_bytes = "
+                                                rf"{size} disagree"):
+        rd.check_outputs(rd.checkpoint(), "dcd", 7)
+
+
+@pytest.mark.filterwarnings("ignore:Need to guess atom number")
+def test_a_malformed_snare_record_in_the_manifest_is_named(tmp_path: Path):
+    from snarefuse.analysis import testsystems as ts
+
+    ts.bilayer(4)[0].save_pdb(str(tmp_path / "system.pdb"))
+    (tmp_path / "manifest.json").write_text(json.dumps({"snares": [{"first_atom": 0}]}))
+    with pytest.raises(RunDirectoryError, match=r"manifest.json: snares\[0\]: KeyError: 'resid'; accepted"):
+        RunDirectory(tmp_path).topology()
+    (tmp_path / "system.pdb").write_text("ATOM  garbage\n" * 3)
+    with pytest.raises(RunDirectoryError, match="system.pdb: cannot be read as a structure file"):
+        RunDirectory(tmp_path).topology()
