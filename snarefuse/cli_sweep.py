@@ -84,18 +84,28 @@ def init(sweep_file: str, workspace: str | None) -> None:
               help="Dask resources per task, e.g. 'GPU=1' (workers started with --resources GPU=1).")
 @click.option("--retry-failed", is_flag=True, help="Also rerun failed points (they resume from their checkpoint).")
 @click.option("--timeout", "timeout", default=None, help="Stop waiting after this wall time, e.g. '2 h'.")
+@click.option("--reconnect-timeout", "reconnect", default="60 s", show_default=True,
+              help="How long to wait for a lost --scheduler to come back before giving up (the points it was "
+                   "running are interrupted, not failed, and resume on the next 'sweep run').")
 def run(sweep_file: str, workspace: str | None, n_workers: int, scheduler: str | None, retries: int,
         max_time: str | None, platform: str | None, resources: str | None, retry_failed: bool,
-        timeout: str | None) -> None:
+        timeout: str | None, reconnect: str) -> None:
     """Run every point of SWEEP that is not done (resuming from checkpoints) on Dask, then analyse it.
-    Points already done are not touched; running again after a crash continues where it stopped."""
+    Points already done are not touched; running again after a crash continues where it stopped.
+
+    \b
+    Exit status: 0 when every submitted point came back; 2 for an invalid sweep or failed setup;
+    3 when the scheduler was lost and did not come back (rerun to resume).
+    """
     from .errors import SnarefuseError
     from .spec import parse_quantity
+    from .sweep_dask import SchedulerLostError
 
     sw = _load(sweep_file, workspace)
     try:
         wall = None if max_time is None else parse_quantity(max_time, "wallclock", "--max-time")
         wait = None if timeout is None else parse_quantity(timeout, "wallclock", "--timeout")
+        reconnect_s = parse_quantity(reconnect, "wallclock", "--reconnect-timeout")
         res = None
         if resources:
             try:
@@ -109,7 +119,11 @@ def run(sweep_file: str, workspace: str | None, n_workers: int, scheduler: str |
                        f"[{_params(p)}]  {extra}")
 
         report = sw.run(n_workers=n_workers, scheduler=scheduler, retries=retries, max_wall_time_s=wall,
-                        platform=platform, resources=res, retry_failed=retry_failed, timeout_s=wait, on_update=show)
+                        platform=platform, resources=res, retry_failed=retry_failed, timeout_s=wait,
+                        reconnect_timeout_s=reconnect_s, on_update=show)
+    except SchedulerLostError as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(3)
     except (SnarefuseError, TimeoutError) as e:
         _fail(e)
         return
@@ -118,7 +132,8 @@ def run(sweep_file: str, workspace: str | None, n_workers: int, scheduler: str |
                    "(see 'snarefuse sweep status')")
         return
     counts = ", ".join(f"{report.count(s)} {s}" for s in ("done", "pending", "failed"))
-    click.echo(f"ran {len(report.submitted)} points: {counts}; {len(report.skipped)} left alone")
+    again = f"; the scheduler was lost and came back {report.reconnects} times" if report.reconnects else ""
+    click.echo(f"ran {len(report.submitted)} points: {counts}; {len(report.skipped)} left alone{again}")
 
 
 @sweep.command()

@@ -24,45 +24,41 @@ its run. ``workspace/index.csv`` lists every point of the workspace.
 The truth about a point is in its run directory (``checkpoint.json``, ``run.json``), never in the
 scheduler: a task that dies resumes from the last checkpoint, a finished point is never rerun, and
 two tasks for one point serialise on a lock file (``.sweep.lock``) and then on the runner's own.
+
+This module is the sweep file's schema and the points it makes; the other jobs live beside it:
+:mod:`snarefuse.sweep_workspace` (point directories, ``index.csv``, what a point's files say about its state),
+:mod:`snarefuse.sweep_dask` (the Dask task and the driver that survives a lost scheduler) and
+:mod:`snarefuse.sweep_results` (the results table, its statistics and plots).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import inspect
 import itertools
-import json
-import os
-import shutil
-import time
-import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# statistics, plots and table helpers are re-exported: importable from snarefuse.sweep as before
-from .analysis.stats import (CI_METHODS, DEFAULT_CONFIDENCE, EVENTS, SweepResults,  # noqa: F401
-                             kaplan_meier, proportion_ci, survival_estimate)
-from .errors import BlowUpError, BuildError, RunError, RunInterrupted, SpecError
-from .io import atomic_write_json, atomic_write_text, csv_cell as _cell, csv_text as _csv_text, file_lock, lock_holder
-from .plot import plot_fusion_probability, plot_survival  # noqa: F401  (matplotlib loads on first use)
+from . import sweep_dask
+from .analysis.stats import DEFAULT_CONFIDENCE, EVENTS
+from .errors import BuildError, SpecError
+from .io import file_lock
 from .quantities import Section as _Section, show_value
 from .spec import Spec, example_spec_path, load_spec, load_yaml
-from .sweep_results import format_statistics, fusion_times, parameter_columns, result_row  # noqa: F401
+from .sweep_dask import DEFAULT_RECONNECT_TIMEOUT_S, SchedulerLostError, SweepRunReport, run_point
+from .sweep_results import SweepResults, collect, format_statistics, fusion_times
+from .sweep_workspace import STATES, Point, PointStatus, ensure_point, point_status, update_index
+
+__all__ = ["Sweep", "load_sweep", "replica_seed", "Point", "PointStatus", "STATES", "SweepRunReport",
+           "SchedulerLostError", "SweepResults", "run_point", "format_statistics", "fusion_times", "SWEEP_KEYS",
+           "STOP_EVENTS", "MAX_REPLICAS"]
 
 SWEEP_KEYS = ["name", "base", "grid", "zip", "replicas", "workspace", "steps", "analysis", "stop_after_fusion"]
-#: Point states reported by :meth:`Sweep.status`.
-STATES = ("done", "running", "failed", "pending")
 #: Fusion events a sweep can stop after: those the in-run reporter (:mod:`snarefuse.events`) detects.
 STOP_EVENTS = ("pore",)
 STOP_KEYS = ["event", "check_every", "confirm", "delay"]
-POINT_FILE, TASK_FILE, TASK_LOCK = "point.json", "task.json", ".sweep.lock"
-#: Exceptions that a retry cannot cure; a task returns them as a failed point instead of raising.
-DETERMINISTIC_ERRORS = (BlowUpError, SpecError, BuildError)
 #: Most replicas per point: replica seeds are 31-bit hashes, so beyond a few thousand two replicas of
 #: a point start to share a seed (and a directory), and a mistyped huge number should not hang.
 MAX_REPLICAS = 10_000
@@ -78,47 +74,6 @@ def replica_seed(seed: int, replica: int) -> int:
         return seed
     digest = hashlib.sha256(f"snarefuse-replica:{seed}:{replica}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % 2**31
-
-
-@dataclass(frozen=True)
-class Point:
-    """One state point: a spec, the parameters that made it, and its directory."""
-
-    key: str
-    spec: Spec
-    parameters: dict[str, Any]
-    replica: int
-    seed: int
-    target_steps: int
-    directory: Path
-
-
-@dataclass(frozen=True)
-class PointStatus:
-    """Where a point stands: ``state`` is one of :data:`STATES`; ``reason`` says why (failures from
-    ``run.json``/``task.json``); ``analysis`` is done / stale / pending / failed / unavailable / disabled."""
-
-    point: Point
-    state: str
-    step: int
-    reason: str
-    analysis: str
-
-    @property
-    def key(self) -> str:
-        return self.point.key
-
-
-@dataclass
-class SweepRunReport:
-    """What :meth:`Sweep.run` did: keys submitted, each task's outcome, points left alone and why."""
-
-    submitted: list[str] = field(default_factory=list)
-    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-
-    def count(self, state: str) -> int:
-        return sum(o.get("state") == state for o in self.outcomes.values())
 
 
 # ------------------------------------------------------------------------------ the sweep
@@ -195,7 +150,7 @@ class Sweep:
         self.analysis_options = a.raw("options", {})
         if not isinstance(self.analysis_options, dict):
             raise SpecError("analysis.options", "expected a mapping of keyword arguments for analyze_run")
-        analyzer = _resolve_analyzer()[0] if self.analysis_options else None
+        analyzer = sweep_dask.resolve_analyzer()[0] if self.analysis_options else None
         if analyzer is not None:  # checked where the pipeline is importable, else when it runs
             accepted = list(inspect.signature(analyzer).parameters.values())[1:]
             names = [q.name for q in accepted if q.kind in (q.POSITIONAL_OR_KEYWORD, q.KEYWORD_ONLY)]
@@ -291,11 +246,11 @@ class Sweep:
         with file_lock(self.workspace / ".workspace.lock", timeout_s=600):
             for p in self.points:
                 try:
-                    _ensure_point(p, self.name)
+                    ensure_point(p, self.name)
                 except BuildError as e:
                     raise BuildError(f"{self.source or 'sweep'}: point {show_value(p.parameters)} replica {p.replica} "
                                      f"cannot be built: {e}") from None
-            _update_index(self.workspace, self.points, self.varied)
+            update_index(self.workspace, self.points, self.varied)
         return self.points
 
     def status(self) -> list[PointStatus]:
@@ -306,7 +261,7 @@ class Sweep:
     def plan(self, retry_failed: bool = False) -> tuple[list[Point], dict[str, str]]:
         """Points that need work (run or analysis), and the others with the reason they are left alone."""
         todo, skipped = [], {}
-        available = _resolve_analyzer()[0] is not None
+        available = sweep_dask.resolve_analyzer()[0] is not None
         for st in self.status():
             if st.state == "pending" or (st.state == "failed" and retry_failed):
                 todo.append(st.point)
@@ -334,8 +289,9 @@ class Sweep:
     def run(self, client: Any = None, n_workers: int = 2, scheduler: str | None = None, *, retries: int = 2,
             max_wall_time_s: float | None = None, platform: str | None = None,
             resources: dict[str, float] | None = None, retry_failed: bool = False, timeout_s: float | None = None,
+            reconnect_timeout_s: float = DEFAULT_RECONNECT_TIMEOUT_S,
             on_update: Callable[[Point, dict[str, Any]], None] | None = None) -> SweepRunReport:
-        """Run every point that needs work on Dask, and wait for them.
+        """Run every point that needs work on Dask, and wait for them (:func:`snarefuse.sweep_dask.run_on_dask`).
 
         Parameters
         ----------
@@ -355,45 +311,23 @@ class Sweep:
             Dask resources each task needs, e.g. ``{"GPU": 1}`` with workers started with
             ``--resources GPU=1``.
         retry_failed : bool
-            Also rerun failed points (blow-ups resume from their last checkpoint).
+            Also rerun failed points (blow-ups resume from their last checkpoint). Points interrupted by a
+            lost scheduler or worker are not failed: they always resume.
         timeout_s : float, optional
             Give up waiting after this long (``TimeoutError``); points keep their checkpoints.
+        reconnect_timeout_s : float
+            How long to wait for a lost scheduler to come back (then the interrupted points are
+            resubmitted) before raising :class:`~snarefuse.sweep_dask.SchedulerLostError`.
         """
         self.init()
         todo, skipped = self.plan(retry_failed)
         report = SweepRunReport(skipped=skipped)
         if not todo:
             return report
-        from distributed import as_completed
-
-        with _dask_client(client, scheduler, n_workers, resources) as (c, local):
-            threads = max(1, (os.cpu_count() or 1) // max(1, n_workers)) if local else None
-
-            def submit(p: Point) -> Any:
-                return c.submit(run_point, **self.task_args(p, platform, threads, max_wall_time_s), pure=False,
-                                key=f"snarefuse-point-{p.key}-{uuid.uuid4().hex[:8]}", retries=retries,
-                                resources=resources)
-
-            futures = {submit(p): p for p in todo}
-            report.submitted = [p.key for p in todo]
-            pending = as_completed(list(futures), timeout=timeout_s)
-            for fut in pending:
-                p = futures.pop(fut)
-                if fut.status == "finished":
-                    out = fut.result()
-                else:
-                    exc = fut.exception() if fut.status == "error" else None
-                    err = f"{type(exc).__name__}: {exc}" if exc is not None else f"task {fut.status}"
-                    record_failure(p.directory, err)
-                    out = {"key": p.key, "state": "failed", "error": err}
-                report.outcomes[p.key] = out
-                if on_update is not None:
-                    on_update(p, out)
-                if out.get("status") == "stopped" and out.get("state") == "pending":  # wall-time limit: go on
-                    nxt = submit(p)
-                    futures[nxt] = p
-                    pending.add(nxt)
-        return report
+        return sweep_dask.run_on_dask(
+            todo, lambda p, threads: self.task_args(p, platform, threads, max_wall_time_s), report, client=client,
+            scheduler=scheduler, n_workers=n_workers, retries=retries, resources=resources, timeout_s=timeout_s,
+            reconnect_timeout_s=reconnect_timeout_s, on_update=on_update)
 
     # ------------------------------------------------------------------ results
     def collect(self, parameter: str | None = None, plots: bool = True, n_boot: int | None = None,
@@ -417,44 +351,8 @@ class Sweep:
             warnings.warn("Sweep.collect: n_boot and seed are ignored; probabilities now have Wilson or "
                           "Clopper-Pearson intervals (ci_method), which need no resampling", DeprecationWarning,
                           stacklevel=2)
-        if ci_method not in CI_METHODS:
-            raise SpecError("ci_method", f"{show_value(ci_method)} is not accepted; choose one of: {', '.join(CI_METHODS)}")
-        if not 0 < confidence < 1:
-            raise SpecError("confidence", f"{show_value(confidence)}: expected a level in (0, 1), e.g. 0.95")
-        out = Path(output) if output is not None else self.workspace
-        out.mkdir(parents=True, exist_ok=True)
-        rows = [result_row(st, _read_json(st.point.directory / "analysis" / "summary.json"),
-                           (_read_json(st.point.directory / "events.json") or {}).get("pore"))
-                for st in self.status()]
-        res = SweepResults(rows, self.varied)
-        res.files["csv"] = res.write_csv(out / "results.csv")
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            pass
-        else:
-            res.files["parquet"] = res.write_parquet(out / "results.parquet")
-        if not any(r.get("duration_ps") is not None for r in rows):
-            return res
-        param = parameter or (self.varied[0] if self.varied else None)
-        stats = res.statistics(param, ci_method, confidence)
-        atomic_write_json(out / "statistics.json", stats)
-        res.files["statistics"] = out / "statistics.json"
-        atomic_write_text(out / "levels.csv", _csv_text(list(dict.fromkeys(k for r in stats["levels"] for k in r)),
-                                                        stats["levels"]))
-        res.files["levels"] = out / "levels.csv"
-        if plots:
-            from matplotlib.figure import Figure
-
-            (out / "plots").mkdir(exist_ok=True)
-            figs = {name: Figure(figsize=(5.5, 4.0), layout="constrained") for name in ("fusion_probability", "survival")}
-            plot_fusion_probability(res, param, ax=figs["fusion_probability"].subplots(), ci_method=ci_method,
-                                    confidence=confidence)
-            plot_survival(res, param, ax=figs["survival"].subplots(), confidence=confidence)
-            for name, fig in figs.items():
-                res.files[name] = out / "plots" / f"{name}.png"
-                fig.savefig(res.files[name], dpi=150)
-        return res
+        return collect(self.status(), self.varied, Path(output) if output is not None else self.workspace,
+                       parameter, plots, ci_method=ci_method, confidence=confidence)
 
 
 def load_sweep(sweep: str | Path, workspace: str | Path | None = None) -> Sweep:
@@ -530,276 +428,3 @@ def _attribute(e: SpecError, params: dict[str, Any], grid: dict[str, Any]) -> Sp
                 return SpecError(f"{section}.{path}", f"not a field of the base spec ({e.field}: {e.message})")
             return SpecError(f"{section}.{path}", f"value {show_value(params[path])} is invalid: {e.field}: {e.message}")
     return SpecError("grid" if grid else "zip", f"the point {show_value(params)} is not a valid system: {e}")
-
-
-# ------------------------------------------------------------------------------ workspace files
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _ensure_point(p: Point, sweep_name: str) -> None:
-    d = p.directory
-    manifest = _read_json(d / "manifest.json")
-    if manifest is None:
-        if d.exists() and any(d.iterdir()):
-            raise RunError(f"{d}: holds files but no manifest.json (an interrupted or foreign build); remove it "
-                           "and run 'sweep init' again")
-        from .build import build_system
-
-        tmp = d.parent / f".build-{p.key}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        build_system(p.spec).save(tmp)
-        if d.exists():
-            d.rmdir()
-        os.replace(tmp, d)
-    elif manifest.get("spec_key") != p.key:
-        raise RunError(f"{d}: holds a build of spec key {manifest.get('spec_key')}, expected {p.key}")
-    old = _read_json(d / POINT_FILE) or {}
-    info = {"key": p.key, "replica": p.replica, "seed": p.seed,
-            "parameters": {**old.get("parameters", {}), **p.parameters},
-            "sweeps": sorted({*old.get("sweeps", []), sweep_name})}
-    if info != old:
-        atomic_write_json(d / POINT_FILE, info)
-
-
-def _update_index(workspace: Path, points: list[Point], varied: list[str]) -> None:
-    path = workspace / "index.csv"
-    rows: dict[str, dict[str, Any]] = {}
-    columns = ["key", "replica", "seed"]
-    if path.exists():
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            columns += [c for c in reader.fieldnames or [] if c not in columns]
-            rows = {r["key"]: r for r in reader}
-    columns += [c for c in varied if c not in columns]
-    for p in points:
-        rows.setdefault(p.key, {}).update({"key": p.key, "replica": p.replica, "seed": p.seed,
-                                           **{k: _cell(v) for k, v in p.parameters.items()}})
-    atomic_write_text(path, _csv_text(columns, rows.values()))
-
-
-# ------------------------------------------------------------------------------ locks and status
-def _checkpoint_step(d: Path) -> int:
-    info = _read_json(d / "checkpoint.json")
-    try:
-        return int(info["step"])
-    except (TypeError, KeyError, ValueError):
-        return 0
-
-
-def point_status(p: Point, stop_event: str | None = None, analysis_enabled: bool = True) -> PointStatus:
-    """Classify a point as done / running / failed / pending from its directory."""
-    d = p.directory
-    if not (d / "manifest.json").exists():
-        return PointStatus(p, "pending", 0, "not built (run 'sweep init')", "pending")
-    step = _checkpoint_step(d)
-    rj = _read_json(d / "run.json") or {}
-    task = _read_json(d / TASK_FILE) or {}
-    attempts = task.get("attempts") or [{}]
-    last = attempts[-1]
-    event = task.get("event") or {}
-    if not event and stop_event is not None and rj.get("status") == "stopped-event":
-        event = _event_from_run(d, stop_event, int(rj.get("step", step)))  # the task died before recording it
-    done = step >= p.target_steps or (stop_event is not None and event.get("event") == stop_event)
-    analysis = _analysis_state(d, task, step, analysis_enabled)
-    if rj.get("status") == "failed":
-        return PointStatus(p, "failed", int(rj.get("step", step)), str(rj.get("error", "failed")), analysis)
-    for lock, running in ((d / TASK_LOCK, last.get("state") == "running"), (d / ".lock", rj.get("status") == "running")):
-        if running:
-            alive, who = lock_holder(lock)
-            if alive or alive is None:
-                return PointStatus(p, "running", step, who + ("" if alive else " (not checkable from here)"), analysis)
-    if done:
-        why = f"{event['event']} at {event.get('time_ps')} ps (stopped after fusion)" if event and step < p.target_steps \
-            else ""
-        return PointStatus(p, "done", step, why, analysis)
-    if last.get("state") == "failed":
-        return PointStatus(p, "failed", step, str(last.get("error", "failed")), analysis)
-    if last.get("state") == "running" or rj.get("status") == "running":
-        reason = f"interrupted at step {step} (worker lost); resumes from its checkpoint"
-    elif rj.get("status") == "interrupted":
-        reason = f"stopped by {rj.get('signal', 'a signal')} at step {step}; resumes from its checkpoint"
-    elif rj.get("status") == "stopped":
-        reason = f"stopped by the wall-time limit at step {step}; resumes from its checkpoint"
-    else:
-        reason = "not started" if step == 0 else f"at step {step}"
-    return PointStatus(p, "pending", step, reason, analysis)
-
-
-def _event_from_run(d: Path, name: str, stop_step: int) -> dict[str, Any]:
-    from .events import FusionEventReporter
-
-    ev = FusionEventReporter.read_event(d)
-    return _event_record(name, ev, stop_step) if ev is not None else {}
-
-
-def _analysis_state(d: Path, task: dict[str, Any], step: int, enabled: bool) -> str:
-    rec = task.get("analysis") or {}
-    if not enabled:
-        return "disabled"
-    if rec.get("state") == "done" or (not rec and (d / "analysis" / "summary.json").exists()):
-        return "done" if rec.get("step", step) == step else "stale"
-    if rec.get("state") in ("failed", "unavailable"):
-        return f"{rec['state']}: {rec.get('detail', '')}"
-    return "pending"
-
-
-def record_failure(point_dir: Path, error: str) -> None:
-    """Record, from the driver, a task that failed without saying so itself (a lost worker)."""
-    try:
-        with file_lock(Path(point_dir) / TASK_LOCK, timeout_s=5):
-            task = _read_json(Path(point_dir) / TASK_FILE) or {}
-            attempts = task.setdefault("attempts", [])
-            for a in attempts:
-                if a.get("state") == "running":
-                    a["state"] = "interrupted"
-            attempts.append({"state": "failed", "error": error, "worker": "scheduler", "ended": _now(),
-                             "to_step": _checkpoint_step(Path(point_dir))})
-            atomic_write_json(Path(point_dir) / TASK_FILE, task)
-    except RunError:  # a task holds the point again: it will write the record
-        pass
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S")
-
-
-# ------------------------------------------------------------------------------ the task
-def _resolve_analyzer() -> tuple[Callable[..., Any] | None, str]:
-    try:
-        from .analysis.pipeline import analyze_run
-    except ImportError as e:
-        return None, f"snarefuse.analysis.pipeline.analyze_run is not importable ({e})"
-    return analyze_run, ""
-
-
-def _analyse(d: Path, step: int, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    analyzer, why = _resolve_analyzer()
-    if analyzer is None:
-        return {"state": "unavailable", "detail": why, "step": step}, None
-    try:
-        analyzer(d, **options)
-    except Exception as e:  # analysis must not cost the run; the record says what happened
-        return {"state": "failed", "detail": f"{type(e).__name__}: {e}", "step": step}, None
-    summary = _read_json(d / "analysis" / "summary.json")
-    if not isinstance(summary, dict):
-        return {"state": "failed", "detail": f"no readable {d / 'analysis' / 'summary.json'}", "step": step}, None
-    return {"state": "done", "step": step}, summary
-
-
-def _stop_reporter(d: Path, check_every: int | None, confirm: int | None, delay: Any,
-                   analysis_options: dict[str, Any]) -> tuple[Any, str]:
-    """The in-run reporter that ends a point's run after its fusion pore, or ``(None, why not)``.
-
-    Without a ``delay`` the run goes on until the trajectory holds as many frames from the pore on as the
-    analysis' flicker rule needs (``persist`` analysed frames, default :data:`~snarefuse.events.DEFAULT_CONFIRM`),
-    so that the analysis after the run can call the pore the run was stopped for.
-    """
-    from .events import DEFAULT_CONFIRM, FusionEventReporter
-
-    if delay is None:
-        run = load_spec(d / "spec.yaml").run
-        frames = int(analysis_options.get("persist") or DEFAULT_CONFIRM) - 1
-        delay = max(0, frames) * int(analysis_options.get("step") or 1) * run.trajectory_interval * run.timestep_ps
-    try:
-        return FusionEventReporter.from_run(d, delay, check_every, confirm=confirm or DEFAULT_CONFIRM,
-                                            option="stop_after_fusion"), ""
-    except RunError as e:  # a single membrane: no fusion pore can open, so the run goes to its end
-        return None, f"{e}; ran to the end"
-
-
-def run_point(point_dir: str, target_steps: int, *, platform: str | None = None, precision: str | None = None,
-              device_index: str | None = None, threads: int | None = None, max_wall_time_s: float | None = None,
-              analysis: bool = True, analysis_options: dict[str, Any] | None = None, stop_event: str | None = None,
-              check_every: int | None = None, stop_confirm: int | None = None, stop_delay: Any = None,
-              lock_timeout_s: float = 7 * 86400.0) -> dict[str, Any]:
-    """The Dask task: bring one point to ``target_steps`` (resuming), then analyse it.
-
-    With ``stop_event`` (``"pore"``) a :class:`~snarefuse.events.FusionEventReporter` rides along the run,
-    looking for a pore every ``check_every`` steps (default: ``run.trajectory_interval``); the run stops
-    at the first chunk boundary after ``max(t_pore + stop_delay, confirmation at stop_confirm checks)``
-    and the point is done. The analysis runs once, after the run.
-
-    Serialised per point by ``.sweep.lock``; a point already at its target (or stopped after its event)
-    is not run again. Deterministic failures (blow-ups, invalid specs) come back as ``state: failed``;
-    others raise, so that Dask retries them (each retry resumes from the checkpoint).
-    """
-    from .runner import run_simulation
-
-    d = Path(point_dir)
-    with file_lock(d / TASK_LOCK, lock_timeout_s):
-        task = _read_json(d / TASK_FILE) or {}
-        attempts = task.setdefault("attempts", [])
-        step = _checkpoint_step(d)
-        out = {"key": d.name, "step": step, "target_steps": target_steps, "resumed_from": None, "ran": False}
-        event = task.get("event") if stop_event and (task.get("event") or {}).get("event") == stop_event else None
-        if step < target_steps and not event:
-            for a in attempts:
-                if a.get("state") == "running":
-                    a["state"] = "interrupted"
-            me = {"state": "running", "worker": f"{os.uname().nodename}:{os.getpid()}", "started": _now(),
-                  "from_step": step}
-            attempts.append(me)
-            atomic_write_json(d / TASK_FILE, task)
-            try:
-                reporter, why = None, ""
-                if stop_event is not None:
-                    reporter, why = _stop_reporter(d, check_every, stop_confirm, stop_delay, analysis_options or {})
-                    if why:
-                        me["note"] = why
-                r = run_simulation(d, steps=target_steps, platform=platform, precision=precision,
-                                   device_index=device_index, threads=threads, max_wall_time_s=max_wall_time_s,
-                                   progress=False, extra_reporters=[reporter] if reporter is not None else ())
-            except DETERMINISTIC_ERRORS as e:
-                me.update(state="failed", error=f"{type(e).__name__}: {e}", ended=_now(), to_step=_checkpoint_step(d))
-                atomic_write_json(d / TASK_FILE, task)
-                return {**out, "state": "failed", "error": me["error"], "step": _checkpoint_step(d)}
-            except RunInterrupted as e:  # SIGTERM/SIGINT: checkpointed, resumes; not a failure of the point
-                me.update(state="interrupted", note=str(e), ended=_now(), to_step=_checkpoint_step(d))
-                atomic_write_json(d / TASK_FILE, task)
-                raise
-            except BaseException as e:
-                me.update(state="failed", error=f"{type(e).__name__}: {e}", ended=_now(), to_step=_checkpoint_step(d))
-                atomic_write_json(d / TASK_FILE, task)
-                raise
-            step = r.step
-            out.update(ran=True, resumed_from=r.resumed_from, status=r.status)
-            if r.status == "stopped-event" and reporter is not None and reporter.event is not None:
-                task["event"] = event = _event_record(stop_event, reporter.event, step)
-            me.update(state=r.status, to_step=step, resumed_from=r.resumed_from, ended=_now())
-        done = step >= target_steps or bool(event)
-        if done and analysis and _analysis_state(d, task, step, True) != "done":
-            task["analysis"], _ = _analyse(d, step, analysis_options or {})
-        elif not analysis and done:
-            task["analysis"] = {"state": "disabled", "step": step}
-        atomic_write_json(d / TASK_FILE, task)
-        out.update(state="done" if done else "pending", step=step, event=event,
-                   analysis=_analysis_state(d, task, step, analysis))
-        return out
-
-
-def _event_record(name: str, ev: Any, stop_step: int) -> dict[str, Any]:
-    """``task.json``'s record of the event a run was stopped after (a :class:`~snarefuse.events.PoreEvent`)."""
-    return {"event": name, "time_ps": ev.time_ps, "step": ev.step, "radius_nm": ev.radius_nm,
-            "confirmed_step": ev.confirmed_step, "stop_step": stop_step}
-
-
-@contextmanager
-def _dask_client(client: Any, scheduler: str | None, n_workers: int,
-                 resources: dict[str, float] | None) -> Iterator[tuple[Any, bool]]:
-    if client is not None:
-        yield client, False
-        return
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        kw = {"scheduler_file": scheduler} if scheduler.endswith(".json") else {"address": scheduler}
-        with Client(**kw) as c:
-            yield c, False
-        return
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      resources=resources) as cluster, Client(cluster) as c:
-        yield c, True

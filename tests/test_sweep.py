@@ -21,7 +21,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from snarefuse import sweep as sweep_mod
+from snarefuse import sweep_dask, sweep_workspace
 from snarefuse.build import build_system
 from snarefuse.cli_sweep import sweep as sweep_cli
 from snarefuse.errors import BuildError, SpecError
@@ -31,7 +31,8 @@ from snarefuse.spec import load_spec
 from snarefuse.analysis import fusion as fusion_mod
 from snarefuse.plot import plot_survival
 from snarefuse.spec import example_spec_path
-from snarefuse.sweep import Sweep, fusion_times, load_sweep, proportion_ci, replica_seed, run_point
+from snarefuse.analysis.stats import proportion_ci
+from snarefuse.sweep import Sweep, fusion_times, load_sweep, replica_seed, run_point
 
 from .conftest import small_spec
 
@@ -85,8 +86,8 @@ def test_killed_worker_loses_no_point_and_repeats_none(cluster, tmp_path: Path):
     t0 = time.monotonic()
     while killed is None and time.monotonic() - t0 < WAIT_S and runner.is_alive():
         for p in sw.points:
-            rj = sweep_mod._read_json(p.directory / "run.json") or {}
-            step = sweep_mod._checkpoint_step(p.directory)
+            rj = sweep_workspace.read_json(p.directory / "run.json") or {}
+            step = sweep_workspace.checkpoint_step(p.directory)
             if rj.get("status") == "running" and rj.get("pid") in worker_pids and 200 <= step < 400:
                 os.kill(rj["pid"], signal.SIGKILL)
                 killed = (p, step)
@@ -311,7 +312,7 @@ def test_cli_status_shows_failure_reason(tmp_path: Path):
 def _fake_analyzer(pore_after_step: int | None):
     def analyze_run(run_dir, **options):
         d = Path(run_dir)
-        step = sweep_mod._checkpoint_step(d)
+        step = sweep_workspace.checkpoint_step(d)
         dt = load_spec(d / "spec.yaml").run.timestep_ps
         fp = {"hemifusion_ps": None, "pore_ps": None, "duration_ps": step * dt}
         if pore_after_step is not None and step >= pore_after_step:
@@ -323,7 +324,7 @@ def _fake_analyzer(pore_after_step: int | None):
 
 
 def test_task_runs_analysis_after_the_run(monkeypatch, tmp_path: Path):
-    monkeypatch.setattr(sweep_mod, "_resolve_analyzer", lambda: (_fake_analyzer(None), ""))
+    monkeypatch.setattr(sweep_dask, "resolve_analyzer", lambda: (_fake_analyzer(None), ""))
     sw = Sweep(small_spec(run__platform="CPU", run__steps=100, **RUN), workspace=tmp_path / "ws",
                analysis={"options": {"stride": 2}})
     p = sw.init()[0]
@@ -336,8 +337,6 @@ def test_task_runs_analysis_after_the_run(monkeypatch, tmp_path: Path):
 
 
 def test_task_runs_the_real_analysis_pipeline(tmp_path: Path):
-    if sweep_mod._resolve_analyzer()[0] is None:
-        pytest.skip(f"analysis pipeline not importable: {sweep_mod._resolve_analyzer()[1]}")
     sw = Sweep(small_spec(run__platform="CPU", run__steps=100, **RUN), workspace=tmp_path / "ws")
     p = sw.init()[0]
     out = run_point(**sw.task_args(p))
@@ -347,7 +346,7 @@ def test_task_runs_the_real_analysis_pipeline(tmp_path: Path):
 
 
 def test_task_records_unavailable_analysis(monkeypatch, tmp_path: Path):
-    monkeypatch.setattr(sweep_mod, "_resolve_analyzer", lambda: (None, "no pipeline here"))
+    monkeypatch.setattr(sweep_dask, "resolve_analyzer", lambda: (None, "no pipeline here"))
     sw = Sweep(small_spec(run__platform="CPU", run__steps=100, **RUN), workspace=tmp_path / "ws")
     p = sw.init()[0]
     out = run_point(**sw.task_args(p))
@@ -369,7 +368,7 @@ def _recording_analyzer(calls: list[int]):
     fake = _fake_analyzer(None)
 
     def analyze_run(run_dir, **options):
-        calls.append(sweep_mod._checkpoint_step(Path(run_dir)))
+        calls.append(sweep_workspace.checkpoint_step(Path(run_dir)))
         return fake(run_dir, **options)
     return analyze_run
 
@@ -379,7 +378,7 @@ def test_stop_after_fusion_stops_within_one_check_of_the_pore_and_analyses_once(
     checks = itertools.count(1)
     monkeypatch.setattr(fusion_mod, "detect_pore", lambda *a, **k: (next(checks) >= 4, 2.0))
     analysed: list[int] = []
-    monkeypatch.setattr(sweep_mod, "_resolve_analyzer", lambda: (_recording_analyzer(analysed), ""))
+    monkeypatch.setattr(sweep_dask, "resolve_analyzer", lambda: (_recording_analyzer(analysed), ""))
     spec = two_membrane_spec(steps=2000, report_interval=50, trajectory_interval=50, checkpoint_interval=500)
     interval, delay_steps = 100, 30
     sw = Sweep(spec, workspace=tmp_path / "ws", stop_after_fusion={
@@ -409,7 +408,7 @@ def test_stop_after_fusion_defaults_keep_the_pore_frames_the_analysis_needs(monk
     checks = itertools.count(1)
     monkeypatch.setattr(fusion_mod, "detect_pore", lambda *a, **k: (next(checks) >= 4, 2.0))
     analysed: list[int] = []
-    monkeypatch.setattr(sweep_mod, "_resolve_analyzer", lambda: (_recording_analyzer(analysed), ""))
+    monkeypatch.setattr(sweep_dask, "resolve_analyzer", lambda: (_recording_analyzer(analysed), ""))
     spec = two_membrane_spec(steps=2000, report_interval=50, trajectory_interval=50, checkpoint_interval=500)
     sw = Sweep(spec, workspace=tmp_path / "ws", stop_after_fusion=True, analysis={"options": {"persist": 4}})
     p = sw.init()[0]
@@ -422,8 +421,6 @@ def test_stop_after_fusion_defaults_keep_the_pore_frames_the_analysis_needs(monk
 
 
 def test_stop_after_fusion_with_the_real_detector_and_analysis_runs_an_unfused_point_to_its_end(tmp_path: Path):
-    if sweep_mod._resolve_analyzer()[0] is None:
-        pytest.fail(f"analysis pipeline not importable: {sweep_mod._resolve_analyzer()[1]}")
     spec = two_membrane_spec(steps=300, report_interval=50, trajectory_interval=50, checkpoint_interval=100)
     sw = Sweep(spec, workspace=tmp_path / "ws", stop_after_fusion=True, analysis={"options": {"figures": False}})
     for p in sw.init():
@@ -558,7 +555,7 @@ def test_results_have_numeric_parameter_columns_with_units(tmp_path: Path):
 def test_survival_plot_is_in_tau_with_the_calibrated_axis_and_a_band(tmp_path: Path):
     from matplotlib.figure import Figure
 
-    from snarefuse.analysis.stats import SweepResults
+    from snarefuse.sweep_results import SweepResults
 
     rows = [{"n": n, "state": "done", "pore_ps": t, "duration_ps": 100.0, "pore_tau": None if t is None else t / 2,
              "duration_tau": 50.0, "tau_diffusion_ns": 8.0}

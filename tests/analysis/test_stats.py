@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from snarefuse.analysis.stats import (SweepResults, holm, kaplan_meier, logrank_test, proportion_ci, spearman,
-                                      survival_estimate)
+from snarefuse.analysis.stats import holm, kaplan_meier, logrank_test, proportion_ci, spearman, survival_estimate
+from snarefuse.sweep_results import SweepResults
 
 #: Freireich et al. (Blood 21, 699, 1963) remission times in weeks as tabulated by Gehan (Biometrika 52, 203,
 #: 1965): the 6-MP group (0 = censored) and the placebo group (all relapsed). The textbook Kaplan-Meier example
