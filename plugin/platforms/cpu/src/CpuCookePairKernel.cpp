@@ -175,10 +175,13 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
     nextBlock = 0;
     const float fskin = (float) skin, wcaScale = (float) (TWO_SIXTH * g.sigma);
     const float attCut = (float) (g.rc() + g.wc + skin);
-    const float attCut2 = attCut * attCut;
+    const fvec4 attCut2(attCut * attCut);
     const fvec4 L[3] = {fvec4((float) extent[0]), fvec4((float) extent[1]), fvec4((float) extent[2])};
     const fvec4 invL[3] = {fvec4((float) (1 / extent[0])), fvec4((float) (1 / extent[1])), fvec4((float) (1 / extent[2]))};
     const fvec4 lane(0.0f, 1.0f, 2.0f, 3.0f);
+    // Along x, the cells x-2..x+2 of one (y, z) row are consecutive in the sorted order: one range of particles,
+    // or two where the row wraps around the periodic box, or the whole row where it is narrower than five cells.
+    const bool wholeRow = periodic && nc[0] < 5;
     threads.execute([&](ThreadPool& pool, int t) {
         for (int blk = nextBlock++; blk < numBlocks; blk = nextBlock++) {
             std::vector<int>& off = blocks[blk].offsets;
@@ -187,50 +190,68 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
             nbr.clear();
             off.push_back(0);
             int stop = std::min(numParticles, (blk + 1) * BLOCK_SIZE);
-            for (int i = blk * BLOCK_SIZE; i < stop; i++) {
-                const int ri = rank[i], ci = cellOf[i];
-                const fvec4 xi(sortedX[ri]), yi(sortedY[ri]), zi(sortedZ[ri]), bi(sortedB[ri]);
-                const float sai = sortedSa[ri];
-                const fvec4 saiv(sai);
-                for (int oz : offsetsOf[2])
-                    for (int oy : offsetsOf[1])
-                        for (int ox : offsetsOf[0]) {
-                            int x = cellCoords[3 * i] + ox, y = cellCoords[3 * i + 1] + oy, z = cellCoords[3 * i + 2] + oz;
-                            if (periodic) {
-                                x = (x + 2 * nc[0]) % nc[0];
-                                y = (y + 2 * nc[1]) % nc[1];
-                                z = (z + 2 * nc[2]) % nc[2];
-                            }
-                            else if (x < 0 || y < 0 || z < 0 || x >= nc[0] || y >= nc[1] || z >= nc[2])
-                                continue;
-                            int c = x + nc[0] * (y + nc[1] * z);
-                            if (c < ci)
-                                continue;  // every particle there precedes i in the sorted order: the pair is listed from its side
-                            int first = c == ci ? ri + 1 : cellStart[c], last = cellStart[c + 1];
-                            for (int q = first; q < last; q += 4) {
-                                fvec4 dx = xi - fvec4(&sortedX[q]), dy = yi - fvec4(&sortedY[q]), dz = zi - fvec4(&sortedZ[q]);
-                                if (periodic) {
-                                    dx -= L[0] * round(dx * invL[0]);
-                                    dy -= L[1] * round(dy * invL[1]);
-                                    dz -= L[2] * round(dz * invL[2]);
-                                }
-                                const fvec4 r2 = dx * dx + dy * dy + dz * dz;
-                                const fvec4 wcaCut = wcaScale * min(bi, fvec4(&sortedB[q])) + fskin;
-                                const fvec4 attracts = (saiv * fvec4(&sortedSa[q])) > fvec4(0.0f);
-                                const fvec4 cut2 = blend(wcaCut * wcaCut, max(wcaCut * wcaCut, fvec4(attCut2)), attracts);
-                                const fvec4 hit = (r2 < cut2) & (lane < fvec4((float) (last - q)));
-                                int bits = laneBits(hit);
-                                while (bits) {
-                                    int l = __builtin_ctz(bits);
-                                    bits &= bits - 1;
-                                    int j = sortedIndex[q + l];
-                                    const std::vector<int>& e = excluded[std::min(i, j)];
-                                    if (!e.empty() && std::binary_search(e.begin(), e.end(), std::max(i, j)))
-                                        continue;
-                                    nbr.push_back(j);
-                                }
-                            }
+            for (int qi = blk * BLOCK_SIZE; qi < stop; qi++) {
+                const int i = sortedIndex[qi];
+                const int* cc = &cellCoords[3 * i];
+                const fvec4 xi(sortedX[qi]), yi(sortedY[qi]), zi(sortedZ[qi]), bi(sortedB[qi]);
+                const fvec4 sai(sortedSa[qi]);
+                auto scan = [&](int first, int last) {
+                    first = std::max(first, qi + 1);  // half list: pairs with a later particle in the sorted order
+                    for (int q = first; q < last; q += 4) {
+                        fvec4 dx = xi - fvec4(&sortedX[q]), dy = yi - fvec4(&sortedY[q]), dz = zi - fvec4(&sortedZ[q]);
+                        if (periodic) {
+                            dx -= L[0] * round(dx * invL[0]);
+                            dy -= L[1] * round(dy * invL[1]);
+                            dz -= L[2] * round(dz * invL[2]);
                         }
+                        const fvec4 r2 = dx * dx + dy * dy + dz * dz;
+                        const fvec4 wcaCut = wcaScale * min(bi, fvec4(&sortedB[q])) + fskin;
+                        const fvec4 wcaCut2 = wcaCut * wcaCut;
+                        const fvec4 attracts = (sai * fvec4(&sortedSa[q])) > fvec4(0.0f);
+                        const fvec4 cut2 = blend(wcaCut2, max(wcaCut2, attCut2), attracts);
+                        int bits = laneBits((r2 < cut2) & (lane < fvec4((float) (last - q))));
+                        while (bits) {
+                            int l = __builtin_ctz(bits);
+                            bits &= bits - 1;
+                            int j = sortedIndex[q + l];
+                            const std::vector<int>& e = excluded[std::min(i, j)];
+                            if (!e.empty() && std::binary_search(e.begin(), e.end(), std::max(i, j)))
+                                continue;
+                            nbr.push_back(j);
+                        }
+                    }
+                };
+                for (int oz : offsetsOf[2])
+                    for (int oy : offsetsOf[1]) {
+                        int y = cc[1] + oy, z = cc[2] + oz;
+                        if (periodic) {
+                            y = (y + 2 * nc[1]) % nc[1];
+                            z = (z + 2 * nc[2]) % nc[2];
+                        }
+                        else if (y < 0 || z < 0 || y >= nc[1] || z >= nc[2])
+                            continue;
+                        const int row = nc[0] * (y + nc[1] * z);
+                        if (cellStart[row + nc[0]] <= qi + 1)
+                            continue;  // the whole row precedes i
+                        if (wholeRow) {
+                            scan(cellStart[row], cellStart[row + nc[0]]);
+                            continue;
+                        }
+                        int x0 = cc[0] - 2, x1 = cc[0] + 2;
+                        if (!periodic) {
+                            x0 = std::max(x0, 0);
+                            x1 = std::min(x1, nc[0] - 1);
+                        }
+                        else if (x0 < 0) {
+                            scan(cellStart[row + x0 + nc[0]], cellStart[row + nc[0]]);
+                            x0 = 0;
+                        }
+                        else if (x1 >= nc[0]) {
+                            scan(cellStart[row], cellStart[row + x1 - nc[0] + 1]);
+                            x1 = nc[0] - 1;
+                        }
+                        scan(cellStart[row + x0], cellStart[row + x1 + 1]);
+                    }
                 off.push_back((int) nbr.size());
             }
         }
@@ -261,9 +282,10 @@ double CpuCalcCookePairForceKernel::computeBlock(int block, const float* posq, f
     double energy = 0;
     int start = block * BLOCK_SIZE;
     int stop = std::min(numParticles, start + BLOCK_SIZE);
-    for (int i = start; i < stop; i++) {
-        const int* nb = blk.neighbours.data() + blk.offsets[i - start];
-        const int count = blk.offsets[i - start + 1] - blk.offsets[i - start];
+    for (int qi = start; qi < stop; qi++) {
+        const int i = sortedIndex[qi];
+        const int* nb = blk.neighbours.data() + blk.offsets[qi - start];
+        const int count = blk.offsets[qi - start + 1] - blk.offsets[qi - start];
         if (count == 0)
             continue;
         const fvec4 xi(posq[4 * i]), yi(posq[4 * i + 1]), zi(posq[4 * i + 2]);
