@@ -63,3 +63,15 @@ def small_built(tmp_path: Path):
     built = build_system(small_spec())
     built.save(tmp_path / "run")
     return built, tmp_path / "run"
+
+
+def without_wall_clock(log_text: str) -> list[str]:
+    """The lines of a log.csv without its wall-clock columns (the speed), which differ between two runs of the same
+    steps: what is left must be identical between a resumed and an uninterrupted run."""
+    from snarefuse.reporters import WALL_CLOCK_COLUMNS
+
+    lines = log_text.splitlines()
+    if not lines:
+        return lines
+    keep = [i for i, name in enumerate(lines[0].split(",")) if name not in WALL_CLOCK_COLUMNS]
+    return [",".join(cells[i] for i in keep) for cells in (line.split(",") for line in lines)]

@@ -3,8 +3,10 @@ and misspelt example names explained, length options with units."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -116,3 +118,15 @@ def test_set_in_celsius_lands_in_kelvin(tmp_path: Path):
                                   "--set", "model.temperature=37 degC"])
     assert r.exit_code == 0, r.output
     assert load_spec(tmp_path / "b" / "spec.yaml").model.units.temperature_k == pytest.approx(310.15)
+
+
+def test_log_has_a_speed_column(short_run):
+    """log.csv's steps_per_second: wall-clock speed since the previous row, as OpenMM's StateDataReporter gives."""
+    d, _ = short_run
+    log = np.genfromtxt(d / "log.csv", delimiter=",", names=True)
+    assert log.dtype.names[-1] == "steps_per_second" and len(log) == 10
+    speed = log["steps_per_second"]
+    assert np.all(np.isfinite(speed)) and np.all(speed > 0)
+    run = json.loads((d / "run.json").read_text())
+    # the mean of the per-row speeds is of the order of the run's own measure (same steps, same clock)
+    assert 0.1 < np.median(speed) / run["steps_per_second"] < 10
