@@ -31,13 +31,21 @@ STRUCTURE_FILES = ("system.pdb", "system.cif")
 PDB_MAX_ATOMS = 99_999
 PDB_MAX_RESID = 9_999
 PDB_MAX_NAME = 4
+#: Coordinates in Å that the PDB's 8.3f columns hold.
+PDB_MIN_COORD_A, PDB_MAX_COORD_A = -999.999, 9999.999
 #: Element column for beads that have no element (OpenMM's "extra particle" marker, as before).
 NO_ELEMENT = "EP"
 
 
-def pdb_limits_exceeded(topology: app.Topology) -> list[str]:
-    """Why ``topology`` cannot be written as a complete PDB file (empty when it can)."""
+def pdb_limits_exceeded(topology: app.Topology, positions_nm: np.ndarray | None = None) -> list[str]:
+    """Why ``topology`` (at ``positions_nm``, if given) cannot be written as a complete PDB file (empty when it
+    can)."""
     why = []
+    if positions_nm is not None and len(positions_nm):
+        x = np.asarray(positions_nm, dtype=float) * 10.0
+        if x.min() < PDB_MIN_COORD_A or x.max() > PDB_MAX_COORD_A:
+            why.append(f"coordinates from {x.min():.1f} to {x.max():.1f} Å (PDB: {PDB_MIN_COORD_A} to "
+                       f"{PDB_MAX_COORD_A})")
     if topology.getNumAtoms() > PDB_MAX_ATOMS:
         why.append(f"{topology.getNumAtoms()} atoms (PDB: at most {PDB_MAX_ATOMS:,})")
     top_res = max((residue_number(r) for r in topology.residues()), default=0)
@@ -51,9 +59,9 @@ def pdb_limits_exceeded(topology: app.Topology) -> list[str]:
     return why
 
 
-def structure_file_name(topology: app.Topology) -> str:
-    """``system.pdb`` when the topology fits the PDB format, else ``system.cif``."""
-    return STRUCTURE_FILES[1] if pdb_limits_exceeded(topology) else STRUCTURE_FILES[0]
+def structure_file_name(topology: app.Topology, positions_nm: np.ndarray | None = None) -> str:
+    """``system.pdb`` when the topology (and positions) fit the PDB format, else ``system.cif``."""
+    return STRUCTURE_FILES[1] if pdb_limits_exceeded(topology, positions_nm) else STRUCTURE_FILES[0]
 
 
 def topology_path(directory: str | Path) -> Path:
@@ -84,7 +92,7 @@ def pdb_text(topology: app.Topology, positions_nm: np.ndarray, box_nm: np.ndarra
     Atom serial numbers are the atom indices + 1 (TER records take no serial), so CONECT and a viewer's
     ``serial`` selections match the PSF. Raises ValueError when :func:`pdb_limits_exceeded` says it cannot.
     """
-    why = pdb_limits_exceeded(topology)
+    why = pdb_limits_exceeded(topology, positions_nm)
     if why:
         raise ValueError(f"the PDB format cannot hold this system: {'; '.join(why)}; write PDBx/mmCIF instead")
     x = np.asarray(positions_nm, dtype=float) * 10.0
@@ -149,6 +157,6 @@ def pdbx_text(topology: app.Topology, positions_nm: np.ndarray, box_nm: np.ndarr
 
 def structure_text(topology: app.Topology, positions_nm: np.ndarray, box_nm: np.ndarray) -> tuple[str, str]:
     """``(file name, text)`` of the build's structure file: a PDB when it fits, else PDBx/mmCIF."""
-    name = structure_file_name(topology)
+    name = structure_file_name(topology, positions_nm)
     text = (pdb_text if name.endswith(".pdb") else pdbx_text)(topology, positions_nm, box_nm)
     return name, text

@@ -218,3 +218,29 @@ def test_run_directory_reads_the_pdbx_of_a_large_build(large_build):
     assert structure.topology.getNumAtoms() == system.getNumParticles() == 102_024
     assert "system.cif" in rd.build_checksums()
     assert rd.topology().n_bonds == built.topology.getNumBonds()
+
+
+def _two_bead_topology(resid: str):
+    from openmm import app
+
+    top = app.Topology()
+    res = top.addResidue("CKL", top.addChain("A"), id=resid)
+    a, b = top.addAtom("H", None, res), top.addAtom("T1", None, res)
+    top.addBond(a, b)
+    return top
+
+
+@pytest.mark.parametrize("resid,positions,why", [
+    ("10000", [[1.0, 1.0, 1.0], [1.0, 1.0, 1.5]], "residue number 10000"),
+    ("1", [[1.0, 1.0, 1.0], [1.0, 1.0, 1000.5]], "coordinates from"),
+], ids=["residue-number", "coordinate"])
+def test_systems_past_other_pdb_limits_get_pdbx(resid, positions, why):
+    from snarefuse.structure import pdb_limits_exceeded, pdb_text, structure_text
+
+    top = _two_bead_topology(resid)
+    x = np.array(positions)
+    assert any(why in w for w in pdb_limits_exceeded(top, x))
+    with pytest.raises(ValueError, match="PDB format cannot hold"):
+        pdb_text(top, x, np.array([2000.0, 2000.0, 2000.0]))
+    name, text = structure_text(top, x, np.array([2000.0, 2000.0, 2000.0]))
+    assert name == "system.cif" and f"bond1 covale A CKL {resid} H A CKL {resid} T1" in text

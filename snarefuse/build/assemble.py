@@ -277,6 +277,6 @@ def build_system(spec: Spec) -> BuiltSystem:
         "box_nm": box.tolist(),
         "units": units.as_dict(),
         "forces": [f.getName() for f in system.getForces()],
-        "structure_file": structure_file_name(top),
+        "structure_file": structure_file_name(top, positions),
     }
     return BuiltSystem(spec, top, positions, box, system, manifest)
