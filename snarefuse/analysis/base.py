@@ -23,10 +23,12 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..errors import SnarefuseError
 from ..io import atomic_write_text
+from ..lumen import GAS_RESNAME
 from ..quiet import c_stdout_silenced
 
-#: Residue name of content-marker beads (ideal-gas beads inside vesicles).
-MARKER_RESNAME = "MRK"
+#: Residue name of content-marker beads: the gas beads the builder puts into each vesicle's lumen
+#: (:mod:`snarefuse.lumen`) are the vesicle's content, so content mixing follows them.
+MARKER_RESNAME = GAS_RESNAME
 #: Conversion of the DCD header time step (AKMA units) to ps, as written by OpenMM's DCDFile.
 AKMA_TIME_PS = 0.04888821
 
@@ -45,8 +47,8 @@ class LipidIndex:
     """Which atoms are lipid heads and tails, and which membrane each lipid was built in.
 
     A lipid is a residue whose atoms are named ``H`` then ``T1, T2[, T3...]``; its membrane is its
-    chain (chains holding lipids are numbered ``0, 1, ...`` in chain order). Residues named ``MRK``
-    are content markers. Everything else (proteins) is ignored.
+    chain (chains holding lipids are numbered ``0, 1, ...`` in chain order). Residues named
+    :data:`MARKER_RESNAME` (``GAS``, the lumen's gas beads) are content markers. Everything else (proteins) is ignored.
 
     Attributes
     ----------

@@ -39,7 +39,7 @@ Definitions
   distance to bead centres) reaches ``min_pore_radius``: a *fusion pore* when its rim joins the two
   membranes (tails of A meeting tails of B around at least ``min_rim_seal`` of the rim), else a
   *rupture*, as is a hole through one membrane alone. Radii are measured to bead centres.
-* content mixing: marker beads (residue ``MRK``) inside a vesicle on the first analysed frame that are
+* content mixing: marker beads (residue ``GAS``, the lumen's gas) inside a vesicle on the first analysed frame that are
   later inside the other vesicle, or beyond the mid-plane of the planar membrane.
 """
 
@@ -550,7 +550,7 @@ class PoreAnalysis(_ZoneAnalysis):
 
 
 class ContentMixingAnalysis(_ContactAnalysis):
-    """Content markers (``MRK`` beads) released from a vesicle across the other membrane.
+    """Content markers (``GAS`` beads, the lumen's gas) released from a vesicle across the other membrane.
 
     A marker's home is the vesicle it is inside (closer to the centre than the mid-shell radius) on the
     first analysed frame; markers outside every vesicle then are ignored. It has crossed when it is inside

@@ -3,7 +3,7 @@
 Pattern of lipyphilic ``_simple_systems`` and openmmtools ``testsystems``: each function returns an
 ``mdtraj.Trajectory`` whose topology follows the builder's conventions (one residue per lipid named
 ``CKL`` with atoms ``H, T1, T2`` (or ``T3``), bonds along the chain, elements virtual, one chain per
-membrane; markers are ``MRK`` residues in a last chain). Lipids sit on a square lattice (planar
+membrane; markers are ``GAS`` residues in a last chain, as the builder writes a lumen's gas). Lipids sit on a square lattice (planar
 leaflets; the lower leaflet offset by half a cell, as in a fluid bilayer) or on a Fibonacci sphere
 (vesicles) at area per lipid 1.2 sigma^2, head-head thickness 4.4 sigma (sigma = 0.88 nm; Cooke, Kremer &
 Deserno 2005), straight lipids along the local normal, with seeded Gaussian jitter of every bead.
@@ -21,6 +21,7 @@ import mdtraj
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..lumen import GAS_ATOM_NAME, GAS_RESNAME
 from .kernels import SIGMA_NM
 
 #: Area per lipid of the fluid Cooke bilayer, nm^2 (1.2 sigma^2).
@@ -125,7 +126,7 @@ class _Builder:
         if n_mark:
             c = top.add_chain()
             for _ in range(n_mark):
-                top.add_atom("M", mdtraj.element.virtual, top.add_residue("MRK", c))
+                top.add_atom(GAS_ATOM_NAME, mdtraj.element.virtual, top.add_residue(GAS_RESNAME, c))
         base = np.concatenate(blocks) if blocks else np.zeros((0, 3))
         rng = np.random.default_rng(seed)
         xyz = np.empty((n_frames, top.n_atoms, 3), dtype=np.float32)

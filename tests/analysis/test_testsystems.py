@@ -60,7 +60,7 @@ def test_markers_are_mrk_residues() -> None:
     t = ts.vesicle(6.0, n_markers=5)
     lip = LipidIndex.from_topology(t.topology)
     assert len(lip.markers) == 5
-    assert {t.topology.atom(i).residue.name for i in lip.markers} == {"MRK"}
+    assert {t.topology.atom(i).residue.name for i in lip.markers} == {"GAS"}
 
 
 def test_fusion_path_has_one_topology_and_known_times() -> None:

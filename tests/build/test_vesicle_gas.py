@@ -245,7 +245,7 @@ def test_vesicle_planar_fills_only_the_vesicle():
     assert np.linalg.norm(gas - np.asarray(vesicle["center_nm"]), axis=1).max() <= lumen_radius_nm(8.0, built.spec.model.sigma_nm) + 1e-9
 
 
-def test_saved_files_carry_the_gas_and_analysis_ignores_it(gassy, tmp_path: Path):
+def test_saved_files_carry_the_gas_and_analysis_counts_it_as_content(gassy, tmp_path: Path):
     d = gassy.save(tmp_path / "run")
     psf_gas = [line for line in (d / "system.psf").read_text().splitlines() if f" {GAS_RESNAME} " in line]
     assert len(psf_gas) == gassy.manifest["n_gas"]
@@ -253,7 +253,8 @@ def test_saved_files_carry_the_gas_and_analysis_ignores_it(gassy, tmp_path: Path
     assert pdb.topology.getNumAtoms() == len(gassy.positions)
     for top in (gassy.topology, pdb.topology):
         idx = LipidIndex.from_topology(top)
-        assert idx.n_lipids == gassy.manifest["n_lipids"] and idx.n_membranes == 2 and len(idx.markers) == 0
+        assert idx.n_lipids == gassy.manifest["n_lipids"] and idx.n_membranes == 2
+        assert len(idx.markers) == gassy.manifest["n_gas"]
         assert idx.n_atoms == len(gassy.positions)
 
 
