@@ -36,6 +36,9 @@ PROTOTYPE = "CKL"
 FORCE_GROUP_BONDS = 0
 FORCE_GROUP_SPRING = 1
 FORCE_GROUP_NONBONDED = 2
+#: Name of the Cooke lipid pair force (the XML's CustomNonbondedForce) in every created system; the builder
+#: adds gas and protein beads to it and the formulations rewrite it by this name.
+PAIR_FORCE_NAME = "CookePair"
 
 
 # ------------------------------------------------------------------------------ the spring tag
@@ -171,7 +174,7 @@ def create_system(topology: app.Topology, model: "ModelSpec", lipids: dict[str, 
         raise BuildError(f"cannot create the OpenMM system from the topology: {e}") from None
     for f in system.getForces():
         if isinstance(f, openmm.CustomNonbondedForce):
-            f.setName("CookePair")
+            f.setName(PAIR_FORCE_NAME)
             f.setForceGroup(FORCE_GROUP_NONBONDED)
             f.setUseLongRangeCorrection(False)
             f.setUseSwitchingFunction(False)

@@ -56,6 +56,9 @@ import numpy as np
 import openmm
 from openmm import unit
 
+from .constants import NM_PER_RESIDUE
+from .units import DEFAULT_SIGMA_NM
+
 __all__ = [
     "PROTEIN_BEAD_MASS_AMU",
     "HELIX_BOND_K",
@@ -105,8 +108,8 @@ HELIX_LONG_RANGE_K = 200.0
 HELIX_LONG_RANGE_SEPARATIONS = (7, 11)
 #: unzipped-linker bond force constant, kJ/mol/nm^2.
 COIL_BOND_K = 800.0
-#: unzipped-linker contour length per residue, nm (SCIENCE.md section 3).
-COIL_BOND_NM = 0.365
+#: unzipped-linker contour length per residue, nm (:data:`snarefuse.constants.NM_PER_RESIDUE`).
+COIL_BOND_NM = NM_PER_RESIDUE
 #: protein bead excluded-volume size, nm.
 PROTEIN_SIGMA_NM = 0.5
 #: native-contact well depth per contact, in kT (chosen from the measured zippering free energy; module docstring).
@@ -385,8 +388,8 @@ def protein_lipid_force(n_particles: int, protein: Sequence[int] | np.ndarray, t
                         epsilon_kjmol: float | unit.Quantity, wc_nm: float | unit.Quantity,
                         tmd_tail_epsilon_kjmol: float | unit.Quantity | None = None,
                         sigma_protein_nm: float | unit.Quantity = PROTEIN_SIGMA_NM,
-                        sigma_head_nm: float | unit.Quantity = 0.95 * 0.88,
-                        sigma_tail_nm: float | unit.Quantity = 0.88,
+                        sigma_head_nm: float | unit.Quantity = 0.95 * DEFAULT_SIGMA_NM,
+                        sigma_tail_nm: float | unit.Quantity = DEFAULT_SIGMA_NM,
                         periodic: bool = True, force_group: int = 0) -> openmm.CustomNonbondedForce:
     """Protein-lipid interactions: WCA for every residue, plus Cooke tail attraction for TMD residues.
 
@@ -462,8 +465,8 @@ def protein_lipid_force(n_particles: int, protein: Sequence[int] | np.ndarray, t
 def protein_lipid_energy(positions: np.ndarray, protein: Sequence[int] | np.ndarray, tmd: Sequence[int] | np.ndarray,
                          heads: Sequence[int] | np.ndarray, tails: Sequence[int] | np.ndarray, *,
                          epsilon_kjmol: float, wc_nm: float, tmd_tail_epsilon_kjmol: float | None = None,
-                         sigma_protein_nm: float = PROTEIN_SIGMA_NM, sigma_head_nm: float = 0.95 * 0.88,
-                         sigma_tail_nm: float = 0.88, box: Sequence[float] | None = None) -> float:
+                         sigma_protein_nm: float = PROTEIN_SIGMA_NM, sigma_head_nm: float = 0.95 * DEFAULT_SIGMA_NM,
+                         sigma_tail_nm: float = DEFAULT_SIGMA_NM, box: Sequence[float] | None = None) -> float:
     """NumPy reference of :func:`protein_lipid_force` (all protein-lipid pairs), kJ/mol."""
     eps_a = DEFAULT_TMD_TAIL_ATTRACTION * epsilon_kjmol if tmd_tail_epsilon_kjmol is None else tmd_tail_epsilon_kjmol
     prot = np.array(sorted({int(i) for i in protein}), dtype=np.int64)

@@ -85,7 +85,7 @@ import openmm
 
 from . import native as _native
 from .errors import PlatformError, SnarefuseError
-from .forcefield import FORCE_GROUP_NONBONDED, forcefield_file
+from .forcefield import FORCE_GROUP_NONBONDED, PAIR_FORCE_NAME, forcefield_file  # the force every formulation keeps
 
 __all__ = [
     "DEFAULT_FORMULATION",
@@ -101,8 +101,6 @@ __all__ = [
     "formulation_of",
 ]
 
-#: Name of the force that every formulation keeps (per-particle ``b``, ``a`` first; the globals).
-PAIR_FORCE_NAME = "CookePair"
 #: Name of the second (short-range) force of the split formulations.
 WCA_FORCE_NAME = "CookePairWCA"
 #: Force group of ``CookePairWCA`` (GPU platforms need one cutoff per force group).

@@ -26,11 +26,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from ..units import DEFAULT_SIGMA_NM
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-#: Lipid-bead length unit of the Cooke model in nm (SCIENCE.md §2: the field's mapping).
-SIGMA_NM = 0.88
+#: Default lipid-bead length unit in nm (:data:`snarefuse.units.DEFAULT_SIGMA_NM`). Thresholds below are in nm
+#: at this sigma; analyses of a model with another sigma take them scaled (``block_radius``, ``leaflet_cutoff``).
+SIGMA_NM = DEFAULT_SIGMA_NM
 #: Default head-bead neighbour cutoff of the leaflet graph: 1.5 sigma.
 LEAFLET_CUTOFF_NM = 1.5 * SIGMA_NM
 

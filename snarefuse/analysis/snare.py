@@ -92,6 +92,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..constants import NM_PER_RESIDUE
 from ..units import BOLTZMANN_KJ_PER_MOL_K
 from . import kernels as K
 from .base import AnalysisBase, AnalysisError, Frame
@@ -107,8 +108,8 @@ LAYERS = tuple(range(-7, 9))
 IDEAL_LAYER_DISTANCE_NM = 1.189
 #: Default zipping threshold on a layer's mean inter-helix distance, nm.
 ZIP_CUTOFF_NM = 1.8
-#: Contour length per unzipped-linker virtual bond, nm (SCIENCE.md §3).
-WLC_CONTOUR_PER_BOND_NM = 0.365
+#: Contour length per unzipped-linker virtual bond, nm: one residue (:data:`snarefuse.constants.NM_PER_RESIDUE`).
+WLC_CONTOUR_PER_BOND_NM = NM_PER_RESIDUE
 #: Default linker persistence length, nm (the model linker's ~0.5 nm; SCIENCE.md §3: 0.3-0.7 nm).
 PERSISTENCE_LENGTH_NM = 0.5
 #: Relative extension x/L at which the Marko-Siggia force is clamped.

@@ -23,6 +23,7 @@ import openmm
 from openmm import app
 
 from ..errors import BuildError
+from ..forcefield import PAIR_FORCE_NAME
 from ..lumen import GAS_ATOM_NAME, GAS_BEAD_SIZE, GAS_RESNAME, LUMEN_MARGIN_SIGMA, LumenGas
 from ..spec import Spec
 from .vesicle import VesicleLipids, interior_gas_positions
@@ -77,7 +78,7 @@ def add_lumen_gas(topology: app.Topology, system: openmm.System, fills: list[Lum
     record per vesicle: the :class:`~snarefuse.lumen.LumenGas` fields plus ``chain`` and ``first_atom``."""
     if not fills:
         return []
-    pair = [f for f in system.getForces() if isinstance(f, openmm.CustomNonbondedForce) and f.getName() == "CookePair"]
+    pair = [f for f in system.getForces() if isinstance(f, openmm.CustomNonbondedForce) and f.getName() == PAIR_FORCE_NAME]
     if len(pair) != 1:
         raise BuildError("internal: expected one CookePair force to extend with gas beads")
     records = []

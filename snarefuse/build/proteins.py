@@ -36,6 +36,7 @@ from openmm import app
 from scipy.spatial import cKDTree
 
 from ..errors import BuildError
+from ..forcefield import PAIR_FORCE_NAME
 from ..forces import (ANCHOR_PLATEAU_SIGMA, ANCHOR_WIDTH_SIGMA, PROTEIN_BEAD_MASS_AMU, PROTEIN_SIGMA_NM,
                       coil_bond_force, helix_bonded_force, interface_anchor_force, native_contact_force)
 from ..spec import SnareSpec, Spec
@@ -48,8 +49,6 @@ FORCE_GROUP_PROTEIN = 4
 LIPID_CLEARANCE_NM = 0.7
 #: Beads of two different complexes closer than this (nm) mean the ring is too crowded.
 MIN_COMPLEX_SEPARATION_NM = 0.6
-#: Head surface distance from a membrane's midplane used for placement (nm): 2.2 sigma.
-HEAD_OFFSET_SIGMA = 2.2
 #: Minimum distance (nm) of bundle beads from the head-group surfaces at placement: the protein-head
 #: WCA contact distance, 2^(1/6) x 0.5 nm = 0.56 nm, rounded up.
 BUNDLE_CLEARANCE_NM = 0.6
@@ -101,7 +100,7 @@ def place_ring(spec: Spec, shapes: list[MembraneShape], box: np.ndarray) -> list
         z_v = shapes[1].local_midplane(xy, facing_up=False)
         cx = build_snare_complex(tuple(sn.zipped_layers), tuple(sn.linker_unzipped), seed=int(rng.integers(2**31)))
         try:
-            placed = place_complex_between(cx, z_v, z_t, xy, phi, head_offset_nm=HEAD_OFFSET_SIGMA * sigma,
+            placed = place_complex_between(cx, z_v, z_t, xy, phi, head_offset_nm=spec.model.head_offset_nm,
                                            clearance_nm=BUNDLE_CLEARANCE_NM,
                                            seed=int(rng.integers(2**31)))
         except BuildError as e:
@@ -194,7 +193,7 @@ def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms
     sn = spec.system.snares
     assert sn is not None
     sigma = spec.model.sigma_nm
-    nb = [f for f in system.getForces() if isinstance(f, openmm.CustomNonbondedForce) and f.getName() == "CookePair"]
+    nb = [f for f in system.getForces() if isinstance(f, openmm.CustomNonbondedForce) and f.getName() == PAIR_FORCE_NAME]
     if len(nb) != 1:
         raise BuildError("internal: expected one CookePair force to extend with protein beads")
     pair = nb[0]

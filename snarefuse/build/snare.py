@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.optimize import brentq
 
+from ..constants import NM_PER_RESIDUE
 from ..errors import BuildError
 
 __all__ = [
@@ -81,7 +82,7 @@ CA_RADIUS_NM = 0.23
 #: distance of each helix axis from the bundle axis, nm (1.33 nm between neighbouring helices).
 SUPERCOIL_RADIUS_NM = 0.94
 #: contour length per unzipped (coil) residue, nm.
-COIL_BOND_NM = 0.365
+COIL_BOND_NM = NM_PER_RESIDUE
 #: layer range of the SNARE bundle.
 LAYER_MIN, LAYER_MAX = -7, 8
 #: heptad repeat in the supercoil frame: 2 turns per 7 residues, degrees per residue.

@@ -3,7 +3,7 @@
 Lipids are straight and radial. The outer leaflet's heads sit at ``radius + head_offset``, its tails
 point inward; the inner leaflet's heads sit at ``radius - head_offset``, its tails point outward.
 With the defaults (``head_offset`` = 2.2 sigma, half the 4.4 sigma head-head distance of a Cooke
-bilayer, SCIENCE.md section 2) the bond length is 2 head_offset / (2 n_beads - 1), which spaces all
+bilayer, :data:`snarefuse.constants.HEAD_OFFSET_SIGMA`) the bond length is 2 head_offset / (2 n_beads - 1), which spaces all
 bead shells of the bilayer equally (0.774 nm for 3 beads with sigma = 0.88 nm): no two beads start
 closer than ~0.8 sigma. Each leaflet holds ``round(4 pi R_head^2 / area_per_lipid)`` lipids,
 R_head being its head-shell radius.
@@ -23,10 +23,11 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
+from ..constants import HEAD_OFFSET_SIGMA
 from ..errors import BuildError
+from ..units import DEFAULT_SIGMA_NM
 
 __all__ = [
-    "SIGMA_NM",
     "DEFAULT_HEAD_OFFSET_NM",
     "VesicleLipids",
     "fibonacci_sphere",
@@ -36,10 +37,9 @@ __all__ = [
     "interior_gas_positions",
 ]
 
-#: Cooke model length unit, nm.
-SIGMA_NM = 0.88
-#: Head shell distance from the bilayer midplane, nm (2.2 sigma: half of 4.4 sigma head-head).
-DEFAULT_HEAD_OFFSET_NM = 2.2 * SIGMA_NM
+#: Head shell distance from the bilayer midplane at the default sigma, nm; the builder passes the spec's
+#: (:attr:`snarefuse.spec.ModelSpec.head_offset_nm`).
+DEFAULT_HEAD_OFFSET_NM = HEAD_OFFSET_SIGMA * DEFAULT_SIGMA_NM
 #: Leaflet labels.
 OUTER, INNER = "outer", "inner"
 
@@ -245,7 +245,7 @@ def cut_hole(positions: np.ndarray, center: Sequence[float], axis: Sequence[floa
     return ~(inside.any(axis=1) if any_bead else inside[:, 0])
 
 
-def interior_gas_positions(n: int, vesicle: VesicleLipids, *, margin_nm: float = SIGMA_NM,
+def interior_gas_positions(n: int, vesicle: VesicleLipids, *, margin_nm: float = DEFAULT_SIGMA_NM,
                            min_separation_nm: float = 0.0, seed: int | None = None,
                            avoid_nm: np.ndarray | None = None, avoid_clearance_nm: float = 0.0) -> np.ndarray:
     """Positions of ``n`` gas beads uniformly inside a vesicle's lumen.
