@@ -325,7 +325,11 @@ class RunDirectory:
         """The whole trajectory with mdtraj, with frame times (ps) from the spec and :meth:`topology`."""
         import mdtraj
 
-        t = mdtraj.load(str(self.trajectory()), top=self.topology(), stride=stride)
+        from .quiet import c_stdout_silenced
+
+        top = self.topology()
+        with c_stdout_silenced():  # mdtraj's dcdplugin prints to stdout when it opens the file
+            t = mdtraj.load(str(self.trajectory()), top=top, stride=stride)
         t.time = self.frame_times_ps(0, t.n_frames * (stride or 1))[:: stride or 1][: t.n_frames]
         return t
 

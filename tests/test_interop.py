@@ -244,3 +244,12 @@ def test_systems_past_other_pdb_limits_get_pdbx(resid, positions, why):
         pdb_text(top, x, np.array([2000.0, 2000.0, 2000.0]))
     name, text = structure_text(top, x, np.array([2000.0, 2000.0, 2000.0]))
     assert name == "system.cif" and f"bond1 covale A CKL {resid} H A CKL {resid} T1" in text
+
+
+def test_load_trajectory_prints_no_dcdplugin_lines(two_bilayer_run, capfd):
+    from snarefuse.rundir import load_trajectory
+
+    d, _ = two_bilayer_run
+    capfd.readouterr()
+    t = load_trajectory(d)
+    assert t.n_frames == 2 and "dcdplugin)" not in capfd.readouterr().out
