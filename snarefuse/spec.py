@@ -207,7 +207,7 @@ def _parse_system(data: Any, units: ReducedUnits, model: ModelSpec,
     n_beads = model.beads_per_lipid
     planar = geometry in ("bilayer", "two_bilayers", "vesicle_planar")
     has_vesicle = geometry in ("vesicle_planar", "vesicle_vesicle")
-    bilayer = _parse_bilayer(s.raw("bilayer"), units, model, lipids) if planar else None
+    bilayer = _parse_bilayer(s.raw("bilayer"), units, model, lipids, geometry) if planar else None
     if not planar and s.raw("bilayer", None) is not None:
         raise SpecError("system.bilayer", f"not used with geometry: {geometry} (it has no planar membrane)")
     vesicle = _parse_vesicle(s.raw("vesicle"), units, model, lipids) if has_vesicle else None
@@ -309,8 +309,10 @@ def vesicle_head_offset_nm(model: ModelSpec) -> float:
     return model.head_offset_nm
 
 
-def _parse_bilayer(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dict[str, LipidSpecies]) -> BilayerSpec:
-    b = Section(data, "system.bilayer", ["n_lipids", "box_xy", "area_per_lipid", "upper", "lower"])
+def _parse_bilayer(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dict[str, LipidSpecies],
+                   geometry: str) -> BilayerSpec:
+    b = Section(data, "system.bilayer", ["n_lipids", "box_xy", "area_per_lipid", "upper", "lower", "proximal",
+                                         "distal"])
     n_lipids = b.opt_integer("n_lipids", minimum=0)
     box_xy = b.opt_qty("box_xy", "length", units)
     apl = b.qty("area_per_lipid", "area", "1.2 sigma^2", units=units)
@@ -335,9 +337,21 @@ def _parse_bilayer(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dic
         raise SpecError("system.bilayer.box_xy" if n_lipids is None else "system.bilayer.n_lipids",
                         f"the lateral box ({box_xy:.3f} nm) must be at least twice the interaction cutoff "
                         f"({cutoff:.3f} nm = r_c + w_c); use more lipids or a larger box_xy")
-    upper = _parse_composition(b.raw("upper", None), "system.bilayer.upper", lipids)
-    lower = _parse_composition(b.raw("lower", None), "system.bilayer.lower", lipids)
-    return BilayerSpec(n_lipids, None if n_lipids is not None else box_xy, apl, upper, lower)
+    facing = b.raw("proximal", None) is not None or b.raw("distal", None) is not None
+    if facing:
+        if geometry != "two_bilayers":
+            raise SpecError("system.bilayer.proximal", "proximal/distal leaflets are defined for geometry "
+                                                       "two_bilayers only; use upper/lower")
+        if b.raw("upper", None) is not None or b.raw("lower", None) is not None:
+            raise SpecError("system.bilayer", "give the leaflets either as upper/lower (both bilayers alike) or as "
+                                              "proximal/distal (the leaflets facing the cleft / away from it), "
+                                              "not both")
+        upper = _parse_composition(b.raw("proximal", None), "system.bilayer.proximal", lipids)
+        lower = _parse_composition(b.raw("distal", None), "system.bilayer.distal", lipids)
+    else:
+        upper = _parse_composition(b.raw("upper", None), "system.bilayer.upper", lipids)
+        lower = _parse_composition(b.raw("lower", None), "system.bilayer.lower", lipids)
+    return BilayerSpec(n_lipids, None if n_lipids is not None else box_xy, apl, upper, lower, facing)
 
 
 def _check_apl(apl: float, model: ModelSpec, field: str) -> None:

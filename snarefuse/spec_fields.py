@@ -39,6 +39,11 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
                              "Composition of the upper leaflet (normalised)."),
     "system.bilayer.lower": ("mapping species -> fraction", "the only species",
                              "Composition of the lower leaflet (normalised)."),
+    "system.bilayer.proximal": ("mapping species -> fraction", "(instead of upper/lower)",
+                                "two_bilayers only: composition of the two leaflets facing the cleft (the upper "
+                                "bilayer is built turned over); with distal, replaces upper/lower."),
+    "system.bilayer.distal": ("mapping species -> fraction", "(instead of upper/lower)",
+                              "two_bilayers only: composition of the two leaflets away from the cleft."),
     "system.cleft": ("length", "2 sigma", "Two-membrane geometries: gap between the facing head-group surfaces (head-bead planes) of the built lattice. The straight-lipid lattice is thicker than the relaxed bilayer, so the gap widens by ~0.5 nm (cooke3) in the first few tau as the bilayers thin."),
     "system.box_xy": ("length", "vesicle diameter + 2 cutoff + 2 sigma",
                       "vesicle_vesicle only: lateral box edge (planar geometries take it from system.bilayer)."),
@@ -106,7 +111,7 @@ def documented_paths(spec: Spec) -> set[str]:
             p = f"{prefix}.{key}" if prefix else key
             if not (prefix == "lipids"):
                 out.add(p)
-            if isinstance(v, dict) and not p.endswith((".upper", ".lower", ".outer", ".inner")):
+            if isinstance(v, dict) and not p.endswith((".upper", ".lower", ".proximal", ".distal", ".outer", ".inner")):
                 walk(v, p)
 
     walk(spec.to_dict(), "")

@@ -102,6 +102,9 @@ class BilayerSpec:
     area_per_lipid_nm2: float
     upper: dict[str, float]
     lower: dict[str, float]
+    #: two_bilayers only: the top bilayer is the bottom one turned over, so ``upper`` describes both facing
+    #: (proximal) leaflets and ``lower`` both distal ones; given in the spec as ``proximal``/``distal``.
+    facing: bool = False
 
     @property
     def lateral_box_nm(self) -> float:
@@ -116,8 +119,8 @@ class BilayerSpec:
             "n_lipids": self.n_lipids,
             "box_xy": None if self.box_xy_nm is None else f"{_fmt(self.box_xy_nm)} nm",
             "area_per_lipid": f"{_fmt(self.area_per_lipid_nm2)} nm^2",
-            "upper": dict(self.upper),
-            "lower": dict(self.lower),
+            **({"proximal": dict(self.upper), "distal": dict(self.lower)} if self.facing else
+               {"upper": dict(self.upper), "lower": dict(self.lower)}),
         }
 
 

@@ -178,19 +178,20 @@ def build_system(spec: Spec) -> BuiltSystem:
     # (leaflets, info) per membrane, bottom to top
     membranes_geo: list[tuple[list[LeafletGeometry], dict[str, Any]]] = []
 
-    def planar(z: float) -> tuple[list[LeafletGeometry], dict[str, Any]]:
+    def planar(z: float, turned_over: bool = False) -> tuple[list[LeafletGeometry], dict[str, Any]]:
         bl = geo.bilayer
         assert bl is not None
         n_total = bl.n_lipids if bl.n_lipids is not None else int(round(2 * box_xy**2 / bl.area_per_lipid_nm2))
-        up, lo = planar_bilayer(n_total // 2, n_total - n_total // 2, box_xy, z, beads, sigma, bl.upper, bl.lower,
-                                rng)
+        upper, lower = (bl.lower, bl.upper) if turned_over else (bl.upper, bl.lower)
+        up, lo = planar_bilayer(n_total // 2, n_total - n_total // 2, box_xy, z, beads, sigma, upper, lower, rng)
         return [up, lo], {"kind": "planar", "midplane_z_nm": z}
 
     if geo.geometry == "bilayer":
         membranes_geo.append(planar(centre[2]))
     elif geo.geometry == "two_bilayers":
         sep = 2 * h + cleft
-        membranes_geo += [planar(centre[2] - sep / 2), planar(centre[2] + sep / 2)]
+        assert geo.bilayer is not None
+        membranes_geo += [planar(centre[2] - sep / 2), planar(centre[2] + sep / 2, turned_over=geo.bilayer.facing)]
     elif geo.geometry == "vesicle_planar":
         assert geo.vesicle is not None
         rv = geo.vesicle.radius_nm + vesicle_head_offset_nm(model)
