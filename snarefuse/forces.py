@@ -19,15 +19,17 @@ Model and default parameters (justification in each docstring)
 * Unzipped linker: harmonic bonds of 0.365 nm (:data:`COIL_BOND_K` = 800 kJ/mol/nm^2; a bare chain's
   fastest mode 2 sqrt(k/m) has a period of 2.0 ps = 22 steps), no bending term; the i,i+2 excluded
   volume (sigma 0.5 nm) alone limits back-folding, giving a persistence length of ~0.5 nm
-  (<cos> of the bond angle 0.48 at 310 K) within the 0.3-0.7 nm of SCIENCE.md section 3.
+  (<cos> of the bond angle 0.48 at 310 K) within the 0.3-0.7 nm measured for unstructured residues
+  (worm-like chain; docs/model.md, "SNARE complexes").
 * Native contacts: 12-10 Go potential eps [5 (r0/r)^12 - 6 (r0/r)^10], minimum -eps at the native
   distance r0, between C-alpha pairs of different helices closer than 1.1 nm in the ideal bundle
   (275 pairs, 16 per layer, when fully zipped). :data:`DEFAULT_CONTACT_EPSILON_KT` = 1.4 kT per
   contact, chosen from the measured zippering free energy (``bench/zipper_free_energy.py``: tethered
   complex, thermodynamic integration along the depth from the zipped/unzipped coexistence at
   0.56 kT, checked against the populations there): 37-62 kT per complex at 1.4 kT over the state
-  definitions and extrapolations tried, within the 35-65 kT of SCIENCE.md section 1 (calorimetry,
-  optical tweezers); 1.0 kT gives 16-25 kT. The Go energy (385 kT) is not the free energy: at 310 K
+  definitions and extrapolations tried, within the ~35 kT (calorimetry) to ~65 kT (optical
+  tweezers; Gao et al., Science 337, 1340, 2012) measured for the neuronal complex; 1.0 kT gives
+  16-25 kT. The Go energy (385 kT) is not the free energy: at 310 K
   the zipped bundle holds about half of the total well depth (<u> = -149 of -275 at 1.4 kT), the
   tethered unzipped helices keep some contacts, and zipping costs inter-helix entropy.
   The global ``snare_contact_scale`` tunes all contacts at run time.
@@ -400,7 +402,8 @@ def protein_lipid_force(n_particles: int, protein: Sequence[int] | np.ndarray, t
           - eps_a cos^2(pi (r - r_c) / (2 w_c))               r_c <= r < r_c + w_c
 
     with ``eps_a = tmd_tail_epsilon`` for (TMD residue, tail bead) pairs and 0 otherwise, the form of
-    the Cooke tail-tail attraction (SCIENCE.md section 2), so TMDs stay among the tails and can tilt.
+    the Cooke tail-tail attraction (Cooke, Kremer & Deserno, Phys. Rev. E 72, 011506, 2005), so TMDs stay
+    among the tails and can tilt.
 
     Parameters
     ----------

@@ -48,7 +48,7 @@ name                        what it is
                             beads (heads) and everything at the WCA cutoff (``CookePairWCA``,
                             group 3). Refused on the CPU platform: it enumerates every pair of
                             the groups without a neighbour list (~8e8 pairs, ~6 GB at 2e4
-                            lipids); see ``/work/shared/PERFORMANCE.md``.
+                            lipids; bench/README.md).
 ==========================  ===================================================================
 
 Every formulation keeps a force named ``CookePair`` in force group 2 whose first two per-particle

@@ -1,5 +1,6 @@
 """Two-membrane fusion analyses: separation, stalk / lipid mixing, hemifusion diaphragm, fusion pore,
-content mixing, and the fusion timeline (SCIENCE.md §4).
+content mixing, and the fusion timeline (docked, stalk, hemifused, pore: the stalk-pore pathway, Chernomordik &
+Kozlov, Nat. Struct. Mol. Biol. 15, 675, 2008; docs/fusion.md).
 
 Contact frame
 -------------

@@ -2,7 +2,7 @@
 
 Leaflets are reassigned on every frame from the head-bead connectivity graph
 (:func:`~snarefuse.analysis.kernels.compute_leaflets`), never fixed at the start, because Cooke lipids flip
-between leaflets on the 10^3 tau scale and between membranes once they fuse (SCIENCE.md §2, §4). Graph
+between leaflets on the 10^3 tau scale and between membranes once they fuse (docs/model.md, docs/fusion.md). Graph
 edges join heads closer than 1.5 sigma whose lipids point less than 90 degrees apart: in a simulated
 400-lipid bilayer, lipids caught mid flip-flop put their heads in the core and, without the orientation
 test, bridged the two leaflets into one in 3 of 40 frames.

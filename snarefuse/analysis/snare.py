@@ -1,5 +1,5 @@
 """SNARE metrics where proteins are present: zippering by layer, TMD tilt and depth, ring radius,
-linker extension and the worm-like-chain force it implies (SCIENCE.md §3, issue 4 item 7).
+linker extension and the worm-like-chain force it implies (docs/model.md, "SNARE complexes").
 
 The complexes are described by the ``snares`` records of a build's ``manifest.json``
 (:func:`snarefuse.build.proteins.add_to_topology`): per complex ``first_atom``, ``n_atoms``,
@@ -21,7 +21,7 @@ Definitions (lengths nm, angles degrees, forces pN)
   :data:`IDEAL_LAYER_DISTANCE_NM` = 1.189 nm.
 * A layer is *zipped* when ``d_layer < zip_cutoff_nm`` (default :data:`ZIP_CUTOFF_NM` = 1.8 nm, about
   1.5 x ideal, the usual Go-model criterion r < 1.5 r0 for a formed contact). In the quickstart system
-  at 1 kT per contact (the earlier default; at 1.4 kT the bundles hold tighter, native-contact Q 0.99
+  at 1 kT per contact (at the default 1.4 kT the bundles hold tighter, native-contact Q 0.99
   against 0.95-0.98) the layers of the assembled complexes loosen from 1.19 to ~1.45 nm on average
   within 15 tau, with 15 % of layer-frames above 1.6 nm and 3 % above 1.8 nm. Caveat at the boundary:
   in a freshly built complex the first layer C-terminal to ``zipped_layers`` is only half peeled (its
@@ -61,14 +61,14 @@ Definitions (lengths nm, angles degrees, forces pN)
   plane normal to the axis (independent of where the axis is; NaN with one complex).
 * Linker: the ``n`` unzipped (coil) residues before the TMD (``linker_unzipped``, e.g. VAMP2 90-94,
   syntaxin 255-265) join the last helical bundle residue (the *anchor*, e.g. VAMP2 W89) to the first
-  TMD residue by ``n + 1`` virtual bonds of 0.365 nm (SCIENCE.md §3; the builder's coil bonds). The
+  TMD residue by ``n + 1`` virtual bonds of 0.365 nm (one residue; the builder's coil bonds). The
   extension ``linker_ext_{protein}_nm`` is the anchor to first-TMD-residue distance ``x``; the contour
   length between those two beads is ``L = 0.365 nm x (n + 1)`` (n residues, n + 1 bonds: 2.19 nm for
   VAMP2's 5, 4.38 nm for syntaxin's 11); ``linker_rel_ext_{protein} = x / L``. Without unzipped
   residues (n = 0) the linker columns are NaN.
 * ``linker_force_{protein}_pn``: Marko-Siggia worm-like-chain force at that extension,
   ``F = (kT / P) [1 / (4 (1 - x/L)^2) - 1/4 + x/L]`` with persistence length ``P``
-  (default :data:`PERSISTENCE_LENGTH_NM` = 0.5 nm, the model linker's; SCIENCE.md gives 0.3-0.7 nm) and
+  (default :data:`PERSISTENCE_LENGTH_NM` = 0.5 nm, the model linker's; 0.3-0.7 nm is measured for unstructured residues) and
   ``kT`` at ``temperature_k``. The formula diverges at ``x = L`` (and the model's harmonic coil bonds
   can stretch past it): ``x/L`` is clamped to :data:`WLC_MAX_FRACTION` for the force, which is then a
   lower bound, and ``linker_clamped_{protein}`` is True.
@@ -110,7 +110,7 @@ IDEAL_LAYER_DISTANCE_NM = 1.189
 ZIP_CUTOFF_NM = 1.8
 #: Contour length per unzipped-linker virtual bond, nm: one residue (:data:`snarefuse.constants.NM_PER_RESIDUE`).
 WLC_CONTOUR_PER_BOND_NM = NM_PER_RESIDUE
-#: Default linker persistence length, nm (the model linker's ~0.5 nm; SCIENCE.md §3: 0.3-0.7 nm).
+#: Default linker persistence length, nm (the model linker's ~0.5 nm; measured for unstructured residues: 0.3-0.7 nm).
 PERSISTENCE_LENGTH_NM = 0.5
 #: Relative extension x/L at which the Marko-Siggia force is clamped.
 WLC_MAX_FRACTION = 0.95

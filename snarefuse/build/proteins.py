@@ -17,7 +17,8 @@ has a = 0, and the interfacial anchor residues (``SnareComplex.anchor_indices``:
 that C-terminus) attract lipid head beads through one more force, ``SNARE interface anchor``
 (``snares.anchor_strength``, :func:`snarefuse.forces.interface_anchor_force`), which holds the TMD ends at
 the two interfaces so that a TMD spans its membrane instead of lying flat at the midplane. Joining
-CookePair costs nothing for lipid–lipid pairs (no second full nonbonded force: see shared/PERFORMANCE.md);
+CookePair costs nothing for lipid–lipid pairs (no second full nonbonded force, which would double the
+lipid pair cost: bench/README.md);
 the anchor force is restricted to the small anchor x head interaction group (its measured cost is in
 :func:`snarefuse.forces.interface_anchor_force`). Bonded terms (helix
 bonds and i,i+3/i,i+4 restraints, linker coil bonds, Go native contacts by layer) come from
@@ -244,16 +245,6 @@ def add_anchor_force(system: openmm.System, complexes: list[SnareComplex], first
         epsilon_kjmol=sn.anchor_strength * spec.model.units.epsilon_kjmol,
         plateau_nm=ANCHOR_PLATEAU_SIGMA * sigma, width_nm=ANCHOR_WIDTH_SIGMA * sigma,
         excluded_pairs=_excluded_pairs(complexes, first_atoms), periodic=True, force_group=FORCE_GROUP_PROTEIN))
-
-
-def shapes_from_manifest(membranes: list[dict[str, Any]]) -> list[MembraneShape]:
-    out = []
-    for m in membranes:
-        if m["kind"] == "planar":
-            out.append(MembraneShape("planar", midplane_z=m["midplane_z_nm"]))
-        else:
-            out.append(MembraneShape("vesicle", center=np.array(m["center_nm"]), radius=m["radius_nm"]))
-    return out
 
 
 __all__ = ["MembraneShape", "place_ring", "lipids_clear_of", "add_to_topology", "add_forces", "add_anchor_force",

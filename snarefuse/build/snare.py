@@ -1,6 +1,7 @@
 """The neuronal SNARE complex at one bead per residue (the C-alpha), built as geometry only.
 
-Sequences, residue numbering, layers and geometry follow SCIENCE.md section 3:
+Sequences (UniProt P32851, P60881, P63045), residue numbering, layers (Sutton et al., Nature 395, 347, 1998)
+and geometry (PDB 3HD7 for linkers and TMDs) as in docs/model.md, "SNARE complexes":
 
 * rat syntaxin-1A 191-288 (H3 SNARE motif 191-253, polybasic linker 254-265, TMD 266-288),
   VAMP2 (synaptobrevin-2) 28-116 (motif 28-89, linker 90-94, TMD 95-116),
@@ -34,7 +35,7 @@ synaptotagmin-1 primary interface; Zhou et al., Nature 525, 62, 2015); which SNA
 VAMP2 is a modelling choice not checked against 1SFC coordinates.
 
 Unzipped juxtamembrane residues (``linker_unzipped``) are a flexible worm-like chain (bond 0.365 nm
-per residue, SCIENCE.md section 3), the TMDs straight alpha-helices.
+per residue, :data:`snarefuse.constants.NM_PER_RESIDUE`), the TMDs straight alpha-helices.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ __all__ = [
     "place_complex_between",
 ]
 
-#: alpha-helix rise per residue along the helix axis, nm (SCIENCE.md section 3).
+#: alpha-helix rise per residue along the helix axis, nm (1.5 A, the canonical alpha-helix).
 RISE_NM = 0.15
 #: alpha-helix residues per turn (100 degrees per residue).
 RESIDUES_PER_TURN = 3.6
@@ -111,7 +112,7 @@ class SegmentSpec:
         return self.first_resid + len(self.sequence) - 1
 
 
-#: Sequences of SCIENCE.md section 3 (rat syntaxin-1A, SNAP-25B, VAMP2), chain by chain, N to C.
+#: Sequences of rat syntaxin-1A, SNAP-25B and VAMP2 (UniProt P32851, P60881, P63045), chain by chain, N to C.
 #: Residue types of the juxtamembrane linkers that anchor at the membrane interface: the aromatic belt (Trp,
 #: Tyr) and Lys/Arg, whose side chains snorkel to the phosphates.
 ANCHOR_RESNAMES = frozenset({"TRP", "TYR", "LYS", "ARG"})

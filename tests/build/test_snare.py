@@ -30,7 +30,7 @@ AXIS_RADIUS_ATOL_NM = 0.03
 #: smallest accepted distance between non-excluded protein beads after placement, nm.
 MIN_NONBONDED_NM = 0.45
 
-# Sequences copied from SCIENCE.md section 3 (segment, chain, first resid, last resid, sequence).
+# Sequences of rat syntaxin-1A, SNAP-25B, VAMP2 (UniProt P32851, P60881, P63045) (segment, chain, first resid, last resid, sequence).
 SCIENCE_SEQUENCES = [
     ("motif", "B", 191, 253, "ALSEIETRHSEIIKLENSIRELHDMFMDMAMLVESQGEMIDRIEYNVEHAVDYVERAVSDTKK"),
     ("linker", "B", 254, 265, "AVKYQSKARRKK"),

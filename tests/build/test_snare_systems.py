@@ -1,4 +1,4 @@
-"""SNARE complexes built into fusion geometries: topology against SCIENCE.md, TMDs in their
+"""SNARE complexes built into fusion geometries: topology against the published sequences (UniProt), TMDs in their
 membranes, forces (-dE/dr), refusals of impossible requests."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from snarefuse.build import build_system
 from snarefuse.errors import BuildError, SpecError
 from snarefuse.spec import example_spec_path, load_spec
 
-# SCIENCE.md section 3 (rat syntaxin-1A, SNAP-25B, VAMP2), first residue number of each segment
+# rat syntaxin-1A, SNAP-25B, VAMP2 (UniProt P32851, P60881, P63045), first residue number of each segment
 SEQUENCES = {
     "V": [(28, "SNRRLQQTQAQVDEVVDIMRVNVDKVLERDQKLSELDDRADALQAGASQFETSAAKLKRKYW"), (90, "WKNLK"),
           (95, "MMIILGVICAIILIIIIVYFST")],
@@ -214,7 +214,7 @@ def test_saved_run_keeps_real_residue_numbers(tmp_path):
             assert [r.name for r in chain.residues if r.resSeq == resid] == [name]
 
 
-#: SCIENCE.md section 3: the Trp/Tyr/Lys/Arg of the juxtamembrane linkers and the TMD's C-terminal residue
+#: The Trp/Tyr/Lys/Arg of the juxtamembrane linkers and the TMD's C-terminal residue
 ANCHORS = {"V": {90: "TRP", 91: "LYS", 94: "LYS", 116: "THR"},
            "S": {256: "LYS", 257: "TYR", 260: "LYS", 262: "ARG", 263: "ARG", 264: "LYS", 265: "LYS", 288: "GLY"}}
 

@@ -2,7 +2,7 @@
 
 Cooke, Kremer & Deserno, Phys. Rev. E 72, 011506 (2005), at w_c = 1.6 sigma, kT = 1.1 eps,
 tension-free: area per lipid 1.20 +- 0.05 sigma^2, head-head distance 4.4 +- 0.2 sigma,
-tail order S = <P2(cos theta)> 0.76 +- 0.05 (targets from shared/SCIENCE.md).
+tail order S = <P2(cos theta)> 0.76 +- 0.05 (targets: Cooke, Kremer & Deserno, Phys. Rev. E 72, 011506, 2005).
 
 400 lipids, 100 tau equilibration + 400 tau production (50,000 steps, ~2 min on 2 CPU cores).
 Leaflets are assigned per frame from each lipid's orientation, so flip-flops are handled.
