@@ -136,8 +136,8 @@ def set_run_intervals(run_dir: str | Path, steps: int | None, trajectory_interva
         scaled = max(1, target // SHORT_RUN_FRAMES)
         changed = {k: scaled for k in ("trajectory_interval", "report_interval") if getattr(run, k) > scaled}
         reason = (f"scaled for a run of {target} steps, shorter than its trajectory interval "
-                  f"{run.trajectory_interval}: {target // scaled} frames; set them with --trajectory-interval, "
-                  "--report-interval")
+                  f"{run.trajectory_interval}: {target // scaled} frames, and the same intervals if the run is "
+                  "extended later; set them with --trajectory-interval, --report-interval")
     if not changed:
         return IntervalChange({}, None)
     new = spec.with_overrides({f"run.{k}": v for k, v in changed.items()})
