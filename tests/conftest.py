@@ -11,7 +11,7 @@ import pytest
 from snarefuse.build import build_system
 from snarefuse.spec import Spec, example_spec_path, load_spec
 
-PLATFORMS = ["Reference", "CPU", "OpenCL", "CUDA"]
+PLATFORMS = ["Reference", "CPU", "OpenCL", "CUDA", "HIP"]
 
 
 def _loaded() -> list[str]:

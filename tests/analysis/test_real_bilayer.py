@@ -7,10 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from snarefuse import build, runner
 from snarefuse.analysis import Table, analyze_run
-
-build = pytest.importorskip("snarefuse.build", reason="the builder is not available")
-runner = pytest.importorskip("snarefuse.runner", reason="the runner is not available")
 
 #: Loose checks for a 200-lipid bilayer 30 tau after a lattice start (the validation targets,
 #: 1.20 sigma^2 / 4.4 sigma / 0.76, are checked over >= 400 tau by the validation suite).
