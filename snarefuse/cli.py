@@ -407,14 +407,25 @@ def platforms(as_json: bool) -> None:
     """List the OpenMM platforms that load here, their properties, and plugin load failures."""
     from .platforms import platform_report
 
+    from .formulations import default_formulation
+    from .native import report as native_report
+
     rep = platform_report()
+    rep["native_cooke"] = native_report()
+    rep["default_formulation"] = {p["name"]: default_formulation(p["name"]) for p in rep["platforms"]}
     if as_json:
         click.echo(json.dumps(rep, indent=2))
         return
     click.echo(f"OpenMM {rep['openmm_version']}")
     for p in rep["platforms"]:
         props = ", ".join(f"{k}={v}" for k, v in p["properties"].items() if v)
-        click.echo(f"  {p['name']:<10} speed {p['speed']:g}  {props}")
+        click.echo(f"  {p['name']:<10} speed {p['speed']:g}  pair formulation "
+                   f"{rep['default_formulation'][p['name']]}  {props}")
+    nat = rep["native_cooke"]
+    click.echo(f"Native Cooke pair kernel: {', '.join(nat['platforms']) or 'absent'}"
+               + (f" ({nat['library_dir']})" if nat["available"] else ""))
+    if nat["reason"]:
+        click.echo(f"  {nat['reason']}")
     if rep["load_failures"]:
         click.echo("Plugin load failures:")
         for f in rep["load_failures"]:

@@ -39,9 +39,10 @@ name                        what it is
                             ``cooke_sigma`` in a Context afterwards would cut the WCA short.
 ``split_tabulated``         ``split`` with the ``tabulated`` attraction.
 ``native``                  the plugin's ``CookePairForce`` (:mod:`snarefuse.native`, C++ kernels for Reference
-                            and CPU; per-pair cutoffs and a Verlet skin). Only where the plugin is built;
-                            its cutoff follows the globals (``r_c + w_c``), so a ``cooke_wc`` raised in a
-                            Context is not cut short.
+                            (double precision) and CPU (single precision, fvec4 SIMD, per-pair cutoffs in a
+                            neighbour list with a Verlet skin). Only where the plugin is built, and there the
+                            CPU default (:data:`NATIVE_DEFAULT_PLATFORMS`); its cutoff follows the globals
+                            (``r_c + w_c``), so a ``cooke_wc`` raised in a Context is not cut short.
 ``interaction_groups``      two forces with interaction groups: the full pair potential
                             (tabulated tail) between attractive beads (``a > 0``) at
                             ``r_c + w_c`` (``CookePair``, group 2), and WCA between the other
@@ -93,6 +94,7 @@ __all__ = [
     "FORCE_GROUP_SHORT_RANGE",
     "FORMULATIONS",
     "FormulationError",
+    "NATIVE_DEFAULT_PLATFORMS",
     "NATIVE_FORMULATION",
     "apply_formulation",
     "check_platform",
@@ -112,13 +114,15 @@ TWO_SIXTH = 2.0 ** (1.0 / 6.0)
 TABLE_POINTS = 1001
 TABLE_MIN, TABLE_MAX = -0.5, 1.5
 
-#: Fastest formulation per platform, measured by ``bench/bench_formulations.py`` on a 2-core AMD EPYC
-#: (OpenMM 8.6.1, OpenCL through POCL), 3k- and 30k-bead bilayers; numbers in BENCHMARKS.md.
-#: CPU: ``poly``, 1.3-1.6x ``expression`` (tables are 2.5x slower than it; a split 1.0-1.2x: the CPU platform
-#: shares one neighbour list at the largest cutoff). OpenCL: ``split``, 1.7-2.1x ``expression`` and
-#: 1.05-1.15x ``poly`` (its own short neighbour list for the WCA force). CUDA/HIP: NOT measured, no GPU was
-#: lent; ``poly`` is a guess: one pass over one neighbour list of branch-free multiply-adds, no table
-#: reads, whereas the split's gain on POCL comes from saving arithmetic, which a GPU has in excess.
+#: Fastest pure formulation per platform (``bench/bench_formulations.py`` on 3k- and 30k-bead bilayers, OpenCL
+#: through POCL; numbers per CPU model in BENCHMARKS.md). CPU: ``poly``, 1.3-1.6x ``expression``: the CPU
+#: platform evaluates ``cos`` by one scalar library call per SIMD lane, which the polynomial avoids; tables are
+#: 2.5x slower than it, and a split gains little (1.0-1.2x) because the CPU platform shares one neighbour list at
+#: the largest cutoff among all nonbonded forces. OpenCL: ``split``,
+#: 1.7-2.1x ``expression`` and 1.05-1.15x ``poly``, because the WCA force gets its own short neighbour list.
+#: CUDA/HIP: ``poly`` is chosen without a GPU measurement: it is one pass over one neighbour list of branch-free
+#: multiply-adds with no table reads, whereas the split's gain on POCL comes from saving arithmetic, which a GPU
+#: has in excess. Replace it with a measured winner (``bench_formulations.py --platforms CUDA``).
 DEFAULT_FORMULATION: dict[str, str] = {
     "Reference": "expression",
     "CPU": "poly",
@@ -128,6 +132,9 @@ DEFAULT_FORMULATION: dict[str, str] = {
 }
 #: Formulation for platforms not in :data:`DEFAULT_FORMULATION`.
 FALLBACK_FORMULATION = "expression"
+#: Platforms on which the native plugin (``native``) is the default wherever its kernel is built: those where it
+#: was measured faster than the pure default. CPU: 5-7x ``poly`` per CPU second on a Xeon (BENCHMARKS.md).
+NATIVE_DEFAULT_PLATFORMS = ("CPU",)
 
 
 class FormulationError(SnarefuseError, ValueError):
@@ -459,7 +466,13 @@ def apply_formulation(system: openmm.System, name: str, *, platform: str | None 
 
 
 def default_formulation(platform_name: str) -> str:
-    """The fastest measured formulation for an OpenMM platform name (``"auto"`` is not a platform)."""
+    """The fastest measured formulation for an OpenMM platform name (``"auto"`` is not a platform).
+
+    ``native`` on the platforms of :data:`NATIVE_DEFAULT_PLATFORMS` where the plugin's kernel loads (see
+    :func:`snarefuse.native.why_unavailable` for why it may not), else :data:`DEFAULT_FORMULATION`'s entry.
+    """
+    if platform_name in NATIVE_DEFAULT_PLATFORMS and _native.available(platform_name):
+        return NATIVE_FORMULATION
     return DEFAULT_FORMULATION.get(platform_name, FALLBACK_FORMULATION)
 
 
@@ -489,6 +502,7 @@ def check_platform(system: openmm.System, platform_name: str) -> None:
     for i in cooke_pair_forces(system):
         f = system.getForce(i)
         if _native.is_native(f) and not _native.available(platform_name):
-            raise PlatformError(f"the System uses the native Cooke pair force: {_native.why_unavailable(platform_name)}")
+            raise PlatformError("the System uses the native Cooke pair force: "
+                                f"{_native.why_unavailable(platform_name)}")
         if isinstance(f, openmm.CustomNonbondedForce) and f.getNumInteractionGroups() > 0:
             _refuse_cpu(formulation_of(system) or "interaction_groups", platform_name)

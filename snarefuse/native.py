@@ -44,6 +44,7 @@ __all__ = [
     "library_dir",
     "load",
     "native_platforms",
+    "report",
     "why_unavailable",
 ]
 
@@ -133,6 +134,14 @@ def why_unavailable(platform_name: str | None = None) -> str | None:
             return reason
         return f"the native Cooke plugin has no kernel for platform {platform_name!r} (it has {', '.join(platforms)})"
     return None
+
+
+def report() -> dict[str, object]:
+    """What ``snarefuse platforms`` says about the plugin: whether it loads, from where, for which platforms, and
+    why a kernel is absent (JSON-ready)."""
+    platforms, reason = _load()
+    return {"available": bool(platforms), "platforms": list(platforms), "library_dir": str(library_dir()),
+            "reason": reason}
 
 
 # ------------------------------------------------------------------------------ the force

@@ -95,9 +95,9 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     "run.device_index": ("integer or '0,1'", "null", "GPU device(s) (not in the key)."),
     "run.threads": ("integer >= 1", "null", "CPU platform threads (not in the key)."),
     "run.max_wall_time": ("wall-clock time", "null", "Stop cleanly after this long, e.g. '23.5 h' (not in the key)."),
-    "run.formulation": ("auto | expression | poly | split | ... (snarefuse.formulations)", "auto",
+    "run.formulation": ("auto | expression | poly | split | native | ... (snarefuse.formulations)", "auto",
                         "How the Cooke pair force is written for OpenMM; auto: the fastest measured for the "
-                        "platform (same physics; not in the key)."),
+                        "platform (native on CPU where the plugin is built; same physics; not in the key)."),
 }
 
 

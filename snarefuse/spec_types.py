@@ -34,10 +34,10 @@ DEFAULT_ANCHOR_STRENGTH = 3.0
 #: Largest accepted anchor strength (epsilon): a bound on typos, not a stability limit (the attraction is
 #: bounded by -strength x epsilon per pair and the heads' WCA keeps beads apart); values above 3 were not run.
 MAX_ANCHOR_STRENGTH = 10.0
-#: ``run.formulation`` values: ``auto`` or a key of snarefuse.formulations.FORMULATIONS (kept in step by a test;
-#: listed here so that reading a spec does not import OpenMM).
+#: ``run.formulation`` values: ``auto``, a key of snarefuse.formulations.FORMULATIONS, or ``native`` (the plugin,
+#: where built) (kept in step by a test; listed here so that reading a spec does not import OpenMM).
 FORMULATIONS = ["auto", "expression", "step", "clamped", "poly", "poly_computed", "tabulated", "tabulated_types",
-                "split", "split_tabulated", "interaction_groups"]
+                "split", "split_tabulated", "interaction_groups", "native"]
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,34 @@ def test_default_formulation_per_platform():
     assert default_formulation("NoSuchPlatform") == FALLBACK_FORMULATION
 
 
+def test_native_is_the_cpu_default_exactly_where_its_kernel_loads():
+    from snarefuse import native
+
+    expected = "native" if native.available("CPU") else DEFAULT_FORMULATION["CPU"]
+    assert default_formulation("CPU") == expected
+    assert default_formulation("OpenCL") == DEFAULT_FORMULATION["OpenCL"]  # no native kernel there yet
+
+
+def test_platforms_command_says_whether_the_native_kernel_is_there_and_why_not():
+    import json
+
+    from click.testing import CliRunner
+
+    from snarefuse import native
+    from snarefuse.cli import main
+
+    out = CliRunner().invoke(main, ["platforms", "--json"])
+    assert out.exit_code == 0, out.output
+    rep = json.loads(out.output)
+    assert rep["native_cooke"]["available"] == native.available()
+    assert rep["native_cooke"]["platforms"] == list(native.native_platforms())
+    assert rep["default_formulation"]["CPU"] == default_formulation("CPU")
+    text = CliRunner().invoke(main, ["platforms"]).output
+    assert "Native Cooke pair kernel:" in text
+    if not native.available():
+        assert native.why_unavailable() in text
+
+
 def test_polynomial_tail_is_the_cosine():
     """The written-out coefficients are the documented fit, and the tail shape matches (1 + cos(pi u))/2 to
     float64 round-off in value and to below float32 round-off in slope."""

@@ -151,10 +151,10 @@ def test_every_shipped_example_is_valid():
 
 
 def test_formulation_names_match_the_formulations_module_and_stay_out_of_the_key():
-    from snarefuse.formulations import FORMULATIONS
+    from snarefuse.formulations import FORMULATIONS, NATIVE_FORMULATION
     from snarefuse.spec import FORMULATIONS as SPEC_FORMULATIONS
 
-    assert SPEC_FORMULATIONS == ["auto", *FORMULATIONS]
+    assert SPEC_FORMULATIONS == ["auto", *FORMULATIONS, NATIVE_FORMULATION]
     base = load_spec(example_spec_path("bilayer_small"))
     split = base.with_overrides({"run.formulation": "split"})
     assert split.run.formulation == "split" and base.run.formulation == "auto"
