@@ -16,7 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "snarefuse"
 LAYERS: list[tuple[str, list[str]]] = [
     ("foundation", ["snarefuse", "snarefuse.errors", "snarefuse.constants", "snarefuse.units", "snarefuse.io",
                     "snarefuse.quiet", "snarefuse.psf", "snarefuse.platforms", "snarefuse.reference",
-                    "snarefuse.analysis.kernels", "snarefuse.analysis.stats"]),
+                    "snarefuse.analysis.kernels", "snarefuse.analysis.grid", "snarefuse.analysis.holes",
+                    "snarefuse.analysis.stats"]),
     ("input", ["snarefuse.quantities", "snarefuse.yaml_input"]),
     ("spec", ["snarefuse.lumen", "snarefuse.spec_types", "snarefuse.spec_fields", "snarefuse.spec"]),
     ("system", ["snarefuse.forcefield", "snarefuse.native", "snarefuse.formulations", "snarefuse.forces",
