@@ -43,6 +43,7 @@ __all__ = [
     "is_native",
     "library_dir",
     "load",
+    "missing_build_tools",
     "native_platforms",
     "report",
     "why_unavailable",
@@ -80,7 +81,7 @@ def _load() -> tuple[tuple[str, ...], str | None]:
     api = directory / API_LIBRARY
     if not api.is_file():
         return (), (f"the native Cooke plugin is not built ({api} does not exist): run "
-                    "`python -m snarefuse.native build` (needs cmake and a C++17 compiler)")
+                    "`python -m snarefuse.native build` in a source checkout (needs cmake and a C++17 compiler)")
     try:
         openmm.Platform.loadPluginLibrary(str(api))
     except Exception as exc:  # OpenMMException from dlopen: a broken or mismatched build
@@ -232,6 +233,17 @@ def force_parameters(force: openmm.Force) -> NativeForceParameters:
 
 
 # ------------------------------------------------------------------------------ building
+def missing_build_tools() -> str | None:
+    """What the build lacks (cmake, a C++ compiler), or None when both are on PATH."""
+    missing = []
+    if shutil.which("cmake") is None:
+        missing.append("cmake is not on PATH")
+    compilers = [os.environ.get("CXX", ""), "c++", "g++", "clang++"]
+    if not any(c and shutil.which(c) for c in compilers):
+        missing.append("no C++ compiler on PATH (c++, g++, clang++ or $CXX)")
+    return "; ".join(missing) or None
+
+
 def build(source: Path = PLUGIN_SOURCE, build_dir: Path | None = None, destination: Path | None = None,
           jobs: int = 2) -> Path:
     """Configure and compile ``plugin/`` with CMake against the installed openmm, and copy the libraries to
@@ -278,8 +290,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, default=PLUGIN_SOURCE, help="the plugin/ directory")
     parser.add_argument("--build-dir", type=Path, default=None, help="CMake build directory (default plugin/build)")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--if-possible", action="store_true",
+                        help="build: where cmake or a C++ compiler is missing, say so and exit 0 (snarefuse then runs "
+                             "on its pure formulations); a build that starts and fails still exits 1")
     args = parser.parse_args(argv)
     if args.command == "build":
+        missing = missing_build_tools()
+        if missing and args.if_possible:
+            print(f"note: the native Cooke plugin is not built ({missing}); snarefuse runs on its pure formulations")
+            return 0
         try:
             where = build(args.source, args.build_dir, jobs=args.jobs)
         except NativeError as exc:
