@@ -37,7 +37,7 @@ def export() -> None:
 @_OUTPUT
 def export_lammps(build_dir: str, out_dir: str | None) -> None:
     """LAMMPS: system.data (atom_style bond, units lj) and in.lammps (pair_style cosine/squared, bond_style fene +
-    harmonic, the spec's Langevin dynamics). Builds of lipids and lumen gas; SNARE forces have no LAMMPS mapping.
+    harmonic, SNARE contacts as lepton bonds, the spec's Langevin dynamics; the membrane barostat is not exported).
     Run with 'lmp -in in.lammps' in the output directory."""
     _export("lammps", build_dir, out_dir)
 

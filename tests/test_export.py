@@ -4,8 +4,10 @@ state parsed has every representation it promises, with selections that match th
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,9 @@ from snarefuse.spec import example_spec_path, load_spec
 
 #: LAMMPS and OpenMM evaluate the same model; they differ by float rounding in sums over ~10^5 pairs
 ENERGY_RTOL = 1e-6
+FORCE_RTOL = 1e-5
+#: absolute force tolerance relative to the largest force in the configuration
+FORCE_ATOL_FRACTION = 1e-6
 
 
 @pytest.fixture(scope="module")
@@ -40,22 +45,28 @@ def snare_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-def _openmm_energy(d: Path, positions_nm: np.ndarray) -> float:
+def _openmm_energy_forces(d: Path, positions_nm: np.ndarray) -> tuple[float, np.ndarray]:
     system = openmm.XmlSerializer.deserialize((d / "system.xml").read_text())
     ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
     ctx.setPositions(positions_nm)
-    return ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+    st = ctx.getState(getEnergy=True, getForces=True)
+    return (st.getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole),
+            st.getForces(asNumpy=True).value_in_unit(openmm.unit.kilojoule_per_mole / openmm.unit.nanometer))
 
 
 @pytest.mark.skipif(not lammps_available(), reason=f"LAMMPS not loadable: {lammps_unavailable_reason()}")
-def test_lammps_export_run_in_lammps_gives_openmm_energy(lipid_gas_build: Path, tmp_path: Path, monkeypatch):
+@pytest.mark.parametrize("build", ["lipid_gas_build", "snare_build"])
+def test_lammps_export_run_in_lammps_gives_openmm_energy_and_forces(build: str, request, tmp_path: Path,
+                                                                     monkeypatch):
+    d = request.getfixturevalue(build)
     out = tmp_path / "lmp"
-    result = CliRunner().invoke(main, ["export", "lammps", str(lipid_gas_build), "-o", str(out)])
+    result = CliRunner().invoke(main, ["export", "lammps", str(d), "-o", str(out)])
     assert result.exit_code == 0, result.output
     script = (out / "in.lammps").read_text()
-    assert "pair_style cosine/squared" in script and "read_data system.data" in script
+    assert "pair_style hybrid/overlay cosine/squared" in script or "pair_style cosine/squared" in script
+    assert "read_data system.data" in script
     setup, dynamics = script.split(DYNAMICS_MARKER)
-    b = load_build(lipid_gas_build)
+    b = load_build(d)
     assert b.manifest["n_gas"] > 0 and len(b.spec.lipids) == 2  # gas and two head sizes are in what is compared
     lammps = load_lammps()
     monkeypatch.chdir(out)  # the script names its data file relative to its own directory, as 'lmp -in' runs it
@@ -64,22 +75,35 @@ def test_lammps_export_run_in_lammps_gives_openmm_energy(lipid_gas_build: Path, 
         lmp.commands_string(setup)
         lmp.command("run 0 post no")
         pe_lj = lmp.get_thermo("pe")
-        natoms = lmp.get_natoms()
+        n = lmp.get_natoms()
+        ids = np.array(lmp.numpy.extract_atom("id", nelem=n), dtype=np.int64)
+        f_lj = np.empty((n, 3))
+        f_lj[ids - 1] = np.array(lmp.numpy.extract_atom("f", nelem=n, dim=3), dtype=float)
         # the dynamics part runs too (a few steps, writing its trajectory)
         lmp.commands_string(re.sub(r"^run \d+$", "run 20", dynamics, flags=re.M))
     finally:
         lmp.close()
-    assert natoms == len(b.positions)
-    eps = b.spec.model.units.epsilon_kjmol
-    np.testing.assert_allclose(pe_lj * eps, _openmm_energy(lipid_gas_build, b.positions), rtol=ENERGY_RTOL)
+    assert n == len(b.positions)
+    eps, sigma = b.spec.model.units.epsilon_kjmol, b.sigma_nm
+    e_mm, f_mm = _openmm_energy_forces(d, b.positions)
+    np.testing.assert_allclose(pe_lj * eps, e_mm, rtol=ENERGY_RTOL)
+    np.testing.assert_allclose(f_lj * eps / sigma, f_mm, rtol=FORCE_RTOL, atol=FORCE_ATOL_FRACTION * np.abs(f_mm).max())
     assert (out / "trajectory.dcd").stat().st_size > 0
+    if build == "snare_build":  # every SNARE term is in what was compared
+        assert {"SNARE native contacts", "SNARE interface anchor"} <= set(b.manifest["forces"])
+        assert "lepton" in setup and "cosine/squared 3" in setup
 
 
-def test_lammps_export_refuses_snare_forces(snare_build: Path, tmp_path: Path):
-    with pytest.raises(ExportError, match=r"'SNARE helix'.*no LAMMPS mapping.*without system.snares"):
-        export_lammps(snare_build, tmp_path / "lmp")
-    result = CliRunner().invoke(main, ["export", "lammps", str(snare_build), "-o", str(tmp_path / "lmp")])
-    assert result.exit_code == 2 and "SNARE helix" in result.output and "Traceback" not in result.output
+def test_lammps_export_refuses_forces_it_does_not_map(snare_build: Path, tmp_path: Path):
+    d = tmp_path / "build"
+    shutil.copytree(snare_build, d)
+    manifest = json.loads((d / "manifest.json").read_text())
+    manifest["forces"].append("Pulling")
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ExportError, match=r"forces \['Pulling'\] have no LAMMPS mapping"):
+        export_lammps(d, tmp_path / "lmp")
+    result = CliRunner().invoke(main, ["export", "lammps", str(d), "-o", str(tmp_path / "lmp")])
+    assert result.exit_code == 2 and "'Pulling'" in result.output and "Traceback" not in result.output
 
 
 def test_gsd_export_read_back_has_particles_types_bonds_and_box(snare_build: Path, tmp_path: Path):

@@ -2,7 +2,7 @@
 
 * :func:`~snarefuse.export.lammps.export_lammps`: a LAMMPS data file and input script (``pair_style
   cosine/squared`` + ``bond_style fene``/``harmonic``: the mapping of :mod:`snarefuse.reference.lammps_cooke`, which
-  the test suite runs in LAMMPS against OpenMM's energy).
+  the test suite runs in LAMMPS against OpenMM's energy and forces; SNARE terms included).
 * :func:`~snarefuse.export.gsd.export_gsd`: a HOOMD-blue GSD file (particles, types, bonds, box) through the
   ``gsd`` package (extra ``snarefuse[export]``).
 * :func:`~snarefuse.export.vmd.export_vmd`: a VMD visualisation state ``view.vmd`` (heads, tails, TMDs, SNARE

@@ -224,11 +224,14 @@ def write_lammps_inputs(
     pair_form="auto",
     skin=0.3,
     masses=None,
+    labels=None,
 ) -> LammpsInputs:
     """Write ``cooke.data`` into ``directory`` and return the LAMMPS setup commands.
 
-    Arguments as for :func:`lammps_energy_forces`, plus ``skin`` (neighbour skin in sigma) and
-    ``masses`` ((N,) in units of the bead mass m, default 1). LAMMPS runs in ``units lj`` with
+    Arguments as for :func:`lammps_energy_forces`, plus ``skin`` (neighbour skin in sigma),
+    ``masses`` ((N,) in units of the bead mass m, default 1) and ``labels`` ((N,) str, default all
+    ""): beads with different labels get different atom types even where ``b``, ``a`` and mass
+    agree, so that a caller can add pair terms between labelled groups. LAMMPS runs in ``units lj`` with
     length unit ``sigma`` and energy unit ``eps``; atom IDs are 1..N in input order. Does not
     need LAMMPS to be loadable (the commands can go into an input script for ``lmp``).
     """
@@ -243,6 +246,7 @@ def write_lammps_inputs(
     if x.shape != (n, 3) or b.shape != (n,) or a.shape != (n,):
         raise ValueError("positions must be (N, 3) and b, a must be (N,)")
     masses = np.ones(n) if masses is None else np.asarray(masses, dtype=float).reshape(n)
+    labels = [""] * n if labels is None else [str(x) for x in labels]
 
     # Everything in LAMMPS lj units: lengths / sigma, energies / eps.
     k_fene_r = K_FENE_REDUCED if k_fene is None else k_fene * sigma**2 / eps
@@ -263,8 +267,8 @@ def write_lammps_inputs(
                 "a FENE bond is longer than sqrt(0.9) r_inf: LAMMPS would clamp its energy"
             )
 
-    # Atom types: one per distinct (b, a, mass).
-    keys = list(zip(b.tolist(), a.tolist(), masses.tolist()))
+    # Atom types: one per distinct (b, a, mass, label).
+    keys = list(zip(b.tolist(), a.tolist(), masses.tolist(), labels))
     type_keys = sorted(set(keys))
     type_of = {k: t + 1 for t, k in enumerate(type_keys)}
     atom_types = np.array([type_of[k] for k in keys], dtype=np.int64)
@@ -274,8 +278,8 @@ def write_lammps_inputs(
     rc = TWO_SIXTH
     cut_att = rc + wc
     attractive = {}
-    for ti, (bi, ai, _) in enumerate(type_keys, start=1):
-        for tj, (bj, aj, _) in enumerate(type_keys, start=1):
+    for ti, (bi, ai, _, _) in enumerate(type_keys, start=1):
+        for tj, (bj, aj, _, _) in enumerate(type_keys, start=1):
             if tj < ti:
                 continue
             attractive[(ti, tj)] = (min(bi, bj), float(np.sqrt(ai * aj)))
