@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("system", ["snarefuse.forcefield", "snarefuse.native", "snarefuse.formulations", "snarefuse.forces",
                 "snarefuse.structure"]),
     ("build and analysis", ["snarefuse.build", "snarefuse.analysis.base", "snarefuse.analysis.membrane",
-                            "snarefuse.analysis.fusion", "snarefuse.analysis.snare",
+                            "snarefuse.analysis.fusion", "snarefuse.analysis.contact", "snarefuse.analysis.snare",
                             "snarefuse.analysis.testsystems", "snarefuse.plot"]),
     ("run", ["snarefuse.reporters", "snarefuse.rundir", "snarefuse.runner", "snarefuse.run_options",
              "snarefuse.events", "snarefuse.export"]),

@@ -46,32 +46,27 @@ Definitions
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from . import kernels as K
 from .base import AnalysisBase, AnalysisError, Frame, LipidIndex, Table, as_lipid_index
+# the contact frame (contact.py) is part of this module's API: the analyses below and snarefuse.render use it
+from .contact import (CONTACT_CUTOFF, CONTACT_RADIUS, ZONE_FRACTION, ContactBeads, ContactFrame,  # noqa: F401
+                      compute_contact_frame, contact_beads, default_zone_radius, joining_tails, zone_grid)
 from .membrane import MembraneGeometry, compute_membrane_geometry, frame_geometry, lipid_axes
 
 F = NDArray[np.float64]
 B = NDArray[np.bool_]
 
-#: Default disc radius (nm) around the contact axis for the separation statistics.
-CONTACT_RADIUS = 5.0
-#: Default vesicle contact-zone radius as a fraction of the smallest vesicle mid-radius.
-ZONE_FRACTION = 0.7
 #: Default bead radius (nm) blocking a column in pore detection (sigma / 2).
 BLOCK_RADIUS = 0.5 * K.SIGMA_NM
 #: Default smallest inscribed radius (nm) of a pore.
 MIN_PORE_RADIUS = 1.0
 #: Default largest head-peak span (nm) of a diaphragm column (~1.5 bilayer thicknesses).
 MAX_DIAPHRAGM_THICKNESS = 6.0
-#: Default tail-tail contact distance (nm).
-CONTACT_CUTOFF = 1.1
 #: Name of the rupture event in ``first_passage`` (not a fusion state: see :class:`FusionAnalysis`).
 RUPTURE = "rupture"
 #: Default smallest fraction of a hole's rim sealed by lipid joining both membranes for a fusion pore.
@@ -80,155 +75,6 @@ MIN_RIM_SEAL = 0.5
 RIM_BAND = 2.0
 #: A rim column is sealed when a joining tail bead lies within this lateral distance (nm).
 SEAL_PROBE = 1.0
-
-
-# ---------------------------------------------------------------------------------------------
-# contact frame
-# ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ContactFrame:
-    """Origin, axes and lateral periodicity of the contact zone (see the module docstring)."""
-
-    origin: F
-    e1: F
-    e2: F
-    n: F
-    periodic: bool
-    membranes: tuple[int, ...]
-    kinds: tuple[str, ...]
-    center_distance: float
-
-
-def compute_contact_frame(geoms: list[MembraneGeometry], box: F, membranes: tuple[int, ...],
-                          contact_xy: tuple[float, float] | None = None) -> ContactFrame:
-    """Contact frame of membranes ``(A, B)``, or of a single planar membrane ``(A,)`` (axis z)."""
-    ex, ey, ez = np.eye(3)
-    xy = np.asarray(contact_xy if contact_xy is not None else box[:2] / 2, dtype=float)
-    ga = geoms[membranes[0]]
-    if len(membranes) == 1:
-        if ga.kind != "planar":
-            raise AnalysisError(f"membranes: ({membranes[0]},) is a vesicle; pores through a single membrane "
-                                "are detected on planar membranes only")
-        return ContactFrame(np.array([xy[0], xy[1], ga.center[2]]), ex, ey, ez, True, membranes, ("planar",), 0.0)
-    gb = geoms[membranes[1]]
-    kinds = (ga.kind, gb.kind)
-    if kinds == ("planar", "planar"):
-        dz = float(K.minimum_image(gb.center[2] - ga.center[2], box[2]))
-        sgn = 1.0 if dz >= 0 else -1.0
-        return ContactFrame(np.array([xy[0], xy[1], ga.center[2] + dz / 2]), ex, ey, sgn * ez, True,
-                            membranes, kinds, abs(dz))
-    if "planar" in kinds:
-        gp, gv = (ga, gb) if ga.kind == "planar" else (gb, ga)
-        dz = float(K.minimum_image(gv.center[2] - gp.center[2], box[2]))
-        sgn = 1.0 if dz >= 0 else -1.0
-        nz = sgn if ga is gp else -sgn
-        z0 = gp.center[2] + sgn * (abs(dz) - gv.radius) / 2
-        return ContactFrame(np.array([gv.center[0], gv.center[1], z0]), ex, ey, nz * ez, False,
-                            membranes, kinds, abs(dz))
-    d = K.minimum_image(gb.center - ga.center, box)
-    dist = float(np.linalg.norm(d))
-    n = d / dist
-    a = ex if abs(n[0]) < 0.9 else ey
-    e1 = a - (a @ n) * n
-    e1 /= np.linalg.norm(e1)
-    origin = ga.center + n * (ga.radius + (dist - ga.radius - gb.radius) / 2)
-    return ContactFrame(origin, e1, np.cross(n, e1), n, False, membranes, kinds, dist)
-
-
-@dataclass(frozen=True)
-class ContactBeads:
-    """Lipid beads of the two membranes in contact-frame coordinates (one frame).
-
-    Per bead (heads then tails of the selected lipids): ``u, v, s``, ``is_b`` (bead of membrane B),
-    ``is_head``, ``in_zone`` (not on a vesicle's far hemisphere), ``lipid`` (row in the per-lipid arrays).
-    Per lipid: ``lipids`` (global lipid index), ``proximal`` (points towards the other membrane; outer
-    leaflet of a vesicle's near hemisphere), ``up`` (the lipid's axis, last tail -> head, points along ``+n``).
-    ``atom``: the atom index of each bead.
-    """
-
-    u: F
-    v: F
-    s: F
-    is_b: B
-    is_head: B
-    in_zone: B
-    lipid: NDArray[np.int64]
-    lipids: NDArray[np.int64]
-    proximal: B
-    up: B
-    atom: NDArray[np.int64]
-
-
-def contact_beads(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame) -> ContactBeads:
-    """Project the lipid beads of ``cf.membranes`` into the contact frame."""
-    mem_sel = np.flatnonzero(np.isin(lipids.membrane, cf.membranes))
-    tails = lipids.tails[mem_sel]
-    tmask = tails >= 0
-    atoms = np.concatenate([lipids.head[mem_sel], tails[tmask]])
-    row = np.concatenate([np.arange(len(mem_sel)), np.nonzero(tmask)[0]])
-    mem = lipids.membrane[mem_sel][row]
-    d = K.minimum_image(xyz[atoms] - cf.origin, box)
-    toward = np.ones(len(atoms), dtype=bool)
-    for k, m in enumerate(cf.membranes):
-        g = geoms[m]
-        sel = mem == m
-        if g.kind == "planar":
-            d[sel, 2] = K.minimum_image(g.center[2] - cf.origin[2], box[2]) + K.minimum_image(
-                xyz[atoms[sel], 2] - g.center[2], box[2])
-        else:
-            coff = K.minimum_image(g.center - cf.origin, box)
-            rel = K.minimum_image(xyz[atoms[sel]] - g.center, box)
-            d[sel] = coff + rel
-            toward[sel] = (rel @ cf.n) * (1 if k == 0 else -1) > 0
-    u, v, s = d @ cf.e1, d @ cf.e2, d @ cf.n
-    n_l = len(mem_sel)
-    is_b = mem == (cf.membranes[1] if len(cf.membranes) > 1 else -1)
-    # per-lipid orientation towards the other membrane
-    last = n_l + np.cumsum(tmask.sum(axis=1)) - 1  # tails are stored lipid by lipid
-    axis = d[:n_l] - d[last]
-    if len(cf.membranes) > 1:
-        sign = np.where(is_b[:n_l], -1.0, 1.0)
-        proximal = (axis @ cf.n) * sign > 0
-        for k, m in enumerate(cf.membranes):
-            g = geoms[m]
-            if g.kind == "vesicle":
-                sel = mem[:n_l] == m
-                rad = d[:n_l][sel] - K.minimum_image(g.center - cf.origin, box)
-                proximal[sel] = (np.einsum("ij,ij->i", axis[sel], rad) > 0) & toward[:n_l][sel]
-    else:
-        proximal = np.zeros(n_l, dtype=bool)
-    return ContactBeads(u, v, s, is_b, np.arange(len(atoms)) < n_l, toward, row, mem_sel, proximal,
-                        axis @ cf.n > 0, atoms)
-
-
-def joining_tails(xyz: F, box: F, b: ContactBeads, cutoff: float = CONTACT_CUTOFF) -> B:
-    """Tail beads (in the contact zone) of either membrane within ``cutoff`` of a tail bead of the other:
-    where the two membranes' hydrophobic cores meet (stalk, diaphragm rim, fusion-pore wall)."""
-    out = np.zeros(len(b.u), dtype=bool)
-    tail = ~b.is_head & b.in_zone
-    ia, ib = np.flatnonzero(tail & ~b.is_b), np.flatnonzero(tail & b.is_b)
-    if len(ia) == 0 or len(ib) == 0:
-        return out
-    pa, pb = K.wrap(xyz[b.atom[ia]], box), K.wrap(xyz[b.atom[ib]], box)
-    pairs = cKDTree(pa, boxsize=box).sparse_distance_matrix(cKDTree(pb, boxsize=box), cutoff, output_type="ndarray")
-    out[ia[pairs["i"]]] = True
-    out[ib[pairs["j"]]] = True
-    return out
-
-
-def default_zone_radius(geoms: list[MembraneGeometry], membranes: tuple[int, ...]) -> float | None:
-    """None (whole periodic box) for planar membranes, else :data:`ZONE_FRACTION` x smallest vesicle radius."""
-    radii = [geoms[m].radius for m in membranes if geoms[m].kind == "vesicle"]
-    return ZONE_FRACTION * min(radii) if radii else None
-
-
-def _grid_for(cf: ContactFrame, box: F, spacing: float, radius: float | None,
-              shape: tuple[int, int] | None) -> K.LateralGrid:
-    if cf.periodic and radius is None:
-        if shape is None:
-            shape = (max(1, int(round(box[0] / spacing))), max(1, int(round(box[1] / spacing))))
-        return K.LateralGrid.periodic_box(box[:2], shape)
-    return K.LateralGrid.disc(radius if radius is not None else CONTACT_RADIUS, spacing)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,7 +165,7 @@ class SeparationAnalysis(_ContactAnalysis):
 
     def _single_frame(self, frame: Frame) -> None:
         geoms, cf, b = self._contact(frame)
-        grid = _grid_for(cf, frame.box, self.grid_spacing, None if cf.periodic else self.contact_radius, self._shape)
+        grid = zone_grid(cf, frame.box, self.grid_spacing, None if cf.periodic else self.contact_radius, self._shape)
         self._shape, self._grid = grid.shape, grid
         h = np.flatnonzero(b.is_head & b.in_zone)
         pa = h[b.proximal[b.lipid[h]] & ~b.is_b[h]]
@@ -428,7 +274,7 @@ class _ZoneAnalysis(_ContactAnalysis):
         radius = self.zone_radius if self.zone_radius is not None else default_zone_radius(geoms, self.membranes)
         if not cf.periodic and radius is None:
             radius = CONTACT_RADIUS
-        grid = _grid_for(cf, frame.box, self.grid_spacing, radius, self._shape)
+        grid = zone_grid(cf, frame.box, self.grid_spacing, radius, self._shape)
         if self._shape is None and not grid.periodic:
             self.zone_radius = radius  # pin the disc for the whole run
         self._shape = grid.shape
@@ -807,6 +653,6 @@ def detect_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, membra
              for m in range(lip.n_membranes)]
     cf = compute_contact_frame(geoms, box, tuple(membranes), contact_xy)
     radius = zone_radius if zone_radius is not None else default_zone_radius(geoms, tuple(membranes))
-    grid = _grid_for(cf, box, grid_spacing, radius, None)
+    grid = zone_grid(cf, box, grid_spacing, radius, None)
     res = find_pore(xyz, box, lip, geoms, cf, grid, block_radius, min_radius)
     return bool(res.found), float(res.radius_nm)

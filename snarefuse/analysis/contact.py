@@ -1,0 +1,179 @@
+"""The contact frame of two membranes: the origin, axes and lateral periodicity of the zone where they meet
+(:func:`compute_contact_frame`), the lipid beads near it in that frame (:func:`contact_beads`), the tails
+joining the two membranes (:func:`joining_tails`) and the lateral grid the zone analyses work on
+(:func:`zone_grid`). The analyses of :mod:`snarefuse.analysis.fusion` and the pictures of
+:mod:`snarefuse.render` are built on it; :mod:`snarefuse.analysis.fusion` re-exports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from . import kernels as K
+from .base import AnalysisError, LipidIndex
+from .membrane import MembraneGeometry
+
+F = NDArray[np.float64]
+B = NDArray[np.bool_]
+
+#: Default disc radius (nm) around the contact axis for the separation statistics.
+CONTACT_RADIUS = 5.0
+#: Default vesicle contact-zone radius as a fraction of the smallest vesicle mid-radius.
+ZONE_FRACTION = 0.7
+#: Default tail-tail contact distance (nm).
+CONTACT_CUTOFF = 1.1
+
+
+# ---------------------------------------------------------------------------------------------
+# contact frame
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ContactFrame:
+    """Origin, axes and lateral periodicity of the contact zone (see the module docstring)."""
+
+    origin: F
+    e1: F
+    e2: F
+    n: F
+    periodic: bool
+    membranes: tuple[int, ...]
+    kinds: tuple[str, ...]
+    center_distance: float
+
+
+def compute_contact_frame(geoms: list[MembraneGeometry], box: F, membranes: tuple[int, ...],
+                          contact_xy: tuple[float, float] | None = None) -> ContactFrame:
+    """Contact frame of membranes ``(A, B)``, or of a single planar membrane ``(A,)`` (axis z)."""
+    ex, ey, ez = np.eye(3)
+    xy = np.asarray(contact_xy if contact_xy is not None else box[:2] / 2, dtype=float)
+    ga = geoms[membranes[0]]
+    if len(membranes) == 1:
+        if ga.kind != "planar":
+            raise AnalysisError(f"membranes: ({membranes[0]},) is a vesicle; pores through a single membrane "
+                                "are detected on planar membranes only")
+        return ContactFrame(np.array([xy[0], xy[1], ga.center[2]]), ex, ey, ez, True, membranes, ("planar",), 0.0)
+    gb = geoms[membranes[1]]
+    kinds = (ga.kind, gb.kind)
+    if kinds == ("planar", "planar"):
+        dz = float(K.minimum_image(gb.center[2] - ga.center[2], box[2]))
+        sgn = 1.0 if dz >= 0 else -1.0
+        return ContactFrame(np.array([xy[0], xy[1], ga.center[2] + dz / 2]), ex, ey, sgn * ez, True,
+                            membranes, kinds, abs(dz))
+    if "planar" in kinds:
+        gp, gv = (ga, gb) if ga.kind == "planar" else (gb, ga)
+        dz = float(K.minimum_image(gv.center[2] - gp.center[2], box[2]))
+        sgn = 1.0 if dz >= 0 else -1.0
+        nz = sgn if ga is gp else -sgn
+        z0 = gp.center[2] + sgn * (abs(dz) - gv.radius) / 2
+        return ContactFrame(np.array([gv.center[0], gv.center[1], z0]), ex, ey, nz * ez, False,
+                            membranes, kinds, abs(dz))
+    d = K.minimum_image(gb.center - ga.center, box)
+    dist = float(np.linalg.norm(d))
+    n = d / dist
+    a = ex if abs(n[0]) < 0.9 else ey
+    e1 = a - (a @ n) * n
+    e1 /= np.linalg.norm(e1)
+    origin = ga.center + n * (ga.radius + (dist - ga.radius - gb.radius) / 2)
+    return ContactFrame(origin, e1, np.cross(n, e1), n, False, membranes, kinds, dist)
+
+
+@dataclass(frozen=True)
+class ContactBeads:
+    """Lipid beads of the two membranes in contact-frame coordinates (one frame).
+
+    Per bead (heads then tails of the selected lipids): ``u, v, s``, ``is_b`` (bead of membrane B),
+    ``is_head``, ``in_zone`` (not on a vesicle's far hemisphere), ``lipid`` (row in the per-lipid arrays).
+    Per lipid: ``lipids`` (global lipid index), ``proximal`` (points towards the other membrane; outer
+    leaflet of a vesicle's near hemisphere), ``up`` (the lipid's axis, last tail -> head, points along ``+n``).
+    ``atom``: the atom index of each bead.
+    """
+
+    u: F
+    v: F
+    s: F
+    is_b: B
+    is_head: B
+    in_zone: B
+    lipid: NDArray[np.int64]
+    lipids: NDArray[np.int64]
+    proximal: B
+    up: B
+    atom: NDArray[np.int64]
+
+
+def contact_beads(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame) -> ContactBeads:
+    """Project the lipid beads of ``cf.membranes`` into the contact frame."""
+    mem_sel = np.flatnonzero(np.isin(lipids.membrane, cf.membranes))
+    tails = lipids.tails[mem_sel]
+    tmask = tails >= 0
+    atoms = np.concatenate([lipids.head[mem_sel], tails[tmask]])
+    row = np.concatenate([np.arange(len(mem_sel)), np.nonzero(tmask)[0]])
+    mem = lipids.membrane[mem_sel][row]
+    d = K.minimum_image(xyz[atoms] - cf.origin, box)
+    toward = np.ones(len(atoms), dtype=bool)
+    for k, m in enumerate(cf.membranes):
+        g = geoms[m]
+        sel = mem == m
+        if g.kind == "planar":
+            d[sel, 2] = K.minimum_image(g.center[2] - cf.origin[2], box[2]) + K.minimum_image(
+                xyz[atoms[sel], 2] - g.center[2], box[2])
+        else:
+            coff = K.minimum_image(g.center - cf.origin, box)
+            rel = K.minimum_image(xyz[atoms[sel]] - g.center, box)
+            d[sel] = coff + rel
+            toward[sel] = (rel @ cf.n) * (1 if k == 0 else -1) > 0
+    u, v, s = d @ cf.e1, d @ cf.e2, d @ cf.n
+    n_l = len(mem_sel)
+    is_b = mem == (cf.membranes[1] if len(cf.membranes) > 1 else -1)
+    # per-lipid orientation towards the other membrane
+    last = n_l + np.cumsum(tmask.sum(axis=1)) - 1  # tails are stored lipid by lipid
+    axis = d[:n_l] - d[last]
+    if len(cf.membranes) > 1:
+        sign = np.where(is_b[:n_l], -1.0, 1.0)
+        proximal = (axis @ cf.n) * sign > 0
+        for k, m in enumerate(cf.membranes):
+            g = geoms[m]
+            if g.kind == "vesicle":
+                sel = mem[:n_l] == m
+                rad = d[:n_l][sel] - K.minimum_image(g.center - cf.origin, box)
+                proximal[sel] = (np.einsum("ij,ij->i", axis[sel], rad) > 0) & toward[:n_l][sel]
+    else:
+        proximal = np.zeros(n_l, dtype=bool)
+    return ContactBeads(u, v, s, is_b, np.arange(len(atoms)) < n_l, toward, row, mem_sel, proximal,
+                        axis @ cf.n > 0, atoms)
+
+
+def joining_tails(xyz: F, box: F, b: ContactBeads, cutoff: float = CONTACT_CUTOFF) -> B:
+    """Tail beads (in the contact zone) of either membrane within ``cutoff`` of a tail bead of the other:
+    where the two membranes' hydrophobic cores meet (stalk, diaphragm rim, fusion-pore wall)."""
+    out = np.zeros(len(b.u), dtype=bool)
+    tail = ~b.is_head & b.in_zone
+    ia, ib = np.flatnonzero(tail & ~b.is_b), np.flatnonzero(tail & b.is_b)
+    if len(ia) == 0 or len(ib) == 0:
+        return out
+    pa, pb = K.wrap(xyz[b.atom[ia]], box), K.wrap(xyz[b.atom[ib]], box)
+    pairs = cKDTree(pa, boxsize=box).sparse_distance_matrix(cKDTree(pb, boxsize=box), cutoff, output_type="ndarray")
+    out[ia[pairs["i"]]] = True
+    out[ib[pairs["j"]]] = True
+    return out
+
+
+def default_zone_radius(geoms: list[MembraneGeometry], membranes: tuple[int, ...]) -> float | None:
+    """None (whole periodic box) for planar membranes, else :data:`ZONE_FRACTION` x smallest vesicle radius."""
+    radii = [geoms[m].radius for m in membranes if geoms[m].kind == "vesicle"]
+    return ZONE_FRACTION * min(radii) if radii else None
+
+
+def zone_grid(cf: ContactFrame, box: F, spacing: float, radius: float | None,
+              shape: tuple[int, int] | None) -> K.LateralGrid:
+    """The lateral grid of an analysis: the whole periodic box (planar contact, no ``radius``) or a disc of
+    ``radius`` (default :data:`CONTACT_RADIUS`) on the contact axis."""
+    if cf.periodic and radius is None:
+        if shape is None:
+            shape = (max(1, int(round(box[0] / spacing))), max(1, int(round(box[1] / spacing))))
+        return K.LateralGrid.periodic_box(box[:2], shape)
+    return K.LateralGrid.disc(radius if radius is not None else CONTACT_RADIUS, spacing)
