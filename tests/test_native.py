@@ -217,3 +217,51 @@ def test_box_smaller_than_twice_the_cutoff_is_refused(platform):
     ctx = _context(system, platform, np.array([[0.0, 0, 0], [1.0, 0, 0]]))
     with pytest.raises(openmm.OpenMMException, match="half the periodic box"):
         ctx.getState(getEnergy=True)
+
+
+#: NVE (velocity Verlet) energy conservation, native against the expression, both on the CPU platform from the same
+#: equilibrated state: 1e4 steps in the default tier, 1e5 in the soak tier, at the spec's time step (0.01 tau).
+NVE_STEPS = {"default": 10_000, "soak": 100_000}
+NVE_DT_PS = 0.0909
+NVE_SAMPLE_EVERY = 100
+#: The native drift (slope of the total energy, kJ/mol per bead per ns) may exceed neither twice the expression's nor
+#: this floor, whichever is larger (both measured ~0.005-0.01 here, against kT = 2.58 kJ/mol); its spread (max - min)
+#: no more than twice the expression's (a pair missed by the neighbour list would show as jumps).
+NVE_DRIFT_FLOOR = 0.02
+NVE_SPREAD_FACTOR = 2.0
+
+
+def _nve_energies(system: openmm.System, state: openmm.State, steps: int) -> np.ndarray:
+    integrator = openmm.VerletIntegrator(NVE_DT_PS)
+    ctx = openmm.Context(system, integrator, _platform("CPU"), {"Threads": "1"})
+    ctx.setPositions(state.getPositions())
+    ctx.setVelocities(state.getVelocities())
+    out = []
+    for _ in range(steps // NVE_SAMPLE_EVERY):
+        integrator.step(NVE_SAMPLE_EVERY)
+        st = ctx.getState(getEnergy=True)
+        out.append((st.getPotentialEnergy() + st.getKineticEnergy()).value_in_unit(KJ))
+    return np.array(out) / system.getNumParticles()
+
+
+@pytest.mark.parametrize("tier", [
+    "default", pytest.param("soak", marks=pytest.mark.soak)])
+def test_nve_energy_drift_no_worse_than_the_expression(tier):
+    case = "cooke3"
+    start = _system(case)
+    lang = openmm.Context(start, openmm.LangevinMiddleIntegrator(310, 1.0, NVE_DT_PS), _platform("CPU"),
+                          {"Threads": "1"})
+    lang.getIntegrator().setRandomNumberSeed(1)
+    lang.setPositions(_xml_and_positions(case)[1])
+    lang.setVelocitiesToTemperature(310, 1)
+    lang.getIntegrator().step(1000)
+    state = lang.getState(getPositions=True, getVelocities=True)
+    steps = NVE_STEPS[tier]
+    t_ns = np.arange(steps // NVE_SAMPLE_EVERY) * NVE_SAMPLE_EVERY * NVE_DT_PS * 1e-3
+    drift, spread = {}, {}
+    for form in ("expression", NATIVE_FORMULATION):
+        e = _nve_energies(apply_formulation(_system(case), form, platform="CPU"), state, steps)
+        drift[form] = abs(np.polyfit(t_ns, e, 1)[0])
+        spread[form] = e.max() - e.min()
+    assert drift["native"] <= max(2 * drift["expression"], NVE_DRIFT_FLOOR), drift
+    assert spread["native"] <= NVE_SPREAD_FACTOR * spread["expression"], spread
