@@ -94,11 +94,13 @@ class OpenMMRun:
         self.context.getState(getEnergy=True)
         self.setup_s = time.perf_counter() - t0
         self.times: list[float] = []
+        self.cpu_times: list[float] = []  # process CPU seconds per chunk (all threads), warm-up included first
 
     def run(self, steps: int) -> float:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         self.integrator.step(steps)
         self.context.getState(getPositions=True)  # synchronise asynchronous platforms
+        self.cpu_times.append(time.process_time() - c0)
         return time.perf_counter() - t0
 
     def final_pe(self) -> float:
@@ -248,6 +250,8 @@ def main(argv=None):
                 res = lammps_block(kw, spec, dt_tau, friction_tau, steps_lmp, max(1, repeats // 2 + 1), ranks,
                                    seed, lmp, mpiexec)
                 lammps_runs[ranks]["times_s"] += res["times_s"]
+                if res.get("cpu_s") is not None:
+                    lammps_runs[ranks].setdefault("cpu_s", []).extend(res["cpu_s"])
                 lammps_runs[ranks].update({k: res[k] for k in ("procs", "ave_neighs_per_atom", "pair_form")})
 
         lammps_round(args.seed)  # LAMMPS before and after the OpenMM rounds: brackets any load drift
@@ -278,6 +282,8 @@ def main(argv=None):
         for ranks, lr in lammps_runs.items():
             med, spr = spread(lr["times_s"])
             lr.update(rates(n, steps_lmp, med, dt_tau, units.tau_ps, units.tau_diffusion_ns),
+                      particle_steps_per_cpu_s=(n * steps_lmp / statistics.median(lr["cpu_s"])) if lr.get("cpu_s")
+                      else None,
                       label=f"LAMMPS {ranks} MPI rank{'s' if ranks > 1 else ''}", ranks=ranks,
                       steps_per_repeat=steps_lmp, median_s=med, spread=spr)
             lammps_rows.append(lr)
@@ -292,6 +298,12 @@ def main(argv=None):
             row = rates(n, steps, med, dt_tau, units.tau_ps, units.tau_diffusion_ns)
             cores = prec if plat == "CPU" else None
             same = next((lr for lr in lammps_rows if lr["ranks"] == cores), None)
+            timed_cpu = r.cpu_times[-len(r.times):]  # the first entry is the warm-up
+            row["particle_steps_per_cpu_s"] = n * steps / statistics.median(timed_cpu)
+            row["cpu_times_s"] = timed_cpu
+            row["ratio_to_lammps_same_cores_cpu"] = (
+                row["particle_steps_per_cpu_s"] / same["particle_steps_per_cpu_s"]
+                if same and same.get("particle_steps_per_cpu_s") else None)
             row.update(platform=plat, precision=None if plat == "CPU" else prec, threads=cores, formulation=name,
                        label=label(plat, prec, name),
                        ratio_to_lammps_same_cores=(row["particle_steps_per_s"] / same["particle_steps_per_s"])
@@ -306,7 +318,8 @@ def main(argv=None):
         results["systems"].append(sysres)
 
         print(f"\n{'configuration':<40}{'M part-steps/s':>15}{'spread':>8}{'steps/s':>9}{'tau/day':>9}"
-              f"{'us/day':>8}{'us/day(D)':>10}{'vs LAMMPS':>10}{'same cores':>11}{'vs expr':>8}")
+              f"{'us/day':>8}{'us/day(D)':>10}{'vs LAMMPS':>10}{'same cores':>11}{'vs expr':>8}"
+              f"{'M/CPU-s':>9}{'same (CPU)':>11}")
         base = {(r["platform"], r["precision"], r.get("threads")): r["particle_steps_per_s"] for r in rows
                 if r["formulation"] == "expression"}
         for r in rows:
@@ -315,14 +328,19 @@ def main(argv=None):
                   f"{r['steps_per_s']:>9.1f}{r['tau_per_day']:>9.3g}{r['us_per_day']:>8.3g}"
                   f"{r['us_per_day_diffusion']:>10.3g}"
                   f"{_fmt(r['ratio_to_lammps'], '.2f'):>10}{_fmt(r['ratio_to_lammps_same_cores'], '.2f'):>11}"
-                  f"{_fmt(r['particle_steps_per_s'] / b if b else None, '.2f'):>8}")
+                  f"{_fmt(r['particle_steps_per_s'] / b if b else None, '.2f'):>8}"
+                  f"{r['particle_steps_per_cpu_s'] / 1e6:>9.3f}{_fmt(r['ratio_to_lammps_same_cores_cpu'], '.2f'):>11}")
         for lm in sysres["lammps"]:
             print(f"{lm['label']:<40}{lm['particle_steps_per_s'] / 1e6:>15.3f}{100 * lm['spread']:>7.0f}%"
                   f"{lm['steps_per_s']:>9.1f}{lm['tau_per_day']:>9.3g}{lm['us_per_day']:>8.3g}"
-                  f"{lm['us_per_day_diffusion']:>10.3g}  ({lm['ave_neighs_per_atom']} neighbours/atom)")
+                  f"{lm['us_per_day_diffusion']:>10.3g}"
+                  f"{'':>29}{_fmt(lm.get('particle_steps_per_cpu_s') and lm['particle_steps_per_cpu_s'] / 1e6, '.3f'):>9}"
+                  f"  ({lm['ave_neighs_per_atom']} neighbours/atom)")
         if best:
             print(f"  vs LAMMPS = OpenMM / {best['label']} (the faster LAMMPS configuration in this invocation); "
-                  "same cores = OpenMM CPU N threads / LAMMPS N ranks")
+                  "same cores = OpenMM CPU N threads / LAMMPS N ranks; M/CPU-s = million particle-steps per second "
+                  "of CPU time (OpenMM: process CPU time; LAMMPS: loop time x its reported CPU use), and same (CPU) "
+                  "its ratio at the same cores: on a loaded machine these are the figures to compare")
 
     results["load_average_at_end"] = os.getloadavg()
     results["cpu_busy_fraction_at_end"] = cpu_busy_fraction()

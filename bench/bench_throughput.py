@@ -266,8 +266,14 @@ def bench_lammps(kw, workdir: Path, *, ranks, kt_reduced, damp_tau, dt_tau, step
     if len(timed) != repeats or any(int(n) != steps for _, _, n in timed):
         raise RuntimeError(f"could not parse {repeats} timed runs from {log_path}")
     neigh = re.findall(r"Ave neighs/atom = ([0-9.eE+-]+)", log)
+    # LAMMPS's own CPU use per run (its process CPU time over the loop's wall time, per task): CPU seconds of the
+    # loop, which other processes' load on a shared machine does not inflate the way it inflates wall time
+    cpu_use = re.findall(r"([0-9.]+)% CPU use with (\d+) MPI tasks", log)[-repeats:]
+    cpu_s = ([float(t) * float(pct) / 100 * int(tasks) for (t, _, _), (pct, tasks) in zip(timed, cpu_use)]
+             if len(cpu_use) == repeats else None)
     return {
         "times_s": [float(t) for t, _, _ in timed],
+        "cpu_s": cpu_s,
         "procs": int(timed[-1][1]),
         "wall_s": wall,
         "ave_neighs_per_atom": float(neigh[-1]) if neigh else None,
