@@ -1,14 +1,18 @@
 """The native Cooke pair force: an OpenMM plugin (``plugin/``) loaded at run time.
 
-The plugin's ``CookePairForce`` is the Cooke pair interaction written in C++ (Reference and CPU kernels; the
-potential is the one of ``forcefields/cooke3.xml`` and ``docs/model.md``: WCA size ``b_ij = sigma min(b_i, b_j)``,
-tail attraction ``a_ij = sqrt(a_i a_j)``, globals ``cooke_eps``, ``cooke_sigma``, ``cooke_wc`` changeable in a
-Context). It is optional: a plain ``pip install`` does not compile it, and everything else runs without it.
+The plugin's ``CookePairForce`` is the Cooke pair interaction written in C++ (a double-precision Reference kernel
+and a single-precision SIMD CPU kernel; the potential is the one of ``forcefields/cooke3.xml`` and
+``docs/model.md``: WCA size ``b_ij = sigma min(b_i, b_j)``, tail attraction ``a_ij = sqrt(a_i a_j)``, globals
+``cooke_eps``, ``cooke_sigma``, ``cooke_wc`` changeable in a Context). It is optional: ``pip install`` does not
+compile it, and everything else runs without it; where it loads, it is the CPU platform's default formulation
+(:func:`snarefuse.formulations.default_formulation`).
 
-Build it once (needs cmake and a C++17 compiler; the OpenMM headers come with the ``openmm`` wheel)::
+Build it once in a source checkout (needs cmake and a C++17 compiler; the OpenMM headers come with the ``openmm``
+wheel)::
 
-    python -m snarefuse.native build      # compiles plugin/ and copies the libraries next to this module
-    python -m snarefuse.native status     # says whether it loads, and why not
+    python -m snarefuse.native build                # compiles plugin/ and copies the libraries next to this module
+    python -m snarefuse.native build --if-possible  # the same, or a note and exit 0 without cmake/a compiler
+    python -m snarefuse.native status               # says whether it loads, and why not
 
 Python reaches the force without a SWIG wrapper of its own: the plugin registers an XML serialization proxy,
 so :func:`create_force` writes the force as XML and lets ``openmm.XmlSerializer`` build the C++ object. What comes
