@@ -172,20 +172,6 @@ class TrajectoryReporter:
             self._dcd.close()
 
 
-def dcd_set_frame_count(path: Path, frames: int) -> None:
-    """Patch the frame count in a DCD header (after truncating the file to ``frames`` frames).
-
-    An empty file (cut back to before its first frame) has no header yet and is left empty.
-    """
-    if path.stat().st_size == 0:
-        return
-    with open(path, "r+b") as f:
-        f.seek(8)
-        f.write(int(frames).to_bytes(4, "little", signed=True))
-        f.flush()
-        os.fsync(f.fileno())
-
-
 class ProgressReporter:
     """A one-line progress bar with throughput and ETA, on a terminal only."""
 

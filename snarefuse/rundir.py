@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import RunDirectoryError
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text, file_lock, lock_holder
+from .trajfile import dcd_set_frame_count, dcd_sizes, trajectory_header_problem
 
 if TYPE_CHECKING:
     import mdtraj
@@ -82,16 +83,6 @@ LOCK_WAIT_S = 1.0
 #: Keys of checkpoint.json that must be integers >= 0.
 _RECORD_COUNTS = ("step", "trajectory_bytes", "trajectory_frames", "log_bytes")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-#: DCD: the first record is 84 bytes long and starts with ``CORD``; the atom count is at byte 268 (after the
-#: 84-byte header record, the 2-line title record and the atom-count record's length).
-_DCD_ATOMS_OFFSET = 268
-#: DCD: bytes before the first frame, and of a frame's unit-cell record; each coordinate block is 4 N + 8 bytes.
-_DCD_HEADER_BYTES = 276
-_DCD_CELL_BYTES = 56
-#: XTC: every frame starts with this big-endian magic number and the atom count.
-_XTC_MAGIC = 1995
-
-
 def sha256(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
@@ -245,6 +236,9 @@ class RunDirectory:
             system = openmm.XmlSerializer.deserialize(self.system_xml.read_text())
         except Exception as e:  # OpenMM raises a generic exception for malformed XML
             raise RunDirectoryError(self.system_xml, f"cannot be read as an OpenMM System ({e})") from None
+        if not isinstance(system, openmm.System):
+            raise RunDirectoryError(self.system_xml, f"holds a serialised {type(system).__name__}, not the System "
+                                    "the build writes; rebuild the directory")
         try:
             pdb = read_openmm_structure(self.system_pdb)
         except Exception as e:  # OpenMM's PDB reader raises whatever the malformed line provokes
@@ -508,8 +502,6 @@ class RunDirectory:
     def cut_back(self, info: dict[str, Any], fmt: str) -> None:
         """Cut the trajectory and the log back to their sizes in ``info`` (never longer: a file shorter than
         recorded is refused, see :meth:`check_outputs`) and set the DCD header's frame count."""
-        from .reporters import dcd_set_frame_count
-
         traj = self.trajectory_file(fmt)
         for path, size in ((traj, int(info["trajectory_bytes"])), (self.log_csv, int(info["log_bytes"]))):
             shrink_file(path, size)
@@ -550,32 +542,6 @@ def shrink_file(path: Path, size: int) -> None:
             f.truncate(size)
             f.flush()
             os.fsync(f.fileno())
-
-
-def dcd_sizes(frames: int, n_atoms: int) -> set[int]:
-    """Byte sizes of an OpenMM DCD file with ``frames`` frames of ``n_atoms`` atoms, with or without unit cells
-    (0 before the first frame: the runner creates the file with it)."""
-    if frames == 0:
-        return {0, _DCD_HEADER_BYTES}
-    coords = 3 * (4 * n_atoms + 8)
-    return {_DCD_HEADER_BYTES + frames * (coords + cell) for cell in (0, _DCD_CELL_BYTES)}
-
-
-def trajectory_header_problem(path: Path, fmt: str, n_atoms: int) -> str | None:
-    """What is wrong with the start of a ``fmt`` trajectory of ``n_atoms`` atoms (None: nothing)."""
-    with open(path, "rb") as f:
-        head = f.read(_DCD_ATOMS_OFFSET + 4)
-    if fmt == "dcd":
-        if len(head) < _DCD_ATOMS_OFFSET + 4 or head[:8] != (84).to_bytes(4, "little") + b"CORD":
-            return "does not start with a DCD header"
-        atoms = int.from_bytes(head[_DCD_ATOMS_OFFSET:_DCD_ATOMS_OFFSET + 4], "little", signed=True)
-    else:
-        if len(head) < 8 or int.from_bytes(head[:4], "big", signed=True) != _XTC_MAGIC:
-            return "does not start with an XTC frame"
-        atoms = int.from_bytes(head[4:8], "big", signed=True)
-    if atoms != n_atoms:
-        return f"holds frames of {atoms} atoms, the system has {n_atoms}"
-    return None
 
 
 def manifest_contact_xy(manifest: dict[str, Any]) -> tuple[float, float] | None:

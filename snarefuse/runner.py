@@ -238,6 +238,11 @@ def _culprits(rd: RunDirectory, context: openmm.Context) -> tuple[list[int], str
         return worst_particles(context.getState(getForces=True)), f"at the last good state (step {info['step']})"
 
 
+class _OpenMMStopped(Exception):
+    """OpenMM raised during the dynamics for another reason than a non-finite state (a force's own check, a
+    device error): the run fails with the message and the directory is left at its last checkpoint."""
+
+
 def _stop_requested(reporters: Sequence[Any]) -> bool:
     return any(getattr(r, "stop_requested", False) for r in reporters)
 
@@ -335,6 +340,8 @@ def _run_locked(rd: RunDirectory, steps: int | None, platform: str | None, preci
     changes = rd.check_resume(info, spec, system.getNumParticles()) if info is not None else []
     rd.remove_unrecorded_checkpoints(info)
     if info is not None and info["step"] >= target:
+        # the record is the truth here too: bytes after it (a kill, an append) are not frames of this run
+        rd.cut_back(info, run.trajectory_format)
         rd.close_killed_run(info)
         return RunResult(rd.path, "nothing-to-do", int(info["step"]), target, str(info.get("platform")), None, 0.0,
                          info.get("formulation"))
@@ -426,7 +433,10 @@ def _run_locked(rd: RunDirectory, steps: int | None, platform: str | None, preci
                 sim.step(n)
             except openmm.OpenMMException as e:
                 if "nan" not in str(e).lower():
-                    raise
+                    raise _OpenMMStopped(f"{rd.path}: OpenMM stopped the run between steps {before} and {before + n} "
+                                         f"on {used_platform} ({used_formulation} pair formulation): "
+                                         f"{str(e).splitlines()[0] if str(e) else type(e).__name__}. The trajectory "
+                                         f"and log are cut back to the last checkpoint (step {ckpt_step}).") from None
                 step = context.getStepCount()
                 bad, where = _culprits(rd, context)
                 raise BlowUpError(f"simulation blew up between steps {before} and {before + n} "
@@ -449,6 +459,11 @@ def _run_locked(rd: RunDirectory, steps: int | None, platform: str | None, preci
     except BlowUpError as e:
         rd.write_status({**base_status, "status": "failed", "step": e.step, "error": str(e)})
         raise
+    except _OpenMMStopped as e:
+        _close_quietly(logr, traj, prog)
+        rd.cut_back(rd.checkpoint() or info, run.trajectory_format)
+        rd.write_status({**base_status, "status": "failed", "step": ckpt_step, "error": str(e)})
+        raise RunError(str(e)) from None
     except (OSError, RunError) as e:
         # Disk full, quota, read-only file system...: cut the outputs back to the last consistent
         # checkpoint so that no partial frame or row is left looking complete.

@@ -20,11 +20,13 @@ from pathlib import Path
 
 import mdtraj
 import numpy as np
+import openmm
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from snarefuse.analysis import analyze_run
 from snarefuse.build import build_system
 from snarefuse.errors import RunDirectoryError, RunError, SnarefuseError
 from snarefuse.runner import run_simulation
@@ -416,7 +418,7 @@ def _edit_json(path: Path, key: str | None, value: object) -> None:
 def _edit_yaml(path: Path, dotted: str, value: object) -> None:
     try:
         data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):
         return
     node = data
     *parents, key = dotted.split(".")
@@ -429,6 +431,8 @@ def _edit_yaml(path: Path, dotted: str, value: object) -> None:
 
 def _mutate(d: Path, outside: Path, kind: str, name: str, arg: object) -> None:
     p = d / name
+    if (d / "spec.yaml" if kind == "spec" else p).is_symlink() and kind not in ("delete", "rename"):
+        return  # the mutation itself would write through the link, outside the directory
     if kind == "json":
         _edit_json(p, *arg)  # type: ignore[misc]
     elif kind == "json-field":
@@ -482,4 +486,38 @@ def test_a_mutated_finished_run_resumes_correctly_or_is_refused_naming_a_file(mu
             log_text = (d / "log.csv").read_text()
             assert "\x00" not in log_text
             assert [int(row.split(",")[0]) for row in log_text.splitlines()[1:]] == list(range(10, STEPS_FUZZ + 1, 10))
+        try:
+            summary = analyze_run(d, Path(tmp) / "analysis", figures=False)
+        except SnarefuseError as e:
+            assert str(d) in str(e), str(e)
+        else:
+            assert summary["n_frames"] > 0
         assert outside.read_bytes() == before_outside
+
+
+def test_an_openmm_error_during_the_dynamics_fails_the_run_cleanly(tmp_path: Path, monkeypatch):
+    """OpenMM raising for another reason than NaN (a force's own check, a device error) mid-run: a RunError with
+    OpenMM's message, run.json 'failed' (not left 'running'), outputs at the last checkpoint; the run resumes."""
+    from openmm import app
+
+    run_dir = _half_run(tmp_path)
+    real_step = app.Simulation.step
+    calls = []
+
+    def failing_step(self, steps):  # type: ignore[no-untyped-def]
+        calls.append(steps)
+        if len(calls) == 2:
+            raise openmm.OpenMMException("SomeForce: a check of its own failed\nsecond line")
+        return real_step(self, steps)
+
+    monkeypatch.setattr(app.Simulation, "step", failing_step)
+    with pytest.raises(RunError, match=r"OpenMM stopped the run between steps 150 and 200 on CPU .*: SomeForce: a "
+                                       r"check of its own failed\. .*last checkpoint \(step 100\)"):
+        run_simulation(run_dir, progress=False)
+    info = json.loads((run_dir / "checkpoint.json").read_text())
+    assert info["step"] == 100 and (run_dir / "log.csv").stat().st_size == info["log_bytes"]
+    assert (run_dir / "trajectory.dcd").stat().st_size == info["trajectory_bytes"]
+    assert _status(run_dir) == "failed"
+    monkeypatch.setattr(app.Simulation, "step", real_step)
+    r = run_simulation(run_dir, progress=False)
+    assert (r.status, r.step) == ("complete", 200)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from snarefuse.errors import RunDirectoryError, RunError
-from snarefuse.rundir import (RESUMABLE_FIELDS, RunDirectory, dcd_sizes, shrink_file, spec_changes,
-                              trajectory_header_problem)
+from snarefuse.rundir import RESUMABLE_FIELDS, RunDirectory, shrink_file, spec_changes
+from snarefuse.trajfile import dcd_frame_counts, dcd_sizes, trajectory_header_problem
 from snarefuse.sweep import Sweep
 
 from .conftest import small_spec
@@ -205,3 +205,12 @@ def test_a_malformed_snare_record_in_the_manifest_is_named(tmp_path: Path):
     (tmp_path / "system.pdb").write_text("ATOM  garbage\n" * 3)
     with pytest.raises(RunDirectoryError, match="system.pdb: cannot be read as a structure file"):
         RunDirectory(tmp_path).topology()
+
+
+@pytest.mark.parametrize("frames", [0, 1, 3])
+def test_dcd_frame_counts_of_openmms_writer(frames: int, tmp_path: Path):
+    _openmm_dcd(tmp_path / "t.dcd", frames)
+    assert dcd_frame_counts(tmp_path / "t.dcd", 7) == (frames, frames)
+    data = (tmp_path / "t.dcd").read_bytes()
+    (tmp_path / "t.dcd").write_bytes(data[:-1])
+    assert dcd_frame_counts(tmp_path / "t.dcd", 7) == (frames, max(frames - 1, 0))

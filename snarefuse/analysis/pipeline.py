@@ -28,7 +28,9 @@ from typing import Any
 import numpy as np
 
 from ..io import atomic_write_bytes, atomic_write_json
+from ..errors import RunDirectoryError
 from ..rundir import RunDirectory
+from ..trajfile import dcd_frame_counts, trajectory_header_problem
 from . import kernels as K
 from .base import AnalysisError, Table, TrajectorySource, run_analyses
 from .fusion import BLOCK_RADIUS, CONTACT_RADIUS, MIN_PORE_RADIUS, FusionAnalysis
@@ -155,6 +157,17 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     pdb = rd.system_pdb
     top = rd.topology()
     traj = rd.trajectory()
+    # checked here because mdtraj answers a file that is not a trajectory of this topology with a bare OSError
+    problem = trajectory_header_problem(traj, traj.suffix.lstrip("."), top.n_atoms)
+    if problem:
+        raise RunDirectoryError(traj, f"{problem}; it cannot be analysed with {pdb.name} (a run killed before its "
+                                "first frame leaves it empty: run it further)")
+    if traj.suffix == ".dcd":
+        counted, whole = dcd_frame_counts(traj, top.n_atoms)
+        if counted > whole:
+            raise RunDirectoryError(traj, f"its header counts {counted} frames but it holds {whole} complete ones: "
+                                    "it was cut short (a partial copy?), or a run is writing it; copy the whole file, "
+                                    "or analyse once the run has stopped")
     out = Path(out_dir) if out_dir is not None else rd.analysis_dir
     out.mkdir(parents=True, exist_ok=True)
     manifest = rd.manifest()
