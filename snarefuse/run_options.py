@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import SpecError
-from .spec import Spec, example_spec_path, load_spec
+from .spec import Spec, example_spec_path, load_spec, load_yaml
 
 #: Frames a run shorter than its trajectory interval gets when the intervals are scaled to its length.
 SHORT_RUN_FRAMES = 10
@@ -67,8 +67,8 @@ def resolve_spec_argument(arg: str) -> Path:
                 from None
     if path.exists():
         try:
-            data = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError):
+            data = load_yaml(path)  # only a regular file of sane size is read: a FIFO or /dev/zero is refused
+        except SpecError:
             data = None  # load_spec reports it with the file's name
         if isinstance(data, dict) and "base" in data and ("grid" in data or "replicas" in data):
             base = path.parent / str(data["base"])

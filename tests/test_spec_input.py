@@ -157,3 +157,20 @@ def test_an_ordinary_spec_with_aliases_still_loads(tmp_path: Path) -> None:
     path.write_text("system:\n  geometry: bilayer\n  bilayer: {n_lipids: 200, upper: &c {CKL: 1}, lower: *c}\n")
     spec = load_spec(path)
     assert spec.system.bilayer.upper == spec.system.bilayer.lower == {"CKL": 1.0}
+
+
+@pytest.mark.parametrize("command", [["build", "{path}", "-o", "{out}"], ["sweep", "init", "{path}"]])
+def test_the_cli_refuses_a_fifo_spec_quickly_naming_it(tmp_path: Path, command: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from snarefuse.cli import main
+
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)
+    args = [a.format(path=fifo, out=tmp_path / "out") for a in command]
+    box: dict = {}
+    done, exc = _in_thread(lambda: box.update(result=CliRunner().invoke(main, args)))
+    assert done and exc is None, "the command blocked on a FIFO"
+    result = box["result"]
+    assert result.exit_code == 2
+    assert str(fifo) in result.output and "FIFO" in result.output
