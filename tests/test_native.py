@@ -265,3 +265,40 @@ def test_nve_energy_drift_no_worse_than_the_expression(tier):
         spread[form] = e.max() - e.min()
     assert drift["native"] <= max(2 * drift["expression"], NVE_DRIFT_FLOOR), drift
     assert spread["native"] <= NVE_SPREAD_FACTOR * spread["expression"], spread
+
+
+#: Random-gas check of the CPU kernel's cell grid: a periodic box only 2.2 list ranges wide (fewer than five cells a
+#: side: every cell of a row visited once) and the same beads without periodicity (grid from their bounding box).
+GAS_SIGMA, GAS_EPS, GAS_WC = 0.88, 2.343166737843174, 1.408
+GAS_BEADS = 300
+GAS_BOX_LIST_RANGES = 2.2
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_cpu_cell_grid_on_a_small_box_and_without_periodicity(periodic):
+    rng = np.random.default_rng(23)
+    list_range = 2 ** (1 / 6) * GAS_SIGMA + GAS_WC + CPU_SKIN_NM
+    box = GAS_BOX_LIST_RANGES * list_range
+    b = rng.choice([0.95, 1.0, 1.1], GAS_BEADS)
+    a = rng.choice([0.0, 1.0, 1.2], GAS_BEADS)
+    # beads no closer than 0.9 sigma (a random gas would put pairs deep in the WCA wall)
+    pos: list[np.ndarray] = []
+    while len(pos) < GAS_BEADS:
+        p = rng.uniform(0, box, 3)
+        d = np.array(pos) - p if pos else np.zeros((0, 3))
+        if periodic:
+            d -= box * np.round(d / box)
+        if not pos or np.min(np.linalg.norm(d, axis=1)) > 0.9 * GAS_SIGMA:
+            pos.append(p)
+    positions = np.array(pos)
+    results = {}
+    for platform in NATIVE_PLATFORMS:
+        system = openmm.System()
+        for _ in range(GAS_BEADS):
+            system.addParticle(1.0)
+        system.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*row) for row in box * np.eye(3)))
+        force = native.create_force(b, a, epsilon=GAS_EPS, sigma=GAS_SIGMA, wc=GAS_WC, periodic=periodic,
+                                    force_group=PAIR_GROUP)
+        system.addForce(force)
+        results[platform] = _pair_state(_context(system, platform, positions))
+    _assert_matches(results["CPU"], results["Reference"], "CPU")
