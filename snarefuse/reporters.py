@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Sequence
 
 import numpy as np
 import openmm
@@ -35,6 +35,12 @@ LOG_COLUMNS = ["step", "time_ps", "time_tau", "time_ns_diffusion", "potential_en
 #: Columns of log.csv measured on the wall clock (the speed since the previous row, as OpenMM's StateDataReporter
 #: reports it): the only ones that differ between a resumed run and an uninterrupted one.
 WALL_CLOCK_COLUMNS = ("steps_per_second",)
+
+
+def log_columns(parameters: Sequence[str] = ()) -> list[str]:
+    """The columns of a run's log.csv: :data:`LOG_COLUMNS`, then the value of each global parameter its
+    ``run.protocol`` sets (:mod:`snarefuse.protocol`), as in the Context when the row's state was taken."""
+    return [*LOG_COLUMNS, *parameters]
 
 
 def planar_lipids_per_leaflet(manifest: dict[str, Any]) -> float | None:
@@ -65,10 +71,11 @@ class CSVLogReporter:
     """Energies, temperature and box to a CSV file; raises :class:`BlowUpError` on NaN/explosion."""
 
     def __init__(self, path: str | Path, interval: int, units: ReducedUnits, n_particles: int,
-                 n_lipids_per_leaflet: float | None, append: bool = False):
+                 n_lipids_per_leaflet: float | None, append: bool = False, parameters: Sequence[str] = ()):
         """``n_lipids_per_leaflet``: lipids in one leaflet of the planar bilayer(s)
         (:func:`planar_lipids_per_leaflet`), the denominator of ``area_per_lipid_sigma2``; None (no planar
-        bilayer) logs ``nan``."""
+        bilayer) logs ``nan``. ``parameters``: Context parameters logged after the standard columns."""
+        self.parameters = list(parameters)
         self.path = Path(path)
         self.interval = interval
         self.units = units
@@ -79,7 +86,7 @@ class CSVLogReporter:
         new = not append or not self.path.exists() or self.path.stat().st_size == 0
         self._f: IO[str] = open(self.path, "a" if append else "w")
         if new:
-            self._f.write(",".join(LOG_COLUMNS) + "\n")
+            self._f.write(",".join(log_columns(self.parameters)) + "\n")
             self.flush()
 
     def describeNextReport(self, simulation: app.Simulation) -> dict[str, Any]:  # noqa: N802
@@ -107,7 +114,8 @@ class CSVLogReporter:
         t_tau = t_ps / self.units.tau_ps
         temp = 2 * ke / (self.dof * BOLTZMANN_KJ_PER_MOL_K)
         apl = math.nan if self.n_per_leaflet is None else a[0] * b[1] / self.n_per_leaflet / self.units.sigma_nm**2
-        row = [step, t_ps, t_tau, t_tau * self.units.tau_diffusion_ns, pe, ke, temp, a[0], b[1], c[2], apl, speed]
+        row = [step, t_ps, t_tau, t_tau * self.units.tau_diffusion_ns, pe, ke, temp, a[0], b[1], c[2], apl, speed,
+               *(simulation.context.getParameter(p) for p in self.parameters)]
         self._f.write(",".join(str(step) if i == 0 else f"{v:.8g}" for i, v in enumerate(row)) + "\n")
 
     def flush(self) -> int:

@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .errors import RunDirectoryError
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text, file_lock, lock_holder
@@ -456,14 +456,15 @@ class RunDirectory:
                                         "build the new spec in a new directory")
             described = [f"{k}: {a!r} -> {b!r}" for k, a, b in changes]
         fmt = spec.run.trajectory_format
-        self.check_outputs(info, fmt, n_atoms)
+        self.check_outputs(info, fmt, n_atoms, spec.run.protocol.parameters)
         return described
 
-    def check_outputs(self, info: dict[str, Any], fmt: str, n_atoms: int) -> None:
+    def check_outputs(self, info: dict[str, Any], fmt: str, n_atoms: int, parameters: Sequence[str] = ()) -> None:
         """Refuse outputs the record cannot be resumed on: shorter than it records (a partial copy: cutting back
         would extend them with zeros), or a trajectory whose header is not a ``fmt`` file of ``n_atoms`` atoms.
-        Extra bytes after the recorded size are normal (written after the checkpoint) and are cut back."""
-        from .reporters import LOG_COLUMNS
+        Extra bytes after the recorded size are normal (written after the checkpoint) and are cut back.
+        ``parameters``: those the run's protocol logs (columns after the standard ones)."""
+        from .reporters import log_columns
 
         for path, key in ((self.trajectory_file(fmt), "trajectory_bytes"), (self.log_csv, "log_bytes")):
             want = int(info[key])
@@ -489,7 +490,7 @@ class RunDirectory:
             if problem:
                 raise RunDirectoryError(traj, f"{problem}; it is not this run's trajectory. Nothing was changed; put "
                                         "the run's trajectory back, or start a new run directory")
-        header = (",".join(LOG_COLUMNS) + "\n").encode()
+        header = (",".join(log_columns(parameters)) + "\n").encode()
         if int(info["log_bytes"]) >= len(header):
             with open(self.log_csv, "rb") as f:
                 if f.read(len(header)) != header:

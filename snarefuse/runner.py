@@ -33,8 +33,9 @@ from .errors import BlowUpError, PlatformError, RunError, RunInterrupted
 from .formulations import formulation_of
 from .io import atomic_write_text
 from .platforms import auto_order, available_platforms, platform_properties, unavailable
-from .reporters import LOG_COLUMNS, CSVLogReporter, ProgressReporter, TrajectoryReporter, planar_lipids_per_leaflet, \
-    worst_particles
+from .protocol import Protocol, initial_values
+from .reporters import CSVLogReporter, ProgressReporter, TrajectoryReporter, log_columns, \
+    planar_lipids_per_leaflet, worst_particles
 from .rundir import RunDirectory
 from .spec import RunSpec
 
@@ -238,6 +239,20 @@ def _culprits(rd: RunDirectory, context: openmm.Context) -> tuple[list[int], str
         return worst_particles(context.getState(getForces=True)), f"at the last good state (step {info['step']})"
 
 
+def _protocol_start(protocol: Protocol, system: openmm.System, rd: RunDirectory) -> dict[str, float]:
+    """The values as built of the parameters ``run.protocol`` sets (the System must have them)."""
+    try:
+        return initial_values(system, protocol.parameters)
+    except KeyError as e:
+        raise RunError(f"{rd.spec_yaml}: run.protocol: {e.args[0]}") from None
+
+
+def _apply_protocol(protocol: Protocol, start: dict[str, float], context: openmm.Context, step: int) -> None:
+    if protocol:
+        for name, value in protocol.values_at(step, start).items():
+            context.setParameter(name, value)
+
+
 class _OpenMMStopped(Exception):
     """OpenMM raised during the dynamics for another reason than a non-finite state (a force's own check, a
     device error): the run fails with the message and the directory is left at its last checkpoint."""
@@ -309,12 +324,12 @@ def run_simulation(run_dir: str | Path, steps: int | None = None, platform: str 
                        "directory to a writable place and run the same command again to resume.") from None
 
 
-def _holds_output(path: Path) -> bool:
+def _holds_output(path: Path, columns: Sequence[str]) -> bool:
     """Whether ``path`` holds output that a fresh start would overwrite. A log holding no more than
-    its header (a run killed before its first checkpoint) holds none."""
+    its header of ``columns`` (a run killed before its first checkpoint) holds none."""
     if not path.exists() or path.stat().st_size == 0:
         return False
-    header = (",".join(LOG_COLUMNS) + "\n").encode()
+    header = (",".join(columns) + "\n").encode()
     return path.stat().st_size > len(header) or not header.startswith(path.read_bytes())
 
 
@@ -371,9 +386,13 @@ def _run_locked(rd: RunDirectory, steps: int | None, platform: str | None, preci
     log_path = rd.log_csv
     resumed_from = None
     frames = 0
+    protocol = run.protocol
+    columns = log_columns(protocol.parameters)
+    protocol_start = _protocol_start(protocol, system, rd)
+    _apply_protocol(protocol, protocol_start, context, 0)  # a fresh run minimises with the values of step 0
     if info is None:
         for p in (traj_path, log_path):
-            if _holds_output(p):
+            if _holds_output(p, columns):
                 raise RunError(f"{p}: exists but there is no checkpoint.json to resume from; this file would be "
                                "overwritten. Move it away or use a new run directory")
         context.setPositions(pdb.getPositions(asNumpy=True))
@@ -387,9 +406,13 @@ def _run_locked(rd: RunDirectory, steps: int | None, platform: str | None, preci
         resumed_from = _restore(rd, sim, info, used_platform, used_formulation)
         frames = int(info["trajectory_frames"])
         rd.cut_back(info, run.trajectory_format)
+    # the protocol's values are a function of the step: set those of the step the run starts or resumes from
+    # (after loading the checkpoint), then again at each of its boundaries, where the step chunks end
+    _apply_protocol(protocol, protocol_start, context, sim.currentStep)
 
     logr = CSVLogReporter(log_path, run.report_interval, units, system.getNumParticles(),
-                          planar_lipids_per_leaflet(manifest), append=info is not None)
+                          planar_lipids_per_leaflet(manifest), append=info is not None,
+                          parameters=protocol.parameters)
     traj = TrajectoryReporter(traj_path, run.trajectory_format, run.trajectory_interval, pdb.topology,
                               run.timestep_ps, append=info is not None)
     sim.reporters.extend([logr, traj, *extra_reporters])
@@ -427,7 +450,8 @@ def _run_locked(rd: RunDirectory, steps: int | None, platform: str | None, preci
                 status = "interrupted"
                 break
             ckpt_next = (sim.currentStep // run.checkpoint_interval + 1) * run.checkpoint_interval
-            n = min(target, ckpt_next, (sim.currentStep // chunk + 1) * chunk) - sim.currentStep
+            n = min(target, ckpt_next, (sim.currentStep // chunk + 1) * chunk,
+                    protocol.next_boundary(sim.currentStep) or target) - sim.currentStep
             before = sim.currentStep
             try:
                 sim.step(n)
@@ -444,6 +468,7 @@ def _run_locked(rd: RunDirectory, steps: int | None, platform: str | None, preci
                                   "The time step may be too large or the start overlapping; the last good state "
                                   "is the last checkpoint.", step=step, particles=bad) from None
             frames += sim.currentStep // run.trajectory_interval - before // run.trajectory_interval
+            _apply_protocol(protocol, protocol_start, context, sim.currentStep)
             stop_early = _stop_requested(extra_reporters)
             # a run that reached its target in this chunk is complete, however long the chunk took
             over_time = max_wall is not None and time.perf_counter() - t0 > max_wall and sim.currentStep < target

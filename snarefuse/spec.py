@@ -35,6 +35,7 @@ import yaml
 from .errors import SpecError
 from .io import atomic_write_text
 from .lumen import MAX_PACKING_FRACTION, LumenSpec
+from .protocol import accepted_parameters, parse_protocol
 from .quantities import Section, parse_quantity, show_value
 from .spec_fields import FIELD_DOCS, documented_paths
 from .spec_types import (DEFAULT_ANCHOR_STRENGTH, DEFAULT_CONTACT_STRENGTH_KT, EXECUTION_FIELDS, FORMULATIONS,
@@ -140,7 +141,7 @@ def _parse_spec(data: Any) -> Spec:
     units = model.units
     lipids = _parse_lipids(top.raw("lipids", {"CKL": {}}))
     system = _parse_system(top.raw("system"), units, model, lipids)
-    run = _parse_run(top.raw("run", {}), units, system.geometry)
+    run = _parse_run(top.raw("run", {}), units, system.geometry, system.snares)
     return Spec(name=name, seed=seed, model=model, lipids=lipids, system=system, run=run)
 
 
@@ -406,10 +407,10 @@ def _parse_lumen(data: Any, units: ReducedUnits, model: ModelSpec, radius_nm: fl
     return lumen
 
 
-def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer") -> RunSpec:
+def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer", snares: SnareSpec | None = None) -> RunSpec:
     s = Section(data, "run", ["steps", "timestep", "friction", "minimize", "barostat", "report_interval",
                                "trajectory_interval", "trajectory_format", "checkpoint_interval", "platform",
-                               "precision", "device_index", "threads", "max_wall_time", "formulation"])
+                               "precision", "device_index", "threads", "max_wall_time", "formulation", "protocol"])
     steps = s.integer("steps", 10000, minimum=0)
     dt = s.qty("timestep", "time", "0.01 tau", units=units)
     if dt > 0.05 * units.tau_ps:
@@ -447,8 +448,11 @@ def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer") -> Run
     threads = s.opt_integer("threads", minimum=1)
     wall = s.opt_qty("max_wall_time", "wallclock")
     formulation = s.string("formulation", "auto", FORMULATIONS)
+    has_snares = snares is not None and snares.n_complexes > 0
+    accepted = accepted_parameters(has_snares, has_snares and snares.anchor_strength > 0, enabled)
+    protocol = parse_protocol(s.raw("protocol", None), units, dt, steps, accepted)
     return RunSpec(steps, dt, friction, minimize, barostat, report, traj, fmt, ckpt, platform, precision,
-                   dev, threads, wall, formulation)
+                   dev, threads, wall, formulation, protocol)
 
 
 # --------------------------------------------------------------------------------------------

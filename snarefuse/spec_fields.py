@@ -95,6 +95,11 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     "run.device_index": ("integer or '0,1'", "null", "GPU device(s) (not in the key)."),
     "run.threads": ("integer >= 1", "null", "CPU platform threads (not in the key)."),
     "run.max_wall_time": ("wall-clock time", "null", "Stop cleanly after this long, e.g. '23.5 h' (not in the key)."),
+    "run.protocol": ("list of events", "[]",
+                     "Timed events setting OpenMM global parameters: each {at: time or steps, set: {parameter: "
+                     "value}, ramp: duration (optional, linear)}; parameters: snare_contact_scale, snare_anchor_eps "
+                     "(energy), MembraneMonteCarloSurfaceTension (tension), where the system has them. "
+                     "See docs/protocols.md."),
     "run.formulation": ("auto | expression | poly | split | native | ... (snarefuse.formulations)", "auto",
                         "How the Cooke pair force is written for OpenMM; auto: the fastest measured for the "
                         "platform (native on CPU where the plugin is built; same physics; not in the key)."),

@@ -10,6 +10,7 @@ from typing import Any
 
 from .constants import HEAD_OFFSET_SIGMA
 from .lumen import LumenSpec
+from .protocol import Protocol
 from .quantities import fmt_float as _fmt
 from .units import DEFAULT_SIGMA_NM, ReducedUnits
 
@@ -236,9 +237,10 @@ class RunSpec:
     threads: int | None = None
     max_wall_time_s: float | None = None
     formulation: str = "auto"
+    protocol: Protocol = field(default_factory=Protocol)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "steps": self.steps,
             "timestep": f"{_fmt(self.timestep_ps)} ps",
             "friction": f"{_fmt(self.friction_per_ps)} /ps",
@@ -255,6 +257,9 @@ class RunSpec:
             "max_wall_time": None if self.max_wall_time_s is None else f"{_fmt(self.max_wall_time_s)} s",
             "formulation": self.formulation,
         }
+        if self.protocol:  # absent when empty, so that specs without one keep their key
+            d["protocol"] = self.protocol.to_dict()
+        return d
 
 
 #: Fields that choose where and how fast a run executes but not what it computes; they are

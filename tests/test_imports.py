@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                     "snarefuse.analysis.kernels", "snarefuse.analysis.grid", "snarefuse.analysis.holes",
                     "snarefuse.analysis.stats"]),
     ("input", ["snarefuse.quantities", "snarefuse.yaml_input"]),
-    ("spec", ["snarefuse.lumen", "snarefuse.spec_types", "snarefuse.spec_fields", "snarefuse.spec"]),
+    ("spec", ["snarefuse.lumen", "snarefuse.protocol", "snarefuse.spec_types", "snarefuse.spec_fields", "snarefuse.spec"]),
     ("system", ["snarefuse.forcefield", "snarefuse.native", "snarefuse.formulations", "snarefuse.forces",
                 "snarefuse.structure"]),
     ("build and analysis", ["snarefuse.build", "snarefuse.analysis.base", "snarefuse.analysis.membrane",
