@@ -268,11 +268,14 @@ def coil_bond_energy(positions: np.ndarray, bonds: Sequence[Sequence[int] | np.n
 
 def native_contact_force(pairs: Sequence[Sequence[int] | np.ndarray] | np.ndarray, r0_nm: Sequence[float] | np.ndarray, *,
                          epsilon_kjmol: float | unit.Quantity, force_group: int = 0,
-                         periodic: bool = False) -> openmm.CustomBondForce:
+                         periodic: bool = False, clamp: float | None = None) -> openmm.CustomBondForce:
     """Go-like native contacts: ``E = s * eps * [5 (r0/r)^12 - 6 (r0/r)^10]`` per pair.
 
     The minimum, -eps, is at the native distance r0. The global parameter ``snare_contact_scale``
     (default 1) scales every contact and can be changed in a Context (e.g. to unzip by hand).
+    With ``clamp`` (a factor, ``system.snares.clamp``) the force is the ``SNARE clamped contacts``: its
+    contacts are scaled by the global parameter ``snare_clamp`` as well (default ``clamp``), so that a
+    protocol releasing the clamp changes only them.
 
     Parameters
     ----------
@@ -289,9 +292,13 @@ def native_contact_force(pairs: Sequence[Sequence[int] | np.ndarray] | np.ndarra
     if len(r0) != len(p):
         raise ValueError(f"r0_nm: {len(r0)} distances for {len(p)} pairs; give one per pair")
     eps = _value(epsilon_kjmol, _KJ)
-    force = openmm.CustomBondForce("snare_contact_scale*eps*(5*x^6-6*x^5); x=(r0/r)^2")
-    force.setName("SNARE native contacts")
+    clamped = clamp is not None
+    force = openmm.CustomBondForce(("snare_clamp*" if clamped else "") +
+                                   "snare_contact_scale*eps*(5*x^6-6*x^5); x=(r0/r)^2")
+    force.setName("SNARE clamped contacts" if clamped else "SNARE native contacts")
     force.addGlobalParameter("snare_contact_scale", 1.0)
+    if clamped:
+        force.addGlobalParameter("snare_clamp", float(clamp))
     force.addPerBondParameter("eps")
     force.addPerBondParameter("r0")
     for (i, j), rr in zip(p, r0):

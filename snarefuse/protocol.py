@@ -46,10 +46,12 @@ _PARAMETERS: dict[str, tuple[str | None, str]] = {
     "snare_contact_scale": (None, "factor on every SNARE native contact (1: as built, 0: off)"),
     "snare_anchor_eps": ("energy", "SNARE interfacial anchor depth per anchor-head pair"),
     SURFACE_TENSION: ("tension", "membrane barostat surface tension"),
+    "snare_clamp": (None, "factor on the clamped SNARE native contacts (system.snares.clamp; 0: held, 1: released)"),
 }
 
 
-def accepted_parameters(has_snares: bool, has_anchor: bool, has_barostat: bool) -> dict[str, tuple[str | None, str]]:
+def accepted_parameters(has_snares: bool, has_anchor: bool, has_barostat: bool,
+                        has_clamp: bool = False) -> dict[str, tuple[str | None, str]]:
     """The parameters a protocol may set in a system with these parts: name -> (dimension or None, description)."""
     out = {}
     if has_snares:
@@ -58,6 +60,8 @@ def accepted_parameters(has_snares: bool, has_anchor: bool, has_barostat: bool) 
         out["snare_anchor_eps"] = _PARAMETERS["snare_anchor_eps"]
     if has_barostat:
         out[SURFACE_TENSION] = _PARAMETERS[SURFACE_TENSION]
+    if has_clamp:
+        out["snare_clamp"] = _PARAMETERS["snare_clamp"]
     return out
 
 

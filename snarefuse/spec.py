@@ -41,7 +41,8 @@ from .spec_fields import FIELD_DOCS, documented_paths
 from .spec_types import (DEFAULT_ANCHOR_STRENGTH, DEFAULT_CONTACT_STRENGTH_KT, EXECUTION_FIELDS, FORMULATIONS,
                          GEOMETRIES, LIPID_MODELS, MAX_ANCHOR_STRENGTH, MAX_BOX_NM, MAX_LIPIDS,
                          MAX_TMD_TAIL_ATTRACTION, PLATFORMS, PRECISIONS, TRAJECTORY_FORMATS, BarostatSpec,
-                         BilayerSpec, LipidSpecies, ModelSpec, RunSpec, SnareSpec, SystemGeometry, VesicleSpec)
+                         BilayerSpec, ClampSpec, LipidSpecies, ModelSpec, RunSpec, SnareSpec, SystemGeometry,
+                         VesicleSpec)
 from .units import DEFAULT_SIGMA_NM, ReducedUnits
 from .yaml_input import read_yaml
 
@@ -281,7 +282,7 @@ def _int_pair(value: Any, path: str, lo: int, hi: int) -> tuple[int, int]:
 
 def _parse_snares(data: Any, units: ReducedUnits) -> SnareSpec:
     n = Section(data, "system.snares", ["n_complexes", "ring_radius", "zipped_layers", "linker_unzipped",
-                                         "contact_strength", "tmd_tail_attraction", "anchor_strength"])
+                                         "contact_strength", "tmd_tail_attraction", "anchor_strength", "clamp"])
     count = n.integer("n_complexes", 0, minimum=0)
     if count > 64:
         raise SpecError("system.snares.n_complexes", f"{count} complexes; accepted 0-64")
@@ -302,7 +303,17 @@ def _parse_snares(data: Any, units: ReducedUnits) -> SnareSpec:
         raise SpecError("system.snares.anchor_strength",
                         f"{anchor:g} epsilon per anchor-head pair; accepted 0 <= value <= {MAX_ANCHOR_STRENGTH:g} "
                         f"(0 switches the interfacial anchors off)")
-    return SnareSpec(count, ring, zipped, unz, strength, tmd, anchor)
+    clamp = None
+    if n.raw("clamp", None) is not None:
+        c = Section(n.raw("clamp"), "system.snares.clamp", ["layers", "factor"])
+        layers = _int_pair(c.raw("layers", [1, 8]), "system.snares.clamp.layers", -7, 8)
+        if layers[0] > layers[1]:
+            raise SpecError("system.snares.clamp.layers", f"first layer must not exceed the last, got {list(layers)}")
+        factor = c.number("factor", 0.0, minimum=0.0)
+        if factor > 1.0:
+            raise SpecError("system.snares.clamp.factor", f"{factor:g}; accepted 0 (held) <= factor <= 1 (released)")
+        clamp = ClampSpec(layers, factor)
+    return SnareSpec(count, ring, zipped, unz, strength, tmd, anchor, clamp)
 
 
 def vesicle_head_offset_nm(model: ModelSpec) -> float:
@@ -449,7 +460,8 @@ def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer", snares
     wall = s.opt_qty("max_wall_time", "wallclock")
     formulation = s.string("formulation", "auto", FORMULATIONS)
     has_snares = snares is not None and snares.n_complexes > 0
-    accepted = accepted_parameters(has_snares, has_snares and snares.anchor_strength > 0, enabled)
+    accepted = accepted_parameters(has_snares, has_snares and snares.anchor_strength > 0, enabled,
+                                   has_snares and snares.clamp is not None)
     protocol = parse_protocol(s.raw("protocol", None), units, dt, steps, accepted)
     return RunSpec(steps, dt, friction, minimize, barostat, report, traj, fmt, ckpt, platform, precision,
                    dev, threads, wall, formulation, protocol)

@@ -76,6 +76,13 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     "system.snares.tmd_tail_attraction": ("0 <= number <= 0.5", "0.25", "TMD bead - lipid tail attraction, in epsilon."),
     "system.snares.anchor_strength": ("0 <= number <= 10", "3", "Interfacial anchor residue (juxtamembrane W/Y/K/R, "
                                       "TMD C-terminus) - lipid head attraction, in epsilon; 0: off."),
+    "system.snares.clamp": ("section", "null (no clamp)",
+                            "Clamp: the native contacts touching the layers 'layers' are scaled by the global "
+                            "parameter snare_clamp (a run.protocol event releases it). See docs/protocols.md."),
+    "system.snares.clamp.layers": ("[first, last] in -7...8", "[1, 8]",
+                                   "Clamped layer range (default the C-terminal half)."),
+    "system.snares.clamp.factor": ("0 <= number <= 1", "0", "snare_clamp as built: 0 holds the clamped contacts "
+                                   "off, a fraction leaves a leaky clamp, 1 is no clamp."),
     "run": ("section", "", "How to run."),
     "run.steps": ("integer >= 0", "10000", "Total MD steps (the CLI's --steps overrides)."),
     "run.timestep": ("time", "0.01 tau", "Integration time step (<= 0.05 tau)."),
@@ -97,7 +104,7 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     "run.max_wall_time": ("wall-clock time", "null", "Stop cleanly after this long, e.g. '23.5 h' (not in the key)."),
     "run.protocol": ("list of events", "[]",
                      "Timed events setting OpenMM global parameters: each {at: time or steps, set: {parameter: "
-                     "value}, ramp: duration (optional, linear)}; parameters: snare_contact_scale, snare_anchor_eps "
+                     "value}, ramp: duration (optional, linear)}; parameters: snare_contact_scale, snare_clamp, snare_anchor_eps "
                      "(energy), MembraneMonteCarloSurfaceTension (tension), where the system has them. "
                      "See docs/protocols.md."),
     "run.formulation": ("auto | expression | poly | split | native | ... (snarefuse.formulations)", "auto",

@@ -147,6 +147,18 @@ class VesicleSpec:
 
 
 @dataclass(frozen=True)
+class ClampSpec:
+    """``system.snares.clamp``: the native contacts touching the layers ``layers`` (inclusive) are scaled by the
+    global parameter ``snare_clamp`` (built as ``factor``; 0 holds them off, a fraction leaves a leaky clamp)."""
+
+    layers: tuple[int, int] = (1, 8)
+    factor: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layers": list(self.layers), "factor": self.factor}
+
+
+@dataclass(frozen=True)
 class SnareSpec:
     """Neuronal SNARE complexes (VAMP2 / syntaxin-1A / SNAP-25B) bridging the two membranes."""
 
@@ -157,12 +169,16 @@ class SnareSpec:
     contact_strength_kt: float = DEFAULT_CONTACT_STRENGTH_KT
     tmd_tail_attraction: float = 0.25
     anchor_strength: float = DEFAULT_ANCHOR_STRENGTH
+    clamp: ClampSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n_complexes": self.n_complexes, "ring_radius": f"{_fmt(self.ring_radius_nm)} nm",
-                "zipped_layers": list(self.zipped_layers), "linker_unzipped": list(self.linker_unzipped),
-                "contact_strength": f"{_fmt(self.contact_strength_kt)} kT",
-                "tmd_tail_attraction": self.tmd_tail_attraction, "anchor_strength": self.anchor_strength}
+        d = {"n_complexes": self.n_complexes, "ring_radius": f"{_fmt(self.ring_radius_nm)} nm",
+             "zipped_layers": list(self.zipped_layers), "linker_unzipped": list(self.linker_unzipped),
+             "contact_strength": f"{_fmt(self.contact_strength_kt)} kT",
+             "tmd_tail_attraction": self.tmd_tail_attraction, "anchor_strength": self.anchor_strength}
+        if self.clamp is not None:  # absent when unset, so that specs without one keep their key
+            d["clamp"] = self.clamp.to_dict()
+        return d
 
 
 @dataclass(frozen=True)

@@ -224,3 +224,90 @@ def test_extending_a_finished_run_keeps_the_last_values(reference, tmp_path):
     assert run_simulation(run_dir, steps=STEPS + 10, progress=False).status == "complete"
     final = openmm.XmlSerializer.deserialize((run_dir / "final_state.xml").read_text())
     assert final.getParameters()[SURFACE_TENSION] == TENSION_BARNM[1]
+
+
+# ------------------------------------------------------------------------------------------ the clamp
+CLAMP_FACTOR = 0.25
+
+
+@pytest.fixture(scope="module")
+def clamped_build():
+    """One SNARE complex between two bilayers, its layers +1...+8 clamped at a leaky 0.25."""
+    spec = load_spec(example_spec_path("snare_two_bilayers")).with_overrides({
+        "system.snares.n_complexes": 1, "system.snares.clamp": {"factor": CLAMP_FACTOR},
+        "run.protocol": [{"at": 0, "set": {"snare_clamp": 1.0}}], "run.steps": 10})
+    return spec, build_system(spec)
+
+
+def _force(system: openmm.System, name: str) -> openmm.CustomBondForce:
+    (f,) = [f for f in system.getForces() if f.getName() == name]
+    return f
+
+
+def _pairs(f: openmm.CustomBondForce) -> tuple[np.ndarray, np.ndarray]:
+    bonds = [f.getBondParameters(k) for k in range(f.getNumBonds())]
+    return np.array([(i, j) for i, j, _ in bonds]), np.array([p[1] for _, _, p in bonds])
+
+
+def test_clamp_spec_defaults_to_the_c_terminal_half():
+    spec = load_spec(example_spec_path("snare_two_bilayers")).with_overrides({"system.snares.clamp": {}})
+    assert spec.system.snares.clamp.layers == (1, 8) and spec.system.snares.clamp.factor == 0.0
+    assert "clamp" not in load_spec(example_spec_path("snare_two_bilayers")).to_dict()["system"]["snares"]
+    with pytest.raises(SpecError, match=r"system.snares.clamp.factor"):
+        spec.with_overrides({"system.snares.clamp": {"factor": 1.5}})
+
+
+def test_the_clamp_holds_exactly_the_contacts_of_its_layers(clamped_build):
+    spec, built = clamped_build
+    rec = built.manifest["snares"][0]
+    layer = np.full(built.system.getNumParticles(), -99)
+    layer[rec["first_atom"]:rec["first_atom"] + rec["n_atoms"]] = rec["layer"]
+    held = _force(built.system, "SNARE clamped contacts")
+    free = _force(built.system, "SNARE native contacts")
+    assert held.getGlobalParameterName(1) == "snare_clamp"
+    assert held.getGlobalParameterDefaultValue(1) == CLAMP_FACTOR
+    (hp, _), (fp, _) = _pairs(held), _pairs(free)
+    assert len(hp) > 0 and len(fp) > 0
+    in_clamp = (layer >= 1) & (layer <= 8)
+    assert in_clamp[hp].any(axis=1).all()          # every clamped contact touches layers +1...+8
+    assert not in_clamp[fp].any()                  # and no other contact does
+    unclamped = load_spec(example_spec_path("snare_two_bilayers")).with_overrides({"system.snares.n_complexes": 1})
+    assert len(hp) + len(fp) == _force(build_system(unclamped).system, "SNARE native contacts").getNumBonds()
+
+
+def test_the_clamped_contacts_energy_scales_with_the_clamp(clamped_build):
+    from snarefuse.forces import native_contact_energy
+
+    spec, built = clamped_build
+    held = _force(built.system, "SNARE clamped contacts")
+    system = openmm.System()
+    for _ in range(built.system.getNumParticles()):
+        system.addParticle(1.0)
+    system.setDefaultPeriodicBoxVectors(*built.system.getDefaultPeriodicBoxVectors())
+    system.addForce(openmm.XmlSerializer.clone(held))
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    rng = np.random.default_rng(3)
+    pos = built.positions + rng.normal(scale=0.03, size=built.positions.shape)
+    ctx.setPositions(pos)
+    pairs, r0 = _pairs(held)
+    eps = spec.system.snares.contact_strength_kt * spec.model.units.kt_kjmol
+    full = native_contact_energy(pos, pairs, r0, epsilon_kjmol=eps)
+    assert full < 0
+    for factor in (CLAMP_FACTOR, 0.0, 1.0):
+        ctx.setParameter("snare_clamp", factor)
+        e = ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(openmm.unit.kilojoule_per_mole)
+        np.testing.assert_allclose(e, factor * full, rtol=1e-9, atol=1e-9)
+
+
+def test_the_clamp_is_a_protocol_parameter(clamped_build):
+    from snarefuse.protocol import initial_values
+
+    spec, built = clamped_build
+    assert initial_values(built.system, spec.run.protocol.parameters) == {"snare_clamp": CLAMP_FACTOR}
+    with pytest.raises(SpecError, match="snare_clamp"):
+        load_spec(example_spec_path("snare_two_bilayers")).with_overrides({
+            "system.snares.n_complexes": 1, "system.snares.clamp": {}, "run.steps": 10,
+            "run.protocol": [{"at": 0, "set": {"xyz": 1}}]})
+    with pytest.raises(SpecError, match=r"run.protocol\[0\].set.snare_clamp: unknown"):  # no clamp, no parameter
+        load_spec(example_spec_path("snare_two_bilayers")).with_overrides({
+            "system.snares.n_complexes": 1, "run.steps": 10, "run.protocol": [{"at": 0, "set": {"snare_clamp": 1}}]})

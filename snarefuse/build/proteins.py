@@ -200,7 +200,7 @@ def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms
     pair = nb[0]
     b_prot = PROTEIN_SIGMA_NM / sigma
     a_tmd = sn.tmd_tail_attraction**2
-    helices, coils, contacts, r0s = [], [], [], []
+    helices, coils, contacts, r0s, in_clamp = [], [], [], [], []
     for cx, first in zip(complexes, first_atoms):
         # the TMD's C-terminal residue is polar (carboxylate): an anchor, not tail-attracting
         tmd = set(cx.tmd_indices().tolist()) - set(cx.tmd_cterm_indices().tolist())
@@ -213,15 +213,24 @@ def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms
         p, r0 = cx.native_contacts()
         contacts.append(p + first)
         r0s.append(r0)
+        if sn.clamp is not None:  # a contact is clamped when either of its residues lies in the clamped layers
+            lo, hi = sn.clamp.layers
+            lay = cx.layers[p]
+            in_clamp.append(((lay >= lo) & (lay <= hi)).any(axis=1))
     for i, j in _excluded_pairs(complexes, first_atoms):
         pair.addExclusion(int(i), int(j))
     kt = spec.model.units.kt_kjmol
+    pairs, r0 = np.concatenate(contacts), np.concatenate(r0s)
+    held = np.concatenate(in_clamp) if sn.clamp is not None else np.zeros(len(pairs), dtype=bool)
     for f in (helix_bonded_force(helices, force_group=FORCE_GROUP_PROTEIN, periodic=True),
               coil_bond_force(np.concatenate(coils), force_group=FORCE_GROUP_PROTEIN, periodic=True),
-              native_contact_force(np.concatenate(contacts), np.concatenate(r0s),
-                                   epsilon_kjmol=sn.contact_strength_kt * kt, force_group=FORCE_GROUP_PROTEIN,
-                                   periodic=True)):
+              native_contact_force(pairs[~held], r0[~held], epsilon_kjmol=sn.contact_strength_kt * kt,
+                                   force_group=FORCE_GROUP_PROTEIN, periodic=True)):
         system.addForce(f)
+    if sn.clamp is not None:
+        system.addForce(native_contact_force(pairs[held], r0[held], epsilon_kjmol=sn.contact_strength_kt * kt,
+                                             force_group=FORCE_GROUP_PROTEIN, periodic=True,
+                                             clamp=sn.clamp.factor))
 
 
 def _excluded_pairs(complexes: list[SnareComplex], first_atoms: list[int]) -> np.ndarray:
