@@ -133,7 +133,7 @@ DEFAULT_FORMULATION: dict[str, str] = {
 #: Formulation for platforms not in :data:`DEFAULT_FORMULATION`.
 FALLBACK_FORMULATION = "expression"
 #: Platforms on which the native plugin (``native``) is the default wherever its kernel is built: those where it
-#: was measured faster than the pure default. CPU: 5-7x ``poly`` per CPU second on a Xeon (BENCHMARKS.md).
+#: was measured faster than the pure default. CPU: 6.4-7.2x ``poly`` per CPU second on an Intel Xeon (BENCHMARKS.md).
 NATIVE_DEFAULT_PLATFORMS = ("CPU",)
 
 
