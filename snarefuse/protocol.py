@@ -203,8 +203,9 @@ def parse_protocol(data: Any, units: ReducedUnits, timestep_ps: float, run_steps
                 raise SpecError(path, f"unknown parameter {show_value(name)}; this system accepts: {ok}")
             dim = accepted[name][0]
             if dim is None:
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    raise SpecError(path, f"expected a number, got {show_value(v)}")
+                if (isinstance(v, bool) or not isinstance(v, (int, float))
+                        or (isinstance(v, int) and abs(v) >= 2**1023) or not math.isfinite(v)):
+                    raise SpecError(path, f"expected a finite number, got {show_value(v)}")
                 values.append((str(name), float(v)))
             else:
                 values.append((str(name), parse_quantity(v, dim, path, units)))

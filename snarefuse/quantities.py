@@ -100,7 +100,8 @@ def parse_quantity(value: Any, dimension: str, path: str, units: ReducedUnits | 
         raise SpecError(path, f"expected a number or a string like '1.0 {_MD_UNIT[dimension]}', "
                               f"got {type(value).__name__} {show_value(value)}")
     if isinstance(value, (int, float)):
-        number, unit = float(value), ""
+        # an int beyond the float range (YAML reads 1 followed by 400 zeros as one) is not finite either
+        number, unit = (float(value) if not isinstance(value, int) or abs(value) < 2**1023 else math.inf), ""
     else:
         m = _QUANTITY_RE.match(value)
         if not m:

@@ -56,16 +56,17 @@ run_simulation(sys.argv[1], progress=False, extra_reporters=[KillAt(int(sys.argv
 
 
 class ParameterRecorder:
-    """The surface tension in the Context at every step, as reporters see it (before the runner's hook)."""
+    """A global parameter in the Context at every step, as reporters see it (before the runner's hook)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = SURFACE_TENSION) -> None:
+        self.name = name
         self.seen: dict[int, float] = {}
 
     def describeNextReport(self, simulation):  # noqa: N802
         return {"steps": 1, "periodic": False, "include": []}
 
     def report(self, simulation, state):
-        self.seen[simulation.currentStep] = simulation.context.getParameter(SURFACE_TENSION)
+        self.seen[simulation.currentStep] = simulation.context.getParameter(self.name)
 
 
 def _expected(step: int) -> float:
@@ -311,3 +312,17 @@ def test_the_clamp_is_a_protocol_parameter(clamped_build):
     with pytest.raises(SpecError, match=r"run.protocol\[0\].set.snare_clamp: unknown"):  # no clamp, no parameter
         load_spec(example_spec_path("snare_two_bilayers")).with_overrides({
             "system.snares.n_complexes": 1, "run.steps": 10, "run.protocol": [{"at": 0, "set": {"snare_clamp": 1}}]})
+
+
+def test_a_run_releases_the_clamp_at_its_step(tmp_path):
+    """The smallest SNARE system, released at step 5 of 10 (CPU platform: the Reference one takes a minute)."""
+    spec = load_spec(example_spec_path("snare_two_bilayers")).with_overrides({
+        "system.snares.n_complexes": 1, "system.snares.clamp": {}, "run.steps": 10, "run.report_interval": 5,
+        "run.trajectory_interval": 5, "run.checkpoint_interval": 10, "run.platform": "CPU", "run.threads": 1,
+        "run.minimize": False, "run.protocol": [{"at": 5, "set": {"snare_clamp": 1.0}}]})
+    build_system(spec).save(tmp_path / "run")
+    rec = ParameterRecorder("snare_clamp")
+    assert run_simulation(tmp_path / "run", progress=False, extra_reporters=[rec]).status == "complete"
+    assert [rec.seen[s] for s in range(1, 11)] == [0.0] * 5 + [1.0] * 5  # steps 5 -> 6 on run released
+    with open(tmp_path / "run" / "log.csv") as f:
+        assert [float(r["snare_clamp"]) for r in csv.DictReader(f)] == [0.0, 1.0]
