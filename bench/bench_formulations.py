@@ -331,10 +331,11 @@ def main(argv=None):
                   f"{_fmt(r['particle_steps_per_s'] / b if b else None, '.2f'):>8}"
                   f"{r['particle_steps_per_cpu_s'] / 1e6:>9.3f}{_fmt(r['ratio_to_lammps_same_cores_cpu'], '.2f'):>11}")
         for lm in sysres["lammps"]:
+            cpu_rate = lm.get("particle_steps_per_cpu_s")
             print(f"{lm['label']:<40}{lm['particle_steps_per_s'] / 1e6:>15.3f}{100 * lm['spread']:>7.0f}%"
                   f"{lm['steps_per_s']:>9.1f}{lm['tau_per_day']:>9.3g}{lm['us_per_day']:>8.3g}"
                   f"{lm['us_per_day_diffusion']:>10.3g}"
-                  f"{'':>29}{_fmt(lm.get('particle_steps_per_cpu_s') and lm['particle_steps_per_cpu_s'] / 1e6, '.3f'):>9}"
+                  f"{'':>29}{_fmt(cpu_rate / 1e6 if cpu_rate else None, '.3f'):>9}"
                   f"  ({lm['ave_neighs_per_atom']} neighbours/atom)")
         if best:
             print(f"  vs LAMMPS = OpenMM / {best['label']} (the faster LAMMPS configuration in this invocation); "

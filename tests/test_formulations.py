@@ -302,7 +302,8 @@ def _snare_case() -> tuple[str, np.ndarray]:
         {"system.snares.n_complexes": 1})
     built = build_system(spec)
     rng = np.random.default_rng(5)
-    return openmm.XmlSerializer.serialize(built.system), built.positions + rng.normal(scale=0.02, size=built.positions.shape)
+    jitter = rng.normal(scale=0.02, size=built.positions.shape)
+    return openmm.XmlSerializer.serialize(built.system), built.positions + jitter
 
 
 @pytest.mark.parametrize("platform,name", [("Reference", "poly"), ("Reference", "split"), ("CPU", "poly"),
