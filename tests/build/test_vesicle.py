@@ -11,13 +11,13 @@ from scipy.spatial import cKDTree
 
 from snarefuse.build.vesicle import (
     DEFAULT_HEAD_OFFSET_NM,
-    SIGMA_NM,
     cut_hole,
     interior_gas_positions,
     remove_overlapping,
     vesicle_lipid_positions,
 )
 from snarefuse.errors import BuildError
+from snarefuse.units import DEFAULT_SIGMA_NM as SIGMA_NM
 
 #: Cooke tension-free area per lipid, 1.2 sigma^2, nm^2.
 AREA_PER_LIPID_NM2 = 1.2 * SIGMA_NM**2
