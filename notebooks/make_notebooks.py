@@ -62,7 +62,7 @@ for ax, (name, built) in zip(axes, systems.items()):
 axes[0].legend(loc="upper right", fontsize=7, markerscale=2)
 fig.savefig(workdir / "projections.png", dpi=100)
 print("saved", workdir / "projections.png")"""),
-    ("md", "Saving writes the files every other tool reads: a PDB and a PSF (bonds, segments) for viewers, the serialized OpenMM System, the resolved spec and a manifest with the unit mapping."),
+    ("md", "Saving writes the files every other tool reads: a PDB and a PSF (bonds, segments) for viewers, the serialized OpenMM System, the resolved spec and a manifest with the unit mapping. The last lines read them back with MDAnalysis, which is not a dependency of snarefuse: `pip install \".[analysis]\"` (or `.[test]`)."),
     ("code", """out = systems["two planar bilayers"].save(workdir / "quickstart")
 print(sorted(p.name for p in out.iterdir()))
 import MDAnalysis as mda
