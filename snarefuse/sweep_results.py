@@ -112,6 +112,9 @@ def parameter_columns(spec: Spec, parameters: dict[str, Any]) -> dict[str, Any]:
 def result_row(st: Any, summary: Any, in_run_pore: Any) -> dict[str, Any]:
     """One row of ``results.csv``.
 
+    The row holds the numeric parameters, the state, the point's units (``tau_ps``, ``tau_diffusion_ns``), the
+    flattened summary and the first-passage times in ps and in tau of the point's own spec.
+
     Parameters
     ----------
     st : snarefuse.sweep_workspace.PointStatus
@@ -120,9 +123,6 @@ def result_row(st: Any, summary: Any, in_run_pore: Any) -> dict[str, Any]:
         Its ``analysis/summary.json``.
     in_run_pore : dict or None
         The ``pore`` entry of its ``events.json`` (the in-run reporter's pore).
-
-    The row holds the numeric parameters, the state, the point's units (``tau_ps``, ``tau_diffusion_ns``), the
-    flattened summary and the first-passage times in ps and in tau of the point's own spec.
     """
     p = st.point
     units = p.spec.model.units

@@ -103,6 +103,9 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
                 figures: bool = True) -> dict[str, Any]:
     """Analyse a run directory and write tables, ``summary.json`` and figures.
 
+    The SNARE metrics (:class:`~snarefuse.analysis.snare.SnareAnalysis`) run when ``manifest.json`` lists
+    ``snares``.
+
     Parameters
     ----------
     run_dir : path
@@ -132,9 +135,6 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
         ``summary["options"]["snare_options"]``.
     figures : bool
         Write the PNG figures.
-
-    The SNARE metrics (:class:`~snarefuse.analysis.snare.SnareAnalysis`) run when ``manifest.json`` lists
-    ``snares``.
 
     Raises
     ------

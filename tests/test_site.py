@@ -1,0 +1,88 @@
+"""The documentation site (mkdocs.yml) builds in strict mode: a broken link or anchor in docs/, a nav entry
+without a page, or a docstring mkdocstrings cannot parse fails the build, and so this test."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _missing() -> list[str]:
+    out = []
+    for mod in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"):
+        try:
+            found = importlib.util.find_spec(mod) is not None
+        except ModuleNotFoundError:  # the parent package is missing
+            found = False
+        if not found:
+            out.append(mod)
+    return out
+
+
+pytestmark = pytest.mark.skipif(bool(_missing()), reason=f"docs packages not installed ({', '.join(_missing())}): "
+                                                          "pip install -e \".[docs]\" (also in the test extra)")
+
+
+def _build(config: Path, out: Path) -> tuple[int, list[str], str]:
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(out)],
+                       cwd=config.parent, env=env, capture_output=True, text=True, timeout=300)
+    return r.returncode, [line for line in r.stderr.splitlines() if "WARNING" in line or "ERROR" in line], r.stderr
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    rc, warnings, stderr = _build(ROOT / "mkdocs.yml", out)
+    assert rc == 0 and not warnings, \
+        f"mkdocs build --strict failed (exit {rc}):\n" + "\n".join(warnings or stderr.splitlines()[-30:])
+    return out
+
+
+def test_site_builds_in_strict_mode_with_every_page(site: Path):
+    for page in ("index.html", "reference/spec/index.html", "reference/cli/index.html", "BENCHMARKS/index.html"):
+        assert (site / page).is_file(), f"{page} missing from the site"
+    for md in (ROOT / "docs").glob("*.md"):
+        assert md.stem == "index" or (site / md.stem / "index.html").is_file(), f"docs/{md.name} not in the site"
+
+
+def test_api_pages_are_rendered_from_the_docstrings(site: Path):
+    html = (site / "api" / "analysis" / "index.html").read_text()
+    assert 'id="snarefuse.analysis.FusionAnalysis"' in html and "detect_pore" in html
+    assert 'id="snarefuse.spec.load_spec"' in (site / "api" / "spec" / "index.html").read_text()
+
+
+def test_links_to_files_beside_docs_reach_the_sites_copies(site: Path):
+    # docs/index.md links to ../notebooks/*.ipynb and ../BENCHMARKS.md, as a reader of the repository needs;
+    # the site carries those files and the links point at them
+    html = (site / "index.html").read_text()
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        assert f'href="notebooks/{nb.name}"' in html
+        assert (site / "notebooks" / nb.name).is_file()
+    assert 'href="BENCHMARKS/"' in html
+
+
+def test_strict_build_fails_on_a_broken_link_or_anchor(tmp_path: Path):
+    # the same configuration on a copy of the pages, one of which gains a link to a missing page and one to a
+    # missing heading: the build must fail and name both (so a passing site build means there is no such link)
+    for name in ("mkdocs.yml", "BENCHMARKS.md"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for name in ("docs", "notebooks", "snarefuse"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    (tmp_path / "bench" / "results").mkdir(parents=True)
+    for p in (ROOT / "bench" / "results").glob("*.png"):
+        shutil.copy(p, tmp_path / "bench" / "results" / p.name)
+    units = tmp_path / "docs" / "units.md"
+    units.write_text(units.read_text() + "\nSee [a page](no_such_page.md) and [a heading](model.md#no-such-heading).\n")
+    rc, warnings, _ = _build(tmp_path / "mkdocs.yml", tmp_path / "site")
+    assert rc != 0
+    assert any("no_such_page.md" in w for w in warnings), warnings
+    assert any("no-such-heading" in w for w in warnings), warnings
