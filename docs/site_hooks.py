@@ -16,6 +16,7 @@ import posixpath
 import re
 from pathlib import Path
 
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,9 +67,14 @@ def api_page(module: str) -> str:
     return f"api/{module.removeprefix('snarefuse.')}.md"
 
 
+# before the plugins' on_files, so that mkdocs-jupyter sees the notebooks added here and renders them as pages
+@event_priority(50)
 def on_files(files: Files, config) -> Files:  # noqa: ANN001 - MkDocs' config object
     for rel in EXTRA_FILES:
-        files.append(File.generated(config, rel, abs_src_path=str(ROOT / rel)))
+        # an ordinary File with the repository root as its source directory (not File.generated: mkdocs-jupyter's
+        # wrapper of a notebook does not see a generated file's source path)
+        files.append(File(rel, src_dir=str(ROOT), dest_dir=config["site_dir"],
+                          use_directory_urls=config["use_directory_urls"]))
     for module, title in API_MODULES.items():
         files.append(File.generated(config, api_page(module), content=f"# {title}: `{module}`\n\n::: {module}\n"))
     return files

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _missing() -> list[str]:
     out = []
-    for mod in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"):
+    for mod in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python", "mkdocs_jupyter"):
         try:
             found = importlib.util.find_spec(mod) is not None
         except ModuleNotFoundError:  # the parent package is missing
@@ -65,9 +65,16 @@ def test_links_to_files_beside_docs_reach_the_sites_copies(site: Path):
     # the site carries those files and the links point at them
     html = (site / "index.html").read_text()
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        assert f'href="notebooks/{nb.name}"' in html
-        assert (site / "notebooks" / nb.name).is_file()
+        assert f'href="notebooks/{nb.stem}/"' in html  # the notebook's page (mkdocs-jupyter)
     assert 'href="BENCHMARKS/"' in html
+
+
+def test_notebooks_are_pages_with_their_source(site: Path):
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        page = site / "notebooks" / nb.stem
+        assert (page / nb.name).is_file(), f"{nb.name}: the .ipynb is not downloadable beside its page"
+        html = (page / "index.html").read_text()
+        assert "make_notebooks" not in html and "import" in html, f"{nb.name}: its code is not on its page"
 
 
 def test_strict_build_fails_on_a_broken_link_or_anchor(tmp_path: Path):
