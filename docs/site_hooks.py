@@ -95,3 +95,22 @@ def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ANN001
         return m.group(1) + posixpath.relpath(in_repo, page_dir or ".")
 
     return _LINK.sub(fix, markdown)
+
+
+#: a Sphinx role left in a docstring as mkdocstrings renders it: ``:func:`~a.b.c` `` -> ``:func:<code>~a.b.c</code>``
+_ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|exc|obj):<code>(~?)([\w.]+)(\(\))?</code>")
+
+
+def on_page_content(html: str, page, config, files) -> str:  # noqa: ANN001 - MkDocs' objects
+    """Sphinx roles in the docstrings (they are also read with help() and in editors) become links to the API pages
+    where the name resolves (mkdocs-autorefs; ``optional``: no warning where it does not), code otherwise."""
+
+    def link(m: re.Match) -> str:
+        tilde, name, call = m.groups()
+        shown = (name.rsplit(".", 1)[-1] if tilde else name.lstrip(".")) + (call or "")
+        if name.startswith("."):  # relative to the documented object: not resolvable here
+            return f"<code>{shown}</code>"
+        return f'<autoref identifier="{name}" optional><code>{shown}</code></autoref>'
+
+    return _ROLE.sub(link, html)
+

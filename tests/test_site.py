@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,11 @@ def test_api_pages_are_rendered_from_the_docstrings(site: Path):
     html = (site / "api" / "analysis" / "index.html").read_text()
     assert 'id="snarefuse.analysis.FusionAnalysis"' in html and "detect_pore" in html
     assert 'id="snarefuse.spec.load_spec"' in (site / "api" / "spec" / "index.html").read_text()
+    # Sphinx roles in the docstrings (:class:`X`) are links or code on the site, never shown as written
+    pages = {p: p.read_text() for p in (site / "api").rglob("index.html")}
+    left = [str(p.relative_to(site)) for p, text in pages.items() if re.search(r":(func|class|meth|mod|data):<code", text)]
+    assert not left, f"Sphinx roles shown literally in {left}"
+    assert 'class="autorefs autorefs-internal"' in html
 
 
 def test_links_to_files_beside_docs_reach_the_sites_copies(site: Path):
