@@ -61,7 +61,8 @@ def test_api_pages_are_rendered_from_the_docstrings(site: Path):
     assert 'id="snarefuse.spec.load_spec"' in (site / "api" / "spec" / "index.html").read_text()
     # Sphinx roles in the docstrings (:class:`X`) are links or code on the site, never shown as written
     pages = {p: p.read_text() for p in (site / "api").rglob("index.html")}
-    left = [str(p.relative_to(site)) for p, text in pages.items() if re.search(r":(func|class|meth|mod|data):<code", text)]
+    left = [str(p.relative_to(site)) for p, text in pages.items()
+            if re.search(r":(func|class|meth|mod|data):<code", text)]
     assert not left, f"Sphinx roles shown literally in {left}"
     assert 'class="autorefs autorefs-internal"' in html
 
