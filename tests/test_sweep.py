@@ -149,15 +149,17 @@ def test_rerun_does_nothing_and_a_new_grid_value_runs_only_new_points(cluster, t
 
 def test_wall_time_limited_tasks_are_resubmitted_and_resume(cluster, tmp_path: Path):
     _, client = cluster
-    sw = Sweep(small_spec(run__platform="CPU", run__steps=400, **RUN), workspace=tmp_path / "ws",
-               analysis=False)
-    report = sw.run(client=client, max_wall_time_s=0.3, timeout_s=WAIT_S)
+    # 1,000 steps of the pure 'poly' formulation take well over the 0.2 s limit on any CPU (the native kernel
+    # could finish them within it, and the test would then see one attempt)
+    sw = Sweep(small_spec(run__platform="CPU", run__steps=1000, run__formulation="poly", **RUN),
+               workspace=tmp_path / "ws", analysis=False)
+    report = sw.run(client=client, max_wall_time_s=0.2, timeout_s=WAIT_S)
     p = sw.points[0]
     assert report.outcomes[p.key]["state"] == "done"
     attempts = json.loads((p.directory / "task.json").read_text())["attempts"]
     assert len(attempts) >= 2 and [a["state"] for a in attempts] == ["stopped"] * (len(attempts) - 1) + ["complete"]
     assert all(a["resumed_from"] == "checkpoint" for a in attempts[1:])
-    np.testing.assert_array_equal(log_steps(p.directory), np.arange(50, 401, 50))
+    np.testing.assert_array_equal(log_steps(p.directory), np.arange(50, 1001, 50))
 
 
 # ------------------------------------------------------------------------------ sweep spec validation
