@@ -376,6 +376,25 @@ def _apply(form: _Form, name: str, system: openmm.System, platform: str | None =
     return system
 
 
+def _native_cutoff(model: CookePairModel) -> float:
+    """The native force's interaction range (nm) under the globals' defaults: r_c + w_c where any pair attracts,
+    at least the widest WCA range (CookePairPotential.h ``pairCutoff``)."""
+    rc_wc = TWO_SIXTH * model.globals["cooke_sigma"] + model.globals["cooke_wc"]
+    return max(model.wca_cutoff_nm, rc_wc) if float(model.a.max()) > 0 else model.wca_cutoff_nm
+
+
+def _check_native_box(system: openmm.System, model: CookePairModel) -> None:
+    """Refuse, naming box and cutoff, a periodic box narrower than twice the native force's range: the kernels
+    would only fail at the first force evaluation (CustomNonbondedForce refuses when the Context is made)."""
+    box = system.getDefaultPeriodicBoxVectors()
+    sides = [box[k][k].value_in_unit(openmm.unit.nanometer) for k in range(3)]
+    cutoff = _native_cutoff(model)
+    if 2 * cutoff > min(sides):
+        raise FormulationError(
+            f"formulation 'native': the periodic box ({' x '.join(f'{x:.3f}' for x in sides)} nm) is narrower than "
+            f"twice the pair cutoff r_c + w_c = {cutoff:.3f} nm (each side must be at least {2 * cutoff:.3f} nm)")
+
+
 def _apply_native(system: openmm.System, platform: str | None = None) -> openmm.System:
     if platform is not None and not _native.available(platform):
         raise PlatformError(f"formulation 'native' on platform {platform!r}: {_native.why_unavailable(platform)}")
@@ -383,6 +402,8 @@ def _apply_native(system: openmm.System, platform: str | None = None) -> openmm.
     if model.method not in (openmm.CustomNonbondedForce.CutoffPeriodic, openmm.CustomNonbondedForce.CutoffNonPeriodic):
         raise FormulationError(f"formulation 'native' needs a cutoff method (CutoffPeriodic or CutoffNonPeriodic); "
                                f"the CookePair force uses method {model.method}")
+    if model.method == openmm.CustomNonbondedForce.CutoffPeriodic:
+        _check_native_box(system, model)
     force = _native.create_force(
         model.b, model.a, epsilon=model.globals["cooke_eps"], sigma=model.globals["cooke_sigma"],
         wc=model.globals["cooke_wc"], exclusions=model.exclusions,

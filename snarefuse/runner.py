@@ -51,7 +51,8 @@ def make_simulation(topology: app.Topology, system: openmm.System, make_integrat
     the fastest measured one for the platform tried, a name that one, None leaves ``system`` as it
     is. ``system`` itself is never modified; ``simulation.system`` is the System that runs.
     """
-    from .formulations import apply_formulation, default_formulation
+    from .formulations import (DEFAULT_FORMULATION, FALLBACK_FORMULATION, NATIVE_FORMULATION, FormulationError,
+                               apply_formulation, default_formulation)
 
     if platform != "auto" and platform not in available_platforms():
         raise unavailable(platform)
@@ -60,8 +61,16 @@ def make_simulation(topology: app.Topology, system: openmm.System, make_integrat
     current = formulation_of(system)
     for name in names:
         form = default_formulation(name) if formulation == "auto" else formulation
-        run_system = system if form is None or form == current else apply_formulation(
-            system, form, platform=name, copy=True)
+        try:
+            run_system = system if form is None or form == current else apply_formulation(
+                system, form, platform=name, copy=True)
+        except FormulationError as e:
+            if formulation != "auto" or form != NATIVE_FORMULATION:
+                raise
+            # the default native force refuses this System (a box under twice its cutoff): the pure default
+            form = DEFAULT_FORMULATION.get(name, FALLBACK_FORMULATION)
+            log.warning("%s; using the %r formulation instead", e, form)
+            run_system = system if form == current else apply_formulation(system, form, platform=name, copy=True)
         try:
             plat = openmm.Platform.getPlatformByName(name)
             return app.Simulation(topology, run_system, make_integrator(), plat,

@@ -8,13 +8,19 @@ The Reference kernel computes in double precision and is held to 1e-9; the CPU k
 from __future__ import annotations
 
 import functools
+import math
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import openmm
 import pytest
 
 from snarefuse import native
-from snarefuse.formulations import NATIVE_FORMULATION, apply_formulation, formulation_of
+from snarefuse.build import build_system
+from snarefuse.forcefield import forcefield_file
+from snarefuse.formulations import NATIVE_FORMULATION, FormulationError, apply_formulation, formulation_of
+from snarefuse.runner import minimize
+from snarefuse.spec import example_spec_path, load_spec
 
 from .test_formulations import _case, _snare_case
 
@@ -274,31 +280,157 @@ GAS_BEADS = 300
 GAS_BOX_LIST_RANGES = 2.2
 
 
-@pytest.mark.parametrize("periodic", [True, False])
-def test_cpu_cell_grid_on_a_small_box_and_without_periodicity(periodic):
-    rng = np.random.default_rng(23)
-    list_range = 2 ** (1 / 6) * GAS_SIGMA + GAS_WC + CPU_SKIN_NM
-    box = GAS_BOX_LIST_RANGES * list_range
-    b = rng.choice([0.95, 1.0, 1.1], GAS_BEADS)
-    a = rng.choice([0.0, 1.0, 1.2], GAS_BEADS)
-    # beads no closer than 0.9 sigma (a random gas would put pairs deep in the WCA wall)
+def _gas(rng: np.random.Generator, box: float, periodic: bool,
+         beads: int = GAS_BEADS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """b, a and positions of ``beads`` beads no closer than 0.9 sigma (a random gas would put pairs deep in the WCA
+    wall)."""
+    b = rng.choice([0.95, 1.0, 1.1], beads)
+    a = rng.choice([0.0, 1.0, 1.2], beads)
     pos: list[np.ndarray] = []
-    while len(pos) < GAS_BEADS:
+    while len(pos) < beads:
         p = rng.uniform(0, box, 3)
         d = np.array(pos) - p if pos else np.zeros((0, 3))
         if periodic:
             d -= box * np.round(d / box)
         if not pos or np.min(np.linalg.norm(d, axis=1)) > 0.9 * GAS_SIGMA:
             pos.append(p)
-    positions = np.array(pos)
-    results = {}
+    return b, a, np.array(pos)
+
+
+def _gas_contexts(b: np.ndarray, a: np.ndarray, positions: np.ndarray, box: float,
+                  periodic: bool) -> dict[str, openmm.Context]:
+    contexts = {}
     for platform in NATIVE_PLATFORMS:
         system = openmm.System()
-        for _ in range(GAS_BEADS):
+        for _ in range(len(b)):
             system.addParticle(1.0)
         system.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*row) for row in box * np.eye(3)))
         force = native.create_force(b, a, epsilon=GAS_EPS, sigma=GAS_SIGMA, wc=GAS_WC, periodic=periodic,
                                     force_group=PAIR_GROUP)
         system.addForce(force)
-        results[platform] = _pair_state(_context(system, platform, positions))
-    _assert_matches(results["CPU"], results["Reference"], "CPU")
+        contexts[platform] = _context(system, platform, positions)
+    return contexts
+
+
+@pytest.mark.parametrize("periodic", [True, False])
+def test_cpu_cell_grid_on_a_small_box_and_without_periodicity(periodic):
+    list_range = 2 ** (1 / 6) * GAS_SIGMA + GAS_WC + CPU_SKIN_NM
+    box = GAS_BOX_LIST_RANGES * list_range
+    contexts = _gas_contexts(*_gas(np.random.default_rng(23), box, periodic), box, periodic)
+    _assert_matches(_pair_state(contexts["CPU"]), _pair_state(contexts["Reference"]), "CPU")
+
+
+def test_cpu_kernel_runs_a_box_under_twice_the_list_range():
+    """A periodic box wider than twice the cutoff but narrower than twice the cutoff plus the Verlet skin (a
+    64-lipid bilayer: 5.45 nm against r_c + w_c = 2.40 nm and 2.84 nm with the skin). The CPU kernel refused it
+    ("the cutoff (2.84 nm, r_c + w_c ...) exceeds half the periodic box width"), checking the list range instead of
+    the cutoff, while the expression runs it. Checked against the Reference kernel at the build and after every
+    bead moved just under half the skin (the list reused, pairs whose minimum image changed since the build)."""
+    cutoff = 2 ** (1 / 6) * GAS_SIGMA + GAS_WC
+    box = 2 * cutoff + 0.5 * CPU_SKIN_NM
+    assert box < 2 * (cutoff + CPU_SKIN_NM)
+    rng = np.random.default_rng(31)
+    b, a, positions = _gas(rng, box, True, beads=150)  # 1.2 beads/nm^3, as the 300 of the test above
+    contexts = _gas_contexts(b, a, positions, box, True)
+    _assert_matches(_pair_state(contexts["CPU"]), _pair_state(contexts["Reference"]), "CPU")
+    step = rng.normal(size=positions.shape)
+    step *= 0.49 * CPU_SKIN_NM * rng.uniform(0.5, 1.0, (len(b), 1)) / np.linalg.norm(step, axis=1)[:, None]
+    for ctx in contexts.values():
+        ctx.setPositions(positions + step)
+    _assert_matches(_pair_state(contexts["CPU"]), _pair_state(contexts["Reference"]), "CPU")
+
+
+def test_native_formulation_refuses_a_box_under_twice_the_cutoff():
+    """A clear FormulationError naming box and cutoff when the System is reformulated, instead of an
+    OpenMMException from the kernel at the first force evaluation."""
+    system = openmm.System()
+    for _ in range(2):
+        system.addParticle(1.0)
+    system.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*row) for row in 4.0 * np.eye(3)))
+    system.addForce(native.create_force([1.0, 1.0], [1.0, 1.0], epsilon=1.0, sigma=1.0, wc=1.6,
+                                        force_group=PAIR_GROUP))
+    expression = apply_formulation(system, "expression", copy=True)
+    with pytest.raises(FormulationError, match=r"periodic box \(4\.000 x 4\.000 x 4\.000 nm\).*2\.722 nm"):
+        apply_formulation(expression, "native")
+
+
+@pytest.mark.parametrize("lipid_model", ["cooke3", "cooke4"])
+@pytest.mark.parametrize("platform", NATIVE_PLATFORMS)
+def test_fene_bond_beyond_its_range_has_infinite_energy_not_nan(lipid_model, platform):
+    """The force field's FENE bond beyond r_inf: +inf energy, which an L-BFGS line search rejects. Before, its
+    log(1 - (r/r_inf)^2) gave NaN there (with a finite force), and OpenMM's line search accepted the NaN trial
+    point (every comparison with NaN is false): the vesicle-vesicle minimisation ended at NaN."""
+    root = ET.parse(forcefield_file(lipid_model)).getroot()
+    (fene,) = [f for f in root.iter("CustomBondForce") if "rinf" in f.get("energy")]
+    force = openmm.CustomBondForce(fene.get("energy"))
+    for g in fene.iter("GlobalParameter"):
+        force.addGlobalParameter(g.get("name"), float(g.get("defaultValue")))
+    for p in fene.iter("PerBondParameter"):
+        force.addPerBondParameter(p.get("name"))
+    bond = fene.find("Bond")
+    force.addBond(0, 1, [float(bond.get(p.get("name"))) for p in fene.iter("PerBondParameter")])
+    system = openmm.System()
+    for _ in range(2):
+        system.addParticle(1.0)
+    system.addForce(force)
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform))
+    r_inf = float(bond.get("rinf")) * force.getGlobalParameterDefaultValue(
+        [force.getGlobalParameterName(k) for k in range(force.getNumGlobalParameters())].index("cooke_sigma"))
+    energies = []
+    for r in (0.5 * r_inf, 0.99 * r_inf, 1.01 * r_inf, 2 * r_inf):
+        ctx.setPositions([openmm.Vec3(0, 0, 0), openmm.Vec3(r, 0, 0)])
+        energies.append(ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(KJ))
+    assert np.all(np.isfinite(energies[:2])) and energies[1] > energies[0] > 0, energies
+    assert energies[2:] == [math.inf, math.inf], energies
+
+
+def test_minimising_the_vesicle_vesicle_system_stays_finite(tmp_path):
+    """The vesicle-vesicle system (5 nm vesicles, 20.4 x 20.4 x 115.3 nm box, 4,668 beads) minimised with the native
+    CPU kernel ended at NaN: at iteration 19 a line-search trial point stretched one FENE bond beyond r_inf (1.344
+    against 1.32 nm), whose energy was NaN with a finite force, and the line search accepted it. The pair kernel
+    was right all along (its energy and forces at that point match the Reference kernel and the expression; poly on
+    two CPU threads ended at NaN too). With the FENE energy +inf there, the minimisation ends finite."""
+    spec = load_spec(example_spec_path("vesicle_vesicle")).with_overrides(
+        {"system.vesicle.radius": "5 nm", "system.box_xy": None, "run.platform": "CPU", "run.threads": 1})
+    build_system(spec).save(tmp_path / "r")
+    system = openmm.XmlSerializer.deserialize((tmp_path / "r" / "system.xml").read_text())
+    positions = openmm.app.PDBFile(str(tmp_path / "r" / "system.pdb")).getPositions(asNumpy=True)
+    apply_formulation(system, "native", platform="CPU")
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), _platform("CPU"), {"Threads": "1"})
+    ctx.setPositions(positions)
+    minimize(ctx, system, 10.0)
+    state = ctx.getState(getEnergy=True, getPositions=True)
+    assert math.isfinite(state.getPotentialEnergy().value_in_unit(KJ))
+    pos = state.getPositions(asNumpy=True).value_in_unit(openmm.unit.nanometer)
+    (fene,) = [f for f in system.getForces() if f.getName() == "CookeFENE"]
+    for k in range(fene.getNumBonds()):
+        i, j, (kf, rinf) = fene.getBondParameters(k)
+        assert np.linalg.norm(pos[i] - pos[j]) < rinf * 0.88
+
+
+def test_default_choice_falls_back_to_the_pure_formulation_where_native_refuses_the_box(caplog):
+    """``formulation="auto"`` on CPU: the native default refuses a box under twice the cutoff, so the runner tries
+    the pure default (poly), which OpenMM refuses in turn with its own message; ``native`` asked for by name raises
+    the FormulationError naming box and cutoff."""
+    from snarefuse.errors import PlatformError
+    from snarefuse.runner import make_simulation
+
+    system = openmm.System()
+    topology = openmm.app.Topology()
+    residue = topology.addResidue("X", topology.addChain())
+    for _ in range(2):
+        system.addParticle(1.0)
+        topology.addAtom("X", None, residue)
+    system.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*row) for row in 4.0 * np.eye(3)))
+    system.addForce(native.create_force([1.0, 1.0], [1.0, 1.0], epsilon=1.0, sigma=1.0, wc=1.6,
+                                        force_group=PAIR_GROUP))
+    system = apply_formulation(system, "expression")
+    _platform("CPU")
+    with caplog.at_level("WARNING", logger="snarefuse.runner"), \
+            pytest.raises(PlatformError, match="CPU: .*cutoff"):
+        make_simulation(topology, system, lambda: openmm.VerletIntegrator(0.001), "CPU", "mixed",
+                        formulation="auto")
+    assert "using the 'poly' formulation instead" in caplog.text
+    with pytest.raises(FormulationError, match="narrower than twice the pair cutoff"):
+        make_simulation(topology, system, lambda: openmm.VerletIntegrator(0.001), "CPU", "mixed",
+                        formulation="native")

@@ -95,8 +95,13 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
     }
     double maxCut = g.pairCutoff(g.sigma * bmax, samax * samax);
     double listCut = maxCut + skin;
+    // The box must hold the interaction range (maxCut), not the list range: the list is built and evaluated with
+    // minimum-image displacements, and a pair within maxCut now was within maxCut + skin at the build in its
+    // minimum image then, so it is listed even where the list range exceeds half the box (the grid then has fewer
+    // than five cells along that axis and each cell is visited once). Checking listCut refused boxes between
+    // 2 maxCut and 2 (maxCut + skin) that the expression runs (a 64-lipid bilayer, 5.45 nm against 2.84 nm).
     if (periodic)
-        checkBox(box, listCut);
+        checkBox(box, maxCut);
 
     // Cells at least half the list range wide: every neighbour of a particle lies within two cells of its own.
     Vec3 lo, extent;
