@@ -39,6 +39,11 @@ FORCE_GROUP_NONBONDED = 2
 #: Name of the Cooke lipid pair force (the XML's CustomNonbondedForce) in every created system; the builder
 #: adds gas and protein beads to it and the formulations rewrite it by this name.
 PAIR_FORCE_NAME = "CookePair"
+#: The FENE energy of force fields before 2026-12-06: NaN beyond r_inf (the log of a negative number) with a finite
+#: force there, which OpenMM's L-BFGS line search accepted (a vesicle-vesicle minimisation ended at NaN). The force
+#: fields now write :data:`FENE_ENERGY`, +inf there; :func:`upgrade_fene` rewrites a System saved before.
+LEGACY_FENE_ENERGY = "-0.5*kf*cooke_eps*rinf^2*log(1-(r/(rinf*cooke_sigma))^2)"
+FENE_ENERGY = "-0.5*kf*cooke_eps*rinf^2*log(max(0, 1-(r/(rinf*cooke_sigma))^2))"
 
 
 # ------------------------------------------------------------------------------ the spring tag
@@ -184,3 +189,15 @@ def create_system(topology: app.Topology, model: "ModelSpec", lipids: dict[str, 
             # minimum-image bonds: correct even for per-bead wrapped coordinates
             f.setUsesPeriodicBoundaryConditions(True)
     return system
+
+
+def upgrade_fene(system: openmm.System) -> bool:
+    """Rewrite, in place, each FENE bond force of ``system`` that has :data:`LEGACY_FENE_ENERGY` (a ``system.xml``
+    saved before the change) to :data:`FENE_ENERGY`: the same energy and force below r_inf, +inf instead of NaN
+    beyond. True if any was rewritten."""
+    changed = False
+    for f in system.getForces():
+        if isinstance(f, openmm.CustomBondForce) and f.getEnergyFunction() == LEGACY_FENE_ENERGY:
+            f.setEnergyFunction(FENE_ENERGY)
+            changed = True
+    return changed

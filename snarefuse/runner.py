@@ -16,6 +16,7 @@ checkpoint and ``run.json`` saying ``interrupted`` (:class:`StopSignals`).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import signal
@@ -30,6 +31,7 @@ import openmm
 from openmm import app, unit
 
 from .errors import BlowUpError, PlatformError, RunError, RunInterrupted
+from .forcefield import LEGACY_FENE_ENERGY, upgrade_fene
 from .formulations import formulation_of
 from .io import atomic_write_text
 from .platforms import auto_order, available_platforms, platform_properties, unavailable
@@ -58,6 +60,10 @@ def make_simulation(topology: app.Topology, system: openmm.System, make_integrat
         raise unavailable(platform)
     names = auto_order() if platform == "auto" else [platform]
     errors = []
+    if any(isinstance(f, openmm.CustomBondForce) and f.getEnergyFunction() == LEGACY_FENE_ENERGY
+           for f in system.getForces()):
+        system = copy.deepcopy(system)
+        upgrade_fene(system)  # a run directory saved before: FENE +inf, not NaN, beyond r_inf
     current = formulation_of(system)
     for name in names:
         form = default_formulation(name) if formulation == "auto" else formulation

@@ -17,7 +17,7 @@ import pytest
 
 from snarefuse import native
 from snarefuse.build import build_system
-from snarefuse.forcefield import forcefield_file
+from snarefuse.forcefield import FENE_ENERGY, forcefield_file
 from snarefuse.formulations import NATIVE_FORMULATION, FormulationError, apply_formulation, formulation_of
 from snarefuse.runner import minimize
 from snarefuse.spec import example_spec_path, load_spec
@@ -362,6 +362,7 @@ def test_fene_bond_beyond_its_range_has_infinite_energy_not_nan(lipid_model, pla
     point (every comparison with NaN is false): the vesicle-vesicle minimisation ended at NaN."""
     root = ET.parse(forcefield_file(lipid_model)).getroot()
     (fene,) = [f for f in root.iter("CustomBondForce") if "rinf" in f.get("energy")]
+    assert fene.get("energy") == FENE_ENERGY
     force = openmm.CustomBondForce(fene.get("energy"))
     for g in fene.iter("GlobalParameter"):
         force.addGlobalParameter(g.get("name"), float(g.get("defaultValue")))

@@ -14,6 +14,7 @@ from pathlib import Path
 import mdtraj
 import numpy as np
 import openmm
+from openmm import app
 import pytest
 
 from snarefuse.build import build_system
@@ -417,3 +418,22 @@ def test_signals_during_a_checkpoint_write_stop_at_that_checkpoint(tmp_path: Pat
     r = run_simulation(d, progress=False)
     assert (r.status, r.step, r.resumed_from) == ("complete", 1000, "checkpoint")
     assert _log_steps(d) == list(range(50, 1001, 50))
+
+
+def test_a_system_saved_with_the_legacy_fene_runs_with_the_new_one(tmp_path: Path):
+    """A run directory's system.xml from before the FENE change (NaN beyond r_inf, which let the vesicle-vesicle
+    minimisation end at NaN) runs with the +inf form; the System passed in is not modified."""
+    from snarefuse.forcefield import FENE_ENERGY, LEGACY_FENE_ENERGY
+    from snarefuse.runner import make_simulation
+
+    build_system(_apl_spec("bilayer_small", system__bilayer__n_lipids=64)).save(tmp_path / "r")
+    system = openmm.XmlSerializer.deserialize((tmp_path / "r" / "system.xml").read_text())
+    (fene,) = [f for f in system.getForces() if f.getName() == "CookeFENE"]
+    assert fene.getEnergyFunction() == FENE_ENERGY
+    fene.setEnergyFunction(LEGACY_FENE_ENERGY)
+    pdb = app.PDBFile(str(tmp_path / "r" / "system.pdb"))
+    sim = make_simulation(pdb.topology, system, lambda: openmm.VerletIntegrator(0.001), "Reference", "double",
+                          formulation=None)
+    (run_fene,) = [f for f in sim.system.getForces() if f.getName() == "CookeFENE"]
+    assert run_fene.getEnergyFunction() == FENE_ENERGY
+    assert fene.getEnergyFunction() == LEGACY_FENE_ENERGY
