@@ -198,6 +198,12 @@ class RunDirectory:
                 self.require(MANIFEST_JSON)
             return {}
         data = self._read_json(self.manifest_json)
+        for key, kind in MANIFEST_FIELD_TYPES.items():
+            if key in data and not isinstance(data[key], kind):
+                raise RunDirectoryError(self.manifest_json, f"field {key!r} is {type(data[key]).__name__}, expected "
+                                                            f"{kind.__name__} (this file was not written by a build)")
+        if not all(isinstance(m, dict) for m in data.get("membranes", [])):
+            raise RunDirectoryError(self.manifest_json, "field 'membranes' must hold one object per membrane")
         self._manifest = data
         return data
 
@@ -543,6 +549,12 @@ def shrink_file(path: Path, size: int) -> None:
             f.truncate(size)
             f.flush()
             os.fsync(f.fileno())
+
+
+#: Types of the manifest fields the runner and the analysis read (the rest are records for people).
+MANIFEST_FIELD_TYPES: dict[str, type] = {"membranes": list, "snares": list, "species": dict, "units": dict,
+                                         "contact_axis": dict, "box_nm": list, "n_atoms": int, "n_gas": int,
+                                         "n_lipids": int, "beads_per_lipid": int, "geometry": str}
 
 
 def manifest_contact_xy(manifest: dict[str, Any]) -> tuple[float, float] | None:

@@ -30,6 +30,8 @@ from snarefuse.analysis import analyze_run
 from snarefuse.build import build_system
 from snarefuse.errors import RunDirectoryError, RunError, SnarefuseError
 from snarefuse.runner import run_simulation
+from snarefuse.spec import load_spec
+from snarefuse.sweep_workspace import STATES, Point, point_status
 
 from .conftest import small_spec, without_wall_clock as _without_wall_clock
 from .test_crash import SPEC as CRASH_SPEC
@@ -461,9 +463,10 @@ def _mutate(d: Path, outside: Path, kind: str, name: str, arg: object) -> None:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(mutations=st.lists(MUTATIONS, min_size=1, max_size=2))
 def test_a_mutated_finished_run_resumes_correctly_or_is_refused_naming_a_file(mutations: list, reference: Path):
-    """Run 10 steps past a finished run after random changes to its files: the result is the uninterrupted run's
-    frames and rows plus the new ones, or a SnarefuseError naming a file of the directory; never a traceback, a
-    zero-filled output, or a change to a file outside the directory."""
+    """Read as a sweep point, then run 10 steps past a finished run after random changes to its files: the status
+    is one of the sweep's states; the result is the uninterrupted run's frames and rows plus the new ones, or a
+    SnarefuseError naming a file of the directory; never a traceback, a zero-filled output, or a change to a file
+    outside the directory."""
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp) / "run"
         shutil.copytree(reference, d, ignore=shutil.ignore_patterns(".lock"))
@@ -472,6 +475,8 @@ def test_a_mutated_finished_run_resumes_correctly_or_is_refused_naming_a_file(mu
         before_outside = outside.read_bytes()
         for kind, name, arg in mutations:
             _mutate(d, outside, kind, name, arg)
+        status = point_status(Point("fuzz", load_spec(reference / "spec.yaml"), {}, 0, 0, STEPS_FUZZ, d))
+        assert status.state in STATES and status.step >= 0
         try:
             r = run_simulation(d, steps=STEPS_FUZZ, progress=False)
         except SnarefuseError as e:

@@ -214,3 +214,14 @@ def test_dcd_frame_counts_of_openmms_writer(frames: int, tmp_path: Path):
     data = (tmp_path / "t.dcd").read_bytes()
     (tmp_path / "t.dcd").write_bytes(data[:-1])
     assert dcd_frame_counts(tmp_path / "t.dcd", 7) == (frames, max(frames - 1, 0))
+
+
+@pytest.mark.parametrize("field, value", [("membranes", -100000), ("membranes", [1, 2]), ("units", "nm"),
+                                          ("n_atoms", "1200")])
+def test_a_manifest_field_of_the_wrong_type_is_named(small_built, field: str, value: object):
+    _, d = small_built
+    data = json.loads((d / "manifest.json").read_text())
+    data[field] = value
+    (d / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(RunDirectoryError, match=rf"manifest\.json.*'{field}'"):
+        RunDirectory(d).manifest()
