@@ -32,17 +32,22 @@ pytestmark = pytest.mark.skipif(bool(_missing()), reason=f"docs packages not ins
                                                           "pip install -e \".[docs]\" (also in the test extra)")
 
 
-def _build(config: Path, out: Path) -> tuple[int, list[str], str]:
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+def _build(config: Path, out: Path, execute_notebooks: bool = False) -> tuple[int, list[str], str]:
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1",
+           "SNAREFUSE_SITE_EXECUTE_NOTEBOOKS": "true" if execute_notebooks else "false"}
     r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(out)],
                        cwd=config.parent, env=env, capture_output=True, text=True, timeout=300)
-    return r.returncode, [line for line in r.stderr.splitlines() if "WARNING" in line or "ERROR" in line], r.stderr
+    # mkdocs's own warnings; the Jupyter kernel that executes the notebooks logs its transport notice as
+    # "[IPKernelApp] WARNING", which says nothing about the site
+    return r.returncode, [line for line in r.stderr.splitlines()
+                          if ("WARNING" in line or "ERROR" in line) and not line.startswith("[IPKernelApp]")], r.stderr
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
-    rc, warnings, stderr = _build(ROOT / "mkdocs.yml", out)
+    # the notebooks are executed at build time (small inputs), so the site shows their outputs and figures
+    rc, warnings, stderr = _build(ROOT / "mkdocs.yml", out, execute_notebooks=True)
     assert rc == 0 and not warnings, \
         f"mkdocs build --strict failed (exit {rc}):\n" + "\n".join(warnings or stderr.splitlines()[-30:])
     return out
@@ -76,12 +81,14 @@ def test_links_to_files_beside_docs_reach_the_sites_copies(site: Path):
     assert 'href="BENCHMARKS/"' in html
 
 
-def test_notebooks_are_pages_with_their_source(site: Path):
+def test_notebooks_are_pages_with_their_source_and_outputs(site: Path):
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         page = site / "notebooks" / nb.stem
         assert (page / nb.name).is_file(), f"{nb.name}: the .ipynb is not downloadable beside its page"
         html = (page / "index.html").read_text()
         assert "make_notebooks" not in html and "import" in html, f"{nb.name}: its code is not on its page"
+        if not nb.stem.startswith("01"):  # 01 saves its figure to a file; 02 and 03 show theirs in the notebook
+            assert re.search(r'<img[^>]+src="data:image/png;base64,', html), f"{nb.name}: no figure on its page"
 
 
 def test_strict_build_fails_on_a_broken_link_or_anchor(tmp_path: Path):
