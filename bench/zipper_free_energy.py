@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Zippering free energy of one SNARE complex in the snarefuse protein model, against SCIENCE.md's
-35 kT (calorimetry) to 65 kT (optical tweezers).
+"""Zippering free energy of one SNARE complex in the snarefuse protein model, against the measured
+~35 kT (calorimetry) to ~65 kT (optical tweezers, Gao et al., Science 337, 1340, 2012); docs/model.md.
 
 The system is one fully zipped complex (``build_snare_complex()``, layers -7..+8, default linkers
 and TMDs), with the protein force field exactly as the builder adds it (helix bonded terms, coil

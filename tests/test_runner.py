@@ -60,8 +60,8 @@ def test_short_run_on_each_platform(platform_name, tmp_path: Path):
     assert r.status == "complete" and r.platform == platform_name
     log = np.genfromtxt(tmp_path / "run" / "log.csv", delimiter=",", names=True)
     pe_per_bead_eps = log["potential_energy_kjmol"][3:].mean() / 600 / built.units.epsilon_kjmol
-    # Fluid Cooke bilayer at kT = 1.1 eps: 13.88 eps/bead measured in OpenMM and LAMMPS alike
-    # (shared/PERFORMANCE.md); the short equilibrating run sits within 5 % of it.
+    # Fluid Cooke bilayer at kT = 1.1 eps: 13.88 eps/bead, measured alike in OpenMM and in LAMMPS
+    # (snarefuse.reference); the short equilibrating run sits within 5 % of it.
     np.testing.assert_allclose(pe_per_bead_eps, 13.88, rtol=0.05)
     assert np.all(np.abs(log["temperature_k"][3:].mean() - 310) < 15)
 
