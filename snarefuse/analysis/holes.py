@@ -105,6 +105,19 @@ class RegionResult:
     mask: NDArray[np.bool_]
 
 
+def region_centre(grid: LateralGrid, cells: NDArray[np.bool_]) -> tuple[float, float]:
+    """Centre (u, v) of a set of grid cells, relative to the contact axis: the circular mean on a periodic
+    grid (a region may wrap across the box edge), the plain mean otherwise."""
+    U, V = grid.centers()
+    if grid.periodic:
+        box = grid.lateral_box()
+        assert box is not None
+        cu, cv = minimum_image(np.array([circular_mean(U[cells], float(box[0])),
+                                         circular_mean(V[cells], float(box[1]))]), box)
+        return float(cu), float(cv)
+    return float(U[cells].mean()), float(V[cells].mean())
+
+
 def pick_region(grid: LateralGrid, mask: NDArray[np.bool_], distance: FloatArray | None = None,
                 min_inscribed: float = 0.0, min_cells: int = 1, radius_offset: float = 0.0) -> RegionResult:
     """The region of ``mask`` that counts: the one containing the axis cell if it qualifies, else the largest.
@@ -131,14 +144,7 @@ def pick_region(grid: LateralGrid, mask: NDArray[np.bool_], distance: FloatArray
     pick = ax if (ax > 0 and ok[ax]) else int(np.argmax(np.where(ok, counts, -1)))
     sel = lab == pick
     area = float(counts[pick]) * grid.cell_area
-    U, V = grid.centers()
-    if grid.periodic:
-        box = grid.lateral_box()
-        assert box is not None
-        cu, cv = minimum_image(np.array([circular_mean(U[sel], float(box[0])),
-                                         circular_mean(V[sel], float(box[1]))]), box)
-    else:
-        cu, cv = U[sel].mean(), V[sel].mean()
+    cu, cv = region_centre(grid, sel)
     return RegionResult(True, area, float(np.sqrt(area / np.pi) + radius_offset), float(dmax[pick]),
                         float(np.hypot(cu, cv)), int(np.count_nonzero(ok)), sel)
 
@@ -306,13 +312,7 @@ def compute_holes(grid: LateralGrid, u: FloatArray, v: FloatArray, is_b: NDArray
     j = int(np.argmax(areas))
     big = rupture_cells[j]
     area = areas[j] * grid.cell_area
-    if grid.periodic:
-        box = grid.lateral_box()
-        assert box is not None
-        cu, cv = minimum_image(np.array([circular_mean(U[big], float(box[0])),
-                                         circular_mean(V[big], float(box[1]))]), box)
-    else:
-        cu, cv = U[big].mean(), V[big].mean()
+    cu, cv = region_centre(grid, big)
     rupture = RegionResult(True, area, float(np.sqrt(area / np.pi) + block_radius), float(np.max(dist[big])),
                            float(np.hypot(cu, cv)), len(rupture_cells), big)
     return HoleResult(pore, rupture, float(pore_seal))
