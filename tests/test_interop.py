@@ -106,14 +106,19 @@ def _bond_set(pairs) -> set[tuple[int, int]]:
     return {(min(i, j), max(i, j)) for i, j in pairs}
 
 
-@pytest.fixture(scope="module")
-def quickstart_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+def _saved_example(tmp_path_factory: pytest.TempPathFactory, example: str) -> tuple[Path, object]:
+    """A shipped example built and saved in a fresh directory: (directory, BuiltSystem)."""
     from snarefuse.spec import example_spec_path, load_spec
 
-    built = build_system(load_spec(example_spec_path("quickstart")))
-    d = tmp_path_factory.mktemp("structure") / "quickstart"
+    built = build_system(load_spec(example_spec_path(example)))
+    d = tmp_path_factory.mktemp("structure") / example
     built.save(d)
     return d, built
+
+
+@pytest.fixture(scope="module")
+def quickstart_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    return _saved_example(tmp_path_factory, "quickstart")
 
 
 def test_quickstart_pdb_read_by_mdtraj_has_every_bond_and_the_psf_numbers(quickstart_build):
@@ -149,12 +154,8 @@ def test_quickstart_pdb_read_by_mdanalysis_has_every_bond_and_the_psf_segments(q
 @pytest.fixture(scope="module")
 def large_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     """The shipped vesicle-vesicle system: 102,024 beads, past the PDB's 99,999 (builds in seconds)."""
-    from snarefuse.spec import example_spec_path, load_spec
-
-    built = build_system(load_spec(example_spec_path("vesicle_vesicle")))
+    d, built = _saved_example(tmp_path_factory, "vesicle_vesicle")
     assert built.topology.getNumAtoms() > 99_999
-    d = tmp_path_factory.mktemp("structure") / "vesicle_vesicle"
-    built.save(d)
     return d, built
 
 
