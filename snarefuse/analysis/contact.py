@@ -8,14 +8,15 @@ joining the two membranes (:func:`joining_tails`) and the lateral grid the zone 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from . import kernels as K
-from .base import AnalysisError, LipidIndex
-from .membrane import MembraneGeometry
+from .base import AnalysisBase, AnalysisError, Frame, LipidIndex
+from .membrane import MembraneGeometry, frame_geometry
 
 F = NDArray[np.float64]
 B = NDArray[np.bool_]
@@ -177,3 +178,59 @@ def zone_grid(cf: ContactFrame, box: F, spacing: float, radius: float | None,
             shape = (max(1, int(round(box[0] / spacing))), max(1, int(round(box[1] / spacing))))
         return K.LateralGrid.periodic_box(box[:2], shape)
     return K.LateralGrid.disc(radius if radius is not None else CONTACT_RADIUS, spacing)
+
+
+# ---------------------------------------------------------------------------------------------
+# the analyses' base
+# ---------------------------------------------------------------------------------------------
+class ContactAnalysis(AnalysisBase):
+    """Base of the two-membrane analyses: the contact frame of each frame (cached on it), the tails joining
+    the membranes, and the options they share.
+
+    Parameters
+    ----------
+    membranes : tuple of int
+        Membranes (chains) A and B; A is the one ``n`` points away from.
+    contact_xy : tuple of float, optional
+        x, y (nm) of the contact axis of planar-planar systems (default the box centre).
+    geometry : tuple of {'planar', 'vesicle', None}, optional
+        Force membrane kinds instead of detecting them on the first frame.
+    """
+
+    def __init__(self, trajectory: Any, top: Any = None, *, membranes: tuple[int, int] = (0, 1),
+                 contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
+                 chunk: int = 100, dt_ps: float | None = None):
+        super().__init__(trajectory, top, chunk=chunk, dt_ps=dt_ps)
+        self.membranes = tuple(int(m) for m in membranes)
+        self.contact_xy = contact_xy
+        self.geometry = tuple(geometry) if geometry is not None else None
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        n = self.lipids.n_membranes
+        if len(self.membranes) != 2 or len(set(self.membranes)) != 2 or max(self.membranes) >= n:
+            raise AnalysisError(f"membranes: {self.membranes}; accepted two distinct membrane ids below {n} "
+                                f"(the topology has {n} lipid chain(s))")
+        self._kinds: tuple[str, ...] | None = self.geometry  # type: ignore[assignment]
+        self._shape: tuple[int, int] | None = None
+
+    def _contact(self, frame: Frame) -> tuple[list[MembraneGeometry], ContactFrame, ContactBeads]:
+        geoms = frame_geometry(frame, self._kinds)
+        if self._kinds is None or None in self._kinds:
+            self._kinds = tuple(g.kind for g in geoms)
+        key = ("contact", self.membranes, self.contact_xy, tuple(g.kind for g in geoms))
+        if key not in frame.cache:
+            cf = compute_contact_frame(geoms, frame.box, self.membranes, self.contact_xy)
+            frame.cache[key] = (cf, contact_beads(frame.xyz, frame.box, frame.lipids, geoms, cf))
+        cf, beads = frame.cache[key]
+        return geoms, cf, beads
+
+    def _joining(self, frame: Frame, b: ContactBeads, cutoff: float) -> B:
+        """:func:`joining_tails` of this frame's contact beads (cached on the frame)."""
+        key = ("joining", self.membranes, self.contact_xy, float(cutoff), id(b))
+        if key not in frame.cache:
+            frame.cache[key] = joining_tails(frame.xyz, frame.box, b, cutoff)
+        return frame.cache[key]  # type: ignore[no-any-return]
+
+    def _row(self, frame: Frame) -> dict[str, Any]:
+        return {"frame": frame.index, "time_ps": frame.time_ps}

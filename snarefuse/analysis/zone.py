@@ -1,0 +1,248 @@
+"""What crosses the contact zone of two membranes, on a lateral grid over it: the hemifusion diaphragm
+(:class:`DiaphragmAnalysis`), the fusion pore and ruptures (:class:`PoreAnalysis`, :func:`find_holes`), and the
+pure in-run test :func:`detect_pore` that the event reporter calls. The contact frame and the grid come from
+:mod:`snarefuse.analysis.contact`, the kernels on the grid from :mod:`snarefuse.analysis.kernels`.
+
+Definitions
+-----------
+* diaphragm: columns whose smoothed head-density profile has two peaks at most ``max_diaphragm_thickness``
+  apart, the lower one of A's heads and the upper one of B's, their lipids pointing away from each other
+  (one bilayer made of the two distal leaflets, instead of four or three head layers), in a connected set
+  whose columns mostly have tails of A and B meeting within ``SEAL_PROBE``; the set on the axis (else the
+  largest); radius ``sqrt(A / pi)``.
+* pore: columns with no lipid bead within ``block_radius`` of their centre anywhere through the
+  contact zone, connected (periodic wrap on periodic grids), whose largest inscribed circle (exact
+  distance to bead centres) reaches ``min_pore_radius``: a *fusion pore* when its rim joins the two
+  membranes (tails of A meeting tails of B around at least ``min_rim_seal`` of the rim), else a
+  *rupture*, as is a hole through one membrane alone. Radii are measured to bead centres.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import kernels as K
+from .base import Frame, LipidIndex, as_lipid_index
+from .contact import (CONTACT_CUTOFF, CONTACT_RADIUS, ContactAnalysis, ContactBeads, ContactFrame,
+                      compute_contact_frame, contact_beads, default_zone_radius, joining_tails, zone_grid)
+from .membrane import MembraneGeometry, compute_membrane_geometry
+
+F = NDArray[np.float64]
+B = NDArray[np.bool_]
+
+#: Default bead radius (nm) blocking a column in pore detection (sigma / 2).
+BLOCK_RADIUS = 0.5 * K.SIGMA_NM
+#: Default smallest inscribed radius (nm) of a pore.
+MIN_PORE_RADIUS = 1.0
+#: Default largest head-peak span (nm) of a diaphragm column (~1.5 bilayer thicknesses).
+MAX_DIAPHRAGM_THICKNESS = 6.0
+#: Default smallest fraction of a hole's rim sealed by lipid joining both membranes for a fusion pore.
+MIN_RIM_SEAL = 0.5
+#: Rim of a hole for the seal test: the columns within this lateral distance (nm) of the hole.
+RIM_BAND = 2.0
+#: A rim column is sealed when a joining tail bead lies within this lateral distance (nm).
+SEAL_PROBE = 1.0
+
+
+class _ZoneAnalysis(ContactAnalysis):
+    """Analyses on a lateral grid over the contact zone (pore, diaphragm)."""
+
+    def __init__(self, trajectory: Any, top: Any = None, *, zone_radius: float | None = None,
+                 grid_spacing: float = 0.5, **kw: Any):
+        super().__init__(trajectory, top, **kw)
+        self.zone_radius, self.grid_spacing = zone_radius, grid_spacing
+
+    def _zone_grid(self, frame: Frame, geoms: list[MembraneGeometry], cf: ContactFrame) -> K.LateralGrid:
+        radius = self.zone_radius if self.zone_radius is not None else default_zone_radius(geoms, self.membranes)
+        if not cf.periodic and radius is None:
+            radius = CONTACT_RADIUS
+        grid = zone_grid(cf, frame.box, self.grid_spacing, radius, self._shape)
+        if self._shape is None and not grid.periodic:
+            self.zone_radius = radius  # pin the disc for the whole run
+        self._shape = grid.shape
+        self._grid = grid
+        return grid
+
+    def _store_last(self, mask: B) -> None:
+        self.results.mask_last = mask
+        lo = self._grid.lo
+        self.results.map_extent = (lo[0], -lo[0], lo[1], -lo[1])
+
+
+class DiaphragmAnalysis(_ZoneAnalysis):
+    """Hemifusion diaphragm: the single-bilayer region inside the contact zone.
+
+    Parameters (besides those of the base classes)
+    ----------
+    grid_spacing : float
+        Lateral cell size, nm (default 0.5).
+    max_thickness : float
+        Largest head-peak span of a single bilayer, nm.
+    pool_radius : float
+        Lateral pooling of head profiles, nm.
+
+    Results
+    -------
+    table : ``frame, time_ps, diaphragm_area_nm2, diaphragm_radius_nm, diaphragm_offset_nm``
+        radius ``sqrt(A / pi)``; offset: distance of its centroid from the axis (NaN without diaphragm).
+    mask_last : ndarray of bool — the diaphragm columns of the last frame.
+    """
+
+    def __init__(self, trajectory: Any, top: Any = None, *, grid_spacing: float = 0.5,
+                 max_thickness: float = MAX_DIAPHRAGM_THICKNESS, pool_radius: float = 1.0,
+                 contact_cutoff: float = CONTACT_CUTOFF, **kw: Any):
+        super().__init__(trajectory, top, grid_spacing=grid_spacing, **kw)
+        self.max_thickness, self.pool_radius, self.contact_cutoff = max_thickness, pool_radius, contact_cutoff
+
+    def _single_frame(self, frame: Frame) -> None:
+        geoms, cf, b = self._contact(frame)
+        grid = self._zone_grid(frame, geoms, cf)
+        h = np.flatnonzero(b.is_head & b.in_zone)
+        j = self._joining(frame, b, self.contact_cutoff)
+        res = K.compute_diaphragm(grid, b.u[h], b.v[h], b.s[h], ~b.is_b[h], self.max_thickness, self.pool_radius,
+                                  up=b.up[b.lipid[h]], seal_u=b.u[j], seal_v=b.v[j], min_seal=MIN_RIM_SEAL,
+                                  seal_probe=SEAL_PROBE)
+        row = self._row(frame)
+        row.update(diaphragm_area_nm2=res.area_nm2, diaphragm_radius_nm=res.radius_nm,
+                   diaphragm_offset_nm=res.offset_nm)
+        self._rows.append(row)
+        self._store_last(res.mask)
+
+    def plot(self, ax: Any = None) -> Any:
+        from .. import plot as P
+
+        return P.plot_columns(self.table, ["diaphragm_radius_nm"], ylabel="diaphragm radius (nm)", ax=ax)
+
+
+def find_holes(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame,
+               grid: K.LateralGrid, block_radius: float = BLOCK_RADIUS, min_radius: float = MIN_PORE_RADIUS,
+               min_seal: float = MIN_RIM_SEAL, contact_cutoff: float = CONTACT_CUTOFF,
+               beads: ContactBeads | None = None, joining: B | None = None) -> K.HoleResult:
+    """Fusion pore and ruptures through the contact zone of one frame (see :func:`~.kernels.compute_holes`);
+    ``beads`` and their ``joining`` mask (:func:`joining_tails`) are computed unless given."""
+    b = beads if beads is not None else contact_beads(xyz, box, lipids, geoms, cf)
+    z = b.in_zone
+    j = joining if joining is not None else joining_tails(xyz, box, b, contact_cutoff)
+    return K.compute_holes(grid, b.u[z], b.v[z], b.is_b[z], b.u[j], b.v[j], block_radius, min_radius, min_seal,
+                           RIM_BAND, SEAL_PROBE)
+
+
+def find_pore(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame,
+              grid: K.LateralGrid, block_radius: float = BLOCK_RADIUS,
+              min_radius: float = MIN_PORE_RADIUS) -> K.RegionResult:
+    """Fusion pore through the contact zone of one frame: :func:`find_holes` for two membranes; for a
+    single membrane (``cf.membranes == (A,)``) any hole through it (:func:`~.kernels.compute_pore`)."""
+    if len(cf.membranes) == 1:
+        b = contact_beads(xyz, box, lipids, geoms, cf)
+        return K.compute_pore(grid, b.u[b.in_zone], b.v[b.in_zone], block_radius, min_radius)
+    return find_holes(xyz, box, lipids, geoms, cf, grid, block_radius, min_radius).pore
+
+
+class PoreAnalysis(_ZoneAnalysis):
+    """Fusion pore through the contact zone, and ruptures (solvent-free definitions, see the module docstring).
+
+    Results
+    -------
+    table : ``frame, time_ps, has_pore, pore_radius_nm, pore_inscribed_radius_nm, pore_area_nm2,
+        pore_offset_nm, n_pores, pore_rim_seal, has_rupture, rupture_radius_nm, n_ruptures`` (radii to bead
+        centres; 0 without a pore / rupture). ``pore_rim_seal``: fraction of the rim of the pore (else of
+        the largest hole through both membranes) sealed by lipid joining both membranes (NaN: no such hole).
+    mask_last : ndarray of bool — the pore columns of the last frame.
+    """
+
+    def __init__(self, trajectory: Any, top: Any = None, *, block_radius: float = BLOCK_RADIUS,
+                 min_pore_radius: float = MIN_PORE_RADIUS, min_rim_seal: float = MIN_RIM_SEAL,
+                 contact_cutoff: float = CONTACT_CUTOFF, **kw: Any):
+        super().__init__(trajectory, top, **kw)
+        self.block_radius, self.min_pore_radius = block_radius, min_pore_radius
+        self.min_rim_seal, self.contact_cutoff = min_rim_seal, contact_cutoff
+
+    def _single_frame(self, frame: Frame) -> None:
+        geoms, cf, b = self._contact(frame)
+        grid = self._zone_grid(frame, geoms, cf)
+        holes = find_holes(frame.xyz, frame.box, frame.lipids, geoms, cf, grid, self.block_radius,
+                           self.min_pore_radius, self.min_rim_seal, self.contact_cutoff, beads=b,
+                           joining=self._joining(frame, b, self.contact_cutoff))
+        res, rup = holes.pore, holes.rupture
+        row = self._row(frame)
+        row.update(has_pore=res.found, pore_radius_nm=res.radius_nm, pore_inscribed_radius_nm=res.inscribed_nm,
+                   pore_area_nm2=res.area_nm2, pore_offset_nm=res.offset_nm, n_pores=res.n_regions,
+                   pore_rim_seal=holes.pore_seal, has_rupture=rup.found, rupture_radius_nm=rup.radius_nm,
+                   n_ruptures=rup.n_regions)
+        self._rows.append(row)
+        self._store_last(res.mask)
+
+    def plot(self, ax: Any = None) -> Any:
+        from .. import plot as P
+
+        return P.plot_pore_radius(self.table, ax=ax)
+
+
+# ---------------------------------------------------------------------------------------------
+# in-run pore detection
+# ---------------------------------------------------------------------------------------------
+def detect_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, membranes: tuple[int, ...] | None = None,
+                contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
+                zone_radius: float | None = None, grid_spacing: float = 0.5, block_radius: float = BLOCK_RADIUS,
+                min_radius: float = MIN_PORE_RADIUS) -> tuple[bool, float]:
+    """Is there a fusion pore, and how large? A pure function for OpenMM reporters (no mdtraj, no files).
+
+    Parameters
+    ----------
+    positions_nm : array_like, shape (n_atoms, 3), or openmm Quantity
+        Positions in nm (``state.getPositions(asNumpy=True)`` works).
+    box_nm : array_like, shape (3,) or (3, 3), or openmm Quantity
+        Orthorhombic box lengths or box vectors (``state.getPeriodicBoxVectors(asNumpy=True)``).
+    lipid_index_info : LipidIndex, openmm/mdtraj Topology, or mapping
+        Which atoms are heads and tails and their membranes; build it once, e.g.
+        ``LipidIndex.from_topology(simulation.topology)``, or a mapping with ``head`` (n_lipids,),
+        ``tails`` (n_lipids lists), ``membrane`` (n_lipids,).
+    membranes : tuple of int, optional
+        ``(A, B)`` for a pore between two membranes (default ``(0, 1)`` when there are two or more), or
+        ``(A,)`` for a hole through one planar membrane (default with a single membrane).
+    contact_xy, geometry, zone_radius, grid_spacing, block_radius, min_radius
+        As in :class:`PoreAnalysis` / :class:`FusionAnalysis`.
+
+    Returns
+    -------
+    has_pore : bool
+        A fusion pore (a hole through both membranes whose rim joins them, see :func:`find_holes`); a
+        rupture or lysis is not one. With a single membrane, any hole through it.
+    radius_nm : float
+        ``sqrt(A/pi)`` radius of the pore measured to bead centres (0.0 without a pore).
+
+    Examples
+    --------
+    >>> from snarefuse.analysis import testsystems
+    >>> t = testsystems.bilayer_with_hole(3.0)
+    >>> info = LipidIndex.from_topology(t.topology)
+    >>> has, r = detect_pore(t.xyz[0], t.unitcell_lengths[0], info)
+    >>> bool(has), round(r)
+    (True, 3)
+    """
+    if hasattr(positions_nm, "value_in_unit"):
+        import openmm.unit as u
+
+        positions_nm = positions_nm.value_in_unit(u.nanometer)
+    if hasattr(box_nm, "value_in_unit"):
+        import openmm.unit as u
+
+        box_nm = box_nm.value_in_unit(u.nanometer)
+    xyz = np.asarray(positions_nm, dtype=float)
+    box = np.asarray(box_nm, dtype=float)
+    if box.shape == (3, 3):
+        box = np.diag(box).copy()
+    lip = as_lipid_index(lipid_index_info)
+    if membranes is None:
+        membranes = (0, 1) if lip.n_membranes >= 2 else (0,)
+    kinds = geometry if geometry is not None else (None,) * lip.n_membranes
+    geoms = [compute_membrane_geometry(xyz, box, lip, m, kinds[m] if m < len(kinds) else None)
+             for m in range(lip.n_membranes)]
+    cf = compute_contact_frame(geoms, box, tuple(membranes), contact_xy)
+    radius = zone_radius if zone_radius is not None else default_zone_radius(geoms, tuple(membranes))
+    grid = zone_grid(cf, box, grid_spacing, radius, None)
+    res = find_pore(xyz, box, lip, geoms, cf, grid, block_radius, min_radius)
+    return bool(res.found), float(res.radius_nm)
