@@ -64,19 +64,20 @@ def build(spec: str, output: str, sets: tuple[str, ...]) -> None:
     from .build import build_system
     from .errors import SnarefuseError
     from .run_options import load_spec_with_sets
+    from .rundir import RunDirectory
 
     try:
         s = load_spec_with_sets(spec, sets)
         built = build_system(s)
-        out = Path(output)
-        existed = (out / "manifest.json").exists()
-        built.save(out)
+        out = RunDirectory(output)
+        existed = out.is_built()
+        built.save(out.path)
     except SnarefuseError as e:
         _fail(e)
         return
     m = built.manifest
     verb = "already built (same spec key), nothing rewritten" if existed else "built"
-    click.echo(f"{verb}: {out}  [{m['n_atoms']} beads, {m['n_lipids']} lipids, geometry {m['geometry']}, "
+    click.echo(f"{verb}: {out.path}  [{m['n_atoms']} beads, {m['n_lipids']} lipids, geometry {m['geometry']}, "
                f"box {' x '.join(f'{x:.2f}' for x in m['box_nm'])} nm, key {m['spec_key']}]")
 
 
@@ -159,9 +160,10 @@ def run(run_dir: str, steps: int | None, platform: str | None, precision: str | 
 def _set_intervals(run_dir: str, steps: int | None, trajectory: int | None, report: int | None,
                    checkpoint: int | None) -> None:
     """Output intervals of a run that has not started (:func:`snarefuse.run_options.set_run_intervals`)."""
+    from .rundir import RunDirectory
     from .run_options import set_run_intervals
 
-    if not (Path(run_dir) / "spec.yaml").exists():
+    if not RunDirectory(run_dir).spec_yaml.exists():
         return  # not a build: the runner says what is missing
     note = set_run_intervals(run_dir, steps, trajectory, report, checkpoint).message(run_dir)
     if note:
@@ -253,8 +255,8 @@ def fusion_report(run_dir: Path) -> list[str]:
     (tau and diffusion-calibrated ns), the smallest gap, and where the figures and pictures are."""
     from .rundir import RunDirectory
 
-    analysis = RunDirectory(run_dir).analysis_dir
-    summary = json.loads((analysis / "summary.json").read_text())
+    analysis = RunDirectory(run_dir).analysis()
+    summary = json.loads(analysis.summary_json.read_text())
     fusion = summary.get("fusion") or {}
     if "skipped" in fusion:
         return [f"fusion analysis skipped: {fusion['skipped']}"]
@@ -272,12 +274,12 @@ def fusion_report(run_dir: Path) -> list[str]:
         lines.append(f"  none yet: no state has held for {persist} consecutive frames")
     if fusion.get("ruptured"):
         lines.append("  WARNING: a membrane ruptured outside a fusion pore (lysis); see fusion.csv")
-    gap, before = _smallest_gap_before_stalk(analysis / "fusion.csv", (first.get("stalk") or {}).get("frame"))
+    gap, before = _smallest_gap_before_stalk(analysis.table("fusion"), (first.get("stalk") or {}).get("frame"))
     if gap is not None:
         lines.append(f"smallest head-plane gap near the contact axis{before}: {gap:.2f} nm")
     if fusion.get("max_state_reached"):
         lines.append(f"most advanced state: {fusion['max_state_reached']}")
-    lines.append(f"figures: {analysis}/*.png   pictures: {analysis / 'render'}/")
+    lines.append(f"figures: {analysis.path}/*.png   pictures: {analysis.render_dir}/")
     return lines
 
 

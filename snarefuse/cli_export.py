@@ -17,7 +17,9 @@ def _export(fmt: str, build_dir: str, out_dir: str | None) -> None:
     from .export import gsd, lammps, vmd
 
     writer = {"lammps": lammps.export_lammps, "gsd": gsd.export_gsd, "vmd": vmd.export_vmd}[fmt]
-    out = Path(out_dir) if out_dir is not None else Path(build_dir) / "export" / fmt
+    from .rundir import RunDirectory
+
+    out = Path(out_dir) if out_dir is not None else RunDirectory(build_dir).export_dir(fmt)
     try:
         files = writer(build_dir, out)
     except SnarefuseError as e:

@@ -36,6 +36,7 @@ import numpy as np
 import openmm
 
 from .errors import SnarefuseError
+from .forcefield import PAIR_FORCE_NAME
 
 __all__ = [
     "NativeError",
@@ -167,7 +168,7 @@ class NativeForceParameters:
 
 def create_force(b: Sequence[float] | np.ndarray, a: Sequence[float] | np.ndarray, *, epsilon: float, sigma: float,
                  wc: float, exclusions: Iterable[Sequence[int]] = (), periodic: bool = True,
-                 name: str = "CookePair", force_group: int = 0) -> openmm.Force:
+                 name: str = PAIR_FORCE_NAME, force_group: int = 0) -> openmm.Force:
     """A native ``CookePairForce`` as an ``openmm.Force``.
 
     Parameters

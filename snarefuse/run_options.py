@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import SpecError
+from .rundir import RunDirectory
 from .spec import Spec, example_spec_path, load_spec, load_yaml
 
 #: Frames a run shorter than its trajectory interval gets when the intervals are scaled to its length.
@@ -102,9 +103,7 @@ class IntervalChange:
 
 def run_has_started(run_dir: str | Path) -> bool:
     """Whether a run has written anything into the directory (a checkpoint record, a trajectory or a log)."""
-    d = Path(run_dir)
-    return any((d / n).exists() for n in ("checkpoint.json", "trajectory.dcd", "trajectory.xtc", "log.csv",
-                                          "run.json"))
+    return RunDirectory(run_dir).has_started()
 
 
 def set_run_intervals(run_dir: str | Path, steps: int | None, trajectory_interval: int | None = None,
@@ -116,17 +115,17 @@ def set_run_intervals(run_dir: str | Path, steps: int | None, trajectory_interva
     log rows to analyse. A run that has started keeps its intervals: given ones are then refused (naming
     spec.yaml), and nothing is scaled.
     """
-    d = Path(run_dir)
+    rd = RunDirectory(run_dir)
     given = {k: v for k, v in zip(INTERVAL_FIELDS, (trajectory_interval, report_interval, checkpoint_interval))
              if v is not None}
-    spec = load_spec(d / "spec.yaml")
+    spec = load_spec(rd.spec_yaml)
     run = spec.run
     target = steps if steps is not None else run.steps
-    if run_has_started(d):
+    if rd.has_started():
         current = {k: getattr(run, k) for k in given}
         if given and given != current:
             opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items())
-            raise SpecError("", f"{d / 'spec.yaml'}: {opts}: this run has started with "
+            raise SpecError("", f"{rd.spec_yaml}: {opts}: this run has started with "
                                    f"{', '.join(f'{k} {v}' for k, v in current.items())}; intervals change only "
                                    "before the first step (build into a new directory for other intervals)")
         return IntervalChange({}, None)
@@ -141,5 +140,5 @@ def set_run_intervals(run_dir: str | Path, steps: int | None, trajectory_interva
     if not changed:
         return IntervalChange({}, None)
     new = spec.with_overrides({f"run.{k}": v for k, v in changed.items()})
-    new.dump(d / "spec.yaml")
+    new.dump(rd.spec_yaml)
     return IntervalChange(changed, reason)

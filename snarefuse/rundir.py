@@ -15,7 +15,8 @@ Layout (``snarefuse build`` writes the first group, ``snarefuse run`` the rest):
     run.json               status, platform, speed
     events.csv, events.json  pore checks and the pore event (snarefuse.events)
     .lock                  held (flock) while a run is active
-    analysis/              tables, summary.json and figures of ``snarefuse analyze``
+    analysis/              ``snarefuse analyze``: <table>.csv, summary.json, <figure>.png, render/ (pictures)
+    export/<format>/       ``snarefuse export`` (default folder)
 
 Every malformed directory raises :class:`~snarefuse.errors.RunDirectoryError`, whose message names the file at
 fault and what would be accepted.
@@ -61,6 +62,8 @@ EVENTS_CSV = "events.csv"
 EVENTS_JSON = "events.json"
 ANALYSIS_DIR = "analysis"
 SUMMARY_JSON = "summary.json"
+RENDER_DIR = "render"
+EXPORT_DIR = "export"
 #: Trajectory formats the runner writes, as ``trajectory.<format>``.
 TRAJECTORY_FORMATS = ("dcd", "xtc")
 #: Files every run needs from the build.
@@ -139,6 +142,8 @@ class RunDirectory:
     spec_yaml = property(lambda self: self.path / SPEC_YAML, doc="``spec.yaml``: the resolved spec of the build.")
     manifest_json = property(lambda self: self.path / MANIFEST_JSON, doc="``manifest.json``: what was built.")
     system_xml = property(lambda self: self.path / SYSTEM_XML, doc="``system.xml``: the serialised OpenMM System.")
+    system_psf = property(lambda self: self.path / SYSTEM_PSF, doc="``system.psf``: topology for VMD and MDAnalysis.")
+    forcefield_xml = property(lambda self: self.path / FORCEFIELD_XML, doc="``forcefield.xml``: the force field.")
     system_pdb = property(lambda self: self.path / (SYSTEM_CIF if (self.path / SYSTEM_CIF).exists() else SYSTEM_PDB),
                           doc="``system.pdb`` (``system.cif`` past the PDB's limits): topology and start positions.")
     run_json = property(lambda self: self.path / RUN_JSON, doc="``run.json``: the run's status.")
@@ -149,8 +154,22 @@ class RunDirectory:
     events_csv = property(lambda self: self.path / EVENTS_CSV, doc="``events.csv``: pore checks.")
     events_json = property(lambda self: self.path / EVENTS_JSON, doc="``events.json``: the pore event.")
     analysis_dir = property(lambda self: self.path / ANALYSIS_DIR, doc="``analysis/``: ``snarefuse analyze``.")
-    summary_json = property(lambda self: self.path / ANALYSIS_DIR / SUMMARY_JSON,
-                            doc="``analysis/summary.json``.")
+    summary_json = property(lambda self: self.analysis().summary_json, doc="``analysis/summary.json``.")
+
+    def analysis(self) -> "AnalysisDirectory":
+        """``analysis/``, where ``snarefuse analyze`` writes by default."""
+        return AnalysisDirectory(self.analysis_dir)
+
+    def export_dir(self, fmt: str) -> Path:
+        """``export/<fmt>/``, where ``snarefuse export`` writes by default."""
+        return self.path / EXPORT_DIR / _plain_name(fmt, "export format")
+
+    def structure_file(self, fmt: str) -> Path:
+        """Where the build writes its structure in format ``fmt``: ``pdb`` (``system.pdb``) or ``cif``."""
+        names = {"pdb": SYSTEM_PDB, "cif": SYSTEM_CIF}
+        if fmt not in names:
+            raise ValueError(f"structure format: {fmt!r}; accepted {', '.join(names)}")
+        return self.path / names[fmt]
 
     def trajectory_file(self, fmt: str) -> Path:
         """``trajectory.<fmt>``, where the runner writes frames in format ``fmt``."""
@@ -168,6 +187,11 @@ class RunDirectory:
         if not self.path.is_dir():
             return []
         return sorted(p for p in self.path.iterdir() if CHECKPOINT_NAME.fullmatch(p.name) or STATE_NAME.fullmatch(p.name))
+
+    def has_started(self) -> bool:
+        """Whether a run has written anything here (a checkpoint record, a trajectory, a log or ``run.json``)."""
+        return any(p.exists() for p in (self.checkpoint_json, *map(self.trajectory_file, TRAJECTORY_FORMATS),
+                                        self.log_csv, self.run_json))
 
     # ------------------------------------------------------------------ build
     def is_built(self) -> bool:
@@ -217,6 +241,16 @@ class RunDirectory:
         if not isinstance(data, dict):
             raise RunDirectoryError(path, f"expected a JSON object, found {type(data).__name__}")
         return data
+
+    @staticmethod
+    def peek_json(path: Path) -> Any:
+        """The parsed JSON file ``path`` (one of this directory's, e.g. ``rd.run_json``), or None where it is
+        missing or unreadable: for readers that report on a directory and must not refuse (a sweep's status of a
+        point not yet that far). A run or an analysis reads through the checked readers instead."""
+        try:
+            return json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            return None
 
     def units(self) -> dict[str, float]:
         """``tau_ps``, ``sigma_nm``, ``tau_diffusion_ns`` of the manifest's ``units`` (those present)."""
@@ -533,6 +567,31 @@ class RunDirectory:
         atomic_write_bytes(self.final_state_xml, data)
         self.write_status({**rec, "status": "complete", "step": int(info["step"])})
         return True
+
+
+def _plain_name(name: str, what: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise ValueError(f"{what}: {name!r}; accepted letters, digits and '_' (a plain file name)")
+    return name
+
+
+class AnalysisDirectory:
+    """The folder ``snarefuse analyze`` writes (``analysis/`` of a run directory, or one given): a table
+    ``<name>.csv`` per analysis, ``summary.json``, a figure ``<name>.png`` each, ``render/`` for pictures."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    summary_json = property(lambda self: self.path / SUMMARY_JSON, doc="``summary.json``: the summary.")
+    render_dir = property(lambda self: self.path / RENDER_DIR, doc="``render/``: ``snarefuse render``'s pictures.")
+
+    def table(self, name: str) -> Path:
+        """``<name>.csv``: the per-frame table of analysis ``name`` (``fusion``, ``membranes``, ...)."""
+        return self.path / f"{_plain_name(name, 'table')}.csv"
+
+    def figure(self, name: str) -> Path:
+        """``<name>.png``: figure ``name`` (``timeline``, ``separation``, ...)."""
+        return self.path / f"{_plain_name(name, 'figure')}.png"
 
 
 def shrink_file(path: Path, size: int) -> None:

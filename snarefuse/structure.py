@@ -10,8 +10,8 @@ stay two chains in mdtraj and MDAnalysis).
 
 A PDB holds at most 99,999 atoms and 9,999 residue numbers (OpenMM then writes hexadecimal fields that mdtraj
 reads with no bonds and colliding residues), residue names of 4 characters and segment ids of 4. A build beyond
-any of these writes ``system.cif`` instead of ``system.pdb``; :func:`topology_path` finds whichever a directory
-has.
+any of these writes ``system.cif`` instead of ``system.pdb``; :attr:`snarefuse.rundir.RunDirectory.system_pdb`
+finds whichever a directory has.
 """
 
 from __future__ import annotations
@@ -62,17 +62,6 @@ def pdb_limits_exceeded(topology: app.Topology, positions_nm: np.ndarray | None 
 def structure_file_name(topology: app.Topology, positions_nm: np.ndarray | None = None) -> str:
     """``system.pdb`` when the topology (and positions) fit the PDB format, else ``system.cif``."""
     return STRUCTURE_FILES[1] if pdb_limits_exceeded(topology, positions_nm) else STRUCTURE_FILES[0]
-
-
-def topology_path(directory: str | Path) -> Path:
-    """The structure file of a build directory (``system.pdb``, or ``system.cif`` for builds past the PDB's
-    limits). Raises FileNotFoundError naming both when neither exists."""
-    d = Path(directory)
-    for name in STRUCTURE_FILES:
-        if (d / name).exists():
-            return d / name
-    raise FileNotFoundError(f"{d}: neither {' nor '.join(STRUCTURE_FILES)}; build a system into it first "
-                            f"('snarefuse build SPEC -o {d}')")
 
 
 def read_openmm_structure(path: str | Path) -> app.PDBFile | app.PDBxFile:

@@ -44,12 +44,11 @@ from typing import Any
 from . import sweep_dask
 from .analysis.stats import DEFAULT_CONFIDENCE, EVENTS
 from .errors import BuildError, SpecError
-from .io import file_lock
 from .quantities import Section as _Section, show_value
 from .spec import Spec, example_spec_path, load_spec, load_yaml
 from .sweep_dask import DEFAULT_RECONNECT_TIMEOUT_S, SchedulerLostError, SweepRunReport, run_point
 from .sweep_results import SweepResults, collect, format_statistics, fusion_times
-from .sweep_workspace import STATES, Point, PointStatus, ensure_point, point_status, update_index
+from .sweep_workspace import STATES, Point, PointStatus, Workspace, ensure_point, point_status, update_index
 
 __all__ = ["Sweep", "load_sweep", "replica_seed", "Point", "PointStatus", "STATES", "SweepRunReport",
            "SchedulerLostError", "SweepResults", "run_point", "format_statistics", "fusion_times", "SWEEP_KEYS",
@@ -235,15 +234,14 @@ class Sweep:
                                     "run.platform, device_index, threads, max_wall_time are not part of the key)")
                 seen[key] = label
                 target = self.steps if self.steps is not None else spec.run.steps
-                points.append(Point(key, spec, dict(params), r, seed, target, self.workspace / "points" / key))
+                points.append(Point(key, spec, dict(params), r, seed, target, Workspace(self.workspace).point_dir(key)))
         return points
 
     # ------------------------------------------------------------------ workspace
     def init(self) -> list[Point]:
         """Create the workspace: build every point that is not built yet, write ``point.json`` and
         merge this sweep's rows into ``index.csv``. Idempotent."""
-        (self.workspace / "points").mkdir(parents=True, exist_ok=True)
-        with file_lock(self.workspace / ".workspace.lock", timeout_s=600):
+        with Workspace(self.workspace).lock():
             for p in self.points:
                 try:
                     ensure_point(p, self.name)

@@ -26,7 +26,7 @@ from typing import Any
 
 from .errors import BlowUpError, BuildError, RunError, RunInterrupted, SpecError
 from .io import atomic_write_json, file_lock
-from .spec import load_spec
+from .rundir import RunDirectory
 from .sweep_workspace import (TASK_FILE, TASK_LOCK, Point, analysis_state, checkpoint_step, event_record, now,
                               read_json, record_failure, record_interruption)
 
@@ -79,8 +79,9 @@ def _analyse(d: Path, step: int, options: dict[str, Any]) -> dict[str, Any]:
         analyzer(d, **options)
     except Exception as e:  # analysis must not cost the run; the record says what happened
         return {"state": "failed", "detail": f"{type(e).__name__}: {e}", "step": step}
-    if not isinstance(read_json(d / "analysis" / "summary.json"), dict):
-        return {"state": "failed", "detail": f"no readable {d / 'analysis' / 'summary.json'}", "step": step}
+    summary = RunDirectory(d).summary_json
+    if not isinstance(read_json(summary), dict):
+        return {"state": "failed", "detail": f"no readable {summary}", "step": step}
     return {"state": "done", "step": step}
 
 
@@ -95,7 +96,7 @@ def _stop_reporter(d: Path, check_every: int | None, confirm: int | None, delay:
     from .events import DEFAULT_CONFIRM, FusionEventReporter
 
     if delay is None:
-        run = load_spec(d / "spec.yaml").run
+        run = RunDirectory(d).spec().run
         frames = int(analysis_options.get("persist") or DEFAULT_CONFIRM) - 1
         delay = max(0, frames) * int(analysis_options.get("step") or 1) * run.trajectory_interval * run.timestep_ps
     try:

@@ -408,8 +408,8 @@ def collect(statuses: list[PointStatus], varied: list[str], output: Path, parame
         raise SpecError("confidence", f"{show_value(confidence)}: expected a level in (0, 1), e.g. 0.95")
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    rows = [result_row(st, read_json(st.point.directory / "analysis" / "summary.json"),
-                       (read_json(st.point.directory / "events.json") or {}).get("pore"))
+    rows = [result_row(st, read_json(st.point.run_dir.summary_json),
+                       (read_json(st.point.run_dir.events_json) or {}).get("pore"))
             for st in statuses]
     res = SweepResults(rows, varied)
     res.files["csv"] = res.write_csv(out / "results.csv")

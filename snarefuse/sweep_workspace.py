@@ -1,9 +1,11 @@
 """A sweep's workspace on disk: its state points, their directories and what their files say.
 
-``workspace/points/<spec key>/`` holds a point's build, its resolved ``spec.yaml``, ``point.json`` (the
+:class:`Workspace` alone knows the workspace's layout: ``workspace/points/<spec key>/`` holds a point's build, its resolved ``spec.yaml``, ``point.json`` (the
 varied parameters, the sweeps that share the point), ``task.json`` (the sweep's bookkeeping: one record per
 attempt to run it, the fusion event it was stopped after, the state of its analysis), then the run's own
-files. ``workspace/index.csv`` lists every point of the workspace.
+files. ``workspace/index.csv`` lists every point of the workspace, ``workspace/.workspace.lock`` serialises
+``sweep init``. A point's directory is a run directory: its build and run files are read through
+:class:`~snarefuse.rundir.RunDirectory` (:attr:`Point.run_dir`); this module adds only the sweep's own files.
 
 The truth about a point is in its directory, never in the scheduler: :func:`point_status` reads it, and the
 execution (:mod:`snarefuse.sweep_dask`) writes ``task.json`` under ``.sweep.lock``. An attempt ends in one of
@@ -15,28 +17,64 @@ connection to it went away: the point resumes from its checkpoint on the next ``
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import RunError
 from .io import atomic_write_json, atomic_write_text, csv_cell, csv_text, file_lock, lock_holder
+from .rundir import RunDirectory
 from .spec import Spec
 
-__all__ = ["STATES", "POINT_FILE", "TASK_FILE", "TASK_LOCK", "Point", "PointStatus", "point_status",
+__all__ = ["STATES", "POINT_FILE", "TASK_FILE", "TASK_LOCK", "Workspace", "Point", "PointStatus", "point_status",
            "ensure_point", "update_index", "record_failure", "record_interruption", "checkpoint_step", "read_json"]
 
 #: Point states reported by :func:`point_status`.
 STATES = ("done", "running", "failed", "pending")
 POINT_FILE, TASK_FILE, TASK_LOCK = "point.json", "task.json", ".sweep.lock"
+#: The workspace's own names: the folder of point directories, the index, the lock of ``sweep init``.
+POINTS_DIR, INDEX_CSV, WORKSPACE_LOCK = "points", "index.csv", ".workspace.lock"
+#: How long ``sweep init`` waits for another one building into the same workspace (seconds).
+INIT_LOCK_WAIT_S = 600.0
 #: How long the driver waits for a point's ``.sweep.lock`` before leaving the record to the task holding it.
 RECORD_LOCK_WAIT_S = 5.0
 #: Errors recorded by versions that counted a lost scheduler as a failure; such points resume as interrupted.
 _INTERRUPTION_TEXT = ("task cancelled", "FutureCancelledError", "CommClosedError", "scheduler-connection-lost")
+
+
+class Workspace:
+    """A sweep's workspace directory: where its point directories, index and lock are.
+
+    Parameters
+    ----------
+    path : path
+        The workspace (a sweep file's ``workspace``).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r})"
+
+    points_dir = property(lambda self: self.path / POINTS_DIR, doc="``points/``: one directory per state point.")
+    index_csv = property(lambda self: self.path / INDEX_CSV, doc="``index.csv``: every point of the workspace.")
+
+    def point_dir(self, key: str) -> Path:
+        """The directory of the point of spec key ``key``."""
+        return self.points_dir / key
+
+    @contextmanager
+    def lock(self, timeout_s: float = INIT_LOCK_WAIT_S) -> Iterator[None]:
+        """Hold the workspace's lock (one ``sweep init`` builds into it at a time); creates the workspace."""
+        self.points_dir.mkdir(parents=True, exist_ok=True)
+        with file_lock(self.path / WORKSPACE_LOCK, timeout_s=timeout_s):
+            yield
 
 
 @dataclass(frozen=True)
@@ -50,6 +88,11 @@ class Point:
     seed: int
     target_steps: int
     directory: Path
+
+    @property
+    def run_dir(self) -> RunDirectory:
+        """The point's directory as a run directory (its build and run files)."""
+        return RunDirectory(self.directory)
 
 
 @dataclass(frozen=True)
@@ -68,21 +111,13 @@ class PointStatus:
         return self.point.key
 
 
-def read_json(path: Path) -> Any:
-    """The parsed JSON file, or None where it is missing or unreadable (a point not yet that far)."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+#: The parsed JSON file, or None where it is missing or unreadable (a point not yet that far).
+read_json = RunDirectory.peek_json
 
 
 def checkpoint_step(d: Path) -> int:
-    """The step of a point's last checkpoint (0: none)."""
-    info = read_json(d / "checkpoint.json")
-    try:
-        return int(info["step"])
-    except (TypeError, KeyError, ValueError):
-        return 0
+    """The step of a point's last checkpoint (0: none, or a record without a readable step)."""
+    return RunDirectory(d).checkpoint_progress()[0]
 
 
 def now() -> str:
@@ -92,8 +127,8 @@ def now() -> str:
 # ------------------------------------------------------------------------------ building the workspace
 def ensure_point(p: Point, sweep_name: str) -> None:
     """Build point ``p`` into its directory unless it is built, and merge ``sweep_name`` into its ``point.json``."""
-    d = p.directory
-    manifest = read_json(d / "manifest.json")
+    d, rd = p.directory, p.run_dir
+    manifest = read_json(rd.manifest_json)
     if manifest is None:
         if d.exists() and any(d.iterdir()):
             raise RunError(f"{d}: holds files but no manifest.json (an interrupted or foreign build); remove it "
@@ -118,7 +153,7 @@ def ensure_point(p: Point, sweep_name: str) -> None:
 
 def update_index(workspace: Path, points: list[Point], varied: list[str]) -> None:
     """Merge ``points`` into ``workspace/index.csv`` (one row per point of every sweep sharing the workspace)."""
-    path = workspace / "index.csv"
+    path = Workspace(workspace).index_csv
     rows: dict[str, dict[str, Any]] = {}
     columns = ["key", "replica", "seed"]
     if path.exists():
@@ -144,11 +179,11 @@ def is_interruption(attempt: dict[str, Any]) -> bool:
 
 def point_status(p: Point, stop_event: str | None = None, analysis_enabled: bool = True) -> PointStatus:
     """Classify a point as done / running / failed / pending from its directory."""
-    d = p.directory
-    if not (d / "manifest.json").exists():
+    d, rd = p.directory, p.run_dir
+    if not rd.is_built():
         return PointStatus(p, "pending", 0, "not built (run 'sweep init')", "pending")
     step = checkpoint_step(d)
-    rj = read_json(d / "run.json") or {}
+    rj = read_json(rd.run_json) or {}
     task = read_json(d / TASK_FILE) or {}
     attempts = task.get("attempts") or [{}]
     last = attempts[-1]
@@ -159,7 +194,7 @@ def point_status(p: Point, stop_event: str | None = None, analysis_enabled: bool
     analysis = analysis_state(d, task, step, analysis_enabled)
     if rj.get("status") == "failed":
         return PointStatus(p, "failed", int(rj.get("step", step)), str(rj.get("error", "failed")), analysis)
-    for lock, running in ((d / TASK_LOCK, last.get("state") == "running"), (d / ".lock", rj.get("status") == "running")):
+    for lock, running in ((d / TASK_LOCK, last.get("state") == "running"), (rd.lock_path, rj.get("status") == "running")):
         if running:
             alive, who = lock_holder(lock)
             if alive:
@@ -201,7 +236,7 @@ def analysis_state(d: Path, task: dict[str, Any], step: int, enabled: bool) -> s
     rec = task.get("analysis") or {}
     if not enabled:
         return "disabled"
-    if rec.get("state") == "done" or (not rec and (d / "analysis" / "summary.json").exists()):
+    if rec.get("state") == "done" or (not rec and RunDirectory(d).summary_json.exists()):
         return "done" if rec.get("step", step) == step else "stale"
     if rec.get("state") in ("failed", "unavailable"):
         return f"{rec['state']}: {rec.get('detail', '')}"

@@ -22,11 +22,14 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("spec", ["snarefuse.lumen", "snarefuse.protocol", "snarefuse.spec_types", "snarefuse.spec_fields", "snarefuse.spec"]),
     ("system", ["snarefuse.forcefield", "snarefuse.native", "snarefuse.formulations", "snarefuse.forces",
                 "snarefuse.structure"]),
+    # the run directory's layout sits below the builder (which saves into one) and the analyses (which read one);
+    # the reporters write its log and trajectory, whose formats it checks before a run resumes
+    ("run directory", ["snarefuse.rundir", "snarefuse.reporters"]),
     ("build and analysis", ["snarefuse.build", "snarefuse.analysis.base", "snarefuse.analysis.membrane",
                             "snarefuse.analysis.fusion", "snarefuse.analysis.contact", "snarefuse.analysis.zone",
-                            "snarefuse.analysis.snare", "snarefuse.analysis.snare_geometry",
+                            "snarefuse.analysis.snare", "snarefuse.analysis.snare_geometry", "snarefuse.analysis.trigger",
                             "snarefuse.analysis.testsystems", "snarefuse.plot"]),
-    ("run", ["snarefuse.reporters", "snarefuse.rundir", "snarefuse.runner", "snarefuse.run_options",
+    ("run", ["snarefuse.runner", "snarefuse.run_options",
              "snarefuse.events", "snarefuse.export"]),
     ("after the run", ["snarefuse.analysis", "snarefuse.analysis.pipeline", "snarefuse.render"]),
     ("sweep", ["snarefuse.sweep", "snarefuse.sweep_workspace", "snarefuse.sweep_dask", "snarefuse.sweep_results"]),

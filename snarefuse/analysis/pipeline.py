@@ -29,7 +29,7 @@ import numpy as np
 
 from ..io import atomic_write_bytes, atomic_write_json
 from ..errors import RunDirectoryError
-from ..rundir import RunDirectory
+from ..rundir import AnalysisDirectory, RunDirectory
 from ..trajfile import dcd_frame_counts, trajectory_header_problem
 from . import kernels as K
 from .base import AnalysisError, Table, TrajectorySource, run_analyses
@@ -168,8 +168,8 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
             raise RunDirectoryError(traj, f"its header counts {counted} frames but it holds {whole} complete ones: "
                                     "it was cut short (a partial copy?), or a run is writing it; copy the whole file, "
                                     "or analyse once the run has stopped")
-    out = Path(out_dir) if out_dir is not None else rd.analysis_dir
-    out.mkdir(parents=True, exist_ok=True)
+    out = AnalysisDirectory(out_dir) if out_dir is not None else rd.analysis()
+    out.path.mkdir(parents=True, exist_ok=True)
     manifest = rd.manifest()
     units = rd.units()
     if contact_xy is None:
@@ -210,9 +210,18 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     if n_frames == 0:
         raise AnalysisError(f"{traj}: no frames in start={start}, stop={stop}, step={step}")
 
-    files = ["membranes.csv", "leaflets.csv"]
-    mem.to_csv(out / "membranes.csv")
-    leaflets.to_csv(out / "leaflets.csv")
+    files: list[str] = []
+
+    def write_table(analysis: Any, name: str) -> None:
+        analysis.to_csv(out.table(name))
+        files.append(out.table(name).name)
+
+    def write_figure(name: str, draw: Callable[[Any], Any], **kw: Any) -> None:
+        _figure(out.figure(name), draw, **kw)
+        files.append(out.figure(name).name)
+
+    write_table(mem, "membranes")
+    write_table(leaflets, "leaflets")
     sigma = units.get("sigma_nm", K.SIGMA_NM)
     props: dict[str, Any] = {}
     for m, kind in enumerate(mem.results.kinds):
@@ -237,13 +246,11 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
 
     if fusion is not None:
         ft = fusion.table
-        fusion.to_csv(out / "fusion.csv")
-        files.append("fusion.csv")
+        write_table(fusion, "fusion")
         maps = fusion.results.maps
         mt = _map_table(maps)
         if mt is not None:
-            mt.to_csv(out / "contact_map.csv")
-            files.append("contact_map.csv")
+            write_table(mt, "contact_map")
         fp = {name: {"frame": v["frame"], **_times(v["time_ps"], units)} for name, v in fusion.results.first_passage.items()}
         summary["fusion"] = {
             "membranes": list(membranes), "geometry": list(fusion.separation._kinds or ()),
@@ -269,8 +276,7 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     else:
         summary["fusion"] = {"skipped": skip_note}
     if snare is not None:
-        snare.to_csv(out / "snare.csv")
-        files.append("snare.csv")
+        write_table(snare, "snare")
         summary["snare"] = snare.results.summary
     else:
         summary["snare"] = {"skipped": "no SNARE complexes ('snares' in manifest.json): SNARE metrics skipped"}
@@ -284,24 +290,21 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
                 P.plot_columns(mem.table, [c for c in mem.table.columns if c.endswith(suffix)], ylabel=label,
                                ax=ax, time_unit=time_unit, tau_ps=tau_ps)
 
-        _figure(out / "membranes.png", draw_membranes, size=(6.4, 8.0), rows=3)
-        files.append("membranes.png")
+        write_figure("membranes", draw_membranes, size=(6.4, 8.0), rows=3)
         if fusion is not None:
             ft = fusion.table
             fpass = fusion.results.first_passage
-            _figure(out / "separation.png", lambda ax: P.plot_separation(ft, ax=ax, time_unit=time_unit, tau_ps=tau_ps))
-            _figure(out / "pore_radius.png", lambda ax: P.plot_pore_radius(ft, ax=ax, time_unit=time_unit, tau_ps=tau_ps))
-            _figure(out / "timeline.png", lambda ax: P.plot_timeline(ft, ax=ax, time_unit=time_unit, tau_ps=tau_ps,
-                                                                     first_passage=fpass))
-            files += ["separation.png", "pore_radius.png", "timeline.png"]
+            write_figure("separation", lambda ax: P.plot_separation(ft, ax=ax, time_unit=time_unit, tau_ps=tau_ps))
+            write_figure("pore_radius", lambda ax: P.plot_pore_radius(ft, ax=ax, time_unit=time_unit, tau_ps=tau_ps))
+            write_figure("timeline", lambda ax: P.plot_timeline(ft, ax=ax, time_unit=time_unit, tau_ps=tau_ps,
+                                                                first_passage=fpass))
             maps = fusion.results.maps
             if maps.get("gap_mean") is not None:
-                _figure(out / "contact_map.png", lambda ax: P.plot_contact_map(
+                write_figure("contact_map", lambda ax: P.plot_contact_map(
                     maps["gap_mean"], maps["gap_extent"], ax=ax, contact_radius=maps["contact_radius"],
                     pore_mask=maps["pore_last"], pore_extent=maps["pore_extent"],
                     diaphragm_mask=maps["diaphragm_last"], diaphragm_extent=maps["diaphragm_extent"]),
                     size=(6.0, 5.0))
-                files.append("contact_map.png")
         if snare is not None:
             st = snare.table
 
@@ -309,12 +312,11 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
                 P.plot_zippering(st, ax=axes[0], time_unit=time_unit, tau_ps=tau_ps)
                 P.plot_linker_force(st, ax=axes[1], time_unit=time_unit, tau_ps=tau_ps)
 
-            _figure(out / "snare.png", draw_snare, size=(6.4, 7.0), rows=2)
-            files.append("snare.png")
-    summary["files"] = files + ["summary.json"]
+            write_figure("snare", draw_snare, size=(6.4, 7.0), rows=2)
+    summary["files"] = files + [out.summary_json.name]
     summary["notes"] = notes
     summary["options"] = {"chunk": chunk, "dt_ps": dt_ps, "contact_xy": contact_xy, "geometry": geometry,
                           "zone_radius": zone_radius, "snare_options": snare_opts or None}
     summary = _clean(summary)
-    atomic_write_json(out / "summary.json", summary)
+    atomic_write_json(out.summary_json, summary)
     return summary

@@ -92,6 +92,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..rundir import RunDirectory
 from ..units import BOLTZMANN_KJ_PER_MOL_K
 from . import kernels as K
 from .base import AnalysisBase, AnalysisError, Frame
@@ -245,13 +246,12 @@ class SnareIndex:
 
 
 def snare_records(source: Any) -> list[dict[str, Any]]:
-    """The ``snares`` records of a manifest: accepts the list itself, a manifest mapping (a run directory's
-    :meth:`~snarefuse.rundir.RunDirectory.manifest`), or the path of a manifest file."""
+    """The ``snares`` records of a manifest: accepts the list itself, a manifest mapping, the path of a manifest
+    file, or a run directory holding one."""
     if isinstance(source, (str, Path)):
         p = Path(source)
         if p.is_dir():
-            raise AnalysisError(f"{p}: a directory; pass its manifest (RunDirectory(path).manifest()) or the path "
-                                "of the manifest file")
+            p = RunDirectory(p).manifest_json
         if not p.exists():
             raise AnalysisError(f"{p}: not found; SnareAnalysis needs the build's manifest (its 'snares')")
         try:
@@ -262,7 +262,7 @@ def snare_records(source: Any) -> list[dict[str, Any]]:
         source = source.get("snares") or []
     if not isinstance(source, Sequence) or not all(isinstance(r, Mapping) for r in source):
         raise AnalysisError("snares: expected the manifest's 'snares' list of per-complex records, a manifest, "
-                            "or the path of a manifest file")
+                            "or the path of a manifest file / run directory")
     return [dict(r) for r in source]
 
 
@@ -277,7 +277,7 @@ class SnareAnalysis(AnalysisBase):
     trajectory, top, chunk, dt_ps
         See :class:`~snarefuse.analysis.base.AnalysisBase`.
     snares : list of dict, mapping, or path
-        The manifest's ``snares`` records, the manifest, or the path of a manifest file.
+        The manifest's ``snares`` records, the manifest, or the path of a manifest file / run directory.
     membranes : (int, int)
         Membranes of the contact axis (as in :class:`~snarefuse.analysis.fusion.FusionAnalysis`).
     contact_xy : (float, float), optional
@@ -307,8 +307,7 @@ class SnareAnalysis(AnalysisBase):
 
     Examples
     --------
-    A run directory ``rd = RunDirectory("run")``: ``SnareAnalysis(rd.trajectory(), rd.system_pdb,
-    snares=rd.manifest()).run()``.
+    A run directory ``rd = RunDirectory("run")``: ``SnareAnalysis(rd.trajectory(), rd.system_pdb, snares=rd.path)``.
     A free complex zipped up to layer +4, its VAMP2 and syntaxin unzipped from there to the TMDs (layer
     +5 is only half peeled in a fresh build, see the module docstring):
 

@@ -22,6 +22,7 @@ from ..errors import BuildError
 from ..forcefield import create_system, forcefield_xml
 from ..io import atomic_write_json, atomic_write_text
 from ..psf import psf_text
+from ..rundir import RunDirectory
 from ..structure import structure_file_name, structure_text
 from ..spec import Spec, vesicle_head_offset_nm
 from .bilayer import LeafletGeometry, head_plane_offset, planar_bilayer, split_counts
@@ -29,9 +30,6 @@ from .gas import add_lumen_gas, place_lumen_gas
 from .proteins import MembraneShape, add_anchor_force, add_forces, add_to_topology, lipids_clear_of, place_ring
 from .vesicle import vesicle_lipid_positions
 
-#: Files every build writes; a directory holding them and one of STRUCTURE_FILES (system.pdb, or system.cif past
-#: the PDB format's limits: :mod:`snarefuse.structure`) is a built system.
-BUILD_FILES = ("system.psf", "system.xml", "spec.yaml", "manifest.json", "forcefield.xml")
 
 
 @dataclass
@@ -70,16 +68,14 @@ class BuiltSystem:
         Refuses (``BuildError``) to write into a directory that holds other files, except a
         previous build of the very same spec (then nothing is rewritten).
         """
-        d = Path(directory)
+        rd = RunDirectory(directory)
+        d = rd.path
         if d.exists() and not d.is_dir():
             raise BuildError(f"{d}: exists and is not a directory")
         if d.exists() and any(d.iterdir()):
-            mpath = d / "manifest.json"
-            if mpath.exists():
-                try:
-                    old = json.loads(mpath.read_text()).get("spec_key")
-                except (OSError, ValueError):
-                    old = None
+            if rd.is_built():
+                manifest = rd.peek_json(rd.manifest_json)
+                old = manifest.get("spec_key") if isinstance(manifest, dict) else None
                 if old == self.spec.key():
                     return d
                 raise BuildError(f"{d}: holds a system built from another spec (key {old}, this spec "
@@ -88,14 +84,14 @@ class BuiltSystem:
                              "choose an empty or new directory")
         d.mkdir(parents=True, exist_ok=True)
         name, text = structure_text(self.topology, self.positions, self.box)
-        atomic_write_text(d / name, text)
+        atomic_write_text(rd.structure_file(Path(name).suffix.lstrip(".")), text)
         masses = [self.system.getParticleMass(i).value_in_unit(openmm.unit.dalton)
                   for i in range(self.system.getNumParticles())]
-        atomic_write_text(d / "system.psf", psf_text(self.topology, masses))
-        atomic_write_text(d / "system.xml", openmm.XmlSerializer.serialize(self.system))
-        atomic_write_text(d / "forcefield.xml", forcefield_xml(self.spec.model, self.spec.lipids))
-        self.spec.dump(d / "spec.yaml")
-        atomic_write_json(d / "manifest.json", self.manifest)  # last: marks the build complete
+        atomic_write_text(rd.system_psf, psf_text(self.topology, masses))
+        atomic_write_text(rd.system_xml, openmm.XmlSerializer.serialize(self.system))
+        atomic_write_text(rd.forcefield_xml, forcefield_xml(self.spec.model, self.spec.lipids))
+        self.spec.dump(rd.spec_yaml)
+        atomic_write_json(rd.manifest_json, self.manifest)  # last: marks the build complete
         return d
 
 

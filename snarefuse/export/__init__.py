@@ -23,7 +23,8 @@ from openmm import app, unit
 
 from ..errors import SnarefuseError
 from ..spec import Spec, load_spec
-from ..structure import read_openmm_structure, topology_path
+from ..rundir import RunDirectory
+from ..structure import read_openmm_structure
 
 __all__ = ["BuildFiles", "ExportError", "load_build"]
 
@@ -56,27 +57,30 @@ class BuildFiles:
     structure_file: Path
 
     @property
+    def run_dir(self) -> RunDirectory:
+        """The build directory's files."""
+        return RunDirectory(self.directory)
+
+    @property
     def sigma_nm(self) -> float:
         return float(self.spec.model.sigma_nm)
 
 
 def load_build(directory: str | Path) -> BuildFiles:
     """Read ``spec.yaml``, ``manifest.json`` and the structure file of a build directory."""
-    d = Path(directory)
-    for name in ("spec.yaml", "manifest.json", "system.psf"):
-        if not (d / name).exists():
-            raise ExportError(f"{d / name}: missing; export needs a directory written by 'snarefuse build SPEC -o {d}'")
+    rd = RunDirectory(directory)
+    d = rd.path
+    for path in (rd.spec_yaml, rd.manifest_json, rd.system_psf, rd.system_pdb):
+        if not path.exists():
+            raise ExportError(f"{path}: missing; export needs a directory written by 'snarefuse build SPEC -o {d}'")
     try:
-        structure = topology_path(d)
-    except FileNotFoundError as e:
-        raise ExportError(str(e)) from None
-    try:
-        manifest = json.loads((d / "manifest.json").read_text())
+        manifest = json.loads(rd.manifest_json.read_text())
     except ValueError as e:
-        raise ExportError(f"{d / 'manifest.json'}: not valid JSON ({e})") from None
+        raise ExportError(f"{rd.manifest_json}: not valid JSON ({e})") from None
+    structure = rd.system_pdb
     s = read_openmm_structure(structure)
     positions = np.asarray(s.getPositions(asNumpy=True).value_in_unit(unit.nanometer), dtype=float)
     box = np.asarray(manifest.get("box_nm") or [], dtype=float)
     if box.shape != (3,):
-        raise ExportError(f"{d / 'manifest.json'}: box_nm must hold the three box lengths in nm")
-    return BuildFiles(d, load_spec(d / "spec.yaml"), manifest, s.topology, positions, box, structure)
+        raise ExportError(f"{rd.manifest_json}: box_nm must hold the three box lengths in nm")
+    return BuildFiles(d, load_spec(rd.spec_yaml), manifest, s.topology, positions, box, structure)

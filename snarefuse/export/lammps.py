@@ -27,13 +27,14 @@ from pathlib import Path
 import numpy as np
 import openmm
 
+from ..forcefield import PAIR_FORCE_NAME
 from ..lumen import GAS_BEAD_SIZE, GAS_RESNAME
 from ..reference.lammps_cooke import LammpsInputs, write_lammps_inputs
 from ..reference.numpy_cooke import K_BEND_REDUCED, SPRING_R0_REDUCED, TWO_SIXTH
 from . import BuildFiles, ExportError, load_build
 
 #: Forces of a build that this export maps onto LAMMPS styles.
-MAPPED_FORCES = ("CookeFENE", "CookeStraighteningSpring", "CookePair", "SNARE helix", "SNARE linker coil",
+MAPPED_FORCES = ("CookeFENE", "CookeStraighteningSpring", PAIR_FORCE_NAME, "SNARE helix", "SNARE linker coil",
                  "SNARE native contacts", "SNARE interface anchor")
 LIPID_FORCES = MAPPED_FORCES[:3]
 DATA_FILE = "system.data"
@@ -50,7 +51,7 @@ def cooke_inputs(b: BuildFiles) -> dict:
     straightening spring per lipid from head to last tail bead)."""
     unmapped = [f for f in b.manifest.get("forces", []) if f not in MAPPED_FORCES]
     if unmapped:
-        raise ExportError(f"{b.directory / 'manifest.json'}: forces {unmapped} have no LAMMPS mapping in this "
+        raise ExportError(f"{b.run_dir.manifest_json}: forces {unmapped} have no LAMMPS mapping in this "
                           f"export; accepted: {list(MAPPED_FORCES)}")
     spec = b.spec
     sigma = spec.model.sigma_nm
@@ -108,13 +109,13 @@ def _globals(force: openmm.Force) -> dict[str, float]:
 
 def snare_terms(b: BuildFiles) -> SnareTerms:
     """Read the SNARE terms of ``b`` from its ``system.xml``: what OpenMM simulates, term by term."""
-    path = b.directory / "system.xml"
+    path = b.run_dir.system_xml
     try:
         system = openmm.XmlSerializer.deserialize(path.read_text())
     except Exception as e:  # OpenMM raises a generic exception for malformed XML
         raise ExportError(f"{path}: cannot be read as an OpenMM System ({e})") from None
     forces = {f.getName(): f for f in system.getForces()}
-    pair = forces["CookePair"]
+    pair = forces[PAIR_FORCE_NAME]
     membrane = _lipid_or_gas_atoms(b)
     protein = [i for i in range(system.getNumParticles()) if i not in membrane]
     t = SnareTerms({i: float(pair.getParticleParameters(i)[0]) for i in protein},
@@ -176,7 +177,7 @@ def _add_snare_terms(b: BuildFiles, t: SnareTerms, inputs: LammpsInputs, data: P
     for i, j in t.exclusions:
         bi, bj = t.b.get(i), t.b.get(j)
         if bi is None or bj is None:
-            raise ExportError(f"{b.directory / 'system.xml'}: CookePair excludes the pair {i}-{j}, which is not "
+            raise ExportError(f"{b.run_dir.system_xml}: CookePair excludes the pair {i}-{j}, which is not "
                               "between two SNARE beads; this export compensates only protein exclusions")
         key = (float(min(bi, bj)), float(math.sqrt(t.a[i] * t.a[j])))
         if key not in by_pair:

@@ -41,7 +41,7 @@ def vmd_script(build_dir: str | Path, out_dir: str | Path) -> str:
     lines = [
         f"# VMD visualisation state of the snarefuse build {d} ({b.spec.name}); vmd -e {VMD_FILE}",
         "set dir [file dirname [file normalize [info script]]]",
-        f"mol new {_tcl_path(d / 'system.psf', out)} type psf waitfor all",
+        f"mol new {_tcl_path(b.run_dir.system_psf, out)} type psf waitfor all",
         f"mol addfile {_tcl_path(b.structure_file, out)} type {'pdbx' if b.structure_file.suffix == '.cif' else 'pdb'}"
         " waitfor all",
     ]
@@ -51,7 +51,7 @@ def vmd_script(build_dir: str | Path, out_dir: str | Path) -> str:
         "# the build's box on its frame (a DCD loaded next carries its own, frame by frame)",
         f"molinfo $mol set {{a b c alpha beta gamma}} {{{lx:.3f} {ly:.3f} {lz:.3f} 90 90 90}}",
     ]
-    traj = d / "trajectory.dcd"
+    traj = b.run_dir.trajectory_file("dcd")
     if traj.exists():
         lines.append(f"mol addfile {_tcl_path(traj, out)} type dcd waitfor all")
     lines += [

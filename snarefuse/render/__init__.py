@@ -178,13 +178,13 @@ def render_run(run_dir: str | Path, out_dir: str | Path | None = None, *, frames
     rd = RunDirectory(run_dir)
     run_dir = rd.path
     if not rd.system_pdb.exists():
-        raise RenderError(f"{run_dir / 'system.pdb'}: not found; render needs a run directory made by "
+        raise RenderError(f"{rd.system_pdb}: not found; render needs a run directory made by "
                           "'snarefuse build'")
     try:
         traj = rd.trajectory()
     except RunDirectoryError as e:
         raise RenderError(f"{e}; run the system first ('snarefuse run {run_dir}')") from None
-    out = Path(out_dir) if out_dir is not None else rd.analysis_dir / "render"
+    out = Path(out_dir) if out_dir is not None else rd.analysis().render_dir
     previous = _output_dir(out)
     result = RenderResult(out)
     summary_path = rd.summary_json
@@ -203,7 +203,7 @@ def render_run(run_dir: str | Path, out_dir: str | Path | None = None, *, frames
     settings = _settings(summary, manifest, classes.lipids.n_membranes)
     units = summary.get("units") or manifest.get("units") or {}
     tau_ps, tau_d = units.get("tau_ps"), units.get("tau_diffusion_ns")
-    fus_csv = rd.analysis_dir / "fusion.csv"
+    fus_csv = rd.analysis().table("fusion")
     frame_state: dict[int, str] = {}
     fusion_table = None
     if fus_csv.exists():
