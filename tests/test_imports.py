@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, list[str]]] = [
                     "snarefuse.analysis.stats"]),
     ("input", ["snarefuse.quantities", "snarefuse.yaml_input"]),
     ("spec", ["snarefuse.lumen", "snarefuse.protocol", "snarefuse.spec_types", "snarefuse.spec_fields", "snarefuse.spec"]),
-    ("system", ["snarefuse.forcefield", "snarefuse.native", "snarefuse.formulations", "snarefuse.forces",
+    ("system", ["snarefuse.forcefield", "snarefuse.native", "snarefuse.formulations", "snarefuse.forces", "snarefuse.protein_bonds",
                 "snarefuse.structure"]),
     # the run directory's layout sits below the builder (which saves into one) and the analyses (which read one);
     # the reporters write its log and trajectory, whose formats it checks before a run resumes
