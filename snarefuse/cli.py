@@ -300,11 +300,12 @@ def _smallest_gap_before_stalk(fusion_csv: Path, stalk_frame: int | None) -> tup
 
 def _analyze(run_dir: str, out_dir: str | None = None, **options: object) -> None:
     from .analysis.pipeline import analyze_run
+    from .rundir import RunDirectory
 
     # frame times come from the trajectory: snarefuse writes each frame's step into the DCD header
     # (ISTART = NSAVC = trajectory_interval) and XTC frames carry their own times
     analyze_run(run_dir, out_dir, **options)  # type: ignore[arg-type]
-    click.echo(f"analysis written to {Path(out_dir) if out_dir else Path(run_dir) / 'analysis'}")
+    click.echo(f"analysis written to {Path(out_dir) if out_dir else RunDirectory(run_dir).analysis_dir}")
 
 
 def _positive_nm(ctx: click.Context, param: click.Parameter, value: str | float | None) -> float | None:

@@ -225,3 +225,64 @@ def test_a_manifest_field_of_the_wrong_type_is_named(small_built, field: str, va
     (d / "manifest.json").write_text(json.dumps(data))
     with pytest.raises(RunDirectoryError, match=rf"manifest\.json.*'{field}'"):
         RunDirectory(d).manifest()
+
+
+# ------------------------------------------------------------------------------ one owner of the file names
+PACKAGE = Path(__file__).resolve().parents[1] / "snarefuse"
+#: Modules allowed to write a run directory's file names: the owner, and snarefuse.structure, which chooses between
+#: the build's two structure formats (system.pdb, or system.cif past the PDB's limits) before any directory exists.
+NAME_OWNERS = {"rundir.py": None, "structure.py": {"system.pdb", "system.cif"}}
+#: Folder names of a run directory, checked where they are joined onto a path (as words they mean other things).
+FOLDERS = {"analysis", "render", "export"}
+
+
+def _run_directory_names() -> set[str]:
+    """Every file name RunDirectory defines (its module's string constants that name a file), and the trajectories."""
+    import snarefuse.rundir as R
+
+    names = {v for k, v in vars(R).items() if k.isupper() and isinstance(v, str) and re.fullmatch(r"\.?[\w-]+\.\w+|\.lock", v)}
+    return names | {f"trajectory.{fmt}" for fmt in R.TRAJECTORY_FORMATS}
+
+
+def _uses_of_names(source: str, names: set[str]) -> list[str]:
+    """``line: text`` of each string constant that is one of ``names`` and each ``path / "<folder>"`` join."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
+            found.append(f"{node.lineno}: {node.value!r}")
+        elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant) and \
+                re.match(r"(trajectory\.|checkpoint-|state-)$", str(node.values[0].value)):
+            found.append(f"{node.lineno}: f-string {node.values[0].value!r}...")
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and isinstance(node.right, ast.Constant) \
+                and node.right.value in FOLDERS:
+            found.append(f"{node.lineno}: / {node.right.value!r}")
+    return found
+
+
+def test_the_names_are_read_from_rundir():
+    names = _run_directory_names()
+    assert {"manifest.json", "run.json", "checkpoint.json", "log.csv", "summary.json", "spec.yaml", "system.xml",
+            "trajectory.dcd", "trajectory.xtc", ".lock"} <= names
+
+
+def test_the_check_finds_a_name_a_format_and_a_folder():
+    src = ('p = d / "manifest.json"\nq = d / f"trajectory.{fmt}"\nr = d / "analysis" / x\n'
+           'msg = "no manifest.json here"\n')
+    assert [u.split(":")[0] for u in _uses_of_names(src, _run_directory_names())] == ["1", "2", "3"]
+
+
+def test_only_rundir_writes_the_run_directory_s_file_names():
+    """A module that joins ``"manifest.json"`` (or any name RunDirectory defines) onto a directory knows the layout
+    itself; it asks RunDirectory instead (docs/architecture.md). Names inside messages are not uses."""
+    names = _run_directory_names()
+    offenders = {}
+    for f in sorted(PACKAGE.rglob("*.py")):
+        rel = f.relative_to(PACKAGE).as_posix()
+        if rel in NAME_OWNERS and NAME_OWNERS[rel] is None:
+            continue
+        uses = _uses_of_names(f.read_text(), names - (NAME_OWNERS.get(rel) or set()))
+        if uses:
+            offenders[rel] = uses
+    assert not offenders, f"run-directory file names outside snarefuse/rundir.py: {offenders}"
