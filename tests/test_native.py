@@ -354,6 +354,63 @@ def test_native_formulation_refuses_a_box_under_twice_the_cutoff():
         apply_formulation(expression, "native")
 
 
+#: Force group given to every CustomBondForce in the bonded-term comparisons below.
+BOND_GROUP = 20
+
+
+def _bond_state(system: openmm.System, platform: str, positions: np.ndarray,
+                threads: int | None = None) -> tuple[float, np.ndarray]:
+    props = {"Threads": str(threads)} if threads else {}
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform), props)
+    ctx.setPositions(positions)
+    st = ctx.getState(getEnergy=True, getForces=True, groups={BOND_GROUP})
+    return st.getPotentialEnergy().value_in_unit(KJ), st.getForces(asNumpy=True).value_in_unit(KJ_NM)
+
+
+@pytest.mark.parametrize("case", ["cooke3", "snare"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_bonds_on_cpu_threads_equal_the_reference_kernel(case, threads):
+    """In a Context with the native pair force, the CPU platform's CustomBondForces (FENE, straightening springs,
+    SNARE helix and contact bonds) run on its thread pool, split into groups of bonds that share no particle;
+    each group is OpenMM's Reference kernel, so energies and forces are the Reference platform's up to the order
+    of summation, on any number of threads."""
+    _platform("CPU")
+    system = apply_formulation(_system(case), NATIVE_FORMULATION, platform="CPU")
+    bonds = [f for f in system.getForces() if isinstance(f, openmm.CustomBondForce)]
+    assert len(bonds) >= 2 and sum(f.getNumBonds() for f in bonds) > 100
+    for f in bonds:
+        f.setForceGroup(BOND_GROUP)
+    positions = _xml_and_positions(case)[1]
+    expected = _bond_state(system, "Reference", positions)
+    got = _bond_state(system, "CPU", positions, threads)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1], expected[1], rtol=0, atol=1e-12 * np.abs(expected[1]).max())
+
+
+def test_bond_force_with_an_energy_parameter_derivative_in_a_native_context():
+    """A CustomBondForce that asks for dE/d(parameter) is evaluated whole by the Reference kernel (the derivative is
+    one sum): the derivative and the energy equal the Reference platform's."""
+    _platform("CPU")
+    system = apply_formulation(_system("cooke3"), NATIVE_FORMULATION, platform="CPU")
+    spring = openmm.CustomBondForce("0.5*k*(r-0.9)^2")
+    spring.addGlobalParameter("k", 100.0)
+    spring.addEnergyParameterDerivative("k")
+    for i in range(0, system.getNumParticles() - 3, 3):
+        spring.addBond(i, i + 3, [])
+    spring.setForceGroup(BOND_GROUP)
+    system.addForce(spring)
+    positions = _xml_and_positions("cooke3")[1]
+    out = []
+    for platform, props in [("Reference", {}), ("CPU", {"Threads": "2"})]:
+        ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform),
+                             props)
+        ctx.setPositions(positions)
+        st = ctx.getState(getEnergy=True, getParameterDerivatives=True, groups={BOND_GROUP})
+        out.append((st.getPotentialEnergy().value_in_unit(KJ), st.getEnergyParameterDerivatives()["k"]))
+    assert out[0][1] > 0
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-12)
+
+
 @pytest.mark.parametrize("lipid_model", ["cooke3", "cooke4"])
 @pytest.mark.parametrize("platform", NATIVE_PLATFORMS)
 def test_fene_bond_beyond_its_range_has_infinite_energy_not_nan(lipid_model, platform):
