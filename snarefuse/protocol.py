@@ -17,6 +17,13 @@ state of its own: the runner sets the values for the step it starts or resumes f
 :func:`ramp_stride` steps (a fixed function of the ramp's length), identically in an uninterrupted run and in one
 killed and resumed anywhere; an event therefore takes effect exactly once at its step whatever the kills.
 
+The *trigger* (``run.trigger``) is one more event, marked as the moment the analysis times things from (the
+Ca²⁺ signal of regulated exocytosis): by default it releases the SNARE clamp (``snare_clamp`` -> 1),
+at once or as a ramp (the Ca²⁺ rise)::
+
+    run:
+      trigger: {at: 60 tau, ramp: 2 tau}          # set: {snare_clamp: 1} unless given
+
 Which parameters a spec may set is decided from the spec itself (:func:`accepted_parameters`); the runner checks
 them again against the System (:func:`initial_values`).
 """
@@ -32,7 +39,7 @@ from .quantities import Section, parse_quantity, show_value
 from .units import ReducedUnits
 
 __all__ = ["ProtocolEvent", "Protocol", "accepted_parameters", "parse_protocol", "ramp_stride", "initial_values",
-           "SURFACE_TENSION", "RAMP_UPDATES"]
+           "SURFACE_TENSION", "RAMP_UPDATES", "CLAMP", "TRIGGER_DEFAULT_SET"]
 
 #: The Context parameter of OpenMM's MonteCarloMembraneBarostat surface tension (bar*nm);
 #: ``openmm.MonteCarloMembraneBarostat.SurfaceTension()``, written out so that reading a spec does not import OpenMM.
@@ -40,6 +47,11 @@ SURFACE_TENSION = "MembraneMonteCarloSurfaceTension"
 #: A ramp changes its value this many times at most (every :func:`ramp_stride` steps): often enough to be a ramp,
 #: rarely enough that splitting the step chunks there costs nothing measurable.
 RAMP_UPDATES = 200
+
+#: The global parameter of the clamped SNARE contacts (system.snares.clamp).
+CLAMP = "snare_clamp"
+#: What ``run.trigger`` sets when it names nothing: the clamp released.
+TRIGGER_DEFAULT_SET = {CLAMP: 1.0}
 
 #: parameter -> (dimension for parse_quantity or None for a plain number, what it is)
 _PARAMETERS: dict[str, tuple[str | None, str]] = {
@@ -93,23 +105,39 @@ class ProtocolEvent:
 
 @dataclass(frozen=True)
 class Protocol:
-    """The events of ``run.protocol``, in the order given (steps; values in MD units)."""
+    """The events of ``run.protocol``, in the order given, and the trigger (``run.trigger``), if any
+    (steps; values in MD units). The trigger acts like any event; it is kept apart so that its step is known."""
 
     events: tuple[ProtocolEvent, ...] = ()
+    trigger: ProtocolEvent | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.events)
+        return bool(self.events) or self.trigger is not None
+
+    @property
+    def all_events(self) -> tuple[ProtocolEvent, ...]:
+        """The events and the trigger."""
+        return self.events + ((self.trigger,) if self.trigger is not None else ())
+
+    @property
+    def trigger_step(self) -> int | None:
+        """The step of the trigger, or None without one."""
+        return None if self.trigger is None else self.trigger.step
 
     @property
     def parameters(self) -> list[str]:
         """The parameters the protocol sets, sorted (the extra columns of log.csv)."""
-        return sorted({k for e in self.events for k, _ in e.values})
+        return sorted({k for e in self.all_events for k, _ in e.values})
 
     def to_dict(self) -> list[dict[str, Any]]:
+        """``run.protocol`` (the trigger is ``run.trigger``: :meth:`trigger_dict`)."""
         return [e.to_dict() for e in self.events]
 
+    def trigger_dict(self) -> dict[str, Any] | None:
+        return None if self.trigger is None else self.trigger.to_dict()
+
     def _timeline(self, name: str) -> list[ProtocolEvent]:
-        return sorted((e for e in self.events if name in dict(e.values)), key=lambda e: e.step)
+        return sorted((e for e in self.all_events if name in dict(e.values)), key=lambda e: e.step)
 
     def value_at(self, name: str, step: int, initial: float) -> float:
         """The value of ``name`` in force for the dynamics from ``step`` on (until the next boundary)."""
@@ -134,7 +162,7 @@ class Protocol:
     def boundaries(self) -> list[int]:
         """The steps at which some value changes (sorted): the runner ends a step chunk at each."""
         out: set[int] = set()
-        for e in self.events:
+        for e in self.all_events:
             out.add(e.step)
             if e.ramp_steps:
                 out.update(range(e.step, e.end, ramp_stride(e.ramp_steps)))
@@ -170,60 +198,72 @@ def _steps(value: Any, path: str, units: ReducedUnits, timestep_ps: float) -> in
     return int(n)
 
 
+def _parse_event(raw: Any, where: str, units: ReducedUnits, timestep_ps: float, run_steps: int,
+                 accepted: dict[str, tuple[str | None, str]], default_set: dict[str, float] | None = None
+                 ) -> ProtocolEvent:
+    s = Section(raw, where, ["at", "set", "ramp"])
+    if s.raw("at", None) is None:
+        raise SpecError(f"{where}.at", "missing: the time of the event ('50 tau', '2 ns' or a step count)")
+    step = _steps(s.raw("at"), f"{where}.at", units, timestep_ps)
+    ramp_raw = s.raw("ramp", None)
+    ramp = 0 if ramp_raw is None else _steps(ramp_raw, f"{where}.ramp", units, timestep_ps)
+    if step > run_steps:
+        raise SpecError(f"{where}.at", f"step {step} is beyond the run (run.steps = {run_steps})")
+    if step + ramp > run_steps:
+        raise SpecError(f"{where}.ramp", f"the ramp ends at step {step + ramp}, beyond the run "
+                                         f"(run.steps = {run_steps})")
+    sets = s.raw("set", None)
+    if sets is None and default_set is not None:
+        if not set(default_set) <= set(accepted):
+            raise SpecError(f"{where}.set", f"defaults to {show_value(default_set)}, which this system does not "
+                                            "have (the trigger releases system.snares.clamp: set one, or name the "
+                                            "parameters the trigger sets)")
+        sets = dict(default_set)
+    if not isinstance(sets, dict) or not sets:
+        raise SpecError(f"{where}.set", f"expected a mapping parameter -> value, got {show_value(sets)}")
+    values = []
+    for name, v in sets.items():
+        path = f"{where}.set.{name}"
+        if name not in accepted:
+            ok = ", ".join(sorted(accepted)) or "none (this system exposes no protocol parameter)"
+            raise SpecError(path, f"unknown parameter {show_value(name)}; this system accepts: {ok}")
+        dim = accepted[name][0]
+        if dim is None:
+            if (isinstance(v, bool) or not isinstance(v, (int, float))
+                    or (isinstance(v, int) and abs(v) >= 2**1023) or not math.isfinite(v)):
+                raise SpecError(path, f"expected a finite number, got {show_value(v)}")
+            values.append((str(name), float(v)))
+        else:
+            values.append((str(name), parse_quantity(v, dim, path, units)))
+    return ProtocolEvent(step, tuple(sorted(values)), ramp)
+
+
 def parse_protocol(data: Any, units: ReducedUnits, timestep_ps: float, run_steps: int,
-                   accepted: dict[str, tuple[str | None, str]]) -> Protocol:
-    """Parse and check ``run.protocol`` (a list of events); every error names ``run.protocol[i]...``."""
-    if data is None:
-        return Protocol()
-    if not isinstance(data, list):
+                   accepted: dict[str, tuple[str | None, str]], trigger: Any = None) -> Protocol:
+    """Parse and check ``run.protocol`` (a list of events) and ``run.trigger`` (one event; by default it sets
+    :data:`TRIGGER_DEFAULT_SET`); every error names ``run.protocol[i]...`` or ``run.trigger...``."""
+    if data is not None and not isinstance(data, list):
         raise SpecError("run.protocol", f"expected a list of events like [{{at: 50 tau, set: {{...}}}}], "
                                         f"got {show_value(data)}")
-    events = []
-    for i, raw in enumerate(data):
-        where = f"run.protocol[{i}]"
-        s = Section(raw, where, ["at", "set", "ramp"])
-        if s.raw("at", None) is None:
-            raise SpecError(f"{where}.at", "missing: the time of the event ('50 tau', '2 ns' or a step count)")
-        step = _steps(s.raw("at"), f"{where}.at", units, timestep_ps)
-        ramp_raw = s.raw("ramp", None)
-        ramp = 0 if ramp_raw is None else _steps(ramp_raw, f"{where}.ramp", units, timestep_ps)
-        if step > run_steps:
-            raise SpecError(f"{where}.at", f"step {step} is beyond the run (run.steps = {run_steps})")
-        if step + ramp > run_steps:
-            raise SpecError(f"{where}.ramp", f"the ramp ends at step {step + ramp}, beyond the run "
-                                             f"(run.steps = {run_steps})")
-        sets = s.raw("set", None)
-        if not isinstance(sets, dict) or not sets:
-            raise SpecError(f"{where}.set", f"expected a mapping parameter -> value, got {show_value(sets)}")
-        values = []
-        for name, v in sets.items():
-            path = f"{where}.set.{name}"
-            if name not in accepted:
-                ok = ", ".join(sorted(accepted)) or "none (this system exposes no protocol parameter)"
-                raise SpecError(path, f"unknown parameter {show_value(name)}; this system accepts: {ok}")
-            dim = accepted[name][0]
-            if dim is None:
-                if (isinstance(v, bool) or not isinstance(v, (int, float))
-                        or (isinstance(v, int) and abs(v) >= 2**1023) or not math.isfinite(v)):
-                    raise SpecError(path, f"expected a finite number, got {show_value(v)}")
-                values.append((str(name), float(v)))
-            else:
-                values.append((str(name), parse_quantity(v, dim, path, units)))
-        events.append((i, ProtocolEvent(step, tuple(sorted(values)), ramp)))
+    events = [(f"run.protocol[{i}]", _parse_event(raw, f"run.protocol[{i}]", units, timestep_ps, run_steps, accepted))
+              for i, raw in enumerate(data or [])]
+    trig = None
+    if trigger is not None:
+        trig = _parse_event(trigger, "run.trigger", units, timestep_ps, run_steps, accepted, TRIGGER_DEFAULT_SET)
     # one parameter: an event may not start while an earlier one (a ramp) is still running, nor at the same step
-    by_name: dict[str, list[tuple[int, ProtocolEvent]]] = {}
-    for i, e in events:
+    by_name: dict[str, list[tuple[int, str, ProtocolEvent]]] = {}
+    for i, (where, e) in enumerate(events + ([("run.trigger", trig)] if trig is not None else [])):
         for name, _ in e.values:
-            by_name.setdefault(name, []).append((i, e))
+            by_name.setdefault(name, []).append((i, where, e))
     for name, timeline in by_name.items():
-        timeline.sort(key=lambda ie: (ie[1].step, ie[0]))
-        for (i0, e0), (i1, e1) in zip(timeline, timeline[1:]):
+        timeline.sort(key=lambda x: (x[2].step, x[0]))
+        for (_, w0, e0), (_, w1, e1) in zip(timeline, timeline[1:]):
             if e1.step < e0.end or e1.step == e0.step:
                 span = f"its ramp runs over steps {e0.step}-{e0.end}" if e0.ramp_steps else f"at step {e0.step}"
-                raise SpecError(f"run.protocol[{i1}].set.{name}",
-                                f"overlaps run.protocol[{i0}], which sets {name} too ({span}); this event starts "
+                raise SpecError(f"{w1}.set.{name}",
+                                f"overlaps {w0}, which sets {name} too ({span}); this event starts "
                                 f"at step {e1.step}: start it at or after step {max(e0.end, e0.step + 1)}")
-    return Protocol(tuple(e for _, e in events))
+    return Protocol(tuple(e for _, e in events), trig)
 
 
 def initial_values(system: Any, names: Sequence[str]) -> dict[str, float]:

@@ -421,7 +421,8 @@ def _parse_lumen(data: Any, units: ReducedUnits, model: ModelSpec, radius_nm: fl
 def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer", snares: SnareSpec | None = None) -> RunSpec:
     s = Section(data, "run", ["steps", "timestep", "friction", "minimize", "barostat", "report_interval",
                                "trajectory_interval", "trajectory_format", "checkpoint_interval", "platform",
-                               "precision", "device_index", "threads", "max_wall_time", "formulation", "protocol"])
+                               "precision", "device_index", "threads", "max_wall_time", "formulation", "protocol",
+                               "trigger"])
     steps = s.integer("steps", 10000, minimum=0)
     dt = s.qty("timestep", "time", "0.01 tau", units=units)
     if dt > 0.05 * units.tau_ps:
@@ -462,7 +463,7 @@ def _parse_run(data: Any, units: ReducedUnits, geometry: str = "bilayer", snares
     has_snares = snares is not None and snares.n_complexes > 0
     accepted = accepted_parameters(has_snares, has_snares and snares.anchor_strength > 0, enabled,
                                    has_snares and snares.clamp is not None)
-    protocol = parse_protocol(s.raw("protocol", None), units, dt, steps, accepted)
+    protocol = parse_protocol(s.raw("protocol", None), units, dt, steps, accepted, s.raw("trigger", None))
     return RunSpec(steps, dt, friction, minimize, barostat, report, traj, fmt, ckpt, platform, precision,
                    dev, threads, wall, formulation, protocol)
 

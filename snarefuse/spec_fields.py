@@ -107,6 +107,15 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
                      "value}, ramp: duration (optional, linear)}; parameters: snare_contact_scale, snare_clamp, snare_anchor_eps "
                      "(energy), MembraneMonteCarloSurfaceTension (tension), where the system has them. "
                      "See docs/protocols.md."),
+    "run.trigger": ("event {at, ramp, set}", "null",
+                    "The trigger of regulated exocytosis: one protocol event (same form as a run.protocol entry) "
+                    "whose step the analysis times first passages from; set defaults to {snare_clamp: 1} (release "
+                    "system.snares.clamp), ramp is the Ca2+ rise. See docs/regulated.md."),
+    "run.trigger.at": ("time or steps", "-", "When the trigger fires ('50 tau', '2 ns', 5000 or '5000 steps'); a whole "
+                                             "number of time steps, within run.steps."),
+    "run.trigger.ramp": ("time or steps", "0", "Linear ramp from the value in force to the value set (the Ca2+ rise)."),
+    "run.trigger.set": ("mapping parameter -> value", "{snare_clamp: 1}",
+                        "What the trigger sets: protocol parameters as in run.protocol (default: release the clamp)."),
     "run.formulation": ("auto | expression | poly | split | native | ... (snarefuse.formulations)", "auto",
                         "How the Cooke pair force is written for OpenMM; auto: the fastest measured for the "
                         "platform (native on CPU where the plugin is built; same physics; not in the key)."),
@@ -123,7 +132,7 @@ def documented_paths(spec: Spec) -> set[str]:
             p = f"{prefix}.{key}" if prefix else key
             if not (prefix == "lipids"):
                 out.add(p)
-            if isinstance(v, dict) and not p.endswith((".upper", ".lower", ".proximal", ".distal", ".outer", ".inner")):
+            if isinstance(v, dict) and not p.endswith((".upper", ".lower", ".proximal", ".distal", ".outer", ".inner", "trigger.set")):
                 walk(v, p)
 
     walk(spec.to_dict(), "")

@@ -273,8 +273,10 @@ class RunSpec:
             "max_wall_time": None if self.max_wall_time_s is None else f"{_fmt(self.max_wall_time_s)} s",
             "formulation": self.formulation,
         }
-        if self.protocol:  # absent when empty, so that specs without one keep their key
+        if self.protocol.events:  # absent when empty, so that specs without one keep their key
             d["protocol"] = self.protocol.to_dict()
+        if self.protocol.trigger is not None:  # likewise
+            d["trigger"] = self.protocol.trigger_dict()
         return d
 
 

@@ -9,11 +9,18 @@ A sweep spec (YAML; every key checked, unknown keys are errors)::
     zip:                           # dotted spec paths -> equal-length lists, varied together
       model.kT_over_epsilon: [1.0, 1.1]
       model.wc: [1.5 sigma, 1.6 sigma]
+    conditions:                    # named overlays of the base spec (dotted path -> value; null unsets an
+      free: {system.snares.clamp: null, run.trigger: null}    # optional section): one more axis, 'condition'
+      late: {run.trigger.at: 80 tau}
     replicas: 3                    # seeds: replica 0 keeps the point's seed, others derive from it
     workspace: ../runs/nlipids     # relative to this file
     steps: 20000                   # target steps per point (default: run.steps of the point's spec)
     analysis: {enabled: true, options: {}}   # options go to analyze_run(run_dir, **options)
     stop_after_fusion: {event: pore, check_every: 500, confirm: 3, delay: 0 tau}   # all optional
+
+Conditions vary what one dotted path cannot (a whole section, several fields at once, a field of one
+condition only): each is applied to the base spec before the grid, and the points carry ``condition: <name>``
+as their first varied parameter, so the results are compared per condition.
 
 Each state point is the base spec with the varied fields and a replica seed applied; it lives in
 ``workspace/points/<spec key>/`` (the built system, its resolved ``spec.yaml``, ``point.json`` with
@@ -54,7 +61,10 @@ __all__ = ["Sweep", "load_sweep", "replica_seed", "Point", "PointStatus", "STATE
            "SchedulerLostError", "SweepResults", "run_point", "format_statistics", "fusion_times", "SWEEP_KEYS",
            "STOP_EVENTS", "MAX_REPLICAS"]
 
-SWEEP_KEYS = ["name", "base", "grid", "zip", "replicas", "workspace", "steps", "analysis", "stop_after_fusion"]
+SWEEP_KEYS = ["name", "base", "grid", "zip", "replicas", "workspace", "steps", "analysis", "stop_after_fusion",
+              "conditions"]
+#: The varied parameter that names a point's condition (``conditions``).
+CONDITION = "condition"
 #: Fusion events a sweep can stop after: those the in-run reporter (:mod:`snarefuse.events`) detects.
 STOP_EVENTS = ("pore",)
 STOP_KEYS = ["event", "check_every", "confirm", "delay"]
@@ -92,6 +102,8 @@ class Sweep:
     stop_after_fusion : bool or mapping ``{event: pore, check_every: steps, confirm: checks, delay: time}``, optional
         End each run once the in-run reporter (:class:`snarefuse.events.FusionEventReporter`) has seen a
         fusion pore (see docs/sweeps.md for the defaults).
+    conditions : mapping of name -> mapping of dotted spec path -> value, optional
+        Named overlays of the base spec, one more (first) axis of the sweep: the parameter ``condition``.
     root : path, optional
         Directory relative paths are resolved against (the sweep file's; default: the working directory).
 
@@ -107,9 +119,10 @@ class Sweep:
                  zip: dict[str, list[Any]] | None = None, replicas: int = 1,  # noqa: A002
                  workspace: str | Path, steps: int | None = None, analysis: Any = None,
                  stop_after_fusion: Any = None, name: str | None = None, root: str | Path | None = None,
-                 source: str | None = None):
+                 source: str | None = None, conditions: dict[str, dict[str, Any]] | None = None):
         self.source = source
         try:
+            self.conditions = _conditions(conditions)
             self._setup(base, grid, zip, replicas, workspace, steps, analysis, stop_after_fusion, name, root)
         except SpecError as e:
             if source and e.source is None:
@@ -141,6 +154,11 @@ class Sweep:
             bad = next(p for p, n in lengths.items() if n != n0)
             raise SpecError(f"zip.{bad}", f"has {lengths[bad]} values but zip.{first} has {n0}; zip lists are "
                                           "varied together and must have equal lengths")
+        for cname, overlay in self.conditions.items():
+            for path in overlay:
+                if path in self.grid or path in self.zip:
+                    raise SpecError(f"conditions.{cname}.{path}", f"is also in {'grid' if path in self.grid else 'zip'}; "
+                                                                  "vary a field in one place")
         if self.steps is not None and "run.steps" in {**self.grid, **self.zip}:
             raise SpecError("steps", "conflicts with a varied run.steps; give the run length in one place")
         a = _Section(analysis if not isinstance(analysis, bool) else {"enabled": analysis}, "analysis",
@@ -193,7 +211,7 @@ class Sweep:
             return cls(s.raw("base"), grid=s.raw("grid", None), zip=s.raw("zip", None),
                        replicas=s.raw("replicas", 1), workspace=s.raw("workspace"), steps=s.raw("steps", None),
                        analysis=s.raw("analysis", None), stop_after_fusion=s.raw("stop_after_fusion", None),
-                       name=name, root=root, source=source)
+                       name=name, root=root, source=source, conditions=s.raw("conditions", None))
         except SpecError as e:
             if source and e.source is None:
                 raise SpecError(e.field, e.message, source) from None
@@ -201,23 +219,39 @@ class Sweep:
 
     @property
     def varied(self) -> list[str]:
-        """Varied spec paths, grid first, then zip."""
-        return [*self.grid, *self.zip]
+        """Varied parameters: ``condition`` (with conditions), then the grid's spec paths, then zip's."""
+        return [*([CONDITION] if self.conditions else []), *self.grid, *self.zip]
 
     def _combinations(self) -> Iterator[dict[str, Any]]:
         zrows = [dict(zip(self.zip, vals)) for vals in zip(*self.zip.values())] if self.zip else [{}]
-        for gvals in itertools.product(*self.grid.values()):
-            for zrow in zrows:
-                yield {**dict(zip(self.grid, gvals)), **zrow}
+        for cname in self.conditions or [None]:
+            for gvals in itertools.product(*self.grid.values()):
+                for zrow in zrows:
+                    yield {**({CONDITION: cname} if cname is not None else {}), **dict(zip(self.grid, gvals)), **zrow}
+
+    def _condition_base(self, name: str | None) -> Spec:
+        """The base spec with condition ``name``'s overlay applied (the base itself without conditions)."""
+        if name is None:
+            return self.base
+        try:
+            return self.base.with_overrides(self.conditions[name])
+        except SpecError as e:
+            raise SpecError(f"conditions.{name}", f"does not make a valid spec from the base: {e.field}: "
+                                                  f"{e.message}") from None
 
     def _make_points(self) -> list[Point]:
         points: list[Point] = []
         seen: dict[str, dict[str, Any]] = {}
+        bases: dict[str | None, Spec] = {}
         for params in self._combinations():
+            cname = params.get(CONDITION)
+            if cname not in bases:
+                bases[cname] = self._condition_base(cname)
+            fields = {k: v for k, v in params.items() if k != CONDITION}
             try:
-                spec0 = self.base.with_overrides(params) if params else self.base
+                spec0 = bases[cname].with_overrides(fields) if fields else bases[cname]
             except SpecError as e:
-                raise _attribute(e, params, self.grid) from None
+                raise _attribute(e, fields, self.grid) from None
             for r in range(self.replicas):
                 seed = replica_seed(spec0.seed, r)
                 spec = spec0.with_overrides({"seed": seed}) if seed != spec0.seed else spec0
@@ -414,6 +448,30 @@ def _varied(data: Any, section: str) -> dict[str, list[Any]]:
         if not values:
             raise SpecError(f"{section}.{path}", "empty list; give at least one value")
         out[path] = list(values)
+    return out
+
+
+def _conditions(data: Any) -> dict[str, dict[str, Any]]:
+    """``conditions``: name -> overlay (dotted spec path -> value), checked for form; the values are checked
+    when the overlay is applied to the base spec."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not data:
+        raise SpecError("conditions", "expected a mapping of condition names to overlays, e.g. "
+                                      "{constitutive: {system.snares.clamp: null}, late: {run.trigger.at: 80 tau}}")
+    out = {}
+    for name, overlay in data.items():
+        if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+            raise SpecError(f"conditions.{name}", "a condition name is letters, digits, '_' and '-'")
+        if overlay is None:
+            overlay = {}
+        if not isinstance(overlay, dict):
+            raise SpecError(f"conditions.{name}", f"expected a mapping of dotted spec paths to values (empty: the "
+                                                  f"base as it is), got {show_value(overlay)}")
+        for path in overlay:
+            if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
+                raise SpecError(f"conditions.{name}.{path}", "expected a dotted spec path such as run.trigger.at")
+        out[name] = dict(overlay)
     return out
 
 

@@ -18,6 +18,8 @@ import numpy as np
 from .analysis.stats import (CI_METHODS, DEFAULT_CONFIDENCE, DURATION, EVENTS, EVENTS_TAU, LOGRANK_DESIGN,
                              SPEARMAN_DESIGN, holm, logrank_test, proportion_ci, spearman, survival_estimate,
                              value_order)
+from .analysis.trigger import (TRIGGER_STATES, ZIPPED_STATE, delay_column, delay_statistics,
+                               first_passage_from_trigger, trigger_info)
 from .errors import SpecError
 from .io import atomic_write_json, atomic_write_text, csv_cell as _cell, csv_text as _csv_text
 from .quantities import show_value
@@ -82,6 +84,14 @@ def format_statistics(stats: dict[str, Any]) -> list[str]:
     for r in stats["logrank"]["pore"]:
         p = "-" if r["pvalue"] is None else f"{r['pvalue']:.2g} (Holm {r['pvalue_holm']:.2g})"
         lines.append(f"  log-rank pore {r['value']} vs {r['reference']}: p = {p}")
+    if stats.get("from_trigger"):
+        lines.append("  from the trigger (no trigger: from the start), tau; Kaplan-Meier median [interval]:")
+        for r in stats["from_trigger"]:
+            if r["state"] in (*TRIGGER_STATES, ZIPPED_STATE) and r["n"]:
+                lines.append(f"    {r['value']}: {r['state']} {r['k']}/{r['n']} [{r['low']:.2f}, {r['high']:.2f}], "
+                             f"median {when(r['median_tau'])} [{when(r['median_low_tau'])}, "
+                             f"{when(r['median_high_tau'])}]"
+                             + (f", {r['before_trigger']} before the trigger" if r["before_trigger"] else ""))
     return lines
 
 
@@ -137,7 +147,24 @@ def result_row(st: Any, summary: Any, in_run_pore: Any) -> dict[str, Any]:
                 row[k[:-3] + "_tau"] = row[k] / units.tau_ps
     if isinstance(in_run_pore, dict) and _num(in_run_pore.get("time_ps")) is not None:
         row["in_run_pore_ps"] = _num(in_run_pore["time_ps"])  # beside the analysis' pore_ps
+    row.update(trigger_columns(p.spec, summary, row.get("duration_tau")))
     return row
+
+
+def trigger_columns(spec: Spec, summary: Any, duration_tau: Any) -> dict[str, Any]:
+    """``trigger_tau`` (0 without a trigger: a constitutive run is timed from its start) and the delay from it
+    to each fusion state and to the clamped layers zipped (``<state>_from_trigger_tau``, None: not reached)."""
+    info = trigger_info(spec)
+    t0 = info["time_tau"] if info else 0.0
+    out: dict[str, Any] = {"trigger_tau": t0}
+    if not isinstance(summary, dict):
+        return out
+    for state, delay in first_passage_from_trigger(summary.get("fusion"), t0).items():
+        out[delay_column(state)] = delay
+    clamped = (summary.get("trigger") or {}).get("clamped_layers") if isinstance(summary.get("trigger"), dict) else None
+    if isinstance(clamped, dict):
+        out[delay_column(ZIPPED_STATE)] = _num(clamped.get("all_zipped_from_trigger_tau"))
+    return out
 
 
 # ------------------------------------------------------------------------------ the collected table
@@ -423,6 +450,12 @@ def collect(statuses: list[PointStatus], varied: list[str], output: Path, parame
         return res
     param = parameter or (varied[0] if varied else None)
     stats = res.statistics(param, ci_method, confidence)
+    if any(r.get("trigger_tau") for r in rows):  # a sweep with a trigger: delays from it, per level
+        stats["from_trigger"] = delay_statistics(rows, param, ci_method=ci_method, confidence=confidence)
+        stats["methods"]["from_trigger"] = (
+            "delay from run.trigger (0 without one) to each state: probability with the interval above, "
+            "Kaplan-Meier median with runs without the state censored at their end; a state reached before the "
+            "trigger counts at delay 0 and in before_trigger; runs that ended before their trigger left out")
     atomic_write_json(out / "statistics.json", stats)
     res.files["statistics"] = out / "statistics.json"
     atomic_write_text(out / "levels.csv", _csv_text(list(dict.fromkeys(k for r in stats["levels"] for k in r)),

@@ -17,6 +17,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("foundation", ["snarefuse", "snarefuse.errors", "snarefuse.constants", "snarefuse.units", "snarefuse.io",
                     "snarefuse.quiet", "snarefuse.psf", "snarefuse.platforms", "snarefuse.trajfile", "snarefuse.reference",
                     "snarefuse.analysis.kernels", "snarefuse.analysis.grid", "snarefuse.analysis.holes",
+                    "snarefuse.analysis.lengths",
                     "snarefuse.analysis.stats"]),
     ("input", ["snarefuse.quantities", "snarefuse.yaml_input"]),
     ("spec", ["snarefuse.lumen", "snarefuse.protocol", "snarefuse.spec_types", "snarefuse.spec_fields", "snarefuse.spec"]),

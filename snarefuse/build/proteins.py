@@ -41,7 +41,7 @@ from ..forcefield import PAIR_FORCE_NAME
 from ..forces import (ANCHOR_PLATEAU_SIGMA, ANCHOR_WIDTH_SIGMA, PROTEIN_BEAD_MASS_AMU, PROTEIN_SIGMA_NM,
                       coil_bond_force, helix_bonded_force, interface_anchor_force, native_contact_force)
 from ..spec import SnareSpec, Spec
-from .snare import SnareComplex, build_snare_complex, place_complex_between
+from .snare import SnareComplex, build_snare_complex, clamped_native_contacts, place_complex_between
 
 #: Force group of the protein bonded terms (0-2 hold the lipid terms, 3 the short-range WCA force of the
 #: split pair formulations in snarefuse.formulations).
@@ -210,13 +210,13 @@ def add_forces(system: openmm.System, complexes: list[SnareComplex], first_atoms
             pair.addParticle([b_prot, a_tmd if i in tmd else 0.0])
         helices += [s + first for s in cx.helical_stretches()]
         coils.append(cx.coil_bonds() + first)
-        p, r0 = cx.native_contacts()
+        if sn.clamp is not None:  # clamped layers carry their contacts even where they are built open
+            p, r0, held_here = clamped_native_contacts(cx, sn.clamp.layers)
+            in_clamp.append(held_here)
+        else:
+            p, r0 = cx.native_contacts()
         contacts.append(p + first)
         r0s.append(r0)
-        if sn.clamp is not None:  # a contact is clamped when either of its residues lies in the clamped layers
-            lo, hi = sn.clamp.layers
-            lay = cx.layers[p]
-            in_clamp.append(((lay >= lo) & (lay <= hi)).any(axis=1))
     for i, j in _excluded_pairs(complexes, first_atoms):
         pair.addExclusion(int(i), int(j))
     kt = spec.model.units.kt_kjmol

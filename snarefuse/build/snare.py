@@ -95,6 +95,7 @@ __all__ = [
     "supercoil_geometry",
     "build_snare_complex",
     "place_complex_between",
+    "clamped_native_contacts",
 ]
 
 # ---- construction --------------------------------------------------------------------------
@@ -436,3 +437,38 @@ def place_complex_between(
     rz = np.array([[ca, -sa, 0.0], [sa, ca, 0.0], [0.0, 0.0, 1.0]])
     pos = pos @ rz.T + np.array([float(xy[0]), float(xy[1]), z_a])
     return complex.with_positions(pos)
+
+
+def clamped_native_contacts(complex: SnareComplex, clamp_layers: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Native contacts of a complex with a clamp: its own, plus those of the clamped layers even where it is
+    built unzipped there.
+
+    A clamp holds layers that the complex can zip once released, so their contacts exist whether the complex is
+    built with them zipped (fully zipped geometry, contacts scaled off) or open (``zipped_layers`` stopping short
+    of them, e.g. VAMP2's C-terminal half built as coil). The pairs and native distances are those of the fully
+    zipped bundle (:meth:`SnareComplex.native_contacts` of a complex zipped over every layer; the residue table
+    does not depend on the zipped range, so its indices are this complex's). A pair is kept when each of its
+    residues is zipped in ``complex`` or lies in the clamped layers.
+
+    Returns
+    -------
+    pairs : ndarray (M, 2) int64, r0 : ndarray (M,) float64 (nm)
+    clamped : ndarray (M,) bool
+        Pairs with either residue in the clamped layers (they go into the clamped force).
+
+    Examples
+    --------
+    >>> half = build_snare_complex((-7, 0), (36, 11))
+    >>> p, r0, held = clamped_native_contacts(half, (1, 8))
+    >>> len(p), int(held.sum()), len(half.native_contacts()[0])
+    (275, 126, 149)
+    """
+    lo, hi = int(clamp_layers[0]), int(clamp_layers[1])
+    full = build_snare_complex((LAYER_MIN, LAYER_MAX))
+    pairs, r0 = full.native_contacts()
+    layers = complex.layers
+    carries = complex.zipped | ((layers >= lo) & (layers <= hi) & (complex.segments != "tmd"))
+    keep = carries[pairs].all(axis=1)
+    pairs, r0 = pairs[keep], r0[keep]
+    lay = layers[pairs]
+    return pairs, r0, ((lay >= lo) & (lay <= hi)).any(axis=1)

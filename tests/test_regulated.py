@@ -1,0 +1,219 @@
+"""Regulated versus constitutive exocytosis: the trigger (``run.trigger``), the half-zipped clamped build, the
+shipped examples and comparison sweep, and the analysis timed from the trigger."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from snarefuse.analysis.trigger import (ZIPPED_STATE, clamped_zipping, delay_column, delay_statistics,
+                                        first_passage_from_trigger, trigger_info, trigger_summary)
+from snarefuse.build import build_system
+from snarefuse.build.snare import LAYER_MAX, build_snare_complex, clamped_native_contacts
+from snarefuse.errors import SpecError
+from snarefuse.runner import run_simulation
+from snarefuse.spec import example_spec_path, load_spec
+from snarefuse.sweep import CONDITION, Sweep, load_sweep
+
+from .test_protocol import ParameterRecorder
+
+
+def _regulated():
+    return load_spec(example_spec_path("regulated"))
+
+
+# ------------------------------------------------------------------------------------------ the trigger
+def test_the_trigger_releases_the_clamp_by_default():
+    spec = _regulated()
+    trig = spec.run.protocol.trigger
+    assert trig is not None and dict(trig.values) == {"snare_clamp": 1.0}
+    assert spec.run.protocol.trigger_step == trig.step == 5000 and trig.ramp_steps == 100
+    assert spec.run.protocol.parameters == ["snare_clamp"]
+    assert spec.run.protocol.values_at(4999, {"snare_clamp": 0.0}) == {"snare_clamp": 0.0}
+    assert spec.run.protocol.values_at(5050, {"snare_clamp": 0.0}) == {"snare_clamp": 0.5}
+    assert spec.run.protocol.values_at(5100, {"snare_clamp": 0.0}) == {"snare_clamp": 1.0}
+    assert 5000 in spec.run.protocol.boundaries() and 5100 in spec.run.protocol.boundaries()
+    info = trigger_info(spec)
+    assert info["step"] == 5000 and math.isclose(info["time_tau"], 50.0) and math.isclose(info["ramp_tau"], 1.0)
+
+
+def test_the_trigger_is_part_of_the_key_and_round_trips():
+    spec = _regulated()
+    d = spec.to_dict()
+    assert d["run"]["trigger"] == {"at": 5000, "ramp": 100, "set": {"snare_clamp": 1.0}} and "protocol" not in d["run"]
+    later = spec.with_overrides({"run.trigger.at": "60 tau"})
+    assert later.run.protocol.trigger_step == 6000 and later.key() != spec.key()
+    assert load_spec(example_spec_path("constitutive")).run.protocol.trigger is None
+
+
+@pytest.mark.parametrize("override, field, says", [
+    ({"run.trigger": {"at": "400 tau"}}, "run.trigger.at", "beyond the run"),
+    ({"run.trigger": {"at": "50 tau", "set": {"snare_kaboom": 1}}}, "run.trigger.set.snare_kaboom", "unknown parameter"),
+    ({"run.trigger": {"ramp": "1 tau"}}, "run.trigger.at", "missing"),
+    ({"run.protocol": [{"at": "40 tau", "ramp": "20 tau", "set": {"snare_clamp": 0.5}}]}, "run.trigger.set.snare_clamp",
+     r"overlaps run.protocol\[0\]"),
+])
+def test_trigger_errors_name_the_field(override, field, says):
+    with pytest.raises(SpecError, match=rf"{field}.*{says}"):
+        _regulated().with_overrides(override)
+
+
+def test_a_trigger_without_a_clamp_must_say_what_it_sets():
+    spec = load_spec(example_spec_path("constitutive"))
+    with pytest.raises(SpecError, match=r"run.trigger.set.*snare_clamp"):
+        spec.with_overrides({"run.trigger": {"at": "50 tau"}})
+    ok = spec.with_overrides({"run.trigger": {"at": "50 tau", "set": {"snare_contact_scale": 0.5}}})
+    assert dict(ok.run.protocol.trigger.values) == {"snare_contact_scale": 0.5}
+
+
+def test_a_run_fires_the_trigger_at_its_step(tmp_path):
+    """The smallest SNARE system, the clamp released by the trigger at step 5 of 10 (CPU platform)."""
+    spec = load_spec(example_spec_path("snare_two_bilayers")).with_overrides({
+        "system.snares.n_complexes": 1, "system.snares.clamp": {}, "run.steps": 10, "run.report_interval": 5,
+        "run.trajectory_interval": 5, "run.checkpoint_interval": 10, "run.platform": "CPU", "run.threads": 1,
+        "run.minimize": False, "run.trigger": {"at": 5}})
+    build_system(spec).save(tmp_path / "run")
+    rec = ParameterRecorder("snare_clamp")
+    assert run_simulation(tmp_path / "run", progress=False, extra_reporters=[rec]).status == "complete"
+    assert [rec.seen[s] for s in range(1, 11)] == [0.0] * 5 + [1.0] * 5
+    with open(tmp_path / "run" / "log.csv") as f:
+        assert [float(r["snare_clamp"]) for r in csv.DictReader(f)] == [0.0, 1.0]
+
+
+# ------------------------------------------------------------------------------------------ the build
+def test_a_half_zipped_complex_keeps_the_contacts_of_its_clamped_layers():
+    """Built with VAMP2's C-terminal half as coil, the complex still has every native contact of the fully
+    zipped bundle, at the bundle's distances; those of layers +1...+8 are the clamped ones."""
+    half = build_snare_complex((-7, 0), (36, 11))
+    full = build_snare_complex()
+    vamp_c = [r for r in half.residues if r.chain_id == "A" and r.is_core and 1 <= r.layer <= LAYER_MAX]
+    assert vamp_c and all(r.structure == "coil" and not r.zipped for r in vamp_c)
+    own, _ = half.native_contacts()
+    pairs, r0, held = clamped_native_contacts(half, (1, 8))
+    ref, ref_r0 = full.native_contacts()
+    assert len(own) < len(pairs) == len(ref) == 275
+    assert np.array_equal(pairs, ref) and np.allclose(r0, ref_r0)
+    lay = half.layers[pairs]
+    assert np.array_equal(held, ((lay >= 1) & (lay <= 8)).any(axis=1)) and held.sum() == 126
+    # without the clamp the open layers carry nothing: a release would zip nothing
+    assert not ((half.layers[own] >= 1).any(axis=1)).any()
+
+
+def test_the_regulated_example_builds_half_zipped_with_every_contact():
+    spec = _regulated()
+    built = build_system(spec)
+    names = {f.getName(): f for f in built.system.getForces()}
+    n = spec.system.snares.n_complexes
+    assert names["SNARE clamped contacts"].getNumBonds() == 126 * n
+    assert names["SNARE native contacts"].getNumBonds() == (275 - 126) * n
+    held = names["SNARE clamped contacts"]
+    assert {held.getGlobalParameterName(k): held.getGlobalParameterDefaultValue(k)
+            for k in range(held.getNumGlobalParameters())}["snare_clamp"] == 0.0
+    constitutive = build_system(load_spec(example_spec_path("constitutive")))
+    cnames = {f.getName(): f for f in constitutive.system.getForces()}
+    assert "SNARE clamped contacts" not in cnames and cnames["SNARE native contacts"].getNumBonds() == 275 * n
+
+
+def test_the_examples_are_the_same_system():
+    reg, con = load_spec(example_spec_path("regulated")).to_dict(), load_spec(example_spec_path("constitutive")).to_dict()
+    for d in (reg, con):
+        d.pop("name")
+        d["system"].pop("cleft"), d["system"].pop("box_z", None)
+        d["run"].pop("trigger", None)
+        for k in ("zipped_layers", "linker_unzipped", "clamp"):
+            d["system"]["snares"].pop(k, None)
+    assert reg == con
+
+
+# ------------------------------------------------------------------------------------------ the sweep
+def test_the_shipped_sweep_compares_three_conditions(tmp_path):
+    sw = load_sweep(example_spec_path("sweep_regulated"), tmp_path / "ws")
+    assert sw.varied[0] == CONDITION
+    conditions = [p.parameters[CONDITION] for p in sw.points]
+    assert sorted(set(conditions)) == ["constitutive", "regulated_t20", "regulated_t60"]
+    assert all(conditions.count(c) == sw.replicas for c in set(conditions))
+    by = {(p.parameters[CONDITION], p.replica): p for p in sw.points}
+    assert by[("constitutive", 0)].key == load_spec(example_spec_path("constitutive")).key()
+    assert by[("constitutive", 0)].spec.run.protocol.trigger is None
+    assert by[("regulated_t20", 0)].spec.run.protocol.trigger_step == 2000
+    assert by[("regulated_t60", 0)].spec.run.protocol.trigger_step == 6000
+    seeds = {p.seed for p in sw.points if p.parameters[CONDITION] == "regulated_t20"}
+    assert seeds == {p.seed for p in sw.points if p.parameters[CONDITION] == "constitutive"}
+
+
+def test_conditions_are_checked(tmp_path):
+    base = example_spec_path("regulated")
+    with pytest.raises(SpecError, match=r"conditions.bad: does not make a valid spec.*run.trigger.at"):
+        Sweep(base, conditions={"bad": {"run.trigger.at": "999 tau"}}, workspace=tmp_path)
+    with pytest.raises(SpecError, match=r"conditions.x.run.trigger.at: is also in grid"):
+        Sweep(base, conditions={"x": {"run.trigger.at": "20 tau"}}, grid={"run.trigger.at": ["30 tau"]},
+              workspace=tmp_path)
+    with pytest.raises(SpecError, match=r"^conditions: expected a mapping"):
+        Sweep(base, conditions=["a"], workspace=tmp_path)
+    with pytest.raises(SpecError, match=r"conditions.a b: a condition name"):
+        Sweep(base, conditions={"a b": {}}, workspace=tmp_path)
+    sw = Sweep(base, conditions={"as_is": None, "late": {"run.trigger.at": "80 tau"}},
+               grid={"run.trigger.ramp": ["1 tau", "2 tau"]}, workspace=tmp_path)
+    assert sw.varied == [CONDITION, "run.trigger.ramp"] and len(sw.points) == 4
+
+
+# ------------------------------------------------------------------------------------------ the analysis
+def test_first_passages_are_timed_from_the_trigger():
+    fusion = {"first_passage": {"docked": {"time_tau": 5.0}, "stalk": {"time_tau": 70.0}, "pore": {"time_tau": None}}}
+    out = first_passage_from_trigger(fusion, 50.0)
+    assert out["docked"] == -45.0 and out["stalk"] == 20.0 and out["pore"] is None and out["hemifused"] is None
+
+
+def _table(counts_per_frame: list[list[int]], tau_ps: float = 1.0) -> dict[str, np.ndarray]:
+    """A SNARE table whose complex c at frame f has its first counts[f][c] clamped layers (+1...) zipped."""
+    rows = {"frame": [], "complex": [], "time_ps": []}
+    layers = {L: [] for L in range(-7, 9)}
+    for f, counts in enumerate(counts_per_frame):
+        for c, k in enumerate(counts):
+            rows["frame"].append(f)
+            rows["complex"].append(c)
+            rows["time_ps"].append(10.0 * f * tau_ps)
+            for L in layers:
+                layers[L].append(1.0 if L <= 0 or L <= k else 3.0)
+    from snarefuse.analysis.snare_geometry import layer_label
+    return {**{k: np.array(v) for k, v in rows.items()},
+            **{f"d_layer_{layer_label(L)}_nm": np.array(v) for L, v in layers.items()}}
+
+
+def test_clamped_zipping_times_each_complex_from_the_trigger():
+    # frames every 10 tau, trigger at 20 tau; complex 0 zips 6 of 8 from frame 4 on (held 3 frames),
+    # complex 1 flickers at 8 once (frame 3) and never again
+    counts = [[0, 0], [1, 0], [8, 0], [2, 8], [6, 1], [7, 1], [8, 2], [8, 2]]
+    z = clamped_zipping(_table(counts), (1, 8), trigger_tau=20.0, tau_ps=1.0)
+    assert z["zipped_at_least"] == 6 and z["n_layers"] == 8
+    assert z["zipped_from_trigger_tau"] == [20.0, None]  # frame 2's 8 is at the trigger, not after it
+    assert z["all_zipped_from_trigger_tau"] is None
+    assert z["mean_before"] == pytest.approx((0 + 0 + 1 + 0 + 8 + 0) / 6)
+    z2 = clamped_zipping(_table([[0, 0], [8, 8], [8, 8], [8, 8]]), (1, 8), trigger_tau=5.0, tau_ps=1.0)
+    assert z2["zipped_from_trigger_tau"] == [5.0, 5.0] and z2["all_zipped_from_trigger_tau"] == 5.0
+
+
+def test_trigger_summary_of_a_regulated_spec():
+    spec = _regulated()
+    frames = _table([[0]] + [[8]] * 9, tau_ps=spec.model.units.tau_ps)  # 0 ... 90 tau
+    s = trigger_summary(spec, {"first_passage": {"stalk": {"time_tau": 80.0}}}, frames)
+    assert s["trigger"]["time_tau"] == 50.0 and s["first_passage_from_trigger_tau"]["stalk"] == 30.0
+    assert s["clamped_layers"]["zipped_from_trigger_tau"] == [pytest.approx(10.0)]  # 50 tau is the trigger's frame: 60 tau is the first after it
+
+
+def test_delay_statistics_stay_honest_at_none_and_all():
+    none = [{"c": "a", "trigger_tau": 50.0, "duration_tau": 150.0, delay_column("pore"): None} for _ in range(3)]
+    every = [{"c": "b", "trigger_tau": 0.0, "duration_tau": 150.0, delay_column("pore"): t} for t in (10.0, 20.0, 30.0)]
+    early = [{"c": "d", "trigger_tau": 50.0, "duration_tau": 150.0, delay_column("pore"): -5.0},
+             {"c": "d", "trigger_tau": 50.0, "duration_tau": 40.0, delay_column("pore"): None}]
+    rows = {(r["value"], r["state"]): r for r in delay_statistics(none + every + early, "c", states=["pore", ZIPPED_STATE])}
+    a, b, d = rows[("a", "pore")], rows[("b", "pore")], rows[("d", "pore")]
+    assert (a["k"], a["n"], a["p"]) == (0, 3, 0.0) and a["low"] == 0.0 and 0.3 < a["high"] < 1.0
+    assert a["median_tau"] is None and a["censored_at_tau"] == [100.0] * 3
+    assert (b["k"], b["n"], b["p"]) == (3, 3, 1.0) and b["high"] == 1.0 and 0.0 < b["low"] < 0.7
+    assert b["median_tau"] == 20.0
+    assert (d["k"], d["n"], d["before_trigger"]) == (1, 1, 1) and d["delays_tau"] == [0.0]  # the 40-tau run left out
+    assert rows[("a", ZIPPED_STATE)]["k"] == 0
