@@ -86,10 +86,19 @@ def plot_pore_radius(table: Mapping[str, Any], ax: Any = None, time_unit: str = 
     return ax
 
 
+def _mark_trigger(ax: Any, trigger_ps: float | None, time_unit: str, tau_ps: float | None) -> None:
+    """A vertical line at the trigger (``run.trigger``), labelled."""
+    if trigger_ps is not None and np.isfinite(trigger_ps):
+        tx = time_values({"time_ps": np.array([trigger_ps])}, time_unit, tau_ps)[0][0]
+        ax.axvline(tx, color="k", ls="-", lw=1.5, alpha=0.7, label="trigger (clamp released)")
+
+
 def plot_timeline(table: Mapping[str, Any], ax: Any = None, time_unit: str = "ns", tau_ps: float | None = None,
-                  first_passage: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
-    """Fusion state per frame (raw and flicker-filtered) with first-passage times marked."""
+                  first_passage: Mapping[str, Mapping[str, Any]] | None = None,
+                  trigger_ps: float | None = None) -> Any:
+    """Fusion state per frame (raw and flicker-filtered) with first-passage times and the trigger marked."""
     ax = _axes(ax)
+    _mark_trigger(ax, trigger_ps, time_unit, tau_ps)
     x, xlabel = time_values(table, time_unit, tau_ps)
     ax.step(x, np.asarray(table["state"]), where="post", color="0.7", lw=1, label="per frame")
     if "state_filtered" in table:
@@ -148,10 +157,13 @@ def _complex_rows(table: Mapping[str, Any]) -> list[tuple[int, np.ndarray]]:
     return [(int(k), c == k) for k in np.unique(c)]
 
 
-def plot_zippering(table: Mapping[str, Any], ax: Any = None, time_unit: str = "ns", tau_ps: float | None = None) -> Any:
+def plot_zippering(table: Mapping[str, Any], ax: Any = None, time_unit: str = "ns", tau_ps: float | None = None,
+                   trigger_ps: float | None = None) -> Any:
     """Zippering progress vs time: zipped layers (of 16) of each complex (solid) and the most C-terminal
-    layer of the zipped run (``zip_front_layer``, dotted, right axis), one colour per complex."""
+    layer of the zipped run (``zip_front_layer``, dotted, right axis), one colour per complex; the trigger
+    marked where given."""
     ax = _axes(ax)
+    _mark_trigger(ax, trigger_ps, time_unit, tau_ps)
     x, xlabel = time_values(table, time_unit, tau_ps)
     twin = ax.twinx() if "zip_front_layer" in table else None
     for k, m in _complex_rows(table):

@@ -81,6 +81,17 @@ def test_a_run_fires_the_trigger_at_its_step(tmp_path):
     assert [rec.seen[s] for s in range(1, 11)] == [0.0] * 5 + [1.0] * 5
     with open(tmp_path / "run" / "log.csv") as f:
         assert [float(r["snare_clamp"]) for r in csv.DictReader(f)] == [0.0, 1.0]
+    # the analysis times the run from its trigger and counts the clamped layers zipped in every frame
+    from snarefuse.analysis import analyze_run
+
+    summary = analyze_run(tmp_path / "run", figures=False)
+    trig = summary["trigger"]
+    assert trig["trigger"]["step"] == 5 and trig["trigger"]["set"] == {"snare_clamp": 1.0}
+    assert trig["clamped_layers"]["layers"] == [1, 8] and len(trig["clamped_layers"]["zipped_from_trigger_tau"]) == 1
+    t0 = trig["trigger"]["time_tau"]
+    for state, delay in trig["first_passage_from_trigger_tau"].items():
+        t = summary["fusion"]["first_passage"][state]["time_tau"]
+        assert (delay is None) == (t is None) and (t is None or delay == pytest.approx(t - t0))
 
 
 # ------------------------------------------------------------------------------------------ the build

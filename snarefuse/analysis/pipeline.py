@@ -36,6 +36,7 @@ from .base import AnalysisError, Table, TrajectorySource, run_analyses
 from .fusion import BLOCK_RADIUS, CONTACT_RADIUS, MIN_PORE_RADIUS, FusionAnalysis
 from .membrane import LeafletAnalysis, MembraneAnalysis
 from .snare import SnareAnalysis, check_snare_options
+from .trigger import trigger_summary
 
 def _clean(x: Any) -> Any:
     """JSON-safe: numpy scalars to Python, NaN/inf to None."""
@@ -280,6 +281,15 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
         summary["snare"] = snare.results.summary
     else:
         summary["snare"] = {"skipped": "no SNARE complexes ('snares' in manifest.json): SNARE metrics skipped"}
+    # a run with a trigger or a clamp (regulated exocytosis): first passages from the trigger, clamped-layer zipping
+    spec = rd.spec() if rd.spec_yaml.exists() else None
+    trigger_ps = None
+    if spec is not None and (spec.run.protocol.trigger is not None
+                             or (spec.system.snares is not None and spec.system.snares.clamp is not None)):
+        summary["trigger"] = trigger_summary(spec, summary.get("fusion"), snare.table if snare is not None else None,
+                                             **({"zip_cutoff_nm": snare_opts["zip_cutoff_nm"]}
+                                                if "zip_cutoff_nm" in snare_opts else {}))
+        trigger_ps = (summary["trigger"]["trigger"] or {}).get("time_ps")
 
     if figures:
         from .. import plot as P
@@ -297,7 +307,7 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
             write_figure("separation", lambda ax: P.plot_separation(ft, ax=ax, time_unit=time_unit, tau_ps=tau_ps))
             write_figure("pore_radius", lambda ax: P.plot_pore_radius(ft, ax=ax, time_unit=time_unit, tau_ps=tau_ps))
             write_figure("timeline", lambda ax: P.plot_timeline(ft, ax=ax, time_unit=time_unit, tau_ps=tau_ps,
-                                                                first_passage=fpass))
+                                                                first_passage=fpass, trigger_ps=trigger_ps))
             maps = fusion.results.maps
             if maps.get("gap_mean") is not None:
                 write_figure("contact_map", lambda ax: P.plot_contact_map(
@@ -309,7 +319,7 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
             st = snare.table
 
             def draw_snare(axes: list[Any]) -> None:
-                P.plot_zippering(st, ax=axes[0], time_unit=time_unit, tau_ps=tau_ps)
+                P.plot_zippering(st, ax=axes[0], time_unit=time_unit, tau_ps=tau_ps, trigger_ps=trigger_ps)
                 P.plot_linker_force(st, ax=axes[1], time_unit=time_unit, tau_ps=tau_ps)
 
             write_figure("snare", draw_snare, size=(6.4, 7.0), rows=2)
