@@ -16,17 +16,19 @@ from scipy.spatial import cKDTree
 
 from . import kernels as K
 from .base import AnalysisBase, AnalysisError, Frame, LipidIndex
+from .lengths import LENGTHS_NM, lengths_nm
 from .membrane import MembraneGeometry, frame_geometry
 
 F = NDArray[np.float64]
 B = NDArray[np.bool_]
 
-#: Default disc radius (nm) around the contact axis for the separation statistics.
-CONTACT_RADIUS = 5.0
+#: Default disc radius (nm, at the default sigma: :mod:`.lengths`) around the contact axis for the separation
+#: statistics.
+CONTACT_RADIUS = LENGTHS_NM["contact_radius"][0]
 #: Default vesicle contact-zone radius as a fraction of the smallest vesicle mid-radius.
 ZONE_FRACTION = 0.7
-#: Default tail-tail contact distance (nm).
-CONTACT_CUTOFF = 1.1
+#: Default tail-tail contact distance (nm, at the default sigma).
+CONTACT_CUTOFF = LENGTHS_NM["contact_cutoff"][0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,15 +197,27 @@ class ContactAnalysis(AnalysisBase):
         x, y (nm) of the contact axis of planar-planar systems (default the box centre).
     geometry : tuple of {'planar', 'vesicle', None}, optional
         Force membrane kinds instead of detecting them on the first frame.
+    sigma_nm : float, optional
+        The model's sigma (nm; default 0.88 nm): every length left unset defaults to its value in
+        :data:`~snarefuse.analysis.lengths.LENGTHS_NM` scaled to it.
     """
 
     def __init__(self, trajectory: Any, top: Any = None, *, membranes: tuple[int, int] = (0, 1),
                  contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
-                 chunk: int = 100, dt_ps: float | None = None):
+                 sigma_nm: float | None = None, chunk: int = 100, dt_ps: float | None = None):
         super().__init__(trajectory, top, chunk=chunk, dt_ps=dt_ps)
         self.membranes = tuple(int(m) for m in membranes)
         self.contact_xy = contact_xy
         self.geometry = tuple(geometry) if geometry is not None else None
+        try:
+            self.lengths = lengths_nm(sigma_nm)
+        except ValueError as e:
+            raise AnalysisError(str(e)) from None
+        self.sigma_nm = sigma_nm
+
+    def _length(self, name: str, given: float | None) -> float:
+        """``given`` (nm), or the default length ``name`` at this analysis' sigma."""
+        return float(given) if given is not None else self.lengths[name]
 
     def _prepare(self) -> None:
         super()._prepare()

@@ -79,10 +79,12 @@ class SeparationAnalysis(ContactAnalysis):
         Time-averaged (over frames where defined) and last-frame gap maps; ``map_extent`` (u0, u1, v0, v1).
     """
 
-    def __init__(self, trajectory: Any, top: Any = None, *, contact_radius: float = CONTACT_RADIUS,
-                 grid_spacing: float = 2.0, axis_radius: float = 1.5, **kw: Any):
+    def __init__(self, trajectory: Any, top: Any = None, *, contact_radius: float | None = None,
+                 grid_spacing: float | None = None, axis_radius: float | None = None, **kw: Any):
         super().__init__(trajectory, top, **kw)
-        self.contact_radius, self.grid_spacing, self.axis_radius = contact_radius, grid_spacing, axis_radius
+        self.contact_radius = self._length("contact_radius", contact_radius)
+        self.grid_spacing = self._length("separation_spacing", grid_spacing)
+        self.axis_radius = self._length("axis_radius", axis_radius)
 
     def _prepare(self) -> None:
         super()._prepare()
@@ -153,10 +155,12 @@ class LipidMixingAnalysis(ContactAnalysis):
         are mostly of the other membrane (:func:`~snarefuse.analysis.kernels.compute_neighbour_mixing`).
     """
 
-    def __init__(self, trajectory: Any, top: Any = None, *, contact_cutoff: float = CONTACT_CUTOFF,
-                 leaflet_cutoff: float = K.LEAFLET_CUTOFF_NM, min_leaflet_size: int = 20, **kw: Any):
+    def __init__(self, trajectory: Any, top: Any = None, *, contact_cutoff: float | None = None,
+                 leaflet_cutoff: float | None = None, min_leaflet_size: int = 20, **kw: Any):
         super().__init__(trajectory, top, **kw)
-        self.contact_cutoff, self.leaflet_cutoff, self.min_leaflet_size = contact_cutoff, leaflet_cutoff, min_leaflet_size
+        self.contact_cutoff = self._length("contact_cutoff", contact_cutoff)
+        self.leaflet_cutoff = self._length("leaflet_cutoff", leaflet_cutoff)
+        self.min_leaflet_size = min_leaflet_size
 
     def _single_frame(self, frame: Frame) -> None:
         lip = frame.lipids
@@ -289,6 +293,9 @@ class FusionAnalysis(ContactAnalysis):
         Flicker rule, frames.
     stalk_min_lipids, diaphragm_min_radius, expanded_pore_radius
         State thresholds (lipids, nm, nm).
+    sigma_nm : float, optional
+        The model's sigma (nm; default 0.88 nm): every length left unset is its default of
+        :data:`~snarefuse.analysis.lengths.LENGTHS_NM` scaled to it (``analyze_run`` passes the run's).
 
     Results
     -------
@@ -305,20 +312,22 @@ class FusionAnalysis(ContactAnalysis):
 
     def __init__(self, trajectory: Any, top: Any = None, *, membranes: tuple[int, int] = (0, 1),
                  contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
-                 contact_radius: float = CONTACT_RADIUS, separation_spacing: float = 2.0,
-                 zone_radius: float | None = None, pore_spacing: float = 0.5, diaphragm_spacing: float = 0.5,
-                 block_radius: float = BLOCK_RADIUS, min_pore_radius: float = MIN_PORE_RADIUS,
-                 min_rim_seal: float = MIN_RIM_SEAL,
-                 max_diaphragm_thickness: float = MAX_DIAPHRAGM_THICKNESS, contact_cutoff: float = CONTACT_CUTOFF,
-                 leaflet_cutoff: float = K.LEAFLET_CUTOFF_NM, min_leaflet_size: int = 20, persist: int = 3,
-                 stalk_min_lipids: int = 10, diaphragm_min_radius: float = 1.5, expanded_pore_radius: float = 3.0,
-                 chunk: int = 100, dt_ps: float | None = None):
+                 contact_radius: float | None = None, separation_spacing: float | None = None,
+                 zone_radius: float | None = None, pore_spacing: float | None = None,
+                 diaphragm_spacing: float | None = None, block_radius: float | None = None,
+                 min_pore_radius: float | None = None, min_rim_seal: float = MIN_RIM_SEAL,
+                 max_diaphragm_thickness: float | None = None, contact_cutoff: float | None = None,
+                 leaflet_cutoff: float | None = None, min_leaflet_size: int = 20, persist: int = 3,
+                 stalk_min_lipids: int = 10, diaphragm_min_radius: float | None = None,
+                 expanded_pore_radius: float | None = None, sigma_nm: float | None = None, chunk: int = 100,
+                 dt_ps: float | None = None):
         super().__init__(trajectory, top, membranes=membranes, contact_xy=contact_xy, geometry=geometry,
-                         chunk=chunk, dt_ps=dt_ps)
+                         sigma_nm=sigma_nm, chunk=chunk, dt_ps=dt_ps)
         if persist < 1:
             raise AnalysisError(f"persist: {persist}; accepted an integer >= 1 (frames)")
         src = self.source
-        common: dict[str, Any] = dict(membranes=membranes, contact_xy=contact_xy, geometry=geometry, chunk=chunk)
+        common: dict[str, Any] = dict(membranes=membranes, contact_xy=contact_xy, geometry=geometry,
+                                      sigma_nm=sigma_nm, chunk=chunk)
         self.separation = SeparationAnalysis(src, contact_radius=contact_radius, grid_spacing=separation_spacing, **common)
         self.mixing = LipidMixingAnalysis(src, contact_cutoff=contact_cutoff, leaflet_cutoff=leaflet_cutoff,
                                           min_leaflet_size=min_leaflet_size, **common)
@@ -333,8 +342,10 @@ class FusionAnalysis(ContactAnalysis):
             self.content = ContentMixingAnalysis(src, **common)
             self.parts.append(self.content)
         self.persist = persist
-        self.thresholds: dict[str, Any] = dict(stalk_min_lipids=stalk_min_lipids, diaphragm_min_radius=diaphragm_min_radius,
-                               expanded_pore_radius=expanded_pore_radius)
+        self.thresholds: dict[str, Any] = dict(
+            stalk_min_lipids=stalk_min_lipids,
+            diaphragm_min_radius=self._length("diaphragm_min_radius", diaphragm_min_radius),
+            expanded_pore_radius=self._length("expanded_pore_radius", expanded_pore_radius))
 
     def _prepare(self) -> None:
         super()._prepare()

@@ -32,9 +32,10 @@ from .grid import (SIGMA_NM, FloatArray, IntArray, LateralGrid, circular_mean, c
 from .holes import (ColumnProfiles, HoleResult, RegionResult, compute_column_profiles,  # noqa: F401
                     compute_diaphragm, compute_holes, compute_pore, diaphragm_mask, label_regions,
                     lateral_distance_function, nearest_bead_distance, pick_region, rim_seal_fraction)
+from .lengths import LENGTHS_NM
 
-#: Default head-bead neighbour cutoff of the leaflet graph: 1.5 sigma.
-LEAFLET_CUTOFF_NM = 1.5 * SIGMA_NM
+#: Default head-bead neighbour cutoff of the leaflet graph: 1.5 sigma (:mod:`.lengths`).
+LEAFLET_CUTOFF_NM = LENGTHS_NM["leaflet_cutoff"][0]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,7 +33,8 @@ from ..rundir import AnalysisDirectory, RunDirectory
 from ..trajfile import dcd_frame_counts, trajectory_header_problem
 from . import kernels as K
 from .base import AnalysisError, Table, TrajectorySource, run_analyses
-from .fusion import BLOCK_RADIUS, CONTACT_RADIUS, MIN_PORE_RADIUS, FusionAnalysis
+from .fusion import FusionAnalysis
+from .lengths import lengths_nm
 from .membrane import LeafletAnalysis, MembraneAnalysis
 from .snare import SnareAnalysis, check_snare_options
 from .trigger import trigger_summary
@@ -95,10 +96,10 @@ def _map_table(maps: dict[str, Any]) -> Table | None:
 def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start: int | None = None,
                 stop: int | None = None, step: int | None = None, chunk: int = 100, dt_ps: float | None = None,
                 membranes: tuple[int, int] = (0, 1), contact_xy: tuple[float, float] | None = None,
-                geometry: tuple[str | None, ...] | None = None, contact_radius: float = CONTACT_RADIUS,
+                geometry: tuple[str | None, ...] | None = None, contact_radius: float | None = None,
                 zone_radius: float | None = None, persist: int = 3, stalk_min_lipids: int = 10,
-                diaphragm_min_radius: float = 1.5, expanded_pore_radius: float = 3.0,
-                min_pore_radius: float = MIN_PORE_RADIUS, block_radius: float = BLOCK_RADIUS,
+                diaphragm_min_radius: float | None = None, expanded_pore_radius: float | None = None,
+                min_pore_radius: float | None = None, block_radius: float | None = None,
                 zip_cutoff_nm: float | None = None, persistence_length_nm: float | None = None,
                 local_radius_nm: float | None = None, temperature_k: float | None = None,
                 figures: bool = True) -> dict[str, Any]:
@@ -126,7 +127,10 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     persist : int
         Flicker rule: a state is reached when it (or a later one) holds ``persist`` consecutive frames.
     stalk_min_lipids, diaphragm_min_radius, expanded_pore_radius, min_pore_radius, block_radius
-        State thresholds, see :class:`~snarefuse.analysis.fusion.FusionAnalysis`.
+        State thresholds, see :class:`~snarefuse.analysis.fusion.FusionAnalysis`. The lengths left unset, and
+        every other length the analyses judge by (:data:`~snarefuse.analysis.lengths.LENGTHS_NM`), are those at
+        the run's sigma (``units.sigma_nm`` of ``manifest.json``, else 0.88 nm): a system written with another
+        sigma gets the calls the same system gets at 0.88 nm.
     zip_cutoff_nm, persistence_length_nm, local_radius_nm, temperature_k : float or Quantity, optional
         Options of the SNARE metrics (:data:`~snarefuse.analysis.snare.SNARE_OPTIONS`): the zipping
         threshold (default 1.8 nm), the linker persistence length (0.5 nm), the radius of a TMD's lipid
@@ -181,8 +185,10 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     notes: list[str] = []
     if src.time_source == "frame_index":
         notes.append(f"{traj.name} has no frame times: time_ps is the frame index; pass dt_ps to set them")
-    leaflets = LeafletAnalysis(src, store_labels=False, chunk=chunk)
-    mem = MembraneAnalysis(src, geometry=geometry, chunk=chunk)
+    sigma = units.get("sigma_nm", K.SIGMA_NM)
+    lengths = lengths_nm(sigma)
+    leaflets = LeafletAnalysis(src, cutoff=lengths["leaflet_cutoff"], store_labels=False, chunk=chunk)
+    mem = MembraneAnalysis(src, geometry=geometry, leaflet_cutoff=lengths["leaflet_cutoff"], chunk=chunk)
     analyses: list[Any] = [leaflets, mem]
     fusion = None
     n_mem = src.lipids.n_membranes
@@ -191,7 +197,7 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
                                 contact_radius=contact_radius, zone_radius=zone_radius, persist=persist,
                                 stalk_min_lipids=stalk_min_lipids, diaphragm_min_radius=diaphragm_min_radius,
                                 expanded_pore_radius=expanded_pore_radius, min_pore_radius=min_pore_radius,
-                                block_radius=block_radius, chunk=chunk)
+                                block_radius=block_radius, sigma_nm=sigma, chunk=chunk)
         analyses.append(fusion)
     else:
         skip_note = "single membrane: two-membrane analyses (separation, stalk, diaphragm, pore, timeline) skipped"
@@ -223,7 +229,6 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
 
     write_table(mem, "membranes")
     write_table(leaflets, "leaflets")
-    sigma = units.get("sigma_nm", K.SIGMA_NM)
     props: dict[str, Any] = {}
     for m, kind in enumerate(mem.results.kinds):
         p = f"m{m}_"
@@ -262,9 +267,9 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
             "persist_frames": persist,
             "flicker_rule": (f"a state counts as reached when it or a later state holds for {persist} consecutive "
                              "analysed frames; its time is that of the first frame of the first such run"),
-            "thresholds": dict(fusion.thresholds, min_pore_radius_nm=min_pore_radius, block_radius_nm=block_radius,
-                               min_rim_seal=fusion.pore.min_rim_seal,
-                               contact_radius_nm=contact_radius),
+            "thresholds": dict(fusion.thresholds, min_pore_radius_nm=fusion.pore.min_pore_radius,
+                               block_radius_nm=fusion.pore.block_radius, min_rim_seal=fusion.pore.min_rim_seal,
+                               contact_radius_nm=fusion.separation.contact_radius, sigma_nm=sigma),
             "min_gap_nm": float(np.nanmin(ft["min_gap_nm"])) if np.isfinite(ft["min_gap_nm"]).any() else None,
             "max_pore_radius_nm": float(np.max(ft["pore_radius_nm"])),
             "max_rupture_radius_nm": float(np.max(ft["rupture_radius_nm"])),

@@ -26,39 +26,41 @@ from numpy.typing import NDArray
 
 from . import kernels as K
 from .base import Frame, LipidIndex, as_lipid_index
-from .contact import (CONTACT_CUTOFF, CONTACT_RADIUS, ContactAnalysis, ContactBeads, ContactFrame,
+from .contact import (CONTACT_CUTOFF, ContactAnalysis, ContactBeads, ContactFrame,
                       compute_contact_frame, contact_beads, default_zone_radius, joining_tails, zone_grid)
+from .lengths import LENGTHS_NM, lengths_nm
 from .membrane import MembraneGeometry, compute_membrane_geometry
 
 F = NDArray[np.float64]
 B = NDArray[np.bool_]
 
+# the lengths at the default sigma (nm); an analysis given the run's sigma scales them (:mod:`.lengths`)
 #: Default bead radius (nm) blocking a column in pore detection (sigma / 2).
-BLOCK_RADIUS = 0.5 * K.SIGMA_NM
+BLOCK_RADIUS = LENGTHS_NM["block_radius"][0]
 #: Default smallest inscribed radius (nm) of a pore.
-MIN_PORE_RADIUS = 1.0
+MIN_PORE_RADIUS = LENGTHS_NM["min_pore_radius"][0]
 #: Default largest head-peak span (nm) of a diaphragm column (~1.5 bilayer thicknesses).
-MAX_DIAPHRAGM_THICKNESS = 6.0
+MAX_DIAPHRAGM_THICKNESS = LENGTHS_NM["max_diaphragm_thickness"][0]
+#: Rim of a hole for the seal test: the columns within this lateral distance (nm) of the hole.
+RIM_BAND = LENGTHS_NM["rim_band"][0]
+#: A rim column is sealed when a joining tail bead lies within this lateral distance (nm).
+SEAL_PROBE = LENGTHS_NM["seal_probe"][0]
 #: Default smallest fraction of a hole's rim sealed by lipid joining both membranes for a fusion pore.
 MIN_RIM_SEAL = 0.5
-#: Rim of a hole for the seal test: the columns within this lateral distance (nm) of the hole.
-RIM_BAND = 2.0
-#: A rim column is sealed when a joining tail bead lies within this lateral distance (nm).
-SEAL_PROBE = 1.0
 
 
 class _ZoneAnalysis(ContactAnalysis):
     """Analyses on a lateral grid over the contact zone (pore, diaphragm)."""
 
     def __init__(self, trajectory: Any, top: Any = None, *, zone_radius: float | None = None,
-                 grid_spacing: float = 0.5, **kw: Any):
+                 grid_spacing: float | None = None, **kw: Any):
         super().__init__(trajectory, top, **kw)
-        self.zone_radius, self.grid_spacing = zone_radius, grid_spacing
+        self.zone_radius, self.grid_spacing = zone_radius, self._length("zone_spacing", grid_spacing)
 
     def _zone_grid(self, frame: Frame, geoms: list[MembraneGeometry], cf: ContactFrame) -> K.LateralGrid:
         radius = self.zone_radius if self.zone_radius is not None else default_zone_radius(geoms, self.membranes)
         if not cf.periodic and radius is None:
-            radius = CONTACT_RADIUS
+            radius = self.lengths["contact_radius"]
         grid = zone_grid(cf, frame.box, self.grid_spacing, radius, self._shape)
         if self._shape is None and not grid.periodic:
             self.zone_radius = radius  # pin the disc for the whole run
@@ -91,11 +93,13 @@ class DiaphragmAnalysis(_ZoneAnalysis):
     mask_last : ndarray of bool — the diaphragm columns of the last frame.
     """
 
-    def __init__(self, trajectory: Any, top: Any = None, *, grid_spacing: float = 0.5,
-                 max_thickness: float = MAX_DIAPHRAGM_THICKNESS, pool_radius: float = 1.0,
-                 contact_cutoff: float = CONTACT_CUTOFF, **kw: Any):
+    def __init__(self, trajectory: Any, top: Any = None, *, grid_spacing: float | None = None,
+                 max_thickness: float | None = None, pool_radius: float | None = None,
+                 contact_cutoff: float | None = None, **kw: Any):
         super().__init__(trajectory, top, grid_spacing=grid_spacing, **kw)
-        self.max_thickness, self.pool_radius, self.contact_cutoff = max_thickness, pool_radius, contact_cutoff
+        self.max_thickness = self._length("max_diaphragm_thickness", max_thickness)
+        self.pool_radius = self._length("pool_radius", pool_radius)
+        self.contact_cutoff = self._length("contact_cutoff", contact_cutoff)
 
     def _single_frame(self, frame: Frame) -> None:
         geoms, cf, b = self._contact(frame)
@@ -104,7 +108,7 @@ class DiaphragmAnalysis(_ZoneAnalysis):
         j = self._joining(frame, b, self.contact_cutoff)
         res = K.compute_diaphragm(grid, b.u[h], b.v[h], b.s[h], ~b.is_b[h], self.max_thickness, self.pool_radius,
                                   up=b.up[b.lipid[h]], seal_u=b.u[j], seal_v=b.v[j], min_seal=MIN_RIM_SEAL,
-                                  seal_probe=SEAL_PROBE)
+                                  seal_probe=self.lengths["seal_probe"])
         row = self._row(frame)
         row.update(diaphragm_area_nm2=res.area_nm2, diaphragm_radius_nm=res.radius_nm,
                    diaphragm_offset_nm=res.offset_nm)
@@ -120,25 +124,29 @@ class DiaphragmAnalysis(_ZoneAnalysis):
 def find_holes(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame,
                grid: K.LateralGrid, block_radius: float = BLOCK_RADIUS, min_radius: float = MIN_PORE_RADIUS,
                min_seal: float = MIN_RIM_SEAL, contact_cutoff: float = CONTACT_CUTOFF,
-               beads: ContactBeads | None = None, joining: B | None = None) -> K.HoleResult:
+               beads: ContactBeads | None = None, joining: B | None = None, rim_band: float = RIM_BAND,
+               seal_probe: float = SEAL_PROBE) -> K.HoleResult:
     """Fusion pore and ruptures through the contact zone of one frame (see :func:`~.kernels.compute_holes`);
-    ``beads`` and their ``joining`` mask (:func:`joining_tails`) are computed unless given."""
+    ``beads`` and their ``joining`` mask (:func:`joining_tails`) are computed unless given. Lengths in nm."""
     b = beads if beads is not None else contact_beads(xyz, box, lipids, geoms, cf)
     z = b.in_zone
     j = joining if joining is not None else joining_tails(xyz, box, b, contact_cutoff)
     return K.compute_holes(grid, b.u[z], b.v[z], b.is_b[z], b.u[j], b.v[j], block_radius, min_radius, min_seal,
-                           RIM_BAND, SEAL_PROBE)
+                           rim_band, seal_probe)
 
 
 def find_pore(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame,
-              grid: K.LateralGrid, block_radius: float = BLOCK_RADIUS,
-              min_radius: float = MIN_PORE_RADIUS) -> K.RegionResult:
+              grid: K.LateralGrid, block_radius: float = BLOCK_RADIUS, min_radius: float = MIN_PORE_RADIUS,
+              lengths: dict[str, float] | None = None) -> K.RegionResult:
     """Fusion pore through the contact zone of one frame: :func:`find_holes` for two membranes; for a
-    single membrane (``cf.membranes == (A,)``) any hole through it (:func:`~.kernels.compute_pore`)."""
+    single membrane (``cf.membranes == (A,)``) any hole through it (:func:`~.kernels.compute_pore`).
+    ``lengths``: the other lengths (:func:`~snarefuse.analysis.lengths.lengths_nm`; default sigma without)."""
     if len(cf.membranes) == 1:
         b = contact_beads(xyz, box, lipids, geoms, cf)
         return K.compute_pore(grid, b.u[b.in_zone], b.v[b.in_zone], block_radius, min_radius)
-    return find_holes(xyz, box, lipids, geoms, cf, grid, block_radius, min_radius).pore
+    L = lengths if lengths is not None else lengths_nm()
+    return find_holes(xyz, box, lipids, geoms, cf, grid, block_radius, min_radius, contact_cutoff=L["contact_cutoff"],
+                      rim_band=L["rim_band"], seal_probe=L["seal_probe"]).pore
 
 
 class PoreAnalysis(_ZoneAnalysis):
@@ -153,19 +161,21 @@ class PoreAnalysis(_ZoneAnalysis):
     mask_last : ndarray of bool — the pore columns of the last frame.
     """
 
-    def __init__(self, trajectory: Any, top: Any = None, *, block_radius: float = BLOCK_RADIUS,
-                 min_pore_radius: float = MIN_PORE_RADIUS, min_rim_seal: float = MIN_RIM_SEAL,
-                 contact_cutoff: float = CONTACT_CUTOFF, **kw: Any):
+    def __init__(self, trajectory: Any, top: Any = None, *, block_radius: float | None = None,
+                 min_pore_radius: float | None = None, min_rim_seal: float = MIN_RIM_SEAL,
+                 contact_cutoff: float | None = None, **kw: Any):
         super().__init__(trajectory, top, **kw)
-        self.block_radius, self.min_pore_radius = block_radius, min_pore_radius
-        self.min_rim_seal, self.contact_cutoff = min_rim_seal, contact_cutoff
+        self.block_radius = self._length("block_radius", block_radius)
+        self.min_pore_radius = self._length("min_pore_radius", min_pore_radius)
+        self.min_rim_seal, self.contact_cutoff = min_rim_seal, self._length("contact_cutoff", contact_cutoff)
 
     def _single_frame(self, frame: Frame) -> None:
         geoms, cf, b = self._contact(frame)
         grid = self._zone_grid(frame, geoms, cf)
         holes = find_holes(frame.xyz, frame.box, frame.lipids, geoms, cf, grid, self.block_radius,
                            self.min_pore_radius, self.min_rim_seal, self.contact_cutoff, beads=b,
-                           joining=self._joining(frame, b, self.contact_cutoff))
+                           joining=self._joining(frame, b, self.contact_cutoff), rim_band=self.lengths["rim_band"],
+                           seal_probe=self.lengths["seal_probe"])
         res, rup = holes.pore, holes.rupture
         row = self._row(frame)
         row.update(has_pore=res.found, pore_radius_nm=res.radius_nm, pore_inscribed_radius_nm=res.inscribed_nm,
@@ -186,8 +196,9 @@ class PoreAnalysis(_ZoneAnalysis):
 # ---------------------------------------------------------------------------------------------
 def detect_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, membranes: tuple[int, ...] | None = None,
                 contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
-                zone_radius: float | None = None, grid_spacing: float = 0.5, block_radius: float = BLOCK_RADIUS,
-                min_radius: float = MIN_PORE_RADIUS) -> tuple[bool, float]:
+                zone_radius: float | None = None, grid_spacing: float | None = None,
+                block_radius: float | None = None, min_radius: float | None = None,
+                sigma_nm: float | None = None) -> tuple[bool, float]:
     """Is there a fusion pore, and how large? A pure function for OpenMM reporters (no mdtraj, no files).
 
     Parameters
@@ -205,6 +216,8 @@ def detect_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, membra
         ``(A,)`` for a hole through one planar membrane (default with a single membrane).
     contact_xy, geometry, zone_radius, grid_spacing, block_radius, min_radius
         As in :class:`PoreAnalysis` / :class:`FusionAnalysis`.
+    sigma_nm : float, optional
+        The model's sigma (nm): lengths left unset are those of :mod:`snarefuse.analysis.lengths` at it.
 
     Returns
     -------
@@ -243,6 +256,8 @@ def detect_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, membra
              for m in range(lip.n_membranes)]
     cf = compute_contact_frame(geoms, box, tuple(membranes), contact_xy)
     radius = zone_radius if zone_radius is not None else default_zone_radius(geoms, tuple(membranes))
-    grid = zone_grid(cf, box, grid_spacing, radius, None)
-    res = find_pore(xyz, box, lip, geoms, cf, grid, block_radius, min_radius)
+    L = lengths_nm(sigma_nm)
+    grid = zone_grid(cf, box, L["zone_spacing"] if grid_spacing is None else grid_spacing, radius, None)
+    res = find_pore(xyz, box, lip, geoms, cf, grid, L["block_radius"] if block_radius is None else block_radius,
+                    L["min_pore_radius"] if min_radius is None else min_radius, L)
     return bool(res.found), float(res.radius_nm)
