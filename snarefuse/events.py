@@ -136,9 +136,9 @@ class FusionEventReporter:
         Stop once the simulation time reaches ``t_pore + delay_ps`` (ps); 0 stops at the confirmed pore.
     confirm : int
         Consecutive checks with a pore that confirm it (flicker rule).
-    membranes, contact_xy, geometry, min_radius, block_radius
+    membranes, contact_xy, geometry, min_radius, block_radius, sigma_nm
         Passed to :func:`~snarefuse.analysis.fusion.detect_pore`; :meth:`from_run` takes ``contact_xy``
-        and ``geometry`` from the run's ``manifest.json``.
+        and ``geometry`` from the run's ``manifest.json`` and ``sigma_nm`` from its spec's model.
 
     Attributes
     ----------
@@ -151,7 +151,7 @@ class FusionEventReporter:
     def __init__(self, run_dir: str | Path, interval: int, delay_ps: Any = 0.0, *, confirm: int = DEFAULT_CONFIRM,
                  membranes: tuple[int, int] = (0, 1), contact_xy: tuple[float, float] | None = None,
                  geometry: tuple[str | None, ...] | None = None, min_radius: float | None = None,
-                 block_radius: float | None = None):
+                 block_radius: float | None = None, sigma_nm: float | None = None):
         if hasattr(delay_ps, "value_in_unit"):
             delay_ps = delay_ps.value_in_unit(unit.picosecond)
         if int(interval) < 1:
@@ -171,6 +171,8 @@ class FusionEventReporter:
             self.detect_options["min_radius"] = float(min_radius)
         if block_radius is not None:
             self.detect_options["block_radius"] = float(block_radius)
+        if sigma_nm is not None:
+            self.detect_options["sigma_nm"] = float(sigma_nm)
         self.stop_requested = False
         self.stop_requested_step: int | None = None
         self.event: PoreEvent | None = None
@@ -235,7 +237,8 @@ class FusionEventReporter:
         if every < 1:
             raise SpecError("--pore-check-every", f"must be >= 1 step, got {interval}")
         kinds = tuple(str(m.get("kind")) if isinstance(m, dict) and m.get("kind") else None for m in membranes)
-        return cls(d, every, delay_ps, confirm=confirm, contact_xy=rd.contact_xy(), geometry=kinds)
+        return cls(d, every, delay_ps, confirm=confirm, contact_xy=rd.contact_xy(), geometry=kinds,
+                   sigma_nm=spec.model.sigma_nm)
 
     # ---------------------------------------------------------------- state and files
     @property
