@@ -1,0 +1,129 @@
+"""The figure and results JSON of the regulated-versus-constitutive sweep (docs/regulated.md).
+
+Reads a collected sweep workspace of ``systems/sweep_regulated.yaml`` (``snarefuse sweep collect`` first) and
+draws, per condition, time measured from the trigger (constitutive: from the start):
+
+* the clamped layers (+1...+8) zipped, mean over the five complexes, one line per run;
+* the closest approach of the two membranes (``min_gap_nm`` of the fusion analysis);
+* each run's first passages to stalk, hemifused and pore (filled) or its end without them (open, censored).
+
+Usage::
+
+    python bench/regulated_figure.py WORKSPACE --sweep systems/sweep_regulated.yaml \\
+        --figure docs/img/regulated_comparison.png --json bench/results/regulated_sweep.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from snarefuse.analysis.trigger import TRIGGER_STATES, delay_column, trigger_info
+from snarefuse.sweep import CONDITION, load_sweep
+
+STATES = ("stalk", "hemifused", "pore")
+COLOURS = {"constitutive": "C0", "regulated_t20": "C1", "regulated_t60": "C3"}
+MARKERS = {"stalk": "o", "hemifused": "s", "pore": "*"}
+
+
+def _table(path: Path) -> dict[str, np.ndarray]:
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return {k: np.array([float(r[k]) if r[k] not in ("", "nan") else math.nan for r in rows])
+            for k in rows[0] if k not in ("state_name",)} if rows else {}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("workspace")
+    ap.add_argument("--sweep", default="systems/sweep_regulated.yaml")
+    ap.add_argument("--figure", default="docs/img/regulated_comparison.png")
+    ap.add_argument("--json", default="bench/results/regulated_sweep.json")
+    args = ap.parse_args()
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sw = load_sweep(args.sweep, args.workspace)
+    fig, axes = plt.subplots(3, 1, figsize=(7.0, 9.0), layout="constrained")
+    runs = []
+    conditions = list(dict.fromkeys(p.parameters[CONDITION] for p in sw.points))
+    for st in sw.status():
+        p = st.point
+        cond = p.parameters[CONDITION]
+        rd = p.run_dir
+        info = trigger_info(p.spec)
+        t0 = info["time_tau"] if info else 0.0
+        tau_ps = p.spec.model.units.tau_ps
+        run = {"condition": cond, "replica": p.replica, "seed": p.seed, "key": p.key, "state": st.state,
+               "step": st.step, "trigger_tau": t0}
+        summary = json.loads(rd.summary_json.read_text()) if rd.summary_json.exists() else None
+        colour = COLOURS.get(cond, "k")
+        if summary is None:
+            runs.append(run)
+            continue
+        run["end_tau"] = summary["time_last"]["time_tau"]
+        run["final_state"] = summary["fusion"].get("final_state")
+        run["first_passage_tau"] = {k: v["time_tau"] for k, v in summary["fusion"]["first_passage"].items()}
+        trig = summary.get("trigger") or {}
+        run["from_trigger_tau"] = trig.get("first_passage_from_trigger_tau") or {
+            s: (None if run["first_passage_tau"].get(s) is None else run["first_passage_tau"][s] - t0)
+            for s in TRIGGER_STATES}
+        run["clamped_layers"] = trig.get("clamped_layers")
+        snare = _table(rd.analysis().table("snare"))
+        if snare:
+            t = snare["time_ps"] / tau_ps - t0
+            clamped = sum((snare[f"d_layer_p{L}_nm"] < 1.8).astype(float) for L in range(1, 9))
+            ut = np.unique(t)
+            mean = np.array([clamped[t == u].mean() for u in ut])
+            axes[0].plot(ut, mean, color=colour, lw=1, alpha=0.8,
+                         label=cond if p.replica == 0 else None)
+            run["clamped_zipped_mean_last"] = float(mean[-1])
+        fusion = _table(rd.analysis().table("fusion"))
+        if fusion:
+            axes[1].plot(fusion["time_ps"] / tau_ps - t0, fusion["min_gap_nm"], color=colour, lw=1, alpha=0.8,
+                         label=cond if p.replica == 0 else None)
+        y = conditions.index(cond) + 0.12 * (p.replica - 1)
+        for s in STATES:
+            d = run["from_trigger_tau"].get(s)
+            if d is not None:
+                axes[2].plot(d, y, MARKERS[s], color=colour, ms=9 if s == "pore" else 6)
+        if run["from_trigger_tau"].get("pore") is None:
+            axes[2].plot(run["end_tau"] - t0, y, ">", mfc="none", color=colour, ms=7)
+        runs.append(run)
+    for ax in axes:
+        ax.axvline(0, color="k", lw=1, alpha=0.6)
+    axes[0].set_ylabel("clamped layers zipped\n(+1…+8, mean of 5)")
+    axes[0].set_ylim(-0.3, 8.3)
+    axes[0].legend(fontsize="small", loc="upper left")
+    axes[1].set_ylabel("closest approach (nm)")
+    axes[1].legend(fontsize="small", loc="upper right")
+    axes[2].set_yticks(range(len(conditions)))
+    axes[2].set_yticklabels(conditions)
+    axes[2].set_ylim(-0.6, len(conditions) - 0.4)
+    for s in STATES:
+        axes[2].plot([], [], MARKERS[s], color="0.3", label=s)
+    axes[2].plot([], [], ">", mfc="none", color="0.3", label="run end, no pore")
+    axes[2].legend(fontsize="small", ncol=4, loc="lower right")
+    axes[2].set_xlabel("time from the trigger (τ; constitutive: from the start)")
+    Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.figure, dpi=130)
+    stats_path = sw.workspace / "statistics.json"
+    stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
+    out = {"sweep": str(args.sweep), "machine": f"{platform.node()} {platform.processor() or platform.machine()}",
+           "runs": runs, "from_trigger": stats.get("from_trigger"), "levels": stats.get("levels"),
+           "columns": {s: delay_column(s) for s in STATES}}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
+    print(f"wrote {args.figure} and {args.json}")
+
+
+if __name__ == "__main__":
+    main()
