@@ -228,3 +228,22 @@ def test_delay_statistics_stay_honest_at_none_and_all():
     assert b["median_tau"] == 20.0
     assert (d["k"], d["n"], d["before_trigger"]) == (1, 1, 1) and d["delays_tau"] == [0.0]  # the 40-tau run left out
     assert rows[("a", ZIPPED_STATE)]["k"] == 0
+
+
+def test_results_rows_carry_the_delays_from_the_trigger():
+    from snarefuse.sweep_results import format_statistics, trigger_columns
+
+    summary = {"fusion": {"first_passage": {"stalk": {"time_tau": 80.0}, "pore": {"time_tau": None}}},
+               "trigger": {"clamped_layers": {"all_zipped_from_trigger_tau": 12.5}}}
+    cols = trigger_columns(_regulated(), summary, 300.0)
+    assert cols["trigger_tau"] == 50.0 and cols[delay_column("stalk")] == 30.0 and cols[delay_column("pore")] is None
+    assert cols[delay_column(ZIPPED_STATE)] == 12.5
+    con = trigger_columns(load_spec(example_spec_path("constitutive")), summary, 300.0)
+    assert con["trigger_tau"] == 0.0 and con[delay_column("stalk")] == 80.0
+    rows = [{"condition": "regulated", "duration_tau": 300.0, **cols},
+            {"condition": "constitutive", "duration_tau": 300.0, **con}]
+    table = delay_statistics(rows, "condition")
+    stats = {"time_unit": "tau", "parameter": "condition", "confidence": 0.95, "levels": [],
+             "spearman": {"pore": []}, "logrank": {"pore": []}, "from_trigger": table}
+    text = "\n".join(format_statistics(stats))
+    assert "regulated: stalk 1/1" in text and "constitutive: pore 0/1" in text
