@@ -3,12 +3,13 @@
 The plugin's ``CookePairForce`` is the Cooke pair interaction written in C++ (a double-precision Reference kernel
 and a single-precision SIMD CPU kernel; the potential is the one of ``forcefields/cooke3.xml`` and
 ``docs/model.md``: WCA size ``b_ij = sigma min(b_i, b_j)``, tail attraction ``a_ij = sqrt(a_i a_j)``, globals
-``cooke_eps``, ``cooke_sigma``, ``cooke_wc`` changeable in a Context). It is optional: ``pip install`` does not
-compile it, and everything else runs without it; where it loads, it is the CPU platform's default formulation
+``cooke_eps``, ``cooke_sigma``, ``cooke_wc`` changeable in a Context). ``pip install`` compiles it (setup.py; needs a C++17 compiler, and takes
+cmake and the OpenMM headers from its build requirements) where it can; where it cannot, the install still
+succeeds, everything else runs without it, and the reason is kept beside the libraries (:data:`BUILD_RECORD`) and
+reported by :func:`why_unavailable`. Where it loads, it is the CPU platform's default formulation
 (:func:`snarefuse.formulations.default_formulation`).
 
-Build it once in a source checkout (needs cmake and a C++17 compiler; the OpenMM headers come with the ``openmm``
-wheel)::
+In a source checkout it can be rebuilt by hand::
 
     python -m snarefuse.native build                # compiles plugin/ and copies the libraries next to this module
     python -m snarefuse.native build --if-possible  # the same, or a note and exit 0 without cmake/a compiler
@@ -23,6 +24,7 @@ like any other, as long as the plugin is loaded (:func:`load`).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -63,6 +65,9 @@ PLUGIN_SOURCE = Path(__file__).resolve().parent.parent / "plugin"
 #: The API + serialization + Reference kernel library, and the CPU kernel library (loaded in this order).
 API_LIBRARY = "libSnarefuseCooke.so"
 CPU_LIBRARY = "libSnarefuseCookeCPU.so"
+#: What the install-time build (setup.py) writes beside the libraries: ``{"built": bool, "reason": str | None,
+#: "openmm_version": str | None}``.
+BUILD_RECORD = "build.json"
 #: The ``type`` the plugin's serialization proxy writes.
 XML_TYPE = "CookePairForce"
 #: ``CookePairForce::NonbondedMethod``.
@@ -79,18 +84,40 @@ def library_dir() -> Path:
     return Path(env) if env else DEFAULT_LIBRARY_DIR
 
 
+def _build_record(directory: Path) -> dict:
+    """The install-time build's record in ``directory`` (empty where there is none or it is unreadable)."""
+    try:
+        record = json.loads((directory / BUILD_RECORD).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _version_note(record: dict) -> str:
+    built_with = record.get("openmm_version")
+    if built_with and built_with != openmm.__version__:
+        return (f" (it was built against OpenMM {built_with}, this is OpenMM {openmm.__version__}: rebuild with "
+                "`pip install --no-build-isolation .` or `python -m snarefuse.native build`)")
+    return ""
+
+
 @functools.lru_cache(maxsize=None)
 def _load() -> tuple[tuple[str, ...], str | None]:
     """Load the libraries once. Returns (platforms with a kernel, reason for what is missing or None)."""
     directory = library_dir()
+    record = _build_record(directory)
     api = directory / API_LIBRARY
     if not api.is_file():
-        return (), (f"the native Cooke plugin is not built ({api} does not exist): run "
-                    "`python -m snarefuse.native build` in a source checkout (needs cmake and a C++17 compiler)")
+        if record.get("built") is False and record.get("reason"):
+            return (), (f"the native Cooke plugin was not built when snarefuse was installed: {record['reason']}. "
+                        "snarefuse runs on its pure formulations; install a C++17 compiler and reinstall, or run "
+                        "`python -m snarefuse.native build` in a source checkout")
+        return (), (f"the native Cooke plugin is not built ({api} does not exist): reinstall snarefuse with a C++17 "
+                    "compiler present, or run `python -m snarefuse.native build` in a source checkout")
     try:
         openmm.Platform.loadPluginLibrary(str(api))
     except Exception as exc:  # OpenMMException from dlopen: a broken or mismatched build
-        return (), f"the native Cooke plugin {api} does not load: {exc}"
+        return (), f"the native Cooke plugin {api} does not load: {exc}{_version_note(record)}"
     platforms = ["Reference"]
     reason = None
     cpu = directory / CPU_LIBRARY
@@ -99,7 +126,7 @@ def _load() -> tuple[tuple[str, ...], str | None]:
             openmm.Platform.loadPluginLibrary(str(cpu))
             platforms.append("CPU")
         except Exception as exc:
-            reason = f"the native CPU kernel {cpu} does not load: {exc}"
+            reason = f"the native CPU kernel {cpu} does not load: {exc}{_version_note(record)}"
     else:
         reason = f"the native CPU kernel was not built ({cpu} does not exist)"
     return tuple(platforms), reason
@@ -282,6 +309,8 @@ def build(source: Path = PLUGIN_SOURCE, build_dir: Path | None = None, destinati
             tmp = destination / (lib + ".tmp")
             shutil.copy2(built, tmp)
             os.replace(tmp, destination / lib)
+    record = {"built": True, "reason": None, "openmm_version": openmm.__version__}
+    (destination / BUILD_RECORD).write_text(json.dumps(record, indent=1) + "\n")
     _load.cache_clear()
     return destination
 

@@ -1,6 +1,7 @@
 """The native Cooke pair force (plugin/, snarefuse.native) against the force field's own expression.
 
-Skipped, visibly and with the reason, where the plugin is not built (``python -m snarefuse.native build``).
+Skipped, visibly and with the reason, where the plugin is not built (``pip install`` builds it where a C++ compiler is
+found; ``python -m snarefuse.native build`` rebuilds it in a checkout).
 The Reference kernel computes in double precision and is held to 1e-9; the CPU kernel computes in single precision
 (as OpenMM's CPU platform does: float positions and forces, fvec4 SIMD) and is held to single-precision tolerances.
 """

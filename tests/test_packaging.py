@@ -1,11 +1,25 @@
-"""What `pip install .` ships: every subpackage of the source tree is listed in setup.cfg."""
+"""What `pip install .` ships: every subpackage of the source tree is listed in setup.cfg; the native plugin is
+compiled by setup.py where it can be, and where it cannot the install goes on and says why."""
 
 from __future__ import annotations
 
 import configparser
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 import snarefuse
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(snarefuse.__file__).resolve().parent.parent
 
@@ -17,3 +31,60 @@ def test_every_subpackage_is_listed_in_setup_cfg():
     on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "snarefuse").rglob("__init__.py")
                if "__pycache__" not in p.parts}
     assert on_disk - listed == set(), "subpackages a plain `pip install .` would leave out"
+
+
+# ------------------------------------------------------------------------------ the native plugin in `pip install`
+def _setup_module():
+    spec = importlib.util.spec_from_file_location("snarefuse_setup", ROOT / "setup.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _why_unavailable_in(directory: Path) -> str:
+    """snarefuse.native's reason in a fresh interpreter that loads the plugin from ``directory``."""
+    env = dict(os.environ, SNAREFUSE_NATIVE_DIR=str(directory))
+    out = subprocess.run([sys.executable, "-c", "from snarefuse import native; print(native.why_unavailable())"],
+                         env=env, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def test_pip_build_requirements_bring_cmake_and_the_openmm_headers():
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]
+    names = {re.split(r"[<>=!\[ ]", r, maxsplit=1)[0] for r in build["requires"]}
+    assert {"setuptools", "cmake", "openmm"} <= names
+    manifest = (ROOT / "MANIFEST.in").read_text().split("\n")
+    assert "graft plugin" in manifest and "prune plugin/build" in manifest  # the sdist carries the sources
+
+
+def test_install_without_a_compiler_succeeds_and_says_why_native_is_absent(tmp_path, monkeypatch):
+    """setup.py's build step with no usable C++ compiler: no exception (the install goes on), no library left in the
+    package, and a record whose reason snarefuse.native reports."""
+    setup = _setup_module()
+    if setup._cmake() is None:
+        pytest.skip("no cmake here to run the configure step")
+    destination = tmp_path / "_native"
+    destination.mkdir()
+    (destination / setup.LIBRARIES[0]).write_text("a library of an earlier build")
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    record = setup.build_native_plugin(destination, tmp_path / "build")
+    assert record["built"] is False and "compiler" in record["reason"].lower()
+    assert sorted(p.name for p in destination.iterdir()) == [setup.BUILD_RECORD]
+    assert json.loads((destination / setup.BUILD_RECORD).read_text()) == record
+    why = _why_unavailable_in(destination)
+    assert "not built when snarefuse was installed" in why and record["reason"] in why
+
+
+def test_install_can_skip_the_plugin_and_says_so(tmp_path, monkeypatch):
+    setup = _setup_module()
+    monkeypatch.setenv(setup.SKIP_ENV, "0")
+    record = setup.build_native_plugin(tmp_path, tmp_path / "build")
+    assert record["built"] is False and setup.SKIP_ENV in record["reason"]
+    assert setup.SKIP_ENV in _why_unavailable_in(tmp_path)
+
+
+def test_a_plugin_built_against_another_openmm_says_so_when_it_does_not_load(tmp_path):
+    (tmp_path / "libSnarefuseCooke.so").write_bytes(b"not a shared library")
+    (tmp_path / "build.json").write_text(json.dumps({"built": True, "reason": None, "openmm_version": "0.0.1"}))
+    why = _why_unavailable_in(tmp_path)
+    assert "does not load" in why and "built against OpenMM 0.0.1" in why
