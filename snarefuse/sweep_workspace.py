@@ -1,11 +1,12 @@
 """A sweep's workspace on disk: its state points, their directories and what their files say.
 
-:class:`Workspace` alone knows the workspace's layout: ``workspace/points/<spec key>/`` holds a point's build, its resolved ``spec.yaml``, ``point.json`` (the
-varied parameters, the sweeps that share the point), ``task.json`` (the sweep's bookkeeping: one record per
-attempt to run it, the fusion event it was stopped after, the state of its analysis), then the run's own
-files. ``workspace/index.csv`` lists every point of the workspace, ``workspace/.workspace.lock`` serialises
-``sweep init``. A point's directory is a run directory: its build and run files are read through
-:class:`~snarefuse.rundir.RunDirectory` (:attr:`Point.run_dir`); this module adds only the sweep's own files.
+:class:`Workspace` alone knows the workspace's layout: ``workspace/points/<spec key>/`` holds a point's
+build, its resolved ``spec.yaml``, ``point.json`` (the varied parameters, the sweeps that share the point),
+``task.json`` (the sweep's bookkeeping: one record per attempt to run it, the fusion event it was stopped after,
+the state of its analysis), then the run's own files. ``workspace/index.csv`` lists every point of the workspace,
+``workspace/.workspace.lock`` serialises ``sweep init``. A point's directory is a run directory: its build and run
+files are read through :class:`~snarefuse.rundir.RunDirectory` (:attr:`Point.run_dir`); this module adds only the
+sweep's own files.
 
 The truth about a point is in its directory, never in the scheduler: :func:`point_status` reads it, and the
 execution (:mod:`snarefuse.sweep_dask`) writes ``task.json`` under ``.sweep.lock``. An attempt ends in one of
@@ -194,7 +195,8 @@ def point_status(p: Point, stop_event: str | None = None, analysis_enabled: bool
     analysis = analysis_state(d, task, step, analysis_enabled)
     if rj.get("status") == "failed":
         return PointStatus(p, "failed", int(rj.get("step", step)), str(rj.get("error", "failed")), analysis)
-    for lock, running in ((d / TASK_LOCK, last.get("state") == "running"), (rd.lock_path, rj.get("status") == "running")):
+    for lock, running in ((d / TASK_LOCK, last.get("state") == "running"),
+                          (rd.lock_path, rj.get("status") == "running")):
         if running:
             alive, who = lock_holder(lock)
             if alive:

@@ -229,9 +229,11 @@ def test_a_manifest_field_of_the_wrong_type_is_named(small_built, field: str, va
 
 # ------------------------------------------------------------------------------ one owner of the file names
 PACKAGE = Path(__file__).resolve().parents[1] / "snarefuse"
-#: Modules allowed to write a run directory's file names: the owner, and snarefuse.structure, which chooses between
-#: the build's two structure formats (system.pdb, or system.cif past the PDB's limits) before any directory exists.
-NAME_OWNERS = {"rundir.py": None, "structure.py": {"system.pdb", "system.cif"}}
+#: Modules allowed to write a run directory's file names: the owner (the package snarefuse/rundir/), and
+#: snarefuse.structure, which chooses between the build's two structure formats (system.pdb, or system.cif past the
+#: PDB's limits) before any directory exists.
+OWNER = "rundir/"
+NAME_OWNERS = {"structure.py": {"system.pdb", "system.cif"}}
 #: Folder names of a run directory, checked where they are joined onto a path (as words they mean other things).
 FOLDERS = {"analysis", "render", "export"}
 
@@ -240,7 +242,8 @@ def _run_directory_names() -> set[str]:
     """Every file name RunDirectory defines (its module's string constants that name a file), and the trajectories."""
     import snarefuse.rundir as R
 
-    names = {v for k, v in vars(R).items() if k.isupper() and isinstance(v, str) and re.fullmatch(r"\.?[\w-]+\.\w+|\.lock", v)}
+    names = {v for k, v in vars(R).items()
+             if k.isupper() and isinstance(v, str) and re.fullmatch(r"\.?[\w-]+\.\w+|\.lock", v)}
     return names | {f"trajectory.{fmt}" for fmt in R.TRAJECTORY_FORMATS}
 
 
@@ -273,16 +276,17 @@ def test_the_check_finds_a_name_a_format_and_a_folder():
     assert [u.split(":")[0] for u in _uses_of_names(src, _run_directory_names())] == ["1", "2", "3"]
 
 
-def test_only_rundir_writes_the_run_directory_s_file_names():
+def test_only_the_rundir_package_writes_the_run_directory_s_file_names():
     """A module that joins ``"manifest.json"`` (or any name RunDirectory defines) onto a directory knows the layout
     itself; it asks RunDirectory instead (docs/architecture.md). Names inside messages are not uses."""
+    assert (PACKAGE / OWNER / "names.py").is_file()
     names = _run_directory_names()
     offenders = {}
     for f in sorted(PACKAGE.rglob("*.py")):
         rel = f.relative_to(PACKAGE).as_posix()
-        if rel in NAME_OWNERS and NAME_OWNERS[rel] is None:
+        if rel.startswith(OWNER):
             continue
         uses = _uses_of_names(f.read_text(), names - (NAME_OWNERS.get(rel) or set()))
         if uses:
             offenders[rel] = uses
-    assert not offenders, f"run-directory file names outside snarefuse/rundir.py: {offenders}"
+    assert not offenders, f"run-directory file names outside snarefuse/rundir/: {offenders}"

@@ -33,7 +33,7 @@ from typing import Any
 
 from ..analysis import kernels as K
 from ..analysis.base import Table, TrajectorySource
-from ..analysis.fusion import BLOCK_RADIUS, MIN_PORE_RADIUS
+from ..analysis.lengths import lengths_nm
 from ..io import atomic_write_json
 from ..rundir import RunDirectory, manifest_contact_xy
 from .draw import (BEAD_SCALE, DIAPHRAGM_COLOR, GAS_COLOR, HEAD_COLORS, MARKER_COLOR, PORE_COLOR, PROTEIN_COLOR,
@@ -94,10 +94,9 @@ def _settings(summary: Mapping[str, Any], manifest: Mapping[str, Any], n_membran
     return ContactSettings(
         membranes=membranes, kinds=tuple(kinds) if kinds else None,
         contact_xy=(float(xy[0]), float(xy[1])) if xy else None, zone_radius=opts.get("zone_radius"),
-        block_radius=float(th.get("block_radius_nm", BLOCK_RADIUS)),
-        diaphragm_min_radius=float(th.get("diaphragm_min_radius", 1.5)),
-        stalk_min_lipids=int(th.get("stalk_min_lipids", 10)),
-        min_pore_radius=float(th.get("min_pore_radius_nm", MIN_PORE_RADIUS)))
+        block_radius=th.get("block_radius_nm"), diaphragm_min_radius=th.get("diaphragm_min_radius"),
+        stalk_min_lipids=int(th.get("stalk_min_lipids", 10)), min_pore_radius=th.get("min_pore_radius_nm"),
+        lengths=lengths_nm(th.get("sigma_nm")))
 
 
 def stage_frames(summary: Mapping[str, Any]) -> list[tuple[str, int]]:

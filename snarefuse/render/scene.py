@@ -19,8 +19,8 @@ from numpy.typing import NDArray
 
 from ..analysis import kernels as K
 from ..analysis.base import LipidIndex
-from ..analysis.fusion import (BLOCK_RADIUS, CONTACT_CUTOFF, MAX_DIAPHRAGM_THICKNESS, MIN_PORE_RADIUS, ContactFrame,
-                               compute_contact_frame, contact_beads, default_zone_radius)
+from ..analysis.fusion import ContactFrame, compute_contact_frame, contact_beads, default_zone_radius
+from ..analysis.lengths import lengths_nm
 from ..analysis.membrane import MembraneGeometry, compute_membrane_geometry
 from ..errors import SnarefuseError
 
@@ -268,18 +268,24 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class ContactSettings:
-    """How the contact frame and the zone masks are set up (the analysis's options, from ``summary.json``)."""
+    """How the contact frame and the zone masks are set up (the analysis's options, from ``summary.json``);
+    ``lengths``: the analysis' other lengths at the run's sigma (:func:`~snarefuse.analysis.lengths.lengths_nm`),
+    which the fields left unset default to."""
 
     membranes: tuple[int, ...] = (0, 1)
     kinds: tuple[str | None, ...] | None = None
     contact_xy: tuple[float, float] | None = None
     zone_radius: float | None = None
-    block_radius: float = BLOCK_RADIUS
-    min_pore_radius: float = MIN_PORE_RADIUS
-    diaphragm_min_radius: float = 1.5
+    block_radius: float | None = None
+    min_pore_radius: float | None = None
+    diaphragm_min_radius: float | None = None
     stalk_min_lipids: int = 10
-    max_diaphragm_thickness: float = MAX_DIAPHRAGM_THICKNESS
-    grid_spacing: float = 0.5
+    lengths: dict[str, float] = field(default_factory=lengths_nm)
+
+    def length(self, name: str) -> float:
+        """The field ``name`` when set, else the length ``name`` of :attr:`lengths`."""
+        given = getattr(self, name, None)
+        return float(given) if given is not None else self.lengths[name]
 
 
 def make_snapshot(xyz: F, box: F, classes: BeadClasses, label: FrameLabel,
@@ -298,18 +304,20 @@ def make_snapshot(xyz: F, box: F, classes: BeadClasses, label: FrameLabel,
     if radius is None:
         radius = default_zone_radius(geoms, settings.membranes)
     if radius is None and not cf.periodic:
-        radius = 5.0
+        radius = settings.lengths["contact_radius"]
     if not masks:
         return Snapshot(coords, classes, cf, box, label, radius)
     if cf.periodic and radius is None:
-        shape = (max(1, int(round(box[0] / settings.grid_spacing))), max(1, int(round(box[1] / settings.grid_spacing))))
+        spacing = settings.lengths["zone_spacing"]
+        shape = (max(1, int(round(box[0] / spacing))), max(1, int(round(box[1] / spacing))))
         grid = K.LateralGrid.periodic_box(box[:2], shape)
     else:
-        grid = K.LateralGrid.disc(float(radius), settings.grid_spacing)  # type: ignore[arg-type]
+        grid = K.LateralGrid.disc(float(radius), settings.lengths["zone_spacing"])  # type: ignore[arg-type]
     b = contact_beads(xyz, box, lip, geoms, cf)
     z = b.in_zone
     events: dict[str, tuple[float, float]] = {}
-    pore = K.compute_pore(grid, b.u[z], b.v[z], settings.block_radius, settings.min_pore_radius)
+    block, min_pore = settings.length("block_radius"), settings.length("min_pore_radius")
+    pore = K.compute_pore(grid, b.u[z], b.v[z], block, min_pore)
     if pore.found:
         name = OPENING if len(settings.membranes) > 1 else f"hole in membrane {settings.membranes[0]}"
         events[name] = _mask_center(grid, pore.mask)
@@ -317,14 +325,15 @@ def make_snapshot(xyz: F, box: F, classes: BeadClasses, label: FrameLabel,
     if len(settings.membranes) > 1:
         for k, m in enumerate(settings.membranes[:2]):
             sel = z & (b.is_b == bool(k))
-            hole = K.compute_pore(grid, b.u[sel], b.v[sel], settings.block_radius, settings.min_pore_radius)
+            hole = K.compute_pore(grid, b.u[sel], b.v[sel], block, min_pore)
             holes.append(hole.mask)
             if hole.found and not (hole.mask & pore.mask).any():
                 events.setdefault(f"hole in membrane {m}", _mask_center(grid, hole.mask))
         h = np.flatnonzero(b.is_head & b.in_zone)
-        dres = K.compute_diaphragm(grid, b.u[h], b.v[h], b.s[h], ~b.is_b[h], settings.max_diaphragm_thickness, 1.0)
+        dres = K.compute_diaphragm(grid, b.u[h], b.v[h], b.s[h], ~b.is_b[h],
+                                   settings.lengths["max_diaphragm_thickness"], settings.lengths["pool_radius"])
         dia = dres.mask
-        if dres.found and dres.radius_nm >= settings.diaphragm_min_radius:
+        if dres.found and dres.radius_nm >= settings.length("diaphragm_min_radius"):
             events["diaphragm"] = _mask_center(grid, dres.mask)
         where = _stalk_center(xyz, box, lip, settings, coords, cf.periodic)
         if where is not None:
@@ -385,7 +394,7 @@ def _stalk_center(xyz: F, box: F, lip: LipidIndex, settings: ContactSettings, co
     tmask = tails >= 0
     t_lipid = np.nonzero(tmask)[0]
     tc = K.compute_tail_contacts(xyz[tails[tmask]], t_lipid, lip.membrane[sel][t_lipid] == settings.membranes[1],
-                                 len(sel), box, CONTACT_CUTOFF)
+                                 len(sel), box, settings.lengths["contact_cutoff"])
     hit = sel[tc.lipid_has_contact]
     if len(hit) < settings.stalk_min_lipids:
         return None
