@@ -27,8 +27,8 @@ from setuptools.dist import Distribution
 
 ROOT = Path(__file__).resolve().parent
 PLUGIN_SOURCE = ROOT / "plugin"
-#: The libraries the plugin's CMake project makes (snarefuse.native.API_LIBRARY, CPU_LIBRARY).
-LIBRARIES = ("libSnarefuseCooke.so", "libSnarefuseCookeCPU.so")
+#: The libraries the plugin's CMake project makes (snarefuse.native.API_LIBRARY, then PLATFORM_LIBRARIES).
+LIBRARIES = ("libSnarefuseCooke.so", "libSnarefuseCookeCPU.so", "libSnarefuseCookeOpenCL.so")
 #: The record of the build next to the libraries (snarefuse.native.BUILD_RECORD).
 BUILD_RECORD = "build.json"
 SKIP_ENV = "SNAREFUSE_BUILD_NATIVE"
@@ -102,7 +102,8 @@ def build_native_plugin(destination: Path, build_dir: Path) -> dict:
                         os.replace(tmp, destination / lib)
                 record["built"] = True
                 if missing:
-                    record["reason"] = f"built without {', '.join(missing)} (no OpenMM CPU platform library)"
+                    record["reason"] = (f"built without {', '.join(missing)} (that platform's OpenMM library or "
+                                        "headers were not found)")
     destination.mkdir(parents=True, exist_ok=True)
     if not record["built"]:
         for lib in LIBRARIES:  # never leave libraries of an earlier build next to a record saying none was built

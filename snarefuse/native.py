@@ -62,9 +62,11 @@ LIBRARY_DIR_ENV = "SNAREFUSE_NATIVE_DIR"
 DEFAULT_LIBRARY_DIR = Path(__file__).resolve().parent / "_native"
 #: The plugin's sources in a source checkout.
 PLUGIN_SOURCE = Path(__file__).resolve().parent.parent / "plugin"
-#: The API + serialization + Reference kernel library, and the CPU kernel library (loaded in this order).
+#: The API + serialization + Reference kernel library (loaded first), then one kernel library per platform.
 API_LIBRARY = "libSnarefuseCooke.so"
 CPU_LIBRARY = "libSnarefuseCookeCPU.so"
+OPENCL_LIBRARY = "libSnarefuseCookeOpenCL.so"
+PLATFORM_LIBRARIES = {"CPU": CPU_LIBRARY, "OpenCL": OPENCL_LIBRARY}
 #: What the install-time build (setup.py) writes beside the libraries: ``{"built": bool, "reason": str | None,
 #: "openmm_version": str | None}``.
 BUILD_RECORD = "build.json"
@@ -101,35 +103,45 @@ def _version_note(record: dict) -> str:
     return ""
 
 
-@functools.lru_cache(maxsize=None)
 def _load() -> tuple[tuple[str, ...], str | None]:
-    """Load the libraries once. Returns (platforms with a kernel, reason for what is missing or None)."""
+    """(platforms with a kernel, why what is missing is missing, or None)."""
+    platforms, reasons = _load_libraries()
+    return platforms, "; ".join(reasons.values()) or None
+
+
+@functools.lru_cache(maxsize=None)
+def _load_libraries() -> tuple[tuple[str, ...], dict[str, str]]:
+    """Load the libraries once. Returns (platforms with a kernel, {platform or "": why its kernel is missing})."""
     directory = library_dir()
     record = _build_record(directory)
     api = directory / API_LIBRARY
     if not api.is_file():
         if record.get("built") is False and record.get("reason"):
-            return (), (f"the native Cooke plugin was not built when snarefuse was installed: {record['reason']}. "
-                        "snarefuse runs on its pure formulations; install a C++17 compiler and reinstall, or run "
-                        "`python -m snarefuse.native build` in a source checkout")
-        return (), (f"the native Cooke plugin is not built ({api} does not exist): reinstall snarefuse with a C++17 "
-                    "compiler present, or run `python -m snarefuse.native build` in a source checkout")
+            return (), {"": f"the native Cooke plugin was not built when snarefuse was installed: {record['reason']}. "
+                            "snarefuse runs on its pure formulations; install a C++17 compiler and reinstall, or run "
+                            "`python -m snarefuse.native build` in a source checkout"}
+        return (), {"": f"the native Cooke plugin is not built ({api} does not exist): reinstall snarefuse with a "
+                        "C++17 compiler present, or run `python -m snarefuse.native build` in a source checkout"}
     try:
         openmm.Platform.loadPluginLibrary(str(api))
     except Exception as exc:  # OpenMMException from dlopen: a broken or mismatched build
-        return (), f"the native Cooke plugin {api} does not load: {exc}{_version_note(record)}"
+        return (), {"": f"the native Cooke plugin {api} does not load: {exc}{_version_note(record)}"}
     platforms = ["Reference"]
-    reason = None
-    cpu = directory / CPU_LIBRARY
-    if cpu.is_file():
+    reasons = {}
+    loaded = {openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())}
+    for name, library in PLATFORM_LIBRARIES.items():
+        path = directory / library
+        if name not in loaded:
+            continue  # OpenMM itself has no such platform here; nothing to say about the plugin's kernel
+        if not path.is_file():
+            reasons[name] = f"the native {name} kernel was not built ({path} does not exist)"
+            continue
         try:
-            openmm.Platform.loadPluginLibrary(str(cpu))
-            platforms.append("CPU")
+            openmm.Platform.loadPluginLibrary(str(path))
+            platforms.append(name)
         except Exception as exc:
-            reason = f"the native CPU kernel {cpu} does not load: {exc}{_version_note(record)}"
-    else:
-        reason = f"the native CPU kernel was not built ({cpu} does not exist)"
-    return tuple(platforms), reason
+            reasons[name] = f"the native {name} kernel {path} does not load: {exc}{_version_note(record)}"
+    return tuple(platforms), reasons
 
 
 def load() -> tuple[str, ...]:
@@ -159,12 +171,12 @@ def native_platforms() -> tuple[str, ...]:
 
 def why_unavailable(platform_name: str | None = None) -> str | None:
     """Why the plugin (or its kernel for ``platform_name``) is absent; None when it is there."""
-    platforms, reason = _load()
+    platforms, reasons = _load_libraries()
     if not platforms:
-        return reason
+        return reasons[""]
     if platform_name is not None and platform_name not in platforms:
-        if platform_name == "CPU" and reason:
-            return reason
+        if platform_name in reasons:
+            return reasons[platform_name]
         return f"the native Cooke plugin has no kernel for platform {platform_name!r} (it has {', '.join(platforms)})"
     return None
 
@@ -303,7 +315,7 @@ def build(source: Path = PLUGIN_SOURCE, build_dir: Path | None = None, destinati
             raise NativeError(f"{' '.join(cmd[:2])} ... failed (exit {result.returncode}):\n"
                               f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     destination.mkdir(parents=True, exist_ok=True)
-    for lib in (API_LIBRARY, CPU_LIBRARY):
+    for lib in (API_LIBRARY, *PLATFORM_LIBRARIES.values()):
         built = build_dir / lib
         if built.is_file():
             tmp = destination / (lib + ".tmp")
@@ -311,7 +323,7 @@ def build(source: Path = PLUGIN_SOURCE, build_dir: Path | None = None, destinati
             os.replace(tmp, destination / lib)
     record = {"built": True, "reason": None, "openmm_version": openmm.__version__}
     (destination / BUILD_RECORD).write_text(json.dumps(record, indent=1) + "\n")
-    _load.cache_clear()
+    _load_libraries.cache_clear()
     return destination
 
 

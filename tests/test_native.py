@@ -35,9 +35,11 @@ SINGLE_ENERGY_RTOL = 1e-5
 SINGLE_FORCE_ATOL_FRACTION = 1e-4   # of the largest force component
 #: Finite-difference step (nm) and tolerance (fraction of the largest force component) for force = -dE/dr; single
 #: precision needs a longer step (float energies resolve ~1e-7 relative) and so a looser tolerance.
-FD_STEP_NM = {"Reference": 1e-5, "CPU": 1e-3}
-FD_ATOL_FRACTION = {"Reference": 1e-6, "CPU": 2e-3}
-NATIVE_PLATFORMS = ["Reference", "CPU"]
+FD_STEP_NM = {"Reference": 1e-5, "CPU": 1e-3, "OpenCL": 1e-3}
+FD_ATOL_FRACTION = {"Reference": 1e-6, "CPU": 2e-3, "OpenCL": 2e-3}
+#: OpenCL runs the common-compute kernel (POCL on a machine without a GPU), in single precision.
+NATIVE_PLATFORMS = ["Reference", "CPU", "OpenCL"]
+GPU_PLATFORMS = ("OpenCL", "CUDA", "HIP")
 CASES = ["cooke3", "cooke4", "mixed-species", "pairs-near-cutoffs", "snare"]
 PAIR_GROUP = 2
 #: The CPU kernel's Verlet skin (CpuCookePairKernel.h SKIN_SIGMA) in nm at sigma = 0.88 nm.
@@ -62,7 +64,7 @@ def _system(case: str) -> openmm.System:
 
 
 def _context(system: openmm.System, platform: str, positions: np.ndarray) -> openmm.Context:
-    props = {"Threads": "2"} if platform == "CPU" else {}
+    props = {"Threads": "2"} if platform == "CPU" else {"Precision": "single"} if platform in GPU_PLATFORMS else {}
     ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), _platform(platform), props)
     ctx.setPositions(positions)
     return ctx
@@ -144,12 +146,27 @@ def test_changed_globals_take_effect_in_live_context(platform):
     pos = _xml_and_positions(case)[1]
     ctx = _context(apply_formulation(_system(case), NATIVE_FORMULATION), platform, pos)
     before = _pair_state(ctx)
-    changed = {"cooke_eps": 1.3 * 2.343166737843174, "cooke_sigma": 0.98 * 0.88, "cooke_wc": 1.25 * 1.408}
+    # the GPU kernel's neighbour-list cutoff is fixed at Context creation: there w_c narrows (widening is refused,
+    # test_gpu_kernel_refuses_globals_that_widen_the_range)
+    wc_factor = 0.8 if platform in GPU_PLATFORMS else 1.25
+    changed = {"cooke_eps": 1.3 * 2.343166737843174, "cooke_sigma": 0.98 * 0.88, "cooke_wc": wc_factor * 1.408}
     for k, v in changed.items():
         ctx.setParameter(k, v)
     got = _pair_state(ctx)
     assert abs(got[0] - before[0]) > 0.05 * abs(before[0])
     _assert_matches(got, _expression_with_globals(case, changed, pos), platform)
+
+
+@pytest.mark.parametrize("platform", [p for p in NATIVE_PLATFORMS if p in GPU_PLATFORMS])
+def test_gpu_kernel_refuses_globals_that_widen_the_range(platform):
+    """On a GPU platform the pair range shares OpenMM's neighbour list, whose cutoff is fixed when the Context is
+    created (from the default globals): a cooke_wc that would reach beyond it is an error naming the values."""
+    case = "mixed-species"
+    ctx = _context(apply_formulation(_system(case), NATIVE_FORMULATION), platform, _xml_and_positions(case)[1])
+    _pair_state(ctx)
+    ctx.setParameter("cooke_wc", 1.25 * 1.408)
+    with pytest.raises(openmm.OpenMMException, match="cooke_wc = 1.76 nm .* beyond the .* cutoff"):
+        _pair_state(ctx)
 
 
 @pytest.mark.parametrize("platform", NATIVE_PLATFORMS)
@@ -221,9 +238,9 @@ def test_box_smaller_than_twice_the_cutoff_is_refused(platform):
         system.addParticle(1.0)
     system.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*row) for row in 4.0 * np.eye(3)))
     system.addForce(native.create_force([1.0, 1.0], [1.0, 1.0], epsilon=1.0, sigma=1.0, wc=1.6))
-    ctx = _context(system, platform, np.array([[0.0, 0, 0], [1.0, 0, 0]]))
-    with pytest.raises(openmm.OpenMMException, match="half the periodic box"):
-        ctx.getState(getEnergy=True)
+    # Reference and CPU: the kernel's own check; OpenCL: the platform's nonbonded utilities, which refuse it first
+    with pytest.raises(openmm.OpenMMException, match="half the periodic box|twice the nonbonded cutoff"):
+        _context(system, platform, np.array([[0.0, 0, 0], [1.0, 0, 0]])).getState(getEnergy=True)
 
 
 #: NVE (velocity Verlet) energy conservation, native against the expression, both on the CPU platform from the same
