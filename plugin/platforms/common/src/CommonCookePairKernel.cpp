@@ -17,30 +17,32 @@ namespace {
 /**
  * The pair, in the platform's real precision, as the body of a NonbondedUtilities interaction: the variables r2, r,
  * invR, isExcluded, dEdR (-dE/dr / r accumulated) and tempEnergy are the utilities'; B1/B2, SA1/SA2 the
- * particles' parameters (b, sqrt(a)); EPS, SIGMA, WC the globals. The same potential as CookePairPotential.h.
+ * particles' parameters (b, sqrt(a)); EPS, SIGMA, WC the globals; Ck, Dk the tail polynomial's coefficients
+ * (CookePairPotential.h SIN_PI_COEFFICIENTS and (2k+1) times them). The potential of CookePairPotential.h, written
+ * with few branches, since a GPU (or POCL's vectorised work-items) pays for both sides of one.
  */
 const char* PAIR_SOURCE = R"(
 if (!isExcluded && r2 < CUTOFF_SQUARED) {
-    const real eps = EPS, sigma = SIGMA, wc = WC;
+    const real eps = EPS, sigma = SIGMA, invWc = 1/WC;
     const real bij = sigma*min((real) B1, (real) B2);
     const real aij = (real) SA1*(real) SA2;
-    const real rw = TWO_SIXTH*bij;
     const real rc = TWO_SIXTH*sigma;
-    real pairEnergy = 0, fOverR = 0;
-    if (r2 < rw*rw) {
-        real s2 = bij*bij*invR*invR;
-        real x6 = s2*s2*s2;
-        pairEnergy += 4*eps*(x6*(x6-1)+(real) 0.25);
-        fOverR += 24*eps*x6*(2*x6-1)*invR*invR;
-    }
-    if (aij > 0) {
-        if (r < rc)
-            pairEnergy -= eps*aij;
-        else if (r < rc+wc) {
-            real x = PI*(r-rc)/wc;
-            pairEnergy -= eps*aij*(1+COS(x))/2;
-            fOverR -= eps*aij*SIN(x)*PI/(2*wc)*invR;
-        }
+    // WCA inside 2^(1/6) b_ij
+    const real s2 = bij*bij*invR*invR;
+    const real x6 = s2*s2*s2;
+    const bool wca = r2 < TWO_THIRD*bij*bij;
+    real pairEnergy = (wca ? 4*eps*(x6*(x6-1)+(real) 0.25) : 0);
+    real fOverR = (wca ? 24*eps*x6*(2*x6-1)*invR*invR : 0);
+    // attraction: plateau -eps a_ij below r_c, cos^2 tail to r_c + w_c as the odd polynomial in t = u - 1/2
+    // ((1 + cos(pi u))/2 = 1/2 - S(t)/2), no trig call
+    const real u = (r-rc)*invWc;
+    if (aij > 0 && u < 1) {
+        const real t = max(u, (real) 0)-(real) 0.5;
+        const real s = t*t;
+        const real S = t*(C0+s*(C1+s*(C2+s*(C3+s*(C4+s*C5)))));
+        const real dS = D0+s*(D1+s*(D2+s*(D3+s*(D4+s*D5))));
+        pairEnergy -= eps*aij*((real) 0.5-(real) 0.5*S);
+        fOverR -= (u > 0 ? (real) 0.5*eps*aij*dS*invWc*invR : 0);
     }
     tempEnergy += pairEnergy;
     dEdR += fOverR;
@@ -116,7 +118,11 @@ void CommonCalcCookePairForceKernel::initialize(const System& system, const Cook
     replacements["SIGMA"] = prefix + "globals[" + cc.intToString(cc.registerGlobalParam(CookePairForce::SigmaName())) + "]";
     replacements["WC"] = prefix + "globals[" + cc.intToString(cc.registerGlobalParam(CookePairForce::WcName())) + "]";
     replacements["TWO_SIXTH"] = cc.doubleToString(TWO_SIXTH);
-    replacements["PI"] = cc.doubleToString(PI);
+    replacements["TWO_THIRD"] = cc.doubleToString(TWO_SIXTH * TWO_SIXTH);
+    for (int k = 0; k < 6; k++) {
+        replacements["C" + cc.intToString(k)] = cc.doubleToString(SIN_PI_COEFFICIENTS[k]);
+        replacements["D" + cc.intToString(k)] = cc.doubleToString((2 * k + 1) * SIN_PI_COEFFICIENTS[k]);
+    }
     const std::string source = cc.replaceStrings(PAIR_SOURCE, replacements);
     const bool periodic = force.getNonbondedMethod() == CookePairForce::CutoffPeriodic;
     NonbondedUtilities& nb = cc.getNonbondedUtilities();
