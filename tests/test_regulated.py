@@ -227,7 +227,7 @@ def test_delay_statistics_stay_honest_at_none_and_all():
     assert (b["k"], b["n"], b["p"]) == (3, 3, 1.0) and b["high"] == 1.0 and 0.0 < b["low"] < 0.7
     assert b["median_tau"] == 20.0
     assert (d["k"], d["n"], d["before_trigger"]) == (1, 1, 1) and d["delays_tau"] == [0.0]  # the 40-tau run left out
-    assert rows[("a", ZIPPED_STATE)]["k"] == 0
+    assert ("a", ZIPPED_STATE) not in rows  # no run of level a measures clamped layers
 
 
 def test_results_rows_carry_the_delays_from_the_trigger():
@@ -247,3 +247,4 @@ def test_results_rows_carry_the_delays_from_the_trigger():
              "spearman": {"pore": []}, "logrank": {"pore": []}, "from_trigger": table}
     text = "\n".join(format_statistics(stats))
     assert "regulated: stalk 1/1" in text and "constitutive: pore 0/1" in text
+    assert "regulated: clamped_zipped 1/1" in text and "constitutive: clamped_zipped" not in text

@@ -141,7 +141,8 @@ def delay_statistics(rows: Sequence[Mapping[str, Any]], parameter: str | None,
     Each row needs ``trigger_tau`` and ``duration_tau`` (the run's end) and reads ``<state>_from_trigger_tau``
     (:func:`delay_column`; None: not reached). A run that ended before its trigger is left out (it says nothing
     about the delay); a state reached before the trigger counts as reached at delay 0 and is counted in
-    ``before_trigger``, so a leaky clamp shows.
+    ``before_trigger``, so a leaky clamp shows. A state a run does not measure (no ``<state>_from_trigger_tau``
+    key: the clamped layers of a run without a clamp) leaves the run out of that state's row.
     """
     levels: dict[Any, list[Mapping[str, Any]]] = {}
     for r in rows:
@@ -154,14 +155,17 @@ def delay_statistics(rows: Sequence[Mapping[str, Any]], parameter: str | None,
         runs = levels[value]
         for state in states:
             times, seen, before = [], [], 0
-            for r in runs:
+            measured = [r for r in runs if delay_column(state) in r]  # e.g. no clamped layers without a clamp
+            if not measured:
+                continue
+            for r in measured:
                 d = r.get(delay_column(state))
                 reached = isinstance(d, (int, float)) and math.isfinite(d)
                 if reached and d < 0:
                     before += 1
                 times.append(max(float(d), 0.0) if reached else float(r["duration_tau"] - r["trigger_tau"]))
                 seen.append(reached)
-            k, n = sum(seen), len(runs)
+            k, n = sum(seen), len(measured)
             p, low, high = proportion_ci(k, n, confidence, ci_method)
             est = survival_estimate(times, seen, confidence).summary()
             out.append({"value": value, "state": state, "n": n, "k": k, "p": p, "low": low, "high": high,
