@@ -238,7 +238,8 @@ def test_results_rows_carry_the_delays_from_the_trigger():
     cols = trigger_columns(_regulated(), summary, 300.0)
     assert cols["trigger_tau"] == 50.0 and cols[delay_column("stalk")] == 30.0 and cols[delay_column("pore")] is None
     assert cols[delay_column(ZIPPED_STATE)] == 12.5
-    con = trigger_columns(load_spec(example_spec_path("constitutive")), summary, 300.0)
+    free = {"fusion": summary["fusion"]}  # a run without a clamp has no summary["trigger"]
+    con = trigger_columns(load_spec(example_spec_path("constitutive")), free, 300.0)
     assert con["trigger_tau"] == 0.0 and con[delay_column("stalk")] == 80.0
     rows = [{"condition": "regulated", "duration_tau": 300.0, **cols},
             {"condition": "constitutive", "duration_tau": 300.0, **con}]
