@@ -49,6 +49,12 @@ SEAL_PROBE = LENGTHS_NM["seal_probe"][0]
 MIN_RIM_SEAL = 0.5
 
 
+def diaphragm_profile(lengths: dict[str, float]) -> dict[str, float]:
+    """The lengths of :func:`~snarefuse.analysis.kernels.compute_diaphragm`'s head profiles in ``lengths``."""
+    return {"layer_tolerance": lengths["layer_tolerance"], "bin_width": lengths["profile_bin"],
+            "smooth": lengths["profile_smooth"]}
+
+
 class _ZoneAnalysis(ContactAnalysis):
     """Analyses on a lateral grid over the contact zone (pore, diaphragm)."""
 
@@ -108,7 +114,7 @@ class DiaphragmAnalysis(_ZoneAnalysis):
         j = self._joining(frame, b, self.contact_cutoff)
         res = K.compute_diaphragm(grid, b.u[h], b.v[h], b.s[h], ~b.is_b[h], self.max_thickness, self.pool_radius,
                                   up=b.up[b.lipid[h]], seal_u=b.u[j], seal_v=b.v[j], min_seal=MIN_RIM_SEAL,
-                                  seal_probe=self.lengths["seal_probe"])
+                                  seal_probe=self.lengths["seal_probe"], **diaphragm_profile(self.lengths))
         row = self._row(frame)
         row.update(diaphragm_area_nm2=res.area_nm2, diaphragm_radius_nm=res.radius_nm,
                    diaphragm_offset_nm=res.offset_nm)

@@ -21,6 +21,7 @@ from ..analysis import kernels as K
 from ..analysis.base import LipidIndex
 from ..analysis.fusion import ContactFrame, compute_contact_frame, contact_beads, default_zone_radius
 from ..analysis.lengths import lengths_nm
+from ..analysis.zone import diaphragm_profile
 from ..analysis.membrane import MembraneGeometry, compute_membrane_geometry
 from ..errors import SnarefuseError
 
@@ -331,7 +332,8 @@ def make_snapshot(xyz: F, box: F, classes: BeadClasses, label: FrameLabel,
                 events.setdefault(f"hole in membrane {m}", _mask_center(grid, hole.mask))
         h = np.flatnonzero(b.is_head & b.in_zone)
         dres = K.compute_diaphragm(grid, b.u[h], b.v[h], b.s[h], ~b.is_b[h],
-                                   settings.lengths["max_diaphragm_thickness"], settings.lengths["pool_radius"])
+                                   settings.lengths["max_diaphragm_thickness"], settings.lengths["pool_radius"],
+                                   **diaphragm_profile(settings.lengths))
         dia = dres.mask
         if dres.found and dres.radius_nm >= settings.length("diaphragm_min_radius"):
             events["diaphragm"] = _mask_center(grid, dres.mask)

@@ -63,7 +63,7 @@ def test_a_fusion_path_written_with_sigma_1_nm_gets_the_same_calls():
         {k: v["frame"] for k, v in ref.results.first_passage.items()}
     assert list(big.table["stalk_lipids"]) == list(ref.table["stalk_lipids"])
     for col in ("pore_radius_nm", "pore_inscribed_radius_nm", "diaphragm_radius_nm", "min_gap_nm"):
-        np.testing.assert_allclose(big.table[col], s * np.asarray(ref.table[col]), rtol=0.01, atol=1e-4,
+        np.testing.assert_allclose(big.table[col], s * np.asarray(ref.table[col]), rtol=1e-3, atol=1e-4,
                                    err_msg=col)
     # the expanded pore is reached: the scaled threshold (3 nm x s) is what the scaled pore passes
     assert big.thresholds["expanded_pore_radius"] == pytest.approx(3.0 * s)
