@@ -97,3 +97,39 @@ def test_analyze_run_takes_sigma_from_the_manifest(tmp_path: Path):
     for k in ("apl_sigma2", "thickness_sigma"):
         assert big["membrane_properties"]["m0"][k]["mean"] == pytest.approx(
             ref["membrane_properties"]["m0"][k]["mean"], rel=0.01)
+
+
+def test_a_bilayer_built_with_sigma_1_nm_is_measured_in_its_own_sigma(tmp_path: Path):
+    """The builder writes a system in sigma; analysed with the manifest's sigma, the bilayer built at 1.0 nm has the
+    leaflets, thickness and area per lipid (in sigma) of the one built at 0.88 nm."""
+    import yaml
+
+    from snarefuse.build import build_system
+    from snarefuse.rundir import RunDirectory
+    from snarefuse.spec import Spec, example_spec_path
+
+    out = {}
+    for sigma in (0.88, 1.0):
+        # from the file's text, so that its lengths in sigma (box_z: 20 sigma, 1.2 sigma^2) are read at this sigma
+        d = yaml.safe_load(example_spec_path("bilayer_small").read_text())
+        d["model"]["sigma"], d["system"]["bilayer"]["n_lipids"] = f"{sigma} nm", 200
+        built = build_system(Spec.from_dict(d))
+        assert built.box[2] == pytest.approx(20 * sigma)
+        rd = RunDirectory(tmp_path / f"s{sigma}")
+        built.save(rd.path)
+        top = mdtraj.load_topology(str(rd.system_pdb))
+        xyz = np.repeat(np.asarray(built.positions, dtype=np.float32)[None], 2, axis=0)
+        mdtraj.Trajectory(xyz, top, unitcell_lengths=np.tile(np.asarray(built.box, np.float32), (2, 1)),
+                          unitcell_angles=np.full((2, 3), 90.0, np.float32)).save_dcd(str(rd.trajectory_file("dcd")))
+        out[sigma] = analyze_run(rd.path, figures=False), rd
+    (ref, _), (big, rd_big) = out[0.88], out[1.0]
+    assert big["sigma_nm_used"] == 1.0 and ref["sigma_nm_used"] == 0.88
+    for key in ("thickness_sigma", "apl_sigma2"):
+        assert big["membrane_properties"]["m0"][key]["mean"] == pytest.approx(
+            ref["membrane_properties"]["m0"][key]["mean"], rel=0.01)
+    t_ref = np.genfromtxt(out[0.88][1].analysis().table("leaflets"), delimiter=",", names=True)
+    t_big = np.genfromtxt(rd_big.analysis().table("leaflets"), delimiter=",", names=True)
+    assert t_ref.dtype.names == t_big.dtype.names
+    for col in t_ref.dtype.names:
+        if col != "time_ps":
+            np.testing.assert_array_equal(t_big[col], t_ref[col], err_msg=col)
