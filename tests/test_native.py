@@ -385,20 +385,37 @@ def _bond_state(system: openmm.System, platform: str, positions: np.ndarray,
     return st.getPotentialEnergy().value_in_unit(KJ), st.getForces(asNumpy=True).value_in_unit(KJ_NM)
 
 
-@pytest.mark.parametrize("case", ["cooke3", "snare"])
+#: A bilayer with enough bonds that the CPU platform splits them over 3 threads (CpuCustomBondKernel.h
+#: MIN_BONDS_PER_THREAD = 512 per thread): 1,200 lipids, 2,400 FENE bonds and 1,200 springs.
+MANY_BONDS_LIPIDS = 1200
+
+
+@functools.lru_cache(maxsize=None)
+def _many_bonds_case() -> tuple[str, np.ndarray]:
+    from .conftest import small_spec
+
+    built = build_system(small_spec(system__bilayer__n_lipids=MANY_BONDS_LIPIDS))
+    rng = np.random.default_rng(3)
+    return openmm.XmlSerializer.serialize(built.system), built.positions + rng.normal(scale=0.04,
+                                                                                      size=built.positions.shape)
+
+
+@pytest.mark.parametrize("case", ["cooke3", "snare", "many-bonds"])
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_bonds_on_cpu_threads_equal_the_reference_kernel(case, threads):
     """In a Context with the native pair force, the CPU platform's CustomBondForces (FENE, straightening springs,
-    SNARE helix and contact bonds) run on its thread pool, split into groups of bonds that share no particle;
-    each group is OpenMM's Reference kernel, so energies and forces are the Reference platform's up to the order
-    of summation, on any number of threads."""
+    SNARE helix and contact bonds) run on its thread pool, split into groups of bonds that share no particle
+    (where there are enough bonds); each group is OpenMM's Reference kernel, so energies and forces are the
+    Reference platform's up to the order of summation, on any number of threads."""
     _platform("CPU")
-    system = apply_formulation(_system(case), NATIVE_FORMULATION, platform="CPU")
+    xml, positions = _many_bonds_case() if case == "many-bonds" else _xml_and_positions(case)
+    system = apply_formulation(openmm.XmlSerializer.deserialize(xml), NATIVE_FORMULATION, platform="CPU")
     bonds = [f for f in system.getForces() if isinstance(f, openmm.CustomBondForce)]
     assert len(bonds) >= 2 and sum(f.getNumBonds() for f in bonds) > 100
+    if case == "many-bonds":
+        assert max(f.getNumBonds() for f in bonds) >= 512 * 3
     for f in bonds:
         f.setForceGroup(BOND_GROUP)
-    positions = _xml_and_positions(case)[1]
     expected = _bond_state(system, "Reference", positions)
     got = _bond_state(system, "CPU", positions, threads)
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)

@@ -32,7 +32,8 @@ void CpuCalcCustomBondForceKernel::copyParametersToContext(ContextImpl&, const C
 void CpuCalcCustomBondForceKernel::makeGroups(ContextImpl& context, int numThreads) {
     const int numBonds = force->getNumBonds();
     // One group per thread; a bond joins a thread's group only where no other thread's bonds touch its particles.
-    const bool split = numThreads > 1 && force->getNumEnergyParameterDerivatives() == 0;
+    const bool split = numThreads > 1 && force->getNumEnergyParameterDerivatives() == 0 &&
+                       numBonds >= MIN_BONDS_PER_THREAD * numThreads;
     const int numGroups = split ? numThreads + 1 : 1;
     std::vector<int> bondGroup(numBonds, 0);
     if (split) {

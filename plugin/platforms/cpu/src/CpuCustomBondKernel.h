@@ -34,6 +34,11 @@ public:
     double execute(OpenMM::ContextImpl& context, bool includeForces, bool includeEnergy);
     void copyParametersToContext(OpenMM::ContextImpl& context, const OpenMM::CustomBondForce& force, int firstBond,
                                  int lastBond);
+    /**
+     * Fewer bonds than this per thread are evaluated on the calling thread in one group: ~60 ns a bond, so 512
+     * bonds are ~30 us, about what waking the pool's threads for one more dispatch costs.
+     */
+    static constexpr int MIN_BONDS_PER_THREAD = 512;
 
 private:
     /** Splits the bonds over ``numThreads`` and creates one Reference kernel per group (the last: the seams). */
