@@ -17,6 +17,10 @@ section. Unknown keys, wrong types, negative counts and impossible geometries ra
 
 The validated spec is written back (``to_dict``) with every quantity explicit in MD units;
 ``key()`` hashes that canonical form, so two specs that mean the same thing share a key.
+
+A spec keeps the mapping it was parsed from (``as_written``): overrides (``--set``, sweep grids and
+conditions) are applied to that mapping and parsed again, so that ``model.sigma: 1 nm`` given as an
+override turns ``box_z: 20 sigma`` into 20 nm exactly as the same line in the file does.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import hashlib
 import json
 import math
 import re
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +73,9 @@ class Spec:
     system: SystemGeometry
     run: RunSpec
     source: str | None = None
+    #: The mapping this spec was parsed from, with units and defaults as written (None: only the resolved
+    #: form is known). Not part of equality or the key: two specs that resolve alike are the same system.
+    as_written: dict[str, Any] | None = dataclasses.field(default=None, compare=False, repr=False)
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -99,31 +107,45 @@ class Spec:
         atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     def with_overrides(self, overrides: dict[str, Any]) -> "Spec":
-        """Return a new validated spec with dotted-path fields replaced (for sweeps)."""
-        d = self.to_dict()
+        """Return a new validated spec with dotted-path fields replaced, as if the spec had been written so.
+
+        The overrides are applied in order to :attr:`as_written` and the result is parsed again, so every
+        quantity in reduced units or defaulted from the model ("20 sigma", "0.01 tau", "1.6 sigma", "2 kT")
+        follows an overridden ``model.sigma``, ``temperature``, ``kT_over_epsilon`` or ``bead_mass``, and a
+        value given with units ("1.5 nm", "3 sigma") is converted with the new model. A path must name a
+        field of the resolved spec (:meth:`to_dict`) or a new key of one of its sections; anything else is a
+        :class:`SpecError` naming the path.
+        """
+        resolved = self.to_dict()
+        written = _unshared(self.as_written) if self.as_written is not None else copy.deepcopy(resolved)
         for dotted, value in overrides.items():
-            set_dotted(d, dotted, value, source=self.source)
-        return Spec.from_dict(d, source=self.source)
+            set_dotted(resolved, dotted, copy.deepcopy(value), source=self.source)  # the path check
+            set_dotted(written, dotted, copy.deepcopy(value), source=self.source, create=True)
+        return Spec.from_dict(written, source=self.source)
 
     # ------------------------------------------------------------------ parsing
     @classmethod
     def from_dict(cls, data: Any, source: str | None = None) -> "Spec":
         try:
-            return _parse_spec(copy.deepcopy(data))
+            spec = _parse_spec(copy.deepcopy(data))
         except SpecError as e:
             if source and e.source is None:
                 raise SpecError(e.field, e.message, source) from None
             raise
+        return dataclasses.replace(spec, as_written=_unshared(data) if isinstance(data, dict) else {})
 
 
-def set_dotted(d: dict[str, Any], dotted: str, value: Any, source: str | None = None) -> None:
+def set_dotted(d: dict[str, Any], dotted: str, value: Any, source: str | None = None, create: bool = False) -> None:
     """Set ``d['a']['b']['c'] = value`` for ``dotted = 'a.b.c'``.
 
-    The parent mapping must exist; a missing leaf is created and then validated like any key
-    (an unknown one is refused by the parser, naming the field)."""
+    The parent mapping must exist (``create``: missing parent mappings are added, as in a spec file that
+    leaves a section to its defaults); a missing leaf is created and then validated like any key (an
+    unknown one is refused by the parser, naming the field)."""
     parts = dotted.split(".")
     node: Any = d
     for i, part in enumerate(parts[:-1]):
+        if create and isinstance(node, dict) and part not in node:
+            node[part] = {}
         if not isinstance(node, dict) or part not in node:
             raise SpecError(dotted, f"no such spec field (at {'.'.join(parts[:i + 1])!r})", source)
         if node[part] is None:
@@ -132,6 +154,16 @@ def set_dotted(d: dict[str, Any], dotted: str, value: Any, source: str | None = 
             raise SpecError(dotted, f"{'.'.join(parts[:i + 1])!r} is a value, not a section", source)
         node = node[part]
     node[parts[-1]] = value
+
+
+def _unshared(data: Any) -> Any:
+    """A copy of a parsed YAML document in which no mapping or list is shared: a YAML alias (``*a``) becomes
+    its own copy, so an override of one use of an anchored section leaves the other uses as written."""
+    if isinstance(data, dict):
+        return {k: _unshared(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_unshared(v) for v in data]
+    return copy.deepcopy(data)
 
 
 def _parse_spec(data: Any) -> Spec:
