@@ -37,8 +37,9 @@ def main() -> None:
 
 
 _SET = click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
-                    help="Override a spec field by its dotted path, validated as a sweep's grid values are; "
-                         "repeatable, e.g. --set system.snares.n_complexes=3 --set 'model.temperature=310 K'.")
+                    help="Override a spec field by its dotted path, as if the spec file said so (the file's lengths in "
+                         "sigma follow a --set model.sigma), validated as a sweep's grid values are; repeatable, "
+                         "e.g. --set system.snares.n_complexes=3 --set 'model.temperature=310 K'.")
 
 
 def _interval_options(f):  # noqa: ANN001, ANN202 - a click decorator
