@@ -26,11 +26,11 @@ override turns ``box_z: 20 sigma`` into 20 nm exactly as the same line in the fi
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import math
 import re
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
