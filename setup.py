@@ -28,7 +28,8 @@ from setuptools.dist import Distribution
 ROOT = Path(__file__).resolve().parent
 PLUGIN_SOURCE = ROOT / "plugin"
 #: The libraries the plugin's CMake project makes (snarefuse.native.API_LIBRARY, then PLATFORM_LIBRARIES).
-LIBRARIES = ("libSnarefuseCooke.so", "libSnarefuseCookeCPU.so", "libSnarefuseCookeOpenCL.so")
+LIBRARIES = ("libSnarefuseCooke.so", "libSnarefuseCookeCPU.so", "libSnarefuseCookeOpenCL.so",
+             "libSnarefuseCookeCUDA.so")
 #: The record of the build next to the libraries (snarefuse.native.BUILD_RECORD).
 BUILD_RECORD = "build.json"
 SKIP_ENV = "SNAREFUSE_BUILD_NATIVE"

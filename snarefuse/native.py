@@ -1,8 +1,8 @@
 """The native Cooke pair force: an OpenMM plugin (``plugin/``) loaded at run time.
 
-The plugin's ``CookePairForce`` is the Cooke pair interaction written in C++ (a double-precision Reference kernel
-and a single-precision SIMD CPU kernel; the potential is the one of ``forcefields/cooke3.xml`` and
-``docs/model.md``: WCA size ``b_ij = sigma min(b_i, b_j)``, tail attraction ``a_ij = sqrt(a_i a_j)``, globals
+The plugin's ``CookePairForce`` is the Cooke pair interaction written in C++ (a double-precision Reference kernel,
+a single-precision SIMD CPU kernel, and one common-compute kernel for OpenCL and CUDA; the potential is the one
+of ``forcefields/cooke3.xml`` and ``docs/model.md``: WCA size ``b_ij = sigma min(b_i, b_j)``, tail attraction ``a_ij = sqrt(a_i a_j)``, globals
 ``cooke_eps``, ``cooke_sigma``, ``cooke_wc`` changeable in a Context). ``pip install`` compiles it (setup.py; needs a C++17 compiler, and takes
 cmake and the OpenMM headers from its build requirements) where it can; where it cannot, the install still
 succeeds, everything else runs without it, and the reason is kept beside the libraries (:data:`BUILD_RECORD`) and
@@ -66,7 +66,11 @@ PLUGIN_SOURCE = Path(__file__).resolve().parent.parent / "plugin"
 API_LIBRARY = "libSnarefuseCooke.so"
 CPU_LIBRARY = "libSnarefuseCookeCPU.so"
 OPENCL_LIBRARY = "libSnarefuseCookeOpenCL.so"
-PLATFORM_LIBRARIES = {"CPU": CPU_LIBRARY, "OpenCL": OPENCL_LIBRARY}
+CUDA_LIBRARY = "libSnarefuseCookeCUDA.so"
+#: Kernel library per platform, each loaded where OpenMM has that platform. The GPU ones are the common-compute
+#: kernel, built where the platform's OpenMM library and headers were found (CUDA: the openmm-cuda-12/-13 wheel and
+#: the CUDA toolkit's cuda.h); HIP has none.
+PLATFORM_LIBRARIES = {"CPU": CPU_LIBRARY, "OpenCL": OPENCL_LIBRARY, "CUDA": CUDA_LIBRARY}
 #: What the install-time build (setup.py) writes beside the libraries: ``{"built": bool, "reason": str | None,
 #: "openmm_version": str | None}``.
 BUILD_RECORD = "build.json"
@@ -177,6 +181,11 @@ def why_unavailable(platform_name: str | None = None) -> str | None:
     if platform_name is not None and platform_name not in platforms:
         if platform_name in reasons:
             return reasons[platform_name]
+        loaded = [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
+        if platform_name not in loaded:
+            failures = [f for f in openmm.Platform.getPluginLoadFailures() if platform_name in f]
+            return (f"OpenMM has no {platform_name} platform here, so no native kernel is loaded for it"
+                    + (f" (plugin load failures: {'; '.join(failures)})" if failures else ""))
         return f"the native Cooke plugin has no kernel for platform {platform_name!r} (it has {', '.join(platforms)})"
     return None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -35,10 +36,11 @@ SINGLE_ENERGY_RTOL = 1e-5
 SINGLE_FORCE_ATOL_FRACTION = 1e-4   # of the largest force component
 #: Finite-difference step (nm) and tolerance (fraction of the largest force component) for force = -dE/dr; single
 #: precision needs a longer step (float energies resolve ~1e-7 relative) and so a looser tolerance.
-FD_STEP_NM = {"Reference": 1e-5, "CPU": 1e-3, "OpenCL": 1e-3}
-FD_ATOL_FRACTION = {"Reference": 1e-6, "CPU": 2e-3, "OpenCL": 2e-3}
-#: OpenCL runs the common-compute kernel (POCL on a machine without a GPU), in single precision.
-NATIVE_PLATFORMS = ["Reference", "CPU", "OpenCL"]
+FD_STEP_NM = {"Reference": 1e-5, "CPU": 1e-3, "OpenCL": 1e-3, "CUDA": 1e-3}
+FD_ATOL_FRACTION = {"Reference": 1e-6, "CPU": 2e-3, "OpenCL": 2e-3, "CUDA": 2e-3}
+#: OpenCL (POCL on a machine without a GPU) and CUDA run the common-compute kernel, in single precision. A GPU
+#: platform without a device is skipped with that reason (the kernel library itself loads without one).
+NATIVE_PLATFORMS = ["Reference", "CPU", "OpenCL", "CUDA"]
 GPU_PLATFORMS = ("OpenCL", "CUDA", "HIP")
 CASES = ["cooke3", "cooke4", "mixed-species", "pairs-near-cutoffs", "snare"]
 PAIR_GROUP = 2
@@ -48,9 +50,36 @@ KJ = openmm.unit.kilojoule_per_mole
 KJ_NM = openmm.unit.kilojoule_per_mole / openmm.unit.nanometer
 
 
-def _platform(name: str) -> openmm.Platform:
+@functools.lru_cache(maxsize=None)
+def _no_device(name: str) -> str | None:
+    """Why a Context cannot be created on GPU platform ``name`` (no device, no driver), or None when it can."""
+    system = openmm.System()
+    system.addParticle(1.0)
+    try:
+        openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(name))
+    except Exception as exc:  # OpenMMException: no device, driver too old, ...
+        return f"no {name} device: OpenMM cannot create a {name} Context here ({exc})"
+    return None
+
+
+def _runnable(name: str) -> str | None:
+    """Why the native kernel cannot run on platform ``name`` here, or None when it can."""
+    loaded = [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
+    if name in GPU_PLATFORMS and name not in loaded:  # e.g. CUDA: no driver (libcuda), so no GPU to run on
+        return f"no {name} device: {native.why_unavailable(name)}"
     if not native.available(name):
-        pytest.skip(native.why_unavailable(name) or name)
+        return native.why_unavailable(name) or name
+    return _no_device(name) if name in GPU_PLATFORMS else None
+
+
+def _platform(name: str) -> openmm.Platform:
+    """The platform, or a skip with the reason (a failure for a platform named in SNAREFUSE_REQUIRE_PLATFORMS, as
+    the GPU check sets, so that a GPU machine never passes by skipping)."""
+    reason = _runnable(name)
+    if reason is not None:
+        if name in os.environ.get("SNAREFUSE_REQUIRE_PLATFORMS", "").replace(",", " ").split():
+            pytest.fail(f"platform {name} required by SNAREFUSE_REQUIRE_PLATFORMS: {reason}")
+        pytest.skip(reason)
     return openmm.Platform.getPlatformByName(name)
 
 
@@ -90,6 +119,7 @@ def _assert_matches(got: tuple[float, np.ndarray], expected: tuple[float, np.nda
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("platform", NATIVE_PLATFORMS)
 def test_native_matches_expression(platform, case):
+    _platform(platform)  # a platform that cannot run skips here, before apply_formulation refuses it
     system = apply_formulation(_system(case), NATIVE_FORMULATION, platform=platform)
     assert formulation_of(system) == "native"
     _assert_matches(_pair_state(_context(system, platform, _xml_and_positions(case)[1])), _expected(case), platform)
@@ -318,7 +348,7 @@ def _gas(rng: np.random.Generator, box: float, periodic: bool,
 def _gas_contexts(b: np.ndarray, a: np.ndarray, positions: np.ndarray, box: float,
                   periodic: bool) -> dict[str, openmm.Context]:
     contexts = {}
-    for platform in NATIVE_PLATFORMS:
+    for platform in [p for p in NATIVE_PLATFORMS if _runnable(p) is None]:
         system = openmm.System()
         for _ in range(len(b)):
             system.addParticle(1.0)
@@ -466,7 +496,7 @@ def test_fene_bond_beyond_its_range_has_infinite_energy_not_nan(lipid_model, pla
     for _ in range(2):
         system.addParticle(1.0)
     system.addForce(force)
-    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(platform))
+    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), _platform(platform))
     r_inf = float(bond.get("rinf")) * force.getGlobalParameterDefaultValue(
         [force.getGlobalParameterName(k) for k in range(force.getNumGlobalParameters())].index("cooke_sigma"))
     energies = []
