@@ -27,6 +27,15 @@ def platform_name(request: pytest.FixtureRequest) -> str:
             pytest.fail(f"platform {name} required by SNAREFUSE_REQUIRE_PLATFORMS but not loaded: "
                         f"{openmm.Platform.getPluginLoadFailures()}")
         pytest.skip(f"OpenMM platform {name} not available here (loaded: {_loaded()})")
+    if name in ("CUDA", "HIP"):  # loads wherever the driver library is, also on a machine without a device
+        system = openmm.System()
+        system.addParticle(1.0)
+        try:
+            openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName(name))
+        except Exception as exc:  # OpenMMException: no device
+            if name in os.environ.get("SNAREFUSE_REQUIRE_PLATFORMS", ""):
+                pytest.fail(f"platform {name} required by SNAREFUSE_REQUIRE_PLATFORMS but has no device: {exc}")
+            pytest.skip(f"no {name} device: OpenMM cannot create a {name} Context here ({exc})")
     return name
 
 
