@@ -39,6 +39,7 @@ mkdir -p "$OUT"
         export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
     fi
     export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+    export PATH=$(dirname "$(command -v "$PYTHON")"):$PATH   # that Python's cmake for the plugin build
     # libOpenMMCUDA needs libcufft.so.12 and libnvrtc.so.13 (and the driver's libcuda.so.1, found by ldconfig)
     libdirs=$("$PYTHON" - <<'PYEOF'
 import glob, os, site, sys
