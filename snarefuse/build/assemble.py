@@ -8,7 +8,6 @@ beads of each vesicle's lumen (one chain per vesicle, one ``GAS`` residue per be
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -87,7 +87,6 @@ def place_ring(spec: Spec, shapes: list[MembraneShape], box: np.ndarray) -> list
         return []
     if len(shapes) != 2:
         raise BuildError("system.snares: SNARE complexes bridge two membranes; use a two-membrane geometry")
-    sigma = spec.model.sigma_nm
     centre = box[:2] / 2
     rng = np.random.default_rng(spec.seed + 7)
     if sn.ring_radius_nm >= box[0] / 2:
