@@ -43,31 +43,14 @@ from .protein_bonds import (CA_RADIUS_NM, COIL_BOND_K, COIL_BOND_NM, DEFAULT_CON
                             coil_bond_energy, coil_bond_force, helix_bond_terms, helix_bonded_energy,
                             helix_bonded_force, ideal_helix_distance, in_unit, native_contact_energy,
                             native_contact_force, pair_distances)
+from .protein_bonds import __all__ as _BONDED_NAMES
 from .units import DEFAULT_SIGMA_NM
 
 __all__ = [
+    *_BONDED_NAMES,
     "PROTEIN_BEAD_MASS_AMU",
-    "HELIX_BOND_K",
-    "HELIX_RESTRAINT_K",
-    "HELIX_LONG_RANGE_K",
-    "HELIX_LONG_RANGE_SEPARATIONS",
-    "COIL_BOND_K",
-    "COIL_BOND_NM",
     "PROTEIN_SIGMA_NM",
-    "DEFAULT_CONTACT_EPSILON_KT",
-    "DEFAULT_CONTACT_CUTOFF_NM",
     "DEFAULT_TMD_TAIL_ATTRACTION",
-    "CA_RADIUS_NM",
-    "RISE_NM",
-    "RESIDUES_PER_TURN",
-    "ideal_helix_distance",
-    "helix_bond_terms",
-    "helix_bonded_force",
-    "helix_bonded_energy",
-    "coil_bond_force",
-    "coil_bond_energy",
-    "native_contact_force",
-    "native_contact_energy",
     "protein_wca_force",
     "protein_wca_energy",
     "protein_lipid_force",
