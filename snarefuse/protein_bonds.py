@@ -81,9 +81,11 @@ COIL_BOND_NM = NM_PER_RESIDUE
 DEFAULT_CONTACT_EPSILON_KT = 1.4
 #: C-alpha distance defining a native contact in the ideal bundle, nm.
 DEFAULT_CONTACT_CUTOFF_NM = 1.1
-#: ideal alpha-helix geometry (kept equal to snarefuse.build.snare; a test checks it).
+#: radius of the C-alpha helix around the helix axis, nm (the builder places helices with it too).
 CA_RADIUS_NM = 0.23
+#: alpha-helix rise per residue along the helix axis, nm (1.5 A, the canonical alpha-helix).
 RISE_NM = 0.15
+#: alpha-helix residues per turn (100 degrees per residue).
 RESIDUES_PER_TURN = 3.6
 
 

@@ -11,21 +11,14 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..constants import NM_PER_RESIDUE
 from ..errors import BuildError
+# the helix geometry the builder places beads with is the one the helix restraints hold them to
+from ..protein_bonds import CA_RADIUS_NM, COIL_BOND_NM, RESIDUES_PER_TURN, RISE_NM, ideal_helix_distance
 
 __all__ = ["RISE_NM", "RESIDUES_PER_TURN", "CA_RADIUS_NM", "SUPERCOIL_RADIUS_NM", "COIL_BOND_NM", "LAYER_MIN", "LAYER_MAX", "SegmentSpec", "SEGMENTS", "ZERO_LAYER_RESID", "CHAIN_PROTEIN", "CHAIN_HELIX", "THREE_LETTER", "SnareResidue", "SnareComplex", "heptad_position", "layer_of", "ideal_helix_distance", "supercoil_geometry"]
 
-#: alpha-helix rise per residue along the helix axis, nm (1.5 A, the canonical alpha-helix).
-RISE_NM = 0.15
-#: alpha-helix residues per turn (100 degrees per residue).
-RESIDUES_PER_TURN = 3.6
-#: radius of the C-alpha helix around the helix axis, nm.
-CA_RADIUS_NM = 0.23
 #: distance of each helix axis from the bundle axis, nm (1.33 nm between neighbouring helices).
 SUPERCOIL_RADIUS_NM = 0.94
-#: contour length per unzipped (coil) residue, nm.
-COIL_BOND_NM = NM_PER_RESIDUE
 #: layer range of the SNARE bundle.
 LAYER_MIN, LAYER_MAX = -7, 8
 #: heptad repeat in the supercoil frame: 2 turns per 7 residues, degrees per residue.
@@ -115,17 +108,6 @@ def layer_of(chain_id: str, resid: int) -> tuple[int, bool]:
     return int(min(max(layer, LAYER_MIN), LAYER_MAX)), bool(is_core)
 
 
-def ideal_helix_distance(separation: int, *, radius_nm: float = CA_RADIUS_NM, rise_nm: float = RISE_NM,
-                         residues_per_turn: float = RESIDUES_PER_TURN) -> float:
-    """C-alpha distance between residues i and i+separation of a straight ideal alpha-helix, nm.
-
-    Examples
-    --------
-    >>> [round(ideal_helix_distance(k), 3) for k in (1, 3, 4)]
-    [0.383, 0.505, 0.62]
-    """
-    angle = 2.0 * math.pi * separation / residues_per_turn
-    return math.hypot(2.0 * radius_nm * math.sin(angle / 2.0), separation * rise_nm)
 
 
 def supercoil_geometry(*, radius_nm: float = SUPERCOIL_RADIUS_NM, rise_nm: float = RISE_NM,
