@@ -46,12 +46,11 @@ from . import kernels as K
 from .base import AnalysisError, Frame, Table
 # the contact frame (contact.py) and the zone analyses (zone.py) are part of this module's API: the pipeline,
 # snarefuse.render and snarefuse.events import them from here
-from .contact import (CONTACT_CUTOFF, CONTACT_RADIUS, ZONE_FRACTION, ContactAnalysis, ContactBeads,  # noqa: F401
-                      ContactFrame, compute_contact_frame, contact_beads, default_zone_radius, joining_tails,
-                      zone_grid)
+from .contact import (CONTACT_CUTOFF, CONTACT_RADIUS, ContactAnalysis, ContactFrame,  # noqa: F401
+                      compute_contact_frame, contact_beads, default_zone_radius, zone_grid)
 from .membrane import frame_geometry, lipid_axes
-from .zone import (BLOCK_RADIUS, MAX_DIAPHRAGM_THICKNESS, MIN_PORE_RADIUS, MIN_RIM_SEAL, RIM_BAND,  # noqa: F401
-                   SEAL_PROBE, DiaphragmAnalysis, PoreAnalysis, detect_pore, find_holes, find_pore)
+from .zone import (BLOCK_RADIUS, MIN_PORE_RADIUS, MIN_RIM_SEAL, DiaphragmAnalysis, PoreAnalysis,  # noqa: F401
+                   detect_pore)
 
 F = NDArray[np.float64]
 

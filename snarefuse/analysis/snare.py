@@ -99,9 +99,9 @@ from .base import AnalysisBase, AnalysisError, Frame
 from .contact import compute_contact_frame
 from .membrane import MembraneGeometry, frame_geometry
 # the kernels (snare_geometry.py) are part of this module's API: tests and users import them from here
-from .snare_geometry import (DEFAULT_TEMPERATURE_K, HELIX_AXIS_WINDOW, IDEAL_LAYER_DISTANCE_NM,  # noqa: F401
-                             KJMOL_NM_TO_PN, LAYERS, LOCAL_HALF_HEIGHT_NM, LOCAL_RADIUS_NM, MIN_LOCAL_LIPIDS,
-                             PERSISTENCE_LENGTH_NM, WLC_CONTOUR_PER_BOND_NM, WLC_MAX_FRACTION, ZIP_CUTOFF_NM,
+from .snare_geometry import (DEFAULT_TEMPERATURE_K, IDEAL_LAYER_DISTANCE_NM, KJMOL_NM_TO_PN, LAYERS,  # noqa: F401
+                             LOCAL_RADIUS_NM, PERSISTENCE_LENGTH_NM, WLC_CONTOUR_PER_BOND_NM, WLC_MAX_FRACTION,
+                             ZIP_CUTOFF_NM,
                              compute_helix_axis, compute_layer_distances, global_membrane_frame, layer_label,
                              local_membrane_frame, tilt_angle_deg, unwrap_chains, wlc_force_pn,
                              zippering_progress)
