@@ -49,6 +49,16 @@ def _why_unavailable_in(directory: Path) -> str:
     return out.stdout.strip()
 
 
+def test_setup_ships_the_libraries_and_record_that_snarefuse_native_loads():
+    """setup.py runs without snarefuse importable, so it names the libraries and the record itself; a library
+    named differently from snarefuse.native's would be built and never loaded (or loaded and never shipped)."""
+    from snarefuse import native
+
+    setup = _setup_module()
+    assert setup.LIBRARIES == (native.API_LIBRARY, *native.PLATFORM_LIBRARIES.values())
+    assert setup.BUILD_RECORD == native.BUILD_RECORD
+
+
 def test_pip_build_requirements_bring_cmake_and_the_openmm_headers():
     build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]
     names = {re.split(r"[<>=!\[ ]", r, maxsplit=1)[0] for r in build["requires"]}
