@@ -94,8 +94,10 @@ def test_spec_changes_are_named_and_only_execution_fields_are_resumable():
     a = small_spec()
     b = small_spec(run__threads=2, run__steps=5000, model__temperature="400 K", run__trajectory_interval=200)
     changes = {k for k, _, _ in spec_changes(a.to_dict(), b.to_dict())}
-    assert changes == {"run.threads", "run.steps", "model.temperature", "run.trajectory_interval"}
-    assert changes - set(RESUMABLE_FIELDS) == {"model.temperature", "run.trajectory_interval"}
+    # the spec writes run.timestep and run.friction in tau, which the temperature sets: they change with it
+    computed = {"model.temperature", "run.timestep", "run.friction", "run.trajectory_interval"}
+    assert changes == {"run.threads", "run.steps"} | computed
+    assert changes - set(RESUMABLE_FIELDS) == computed
 
 
 def test_unrecorded_checkpoint_files_are_removed_and_nothing_else(tmp_path: Path):
