@@ -20,6 +20,10 @@ Layout (``snarefuse build`` writes the first group, ``snarefuse run`` the rest):
 
 Every malformed directory raises :class:`~snarefuse.errors.RunDirectoryError`, whose message names the file at
 fault and what would be accepted.
+
+The file names are in :mod:`.names`, the checkpoint record and the checks before a resume in :mod:`.checkpoints`
+(:class:`~snarefuse.rundir.checkpoints.CheckpointRecord`, the base class of :class:`RunDirectory`); both are
+imported from here.
 """
 
 from __future__ import annotations
