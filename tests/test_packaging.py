@@ -98,3 +98,13 @@ def test_a_plugin_built_against_another_openmm_says_so_when_it_does_not_load(tmp
     (tmp_path / "build.json").write_text(json.dumps({"built": True, "reason": None, "openmm_version": "0.0.1"}))
     why = _why_unavailable_in(tmp_path)
     assert "does not load" in why and "built against OpenMM 0.0.1" in why
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    """README.md's second set-up command is the last line of .ci/run, character for character."""
+    readme = (ROOT / "README.md").read_text().splitlines()
+    commands = [ln.strip() for ln in readme[:15] if ln.startswith("    pip install")]
+    assert len(commands) == 2, "README.md should open with the quickstart and the test command, indented as code"
+    ci = [ln for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    assert ci[-1].strip() == commands[1]
+    assert commands[0].startswith("pip install . && snarefuse quickstart")
