@@ -101,11 +101,6 @@ class IntervalChange:
         return f"{run_dir}: {what} in spec.yaml ({self.reason})"
 
 
-def run_has_started(run_dir: str | Path) -> bool:
-    """Whether a run has written anything into the directory (a checkpoint record, a trajectory or a log)."""
-    return RunDirectory(run_dir).has_started()
-
-
 def set_run_intervals(run_dir: str | Path, steps: int | None, trajectory_interval: int | None = None,
                       report_interval: int | None = None, checkpoint_interval: int | None = None) -> IntervalChange:
     """Set the output intervals of a run that has not started, in its ``spec.yaml``.
