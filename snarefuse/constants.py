@@ -15,3 +15,6 @@ HEAD_OFFSET_SIGMA = 2.2
 #: Contour length of one amino-acid residue in an unstructured chain, nm (the C-alpha - C-alpha distance of
 #: a trans peptide; bond length of the unzipped SNARE linkers and of their worm-like-chain length).
 NM_PER_RESIDUE = 0.365
+#: The neuronal SNARE bundle's layers, N- to C-terminal: -7 ... +8 around the ionic 0 layer (Sutton, Fasshauer,
+#: Jahn & Brunger, Nature 395, 347, 1998). The builder numbers residues by them and the analysis measures them.
+SNARE_LAYER_MIN, SNARE_LAYER_MAX = -7, 8

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..constants import NM_PER_RESIDUE
+from ..constants import NM_PER_RESIDUE, SNARE_LAYER_MAX, SNARE_LAYER_MIN
 from ..units import BOLTZMANN_KJ_PER_MOL_K
 from . import kernels as K
 from .base import AnalysisError
@@ -28,7 +28,7 @@ F = NDArray[np.float64]
 IA = NDArray[np.int64]
 
 #: Layers of the SNARE bundle, N- to C-terminal.
-LAYERS = tuple(range(-7, 9))
+LAYERS = tuple(range(SNARE_LAYER_MIN, SNARE_LAYER_MAX + 1))
 #: Mean inter-helix C-alpha distance of a layer of the builder's ideal bundle, nm.
 IDEAL_LAYER_DISTANCE_NM = 1.189
 #: Default zipping threshold on a layer's mean inter-helix distance, nm.

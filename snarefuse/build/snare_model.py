@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..constants import SNARE_LAYER_MAX, SNARE_LAYER_MIN
 from ..errors import BuildError
 # the helix geometry the builder places beads with is the one the helix restraints hold them to
 from ..protein_bonds import CA_RADIUS_NM, COIL_BOND_NM, RESIDUES_PER_TURN, RISE_NM, ideal_helix_distance
@@ -20,7 +21,7 @@ __all__ = ["RISE_NM", "RESIDUES_PER_TURN", "CA_RADIUS_NM", "SUPERCOIL_RADIUS_NM"
 #: distance of each helix axis from the bundle axis, nm (1.33 nm between neighbouring helices).
 SUPERCOIL_RADIUS_NM = 0.94
 #: layer range of the SNARE bundle.
-LAYER_MIN, LAYER_MAX = -7, 8
+LAYER_MIN, LAYER_MAX = SNARE_LAYER_MIN, SNARE_LAYER_MAX
 #: heptad repeat in the supercoil frame: 2 turns per 7 residues, degrees per residue.
 HEPTAD_TWIST_DEG = 720.0 / 7.0
 #: phase of the d position relative to the direction to the bundle axis; a is at the opposite sign.
