@@ -330,6 +330,8 @@ def build(source: Path = PLUGIN_SOURCE, build_dir: Path | None = None, destinati
             tmp = destination / (lib + ".tmp")
             shutil.copy2(built, tmp)
             os.replace(tmp, destination / lib)
+        else:  # a platform this build lacks keeps no library of an earlier build (against another OpenMM, say)
+            (destination / lib).unlink(missing_ok=True)
     record = {"built": True, "reason": None, "openmm_version": openmm.__version__}
     (destination / BUILD_RECORD).write_text(json.dumps(record, indent=1) + "\n")
     _load_libraries.cache_clear()

@@ -108,3 +108,23 @@ def test_ci_runs_exactly_the_readme_test_command():
     ci = [ln for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln.strip() and not ln.startswith("#")]
     assert ci[-1].strip() == commands[1]
     assert commands[0].startswith("pip install . && snarefuse quickstart")
+
+
+def test_a_rebuild_without_a_platform_leaves_no_library_of_the_earlier_build(tmp_path, monkeypatch):
+    """``python -m snarefuse.native build`` copies what the build made and removes a platform library it did not
+    make, so that no library compiled against another OpenMM stays beside the new record. CMake is a stand-in
+    that 'builds' the API library alone."""
+    from snarefuse import native
+
+    fake = tmp_path / "bin" / "cmake"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\nif [ "$1" = "--build" ]; then touch "$2/libSnarefuseCooke.so"; fi\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    build_dir, destination = tmp_path / "build", tmp_path / "_native"
+    build_dir.mkdir()
+    destination.mkdir()
+    stale = destination / native.PLATFORM_LIBRARIES["OpenCL"]
+    stale.write_text("a library of an earlier build")
+    native.build(source=ROOT / "plugin", build_dir=build_dir, destination=destination)
+    assert sorted(p.name for p in destination.iterdir()) == sorted([native.API_LIBRARY, native.BUILD_RECORD])
