@@ -1,11 +1,11 @@
 """Protein forces that OpenMM force-field XML cannot express: the one-bead-per-residue SNARE model.
 
 Every ``*_force`` function (here and in :mod:`snarefuse.protein_bonds`) returns a configured
-``openmm.Custom*Force``; every one has a plain NumPy ``*_energy`` twin with the same parameters, used by the
-tests (force = -dE/dr and reference values) and usable in analyses. Inputs are floats in MD units (nm, kJ/mol) or ``openmm.unit.Quantity``.
-This module imports only OpenMM and NumPy: the particle index lists come from the builder
-(``snarefuse.build.snare.SnareComplex``: ``helical_stretches()``, ``coil_bonds()``,
-``native_contacts()``, ``excluded_pairs()``, ``tmd_indices()``).
+``openmm.Custom*Force``; every one has a plain NumPy ``*_energy`` twin with the same parameters, used by the tests
+(force = -dE/dr and reference values) and usable in analyses. Inputs are floats in MD units (nm, kJ/mol) or
+``openmm.unit.Quantity``. This module imports OpenMM, NumPy and the package's constants, never the builder: the
+particle index lists come from it (``snarefuse.build.snare.SnareComplex``: ``helical_stretches()``,
+``coil_bonds()``, ``native_contacts()``, ``excluded_pairs()``, ``tmd_indices()``).
 
 Model and default parameters (justification in each docstring)
 -------------------------------------------------------------
