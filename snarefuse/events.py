@@ -2,7 +2,7 @@
 
 :class:`FusionEventReporter` is an OpenMM reporter (``describeNextReport`` / ``report``) that looks for
 a pore between the two membranes every ``interval`` steps with
-:func:`snarefuse.analysis.fusion.detect_pore`, and sets ``stop_requested = True`` once the simulation
+:func:`snarefuse.analysis.zone.detect_pore`, and sets ``stop_requested = True`` once the simulation
 time has reached ``t_pore + delay``; :func:`snarefuse.runner.run_simulation` then writes a checkpoint
 and stops with status ``stopped-event`` at the end of that chunk.
 
@@ -137,7 +137,7 @@ class FusionEventReporter:
     confirm : int
         Consecutive checks with a pore that confirm it (flicker rule).
     membranes, contact_xy, geometry, min_radius, block_radius, sigma_nm
-        Passed to :func:`~snarefuse.analysis.fusion.detect_pore`; :meth:`from_run` takes ``contact_xy``
+        Passed to :func:`~snarefuse.analysis.zone.detect_pore`; :meth:`from_run` takes ``contact_xy``
         and ``geometry`` from the run's ``manifest.json`` and ``sigma_nm`` from its spec's model.
 
     Attributes

@@ -51,7 +51,7 @@ Definitions (lengths nm, angles degrees, forces pN)
   collapsed TMD, whose tilt is then only that of its principal axis.
 * ``tmd_depth_{protein}_nm``: ``(TMD centre - local midplane point) . n``: 0 for a TMD centred in its
   membrane, positive when displaced towards the cleft (pulled out by the linker), negative beyond.
-* Ring: the contact axis of :func:`~snarefuse.analysis.fusion.compute_contact_frame` (planar-planar:
+* Ring: the contact axis of :func:`~snarefuse.analysis.contact.compute_contact_frame` (planar-planar:
   along z through ``contact_xy``, default the box centre; vesicle-planar: z through the vesicle centre;
   vesicle-vesicle: the line joining the centres; a single or no membrane: z through ``contact_xy``).
   Each complex's ring point is the midpoint of its two linker anchors (below), where the builder puts

@@ -2,10 +2,10 @@
 of the fusion stages and an animation, all drawn with matplotlib (Agg).
 
 Every picture is drawn in the analysis's own contact frame
-(:func:`~snarefuse.analysis.fusion.compute_contact_frame`): ``u, v`` lateral, ``s`` along the normal that
+(:func:`~snarefuse.analysis.contact.compute_contact_frame`): ``u, v`` lateral, ``s`` along the normal that
 points from membrane A to membrane B, the origin on the contact axis (planar-planar: through the
 manifest's contact point, vesicle-planar: through the vesicle centre). Each membrane is unwrapped about
-its own centre, as :func:`~snarefuse.analysis.fusion.contact_beads` does, so a membrane split by the
+its own centre, as :func:`~snarefuse.analysis.contact.contact_beads` does, so a membrane split by the
 periodic boundary is drawn whole; lumen gas is unwrapped about the centre of its vesicle, protein beads
 by the minimum image about the origin.
 

@@ -1,9 +1,9 @@
 """Beads of a run in the analysis's contact frame: what each bead is, where it is, and what the analysis
 sees on a frame (pore, holes, diaphragm, stalk), for :mod:`snarefuse.render`.
 
-Coordinates are those of :func:`~snarefuse.analysis.fusion.compute_contact_frame`: ``u, v`` lateral, ``s``
+Coordinates are those of :func:`~snarefuse.analysis.contact.compute_contact_frame`: ``u, v`` lateral, ``s``
 along the normal that points from membrane A to membrane B, the origin on the contact axis. Each membrane
-is unwrapped about its own centre, as :func:`~snarefuse.analysis.fusion.contact_beads` does; lumen gas
+is unwrapped about its own centre, as :func:`~snarefuse.analysis.contact.contact_beads` does; lumen gas
 about the centre of its vesicle; protein beads by the minimum image about the origin.
 """
 
@@ -130,7 +130,7 @@ def contact_coordinates(xyz: F, box: F, classes: BeadClasses, geoms: Sequence[Me
     """Contact-frame coordinates ``(u, v, s)`` of every bead, shape (n_atoms, 3), nm.
 
     Lipid beads are unwrapped about their membrane's centre exactly as
-    :func:`~snarefuse.analysis.fusion.contact_beads` does (planar: lateral minimum image about the origin,
+    :func:`~snarefuse.analysis.contact.contact_beads` does (planar: lateral minimum image about the origin,
     normal through the membrane's mid-plane; vesicle: about the vesicle centre); gas beads about their
     vesicle's centre (the nearest vesicle when :attr:`BeadClasses.membrane` is -1); every other bead by
     the minimum image about the origin.
