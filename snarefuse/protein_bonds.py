@@ -28,6 +28,15 @@ Model and default parameters
   the zipped bundle holds about half of the total well depth (<u> = -149 of -275 at 1.4 kT), the
   tethered unzipped helices keep some contacts, and zipping costs inter-helix entropy.
   The global ``snare_contact_scale`` tunes all contacts at run time.
+* Clamped contacts (the layers a clamp holds open, scaled by the global ``snare_clamp``): only the
+  attraction is scaled. The potential is split at its minimum, WCA-style (Weeks, Chandler & Andersen,
+  J. Chem. Phys. 54, 5237, 1971), into a repulsion ``eps [5 x^12 - 6 x^10 + 1]`` for r < r0 (0 beyond) and
+  an attraction (-eps for r < r0, the 12-10 form beyond), and the clamp scales the attraction only:
+  ``E = eps [c u + (1 - c) (u + 1) step(r0 - r)]``, u = 5 x^12 - 6 x^10, x = r0/r. At c = 1 this is the
+  12-10 form; at c = 0 a clamped pair is pushed out of its native distance and nothing else. Scaling the
+  whole 12-10 form would leave the pair without any force of its own while clamped, free to come as close as
+  the 0.5 nm excluded volume allows (r/r0 ~ 0.5), where the released repulsion is ~10^6 kJ/mol/nm: a
+  release ramped over 100 steps then blows the run up in its first steps (docs/regulated.md).
 """
 
 from __future__ import annotations
@@ -238,9 +247,10 @@ def native_contact_force(pairs: Sequence[Sequence[int] | np.ndarray] | np.ndarra
 
     The minimum, -eps, is at the native distance r0. The global parameter ``snare_contact_scale``
     (default 1) scales every contact and can be changed in a Context (e.g. to unzip by hand).
-    With ``clamp`` (a factor, ``system.snares.clamp``) the force is the ``SNARE clamped contacts``: its
-    contacts are scaled by the global parameter ``snare_clamp`` as well (default ``clamp``), so that a
-    protocol releasing the clamp changes only them.
+    With ``clamp`` (a factor, ``system.snares.clamp``) the force is the ``SNARE clamped contacts``: the
+    attraction of its contacts is scaled by the global parameter ``snare_clamp`` as well (default
+    ``clamp``), so that a protocol releasing the clamp changes only them; their repulsion inside r0 stays on
+    (module docstring, "Clamped contacts"), so a clamped pair never sits deep inside its contact.
 
     Parameters
     ----------
@@ -258,8 +268,12 @@ def native_contact_force(pairs: Sequence[Sequence[int] | np.ndarray] | np.ndarra
         raise ValueError(f"r0_nm: {len(r0)} distances for {len(p)} pairs; give one per pair")
     eps = in_unit(epsilon_kjmol, _KJ)
     clamped = clamp is not None
-    force = openmm.CustomBondForce(("snare_clamp*" if clamped else "") +
-                                   "snare_contact_scale*eps*(5*x^6-6*x^5); x=(r0/r)^2")
+    if clamped:
+        energy = ("snare_contact_scale*eps*(snare_clamp*u+(1-snare_clamp)*step(r0-r)*(u+1)); "
+                  "u=5*x^6-6*x^5; x=(r0/r)^2")
+    else:
+        energy = "snare_contact_scale*eps*(5*x^6-6*x^5); x=(r0/r)^2"
+    force = openmm.CustomBondForce(energy)
     force.setName("SNARE clamped contacts" if clamped else "SNARE native contacts")
     force.addGlobalParameter("snare_contact_scale", 1.0)
     if clamped:
@@ -275,10 +289,14 @@ def native_contact_force(pairs: Sequence[Sequence[int] | np.ndarray] | np.ndarra
 
 def native_contact_energy(positions: np.ndarray, pairs: Sequence[Sequence[int] | np.ndarray] | np.ndarray,
                           r0_nm: Sequence[float] | np.ndarray, *, epsilon_kjmol: float, scale: float = 1.0,
-                          box: Sequence[float] | None = None) -> float:
-    """NumPy reference of :func:`native_contact_force`, kJ/mol."""
+                          clamp: float | None = None, box: Sequence[float] | None = None) -> float:
+    """NumPy reference of :func:`native_contact_force`, kJ/mol; ``clamp``: the value of ``snare_clamp``
+    for the clamped contacts (None: plain contacts)."""
     p = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if len(p) == 0:
         return 0.0
     x = np.asarray(r0_nm, dtype=np.float64) / pair_distances(positions, p[:, 0], p[:, 1], box)
-    return float(scale * epsilon_kjmol * np.sum(5.0 * x**12 - 6.0 * x**10))
+    u = 5.0 * x**12 - 6.0 * x**10
+    if clamp is not None:
+        u = clamp * u + (1.0 - clamp) * np.where(x > 1.0, u + 1.0, 0.0)
+    return float(scale * epsilon_kjmol * np.sum(u))
