@@ -82,7 +82,7 @@ def test_while_clamped_a_pair_is_kept_out_of_its_contact_and_free_beyond_it():
 
 def test_a_release_adds_only_the_bounded_attraction_at_any_distance():
     """Whatever distance the clamped dynamics left a pair at, switching the clamp from 0 to 1 changes its force
-    by at most the largest attractive force of the 12-10 well (~2.5 eps/r0), never by the repulsion."""
+    by at most the largest attractive force of the 12-10 well (3.7 eps/r0), never by the repulsion."""
     ctx = _pair_context(0.0)
     r = np.linspace(R0, 3 * R0, 2000)
     max_attraction = np.max(np.abs(EPS * 60 / r * ((R0 / r) ** 12 - (R0 / r) ** 10)))
