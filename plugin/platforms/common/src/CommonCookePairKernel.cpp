@@ -53,6 +53,21 @@ double maxRange(double sigma, double wc, double bmax, double amax) {
     CookeGlobals g{1.0, sigma, wc};
     return g.pairCutoff(sigma * bmax, amax);
 }
+
+/** The kernel's per-particle table, (b, sqrt a) in the force's particle order padded to ``padded`` rows, and the
+ *  largest b and a (which set the pair range). */
+std::vector<std::vector<float> > particleValues(const CookePairForce& force, int padded, double& bmax, double& amax) {
+    std::vector<std::vector<float> > values(padded, std::vector<float>(2, 0.0f));
+    bmax = amax = 0;
+    for (int i = 0; i < force.getNumParticles(); i++) {
+        double b, a;
+        force.getParticleParameters(i, b, a);
+        values[i] = {(float) b, (float) std::sqrt(a)};
+        bmax = std::max(bmax, b);
+        amax = std::max(amax, a);
+    }
+    return values;
+}
 }
 
 /** Reordering and exclusions for the platform: particles with equal b and a are interchangeable. */
@@ -86,16 +101,10 @@ void CommonCalcCookePairForceKernel::initialize(const System& system, const Cook
     numParticles = force.getNumParticles();
     const int padded = cc.getPaddedNumAtoms();
     params = new ComputeParameterSet(cc, 2, padded, "cookePairParameters", true);
-    std::vector<std::vector<float> > values(padded, std::vector<float>(2, 0.0f));
+    const std::vector<std::vector<float> > values = particleValues(force, padded, bmax, amax);
     std::vector<std::vector<int> > exclusions(numParticles);
-    for (int i = 0; i < numParticles; i++) {
-        double b, a;
-        force.getParticleParameters(i, b, a);
-        values[i] = {(float) b, (float) std::sqrt(a)};
-        bmax = std::max(bmax, b);
-        amax = std::max(amax, a);
+    for (int i = 0; i < numParticles; i++)
         exclusions[i].push_back(i);
-    }
     for (int k = 0; k < force.getNumExclusions(); k++) {
         int i, j;
         force.getExclusionParticles(k, i, j);
@@ -153,15 +162,8 @@ void CommonCalcCookePairForceKernel::copyParametersToContext(ContextImpl&, const
     ContextSelector selector(cc);
     if (force.getNumParticles() != numParticles)
         throw OpenMMException("CookePairForce.updateParametersInContext: the number of particles has changed");
-    std::vector<std::vector<float> > values(cc.getPaddedNumAtoms(), std::vector<float>(2, 0.0f));
-    double newBmax = 0, newAmax = 0;
-    for (int i = 0; i < numParticles; i++) {
-        double b, a;
-        force.getParticleParameters(i, b, a);
-        values[i] = {(float) b, (float) std::sqrt(a)};
-        newBmax = std::max(newBmax, b);
-        newAmax = std::max(newAmax, a);
-    }
+    double newBmax, newAmax;
+    const std::vector<std::vector<float> > values = particleValues(force, cc.getPaddedNumAtoms(), newBmax, newAmax);
     if (maxRange(force.getDefaultSigma(), force.getDefaultWc(), newBmax, newAmax) > cutoff * (1 + 1e-12))
         throw OpenMMException("CookePairForce.updateParametersInContext: the new b or a widen the pair range beyond "
                               "the neighbour-list cutoff fixed when the Context was created");
