@@ -59,11 +59,23 @@ def _run(stage: str, cmd: list[str], limit: float, env: dict | None = None) -> d
     return {"stage": stage, "command": cmd, "exit": rc, "seconds": round(seconds, 1)}
 
 
-def _throughput_rows(path: Path, formulation: str, precision: str) -> list[dict]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return []
+def _bench_json(stages: list[dict], stage: str, cmd: list[str], path: Path, deadline: float) -> dict | None:
+    """Run one benchmark invocation with what is left before ``deadline`` and return the JSON it wrote to ``path``
+    (removed once read: the caller merges it, as $OUT returns at most 8 files); None where no time was left or it
+    wrote none."""
+    left = deadline - time.perf_counter()
+    if left < 5:
+        stages.append({"stage": stage, "exit": "no time left"})
+        return None
+    stages.append(_run(stage, cmd, left))
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    path.unlink()
+    return data
+
+
+def _throughput_rows(data: dict, formulation: str, precision: str) -> list[dict]:
     rows = []
     for system in data.get("systems", []):
         for row in system.get("rows", []):
@@ -141,18 +153,13 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.perf_counter() + LIMITS["fusion"]
         for precision in a.precisions:
             path = a.out / f"fusion_{precision}.json"
-            left = deadline - time.perf_counter()
-            if left < 5:
-                stages.append({"stage": f"fusion {precision}", "exit": "no time left"})
-                continue
-            stages.append(_run(f"fusion {precision}", [
+            data = _bench_json(stages, f"fusion {precision}", [
                 py, str(BENCH / "bench_fusion.py"), "--systems", *a.systems, "--platforms", a.platform,
                 "--precision", precision, "--formulation", *a.formulations, "--repeats", str(a.repeats),
-                "--budget", f"{a.budget:g}", "--json", str(path)], left))
-            if path.is_file():
-                fusion[precision] = json.loads(path.read_text())
-                path.unlink()  # merged into fusion.json ($OUT returns at most 8 files)
-                for r in fusion[precision].get("results", []):
+                "--budget", f"{a.budget:g}", "--json", str(path)], path, deadline)
+            if data is not None:
+                fusion[precision] = data
+                for r in data.get("results", []):
                     rows.append({"bench": "bench_fusion", "system": r["system"], "beads": r["beads"],
                                  "formulation": r["formulation"], "precision": r["precision"] or "-",
                                  "particle_steps_per_s": r["particle_steps_per_s"], "steps_per_s": r["steps_per_s"]})
@@ -164,18 +171,13 @@ def main(argv: list[str] | None = None) -> int:
         for precision in a.precisions:
             for form in a.formulations:
                 path = a.out / f"throughput_{form}_{precision}.json"
-                left = deadline - time.perf_counter()
-                if left < 5:
-                    stages.append({"stage": f"throughput {form} {precision}", "exit": "no time left"})
-                    continue
-                stages.append(_run(f"throughput {form} {precision}", [
+                data = _bench_json(stages, f"throughput {form} {precision}", [
                     py, str(BENCH / "bench_throughput.py"), "--sizes", *map(str, a.sizes), "--platforms", a.platform,
                     "--precision", precision, "--formulation", form, "--steps", str(a.steps),
-                    "--repeats", str(a.repeats), "--equilibrate", "0", "--json", str(path)], left))
-                if path.is_file():
-                    throughput[f"{form} {precision}"] = json.loads(path.read_text())
-                    rows += _throughput_rows(path, form, precision)
-                    path.unlink()  # merged into throughput.json ($OUT returns at most 8 files)
+                    "--repeats", str(a.repeats), "--equilibrate", "0", "--json", str(path)], path, deadline)
+                if data is not None:
+                    throughput[f"{form} {precision}"] = data
+                    rows += _throughput_rows(data, form, precision)
         (a.out / "throughput.json").write_text(json.dumps(throughput, indent=1) + "\n")
     lines = _summary(rows, a.platform, device)
     print("\n" + "\n".join(lines))
