@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .kernels import first_passage_indices
 from .snare_geometry import LAYERS, ZIP_CUTOFF_NM, layer_label
 from .stats import DEFAULT_CONFIDENCE, proportion_ci, survival_estimate, value_order
 
@@ -71,15 +72,6 @@ def first_passage_from_trigger(fusion_summary: Any, trigger_tau: float) -> dict[
     return out
 
 
-def _first_persistent(ok: np.ndarray, persist: int) -> int | None:
-    run = 0
-    for i, v in enumerate(ok):
-        run = run + 1 if v else 0
-        if run >= persist:
-            return i - persist + 1
-    return None
-
-
 def clamped_zipping(table: Mapping[str, Any], clamp_layers: Sequence[int], trigger_tau: float, tau_ps: float,
                     zip_cutoff_nm: float = ZIP_CUTOFF_NM, fraction: float = ZIPPED_FRACTION,
                     persist: int = PERSIST_FRAMES) -> dict[str, Any]:
@@ -107,8 +99,8 @@ def clamped_zipping(table: Mapping[str, Any], clamp_layers: Sequence[int], trigg
     after = times > trigger_tau  # a frame at the trigger's step shows the state the trigger acted on
     delays: list[float | None] = []
     for k in range(uc.size):
-        first = _first_persistent(after & (n_zipped[:, k] >= need), persist)
-        delays.append(None if first is None else float(times[first] - trigger_tau))
+        first = int(first_passage_indices((after & (n_zipped[:, k] >= need)).astype(np.int64), persist, 2)[1])
+        delays.append(None if first < 0 else float(times[first] - trigger_tau))
     mean = lambda m: float(n_zipped[m].mean()) if m.any() else None  # noqa: E731
     return {"layers": [lo, hi], "n_layers": len(layers), "zipped_at_least": need, "persist_frames": persist,
             "zip_cutoff_nm": zip_cutoff_nm, "time_tau": times.tolist(), "n_zipped": n_zipped.tolist(),
