@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from .constants import SNARE_LAYER_MAX, SNARE_LAYER_MIN
 from .errors import SpecError
 from .io import atomic_write_text
 from .lumen import MAX_PACKING_FRACTION, LumenSpec
@@ -319,7 +320,8 @@ def _parse_snares(data: Any, units: ReducedUnits) -> SnareSpec:
     if count > 64:
         raise SpecError("system.snares.n_complexes", f"{count} complexes; accepted 0-64")
     ring = n.qty("ring_radius", "length", "4 nm", units=units, allow_zero=True)
-    zipped = _int_pair(n.raw("zipped_layers", [-7, 8]), "system.snares.zipped_layers", -7, 8)
+    zipped = _int_pair(n.raw("zipped_layers", list(SnareSpec.zipped_layers)), "system.snares.zipped_layers",
+                       SNARE_LAYER_MIN, SNARE_LAYER_MAX)
     if zipped[0] > zipped[1]:
         raise SpecError("system.snares.zipped_layers", f"first layer must not exceed the last, got {list(zipped)}")
     unz = _int_pair(n.raw("linker_unzipped", [5, 11]), "system.snares.linker_unzipped", 1, 40)
@@ -338,7 +340,8 @@ def _parse_snares(data: Any, units: ReducedUnits) -> SnareSpec:
     clamp = None
     if n.raw("clamp", None) is not None:
         c = Section(n.raw("clamp"), "system.snares.clamp", ["layers", "factor"])
-        layers = _int_pair(c.raw("layers", [1, 8]), "system.snares.clamp.layers", -7, 8)
+        layers = _int_pair(c.raw("layers", list(ClampSpec.layers)), "system.snares.clamp.layers",
+                           SNARE_LAYER_MIN, SNARE_LAYER_MAX)
         if layers[0] > layers[1]:
             raise SpecError("system.snares.clamp.layers", f"first layer must not exceed the last, got {list(layers)}")
         factor = c.number("factor", 0.0, minimum=0.0)

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .constants import HEAD_OFFSET_SIGMA
+from .constants import HEAD_OFFSET_SIGMA, SNARE_LAYER_MAX, SNARE_LAYER_MIN
 from .lumen import LumenSpec
 from .protocol import Protocol
 from .quantities import fmt_float as _fmt
@@ -151,7 +151,7 @@ class ClampSpec:
     """``system.snares.clamp``: the native contacts touching the layers ``layers`` (inclusive) are scaled by the
     global parameter ``snare_clamp`` (built as ``factor``; 0 holds them off, a fraction leaves a leaky clamp)."""
 
-    layers: tuple[int, int] = (1, 8)
+    layers: tuple[int, int] = (1, SNARE_LAYER_MAX)  # the C-terminal half
     factor: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,7 +164,7 @@ class SnareSpec:
 
     n_complexes: int = 0
     ring_radius_nm: float = 4.0
-    zipped_layers: tuple[int, int] = (-7, 8)
+    zipped_layers: tuple[int, int] = (SNARE_LAYER_MIN, SNARE_LAYER_MAX)
     linker_unzipped: tuple[int, int] = (5, 11)
     contact_strength_kt: float = DEFAULT_CONTACT_STRENGTH_KT
     tmd_tail_attraction: float = 0.25
