@@ -433,6 +433,12 @@ def _user_path(root: Path, value: str | Path, field: str) -> Path:
         raise SpecError(field, f"{show_value(str(value))} is not a usable path ({e})") from None
 
 
+def _check_path(section: str, path: Any, example: str) -> None:
+    """A key of ``section`` must be a dotted spec path (non-empty parts)."""
+    if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
+        raise SpecError(f"{section}.{path}", f"expected a dotted spec path such as {example}")
+
+
 def _varied(data: Any, section: str) -> dict[str, list[Any]]:
     if data is None:
         return {}
@@ -441,8 +447,7 @@ def _varied(data: Any, section: str) -> dict[str, list[Any]]:
                                  "{system.bilayer.n_lipids: [200, 400]}")
     out = {}
     for path, values in data.items():
-        if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
-            raise SpecError(f"{section}.{path}", "expected a dotted spec path such as system.bilayer.n_lipids")
+        _check_path(section, path, "system.bilayer.n_lipids")
         if not isinstance(values, list):
             raise SpecError(f"{section}.{path}", f"expected a list of values, e.g. [{show_value(values)}], got {show_value(values)}")
         if not values:
@@ -469,8 +474,7 @@ def _conditions(data: Any) -> dict[str, dict[str, Any]]:
             raise SpecError(f"conditions.{name}", f"expected a mapping of dotted spec paths to values (empty: the "
                                                   f"base as it is), got {show_value(overlay)}")
         for path in overlay:
-            if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
-                raise SpecError(f"conditions.{name}.{path}", "expected a dotted spec path such as run.trigger.at")
+            _check_path(f"conditions.{name}", path, "run.trigger.at")
         out[name] = dict(overlay)
     return out
 
