@@ -291,7 +291,12 @@ class Sweep:
 
     # ------------------------------------------------------------------ execution
     def plan(self, retry_failed: bool = False) -> tuple[list[Point], dict[str, str]]:
-        """Points that need work (run or analysis), and the others with the reason they are left alone."""
+        """Points that need work (run or analysis), and the others with the reason they are left alone.
+
+        The points come replica-major: replica 0 of every combination, then replica 1 of every
+        combination, and so on (combinations in grid order within a replica), so a sweep stopped part way
+        has covered every combination with as many replicas as it could, instead of every replica of the
+        first combinations and none of the last."""
         todo, skipped = [], {}
         available = sweep_dask.resolve_analyzer()[0] is not None
         for st in self.status():
@@ -304,6 +309,7 @@ class Sweep:
             else:
                 skipped[st.key] = {"done": "done", "running": f"running ({st.reason})",
                                    "failed": f"failed ({st.reason}); use retry_failed / --retry-failed"}[st.state]
+        todo.sort(key=lambda p: p.replica)  # stable: grid order within a replica
         return todo, skipped
 
     def task_args(self, p: Point, platform: str | None = None, threads: int | None = None,

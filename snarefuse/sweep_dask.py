@@ -252,9 +252,10 @@ def run_on_dask(points: list[Point], task_args: Callable[[Point, int | None], di
         threads = max(1, (os.cpu_count() or 1) // max(1, n_workers)) if local else None
 
         def submit(p: Point) -> Any:
+            # A lower replica goes first whatever the scheduler's tie-breaking (submission order within one)
             return c.submit(run_point, **task_args(p, threads), pure=False,
                             key=f"snarefuse-point-{p.key}-{uuid.uuid4().hex[:8]}", retries=retries,
-                            resources=resources)
+                            resources=resources, priority=-p.replica)
 
         todo = list(points)
         report.submitted = [p.key for p in points]

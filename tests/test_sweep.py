@@ -162,6 +162,52 @@ def test_wall_time_limited_tasks_are_resubmitted_and_resume(cluster, tmp_path: P
     np.testing.assert_array_equal(log_steps(p.directory), np.arange(50, 1001, 50))
 
 
+
+def _replica_major(sw: Sweep) -> list[str]:
+    return [p.key for r in range(sw.replicas) for p in sw.points if p.replica == r]
+
+
+def test_plan_covers_every_combination_before_a_second_replica(tmp_path: Path):
+    sw = Sweep(small_spec(), grid={"lipids.CKL.tail_attraction": [0.9, 1.0, 1.1]}, replicas=3,
+               workspace=tmp_path / "ws", analysis=False)
+    assert [p.replica for p in sw.points] == [0, 1, 2] * 3  # built combination-major
+    todo, _ = sw.plan()
+    assert [p.key for p in todo] == _replica_major(sw)
+    assert [p.replica for p in todo] == [0] * 3 + [1] * 3 + [2] * 3
+
+
+#: Point keys in the order the fake task below ran them (in-process workers share this list).
+_RAN: list[str] = []
+
+
+def _recording_task(point_dir: str, target_steps: int, **_: object) -> dict:
+    _RAN.append(Path(point_dir).name)
+    time.sleep(0.3)  # the first task holds the only worker until every other one is queued
+    return {"key": Path(point_dir).name, "state": "done"}
+
+
+def test_one_worker_runs_lower_replicas_first_whatever_the_submission_order(monkeypatch, tmp_path: Path):
+    from distributed import Client, LocalCluster
+
+    sw = Sweep(small_spec(), grid={"lipids.CKL.tail_attraction": [0.9, 1.0, 1.1]}, replicas=3,
+               workspace=tmp_path / "ws", analysis=False)
+    monkeypatch.setattr(sweep_dask, "run_point", _recording_task)
+    _RAN.clear()
+    report = sweep_dask.SweepRunReport(skipped={})
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as lc, \
+            Client(lc) as client:
+        # submitted combination-major, as the points are built
+        sweep_dask.run_on_dask(sw.points, lambda p, threads: {"point_dir": str(p.directory),
+                                                              "target_steps": p.target_steps},
+                               report, client=client, timeout_s=WAIT_S)
+    label = {p.key: (p.parameters["lipids.CKL.tail_attraction"], p.replica) for p in sw.points}
+    ran = [label[k] for k in _RAN]
+    assert sorted(ran) == sorted(label.values()) and ran[0] == (0.9, 0)
+    # at most the first two submitted reach the idle worker before the scheduler holds a queue to order (too
+    # few tasks of their group yet); from then on every replica-0 point overtakes the replicas 1 and 2
+    # submitted before it (submission order alone runs (0.9, 2) third)
+    assert [r for _, r in ran[2:]] == sorted(r for _, r in ran[2:])
+
 # ------------------------------------------------------------------------------ sweep spec validation
 INVALID = {
     "unknown field path": ({"grid": {"system.bilayer.nlipids": [200]}}, "grid.system.bilayer.nlipids",
