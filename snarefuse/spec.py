@@ -47,7 +47,7 @@ from .spec_fields import FIELD_DOCS, documented_paths
 from .spec_types import (DEFAULT_ANCHOR_STRENGTH, DEFAULT_CONTACT_STRENGTH_KT, EXECUTION_FIELDS, FORMULATIONS,
                          GEOMETRIES, LIPID_MODELS, MAX_ANCHOR_STRENGTH, MAX_BOX_NM, MAX_LIPIDS,
                          MAX_TMD_TAIL_ATTRACTION, PLATFORMS, PRECISIONS, TRAJECTORY_FORMATS, BarostatSpec,
-                         BilayerSpec, ClampSpec, LipidSpecies, ModelSpec, RunSpec, SnareSpec, SystemGeometry,
+                         BilayerSpec, ClampSpec, DiscSpec, LipidSpecies, ModelSpec, RunSpec, SnareSpec, SystemGeometry,
                          VesicleSpec)
 from .units import DEFAULT_SIGMA_NM, ReducedUnits
 from .yaml_input import read_yaml
@@ -359,7 +359,7 @@ def vesicle_head_offset_nm(model: ModelSpec) -> float:
 def _parse_bilayer(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dict[str, LipidSpecies],
                    geometry: str) -> BilayerSpec:
     b = Section(data, "system.bilayer", ["n_lipids", "box_xy", "area_per_lipid", "upper", "lower", "proximal",
-                                         "distal"])
+                                         "distal", "proximal_disc"])
     n_lipids = b.opt_integer("n_lipids", minimum=0)
     box_xy = b.opt_qty("box_xy", "length", units)
     apl = b.qty("area_per_lipid", "area", "1.2 sigma^2", units=units)
@@ -398,7 +398,30 @@ def _parse_bilayer(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dic
     else:
         upper = _parse_composition(b.raw("upper", None), "system.bilayer.upper", lipids)
         lower = _parse_composition(b.raw("lower", None), "system.bilayer.lower", lipids)
-    return BilayerSpec(n_lipids, None if n_lipids is not None else box_xy, apl, upper, lower, facing)
+    disc = None
+    if b.raw("proximal_disc", None) is not None:
+        if not facing:
+            raise SpecError("system.bilayer.proximal_disc", "needs the leaflets given as proximal/distal "
+                                                            "(geometry two_bilayers): the disc is part of the "
+                                                            "proximal leaflets")
+        disc = _parse_disc(b.raw("proximal_disc"), units, lipids, box_xy)
+    return BilayerSpec(n_lipids, None if n_lipids is not None else box_xy, apl, upper, lower, facing, disc)
+
+
+def _parse_disc(data: Any, units: ReducedUnits, lipids: dict[str, LipidSpecies], box_xy: float) -> DiscSpec:
+    d = Section(data, "system.bilayer.proximal_disc", ["radius", "composition"])
+    radius = d.qty("radius", "length", units=units)
+    if not radius > 0:
+        raise SpecError("system.bilayer.proximal_disc.radius", f"must be > 0, got {radius:g} nm")
+    if radius >= box_xy / 2:
+        raise SpecError("system.bilayer.proximal_disc.radius",
+                        f"{radius:g} nm must be less than half the lateral box ({box_xy / 2:.4g} nm), so that "
+                        "the disc is bounded by the rest of the proximal leaflet")
+    if d.raw("composition", None) is None:
+        raise SpecError("system.bilayer.proximal_disc.composition",
+                        "required: the mapping species -> fraction of the lipids inside the disc")
+    comp = _parse_composition(d.raw("composition"), "system.bilayer.proximal_disc.composition", lipids)
+    return DiscSpec(radius, comp)
 
 
 def _check_apl(apl: float, model: ModelSpec, field: str) -> None:

@@ -44,6 +44,15 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
                                 "bilayer is built turned over); with distal, replaces upper/lower."),
     "system.bilayer.distal": ("mapping species -> fraction", "(instead of upper/lower)",
                               "two_bilayers only: composition of the two leaflets away from the cleft."),
+    "system.bilayer.proximal_disc": ("section", "null",
+                                     "two_bilayers with proximal/distal only: a disc of both facing leaflets, "
+                                     "centred on the contact axis, with a composition of its own (e.g. cone-shaped "
+                                     "lipid where the stalk should form); the facing lipids outside it take "
+                                     "proximal. See docs/fusion.md."),
+    "system.bilayer.proximal_disc.radius": ("length", "-", "Radius of the disc (0 < radius < half the lateral "
+                                                           "box); a lipid belongs to it by its lateral site."),
+    "system.bilayer.proximal_disc.composition": ("mapping species -> fraction", "-",
+                                                 "Composition of the facing lipids inside the disc (normalised)."),
     "system.cleft": ("length", "2 sigma", "Two-membrane geometries: gap between the facing head-group surfaces (head-bead planes) of the built lattice. The straight-lipid lattice is thicker than the relaxed bilayer, so the gap widens by ~0.5 nm (cooke3) in the first few tau as the bilayers thin."),
     "system.box_xy": ("length", "vesicle diameter + 2 cutoff + 2 sigma",
                       "vesicle_vesicle only: lateral box edge (planar geometries take it from system.bilayer)."),
@@ -132,7 +141,8 @@ def documented_paths(spec: Spec) -> set[str]:
             p = f"{prefix}.{key}" if prefix else key
             if not (prefix == "lipids"):
                 out.add(p)
-            if isinstance(v, dict) and not p.endswith((".upper", ".lower", ".proximal", ".distal", ".outer", ".inner", "trigger.set")):
+            if isinstance(v, dict) and not p.endswith((".upper", ".lower", ".proximal", ".distal", ".outer", ".inner",
+                                                       ".composition", "trigger.set")):
                 walk(v, p)
 
     walk(spec.to_dict(), "")

@@ -95,6 +95,17 @@ class LipidSpecies:
 
 
 @dataclass(frozen=True)
+class DiscSpec:
+    """A disc of the facing leaflets, centred on the contact axis, with a composition of its own."""
+
+    radius_nm: float
+    composition: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"radius": f"{_fmt(self.radius_nm)} nm", "composition": dict(self.composition)}
+
+
+@dataclass(frozen=True)
 class BilayerSpec:
     """One planar bilayer (geometry ``bilayer``) or each of the two (``two_bilayers``)."""
 
@@ -106,6 +117,9 @@ class BilayerSpec:
     #: two_bilayers only: the top bilayer is the bottom one turned over, so ``upper`` describes both facing
     #: (proximal) leaflets and ``lower`` both distal ones; given in the spec as ``proximal``/``distal``.
     facing: bool = False
+    #: two_bilayers with proximal/distal only: the facing lipids whose lateral site lies within the disc
+    #: take its composition, the rest ``upper`` (a stalk starts where the contact is, not over the whole box).
+    proximal_disc: DiscSpec | None = None
 
     @property
     def lateral_box_nm(self) -> float:
@@ -122,6 +136,7 @@ class BilayerSpec:
             "area_per_lipid": f"{_fmt(self.area_per_lipid_nm2)} nm^2",
             **({"proximal": dict(self.upper), "distal": dict(self.lower)} if self.facing else
                {"upper": dict(self.upper), "lower": dict(self.lower)}),
+            **({"proximal_disc": self.proximal_disc.to_dict()} if self.proximal_disc is not None else {}),
         }
 
 

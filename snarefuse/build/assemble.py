@@ -24,7 +24,7 @@ from ..psf import psf_text
 from ..rundir import RunDirectory
 from ..structure import structure_file_name, structure_text
 from ..spec import Spec, vesicle_head_offset_nm
-from .bilayer import LeafletGeometry, head_plane_offset, planar_bilayer, split_counts
+from .bilayer import Disc, LeafletGeometry, head_plane_offset, planar_bilayer, split_counts
 from .gas import add_lumen_gas, place_lumen_gas
 from .proteins import MembraneShape, add_anchor_force, add_forces, add_to_topology, lipids_clear_of, place_ring
 from .vesicle import vesicle_lipid_positions
@@ -178,7 +178,11 @@ def build_system(spec: Spec) -> BuiltSystem:
         assert bl is not None
         n_total = bl.n_lipids if bl.n_lipids is not None else int(round(2 * box_xy**2 / bl.area_per_lipid_nm2))
         upper, lower = (bl.lower, bl.upper) if turned_over else (bl.upper, bl.lower)
-        up, lo = planar_bilayer(n_total // 2, n_total - n_total // 2, box_xy, z, beads, sigma, upper, lower, rng)
+        # proximal_disc comes with proximal/distal only: the lower bilayer's upper leaflet and the turned-over
+        # upper bilayer's lower leaflet face the cleft
+        disc = None if bl.proximal_disc is None else Disc(bl.proximal_disc.radius_nm, bl.proximal_disc.composition)
+        up, lo = planar_bilayer(n_total // 2, n_total - n_total // 2, box_xy, z, beads, sigma, upper, lower, rng,
+                                upper_disc=None if turned_over else disc, lower_disc=disc if turned_over else None)
         return [up, lo], {"kind": "planar", "midplane_z_nm": z}
 
     if geo.geometry == "bilayer":

@@ -45,8 +45,17 @@ def head_plane_offset(beads: int, sigma_nm: float) -> float:
     return (TAIL_END_OFFSET_SIGMA + (beads - 1) * BEAD_SPACING_SIGMA) * sigma_nm
 
 
+@dataclass(frozen=True)
+class Disc:
+    """Lipids whose lateral site lies within ``radius_nm`` of the box centre take ``composition``."""
+
+    radius_nm: float
+    composition: dict[str, float]
+
+
 def leaflet(n: int, box_xy: float, z_mid: float, direction: int, beads: int, sigma_nm: float,
-            composition: dict[str, float], rng: np.random.Generator, offset: float = 0.0) -> LeafletGeometry:
+            composition: dict[str, float], rng: np.random.Generator, offset: float = 0.0,
+            disc: Disc | None = None) -> LeafletGeometry:
     """Place ``n`` lipids of one leaflet.
 
     Parameters
@@ -63,6 +72,9 @@ def leaflet(n: int, box_xy: float, z_mid: float, direction: int, beads: int, sig
         Beads per lipid (head first).
     offset : float
         Lateral grid offset as a fraction of the spacing.
+    disc : Disc, optional
+        A disc around the box centre (the contact axis) with a composition of its own; ``composition``
+        then holds for the lipids outside it. Each part is split by :func:`split_counts` on its own.
     """
     species = np.array([s for s, c in split_counts(n, composition).items() for _ in range(c)], dtype=object)
     rng.shuffle(species)
@@ -73,6 +85,15 @@ def leaflet(n: int, box_xy: float, z_mid: float, direction: int, beads: int, sig
     ix, iy = sites % nx, sites // nx
     xy = np.stack([(ix + 0.5 + offset) * spacing, (iy + 0.5 + offset) * spacing], axis=1) % box_xy
     xy += rng.normal(scale=0.02 * sigma_nm, size=xy.shape)
+    if disc is not None:
+        # sites lie in [0, box_xy) and the centre at box_xy / 2, so the plain distance is the periodic one
+        inside = np.hypot(xy[:, 0] - box_xy / 2, xy[:, 1] - box_xy / 2) < disc.radius_nm
+        species = np.empty(n, dtype=object)
+        for mask, comp in ((inside, disc.composition), (~inside, composition)):
+            part = np.array([s for s, c in split_counts(int(mask.sum()), comp).items() for _ in range(c)],
+                            dtype=object)
+            rng.shuffle(part)
+            species[mask] = part
     z_bead = np.array([TAIL_END_OFFSET_SIGMA + (beads - 1 - k) * BEAD_SPACING_SIGMA for k in range(beads)]) * sigma_nm
     pos = np.empty((n, beads, 3))
     pos[:, :, 0:2] = xy[:, None, :]
@@ -81,8 +102,9 @@ def leaflet(n: int, box_xy: float, z_mid: float, direction: int, beads: int, sig
 
 
 def planar_bilayer(n_upper: int, n_lower: int, box_xy: float, z_mid: float, beads: int, sigma_nm: float,
-                   upper: dict[str, float], lower: dict[str, float],
-                   rng: np.random.Generator) -> tuple[LeafletGeometry, LeafletGeometry]:
-    """Both leaflets of a planar bilayer (upper first)."""
-    return (leaflet(n_upper, box_xy, z_mid, +1, beads, sigma_nm, upper, rng, 0.0),
-            leaflet(n_lower, box_xy, z_mid, -1, beads, sigma_nm, lower, rng, 0.5))
+                   upper: dict[str, float], lower: dict[str, float], rng: np.random.Generator,
+                   upper_disc: Disc | None = None,
+                   lower_disc: Disc | None = None) -> tuple[LeafletGeometry, LeafletGeometry]:
+    """Both leaflets of a planar bilayer (upper first); a disc, if given, is placed in that leaflet."""
+    return (leaflet(n_upper, box_xy, z_mid, +1, beads, sigma_nm, upper, rng, 0.0, upper_disc),
+            leaflet(n_lower, box_xy, z_mid, -1, beads, sigma_nm, lower, rng, 0.5, lower_disc))
