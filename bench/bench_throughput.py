@@ -11,7 +11,8 @@ For each system size this script
    LAMMPS (``fix nve`` + ``fix langevin``, ``mpiexec -np R lmp``) from that configuration with the
    same time step, temperature, friction and cutoffs (LAMMPS neighbour skin 0.3 sigma; OpenMM
    has no skin setting), NVT, no barostat,
-4. times a warm-up and then ``--repeats`` repeats of each, and prints the median
+4. times a warm-up and then ``--repeats`` repeats of each (OpenMM's thread counts in turn within each repeat,
+   so that a change in the machine's other load weighs on each alike), and prints the median
    particle-steps/s, steps/s, tau/day, us/day and the ratio snarefuse / LAMMPS (with as many MPI ranks
    as CPU threads), and, with several ``--threads``/``--lammps-ranks``, each engine's speed-up over its
    smallest count. For OpenMM it also prints per-thread CPU seconds: the calling thread's and the busiest
@@ -192,39 +193,49 @@ def critical_path(before: dict[int, float], after: dict[int, float]) -> dict | N
             "process_s": main + sum(others)}
 
 
-def bench_openmm(built, positions, platform_name, *, threads, precision, dt_ps, friction_per_ps,
-                 temperature_k, steps, warmup, repeats, seed, formulation=None):
-    integrator = openmm.LangevinMiddleIntegrator(temperature_k * unit.kelvin,
-                                                 friction_per_ps / unit.picosecond,
-                                                 dt_ps * unit.picosecond)
-    integrator.setRandomNumberSeed(seed)
+def bench_openmm(built, positions, platform_name, *, threads_list, precision, dt_ps, friction_per_ps,
+                 temperature_k, steps, warmup, repeats, seed, formulation=None) -> list[dict]:
+    """One result per entry of ``threads_list``: a Context per thread count, all created and warmed up first,
+    then timed in turn within each repeat (1 thread, 2 threads, 1 thread, ...), so that a change in what else the
+    machine (or its host) is doing weighs on every thread count alike instead of on whichever ran last."""
     plat = openmm.Platform.getPlatformByName(platform_name)
-    t0 = time.perf_counter()
     system = built.system
     if formulation is not None:  # a snarefuse.formulations name; None: the System as built
         system = apply_formulation(system, formulation, platform=platform_name, copy=True)
-    ctx = openmm.Context(system, integrator, plat,
-                         openmm_properties(platform_name, threads, precision))
-    ctx.setPositions(positions)
-    ctx.setVelocitiesToTemperature(temperature_k * unit.kelvin, seed)
-    setup_s = time.perf_counter() - t0
-    integrator.step(warmup)
-    ctx.getState(getPositions=True)  # synchronise asynchronous platforms
-    times, cpu = [], []
-    for _ in range(repeats):
-        c0 = thread_cpu_seconds()
+    runs = []
+    for threads in threads_list:
+        integrator = openmm.LangevinMiddleIntegrator(temperature_k * unit.kelvin,
+                                                     friction_per_ps / unit.picosecond,
+                                                     dt_ps * unit.picosecond)
+        integrator.setRandomNumberSeed(seed)
         t0 = time.perf_counter()
-        integrator.step(steps)
-        ctx.getState(getPositions=True)
-        times.append(time.perf_counter() - t0)
-        cpu.append(critical_path(c0, thread_cpu_seconds()))
-    state = ctx.getState(getEnergy=True)
-    pe = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-    props = {k: plat.getPropertyValue(ctx, k) for k in plat.getPropertyNames()
-             if k in ("Threads", "Precision", "DeviceName", "OpenCLPlatformName")}
-    del ctx, integrator
-    return {"times_s": times, "cpu": cpu if all(cpu) else None, "setup_s": setup_s, "final_pe_kjmol": pe,
-            "properties": props}
+        ctx = openmm.Context(system, integrator, plat, openmm_properties(platform_name, threads, precision))
+        ctx.setPositions(positions)
+        ctx.setVelocitiesToTemperature(temperature_k * unit.kelvin, seed)
+        setup_s = time.perf_counter() - t0
+        integrator.step(warmup)
+        ctx.getState(getPositions=True)  # synchronise asynchronous platforms
+        runs.append({"ctx": ctx, "integrator": integrator, "setup_s": setup_s, "times_s": [], "cpu": []})
+    for _ in range(repeats):
+        for run in runs:
+            c0 = thread_cpu_seconds()
+            t0 = time.perf_counter()
+            run["integrator"].step(steps)
+            run["ctx"].getState(getPositions=True)
+            run["times_s"].append(time.perf_counter() - t0)
+            run["cpu"].append(critical_path(c0, thread_cpu_seconds()))
+    results = []
+    for run in runs:
+        ctx = run.pop("ctx")
+        state = ctx.getState(getEnergy=True)
+        run["final_pe_kjmol"] = state.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+        run["properties"] = {k: plat.getPropertyValue(ctx, k) for k in plat.getPropertyNames()
+                             if k in ("Threads", "Precision", "DeviceName", "OpenCLPlatformName")}
+        if not all(run["cpu"]):
+            run["cpu"] = None
+        del run["integrator"], ctx
+        results.append(run)
+    return results
 
 
 # ------------------------------------------------------------------------------ LAMMPS
@@ -477,45 +488,45 @@ def main(argv=None):
 
         rows = []
         steps_omm = args.steps or max(MIN_STEPS, int(OPENMM_BUDGET * scale / n))
-        runs = [(name, t) for name in args.platforms for t in (threads_list if name == "CPU" else [None])]
-        for name, threads in runs:
-            label = f"snarefuse OpenMM {name}" + (f" {threads}T" if name == "CPU" else
-                                                  f" {args.precision}")
+        for name in args.platforms:
+            thread_counts = threads_list if name == "CPU" else [None]
             form = {"as-built": None, "default": default_formulation(name)}.get(args.formulation,
                                                                               args.formulation)
-            if form is not None:
-                label += f" {form}"
+            labels = [f"snarefuse OpenMM {name}" + (f" {t}T" if name == "CPU" else f" {args.precision}")
+                      + (f" {form}" if form is not None else "") for t in thread_counts]
             if name not in machine["openmm_platforms"]:
-                print(f"  {label}: platform not available, skipped")
+                print(f"  {', '.join(labels)}: platform not available, skipped")
                 continue
             try:
-                res = bench_openmm(built, positions, name, threads=threads or 1,
-                                   precision=args.precision, dt_ps=run.timestep_ps,
-                                   friction_per_ps=run.friction_per_ps,
-                                   temperature_k=spec.model.temperature_k, steps=steps_omm,
-                                   warmup=max(MIN_STEPS, steps_omm // 2), repeats=args.repeats,
-                                   seed=args.seed, formulation=form)
+                results_per_count = bench_openmm(
+                    built, positions, name, threads_list=[t or 1 for t in thread_counts],
+                    precision=args.precision, dt_ps=run.timestep_ps, friction_per_ps=run.friction_per_ps,
+                    temperature_k=spec.model.temperature_k, steps=steps_omm,
+                    warmup=max(MIN_STEPS, steps_omm // 2), repeats=args.repeats, seed=args.seed,
+                    formulation=form)
             except (openmm.OpenMMException, SnarefuseError) as exc:
-                print(f"  {label}: failed ({exc}), skipped")
+                print(f"  {', '.join(labels)}: failed ({exc}), skipped")
                 continue
-            row = summarise(label, res, n, dt_tau, units.tau_ps, units.tau_diffusion_ns, steps_omm)
-            row.update(setup_s=res["setup_s"], properties=res["properties"], threads=threads,
-                       final_pe_eps_per_bead=res["final_pe_kjmol"] / units.epsilon_kjmol / n)
-            line = (f"  {label}: {row['particle_steps_per_s'] / 1e6:.3f} M particle-steps/s "
-                    f"({steps_omm} steps x {args.repeats}, times "
-                    f"{', '.join(f'{t:.2f}' for t in res['times_s'])} s; "
-                    f"final PE {row['final_pe_eps_per_bead']:.3f} eps/bead)")
-            if res["cpu"]:
-                cpu = {k: statistics.median(c[k] for c in res["cpu"]) for k in res["cpu"][0]}
-                row.update(cpu_main_s=cpu["main_s"], cpu_busiest_pool_s=cpu["busiest_pool_s"],
-                           cpu_process_s=cpu["process_s"], cpu_critical_s=cpu["critical_s"],
-                           particle_steps_per_critical_s=n * steps_omm / cpu["critical_s"])
-                line += (f"\n    per-thread CPU per repeat: calling thread {cpu['main_s']:.3f} s, busiest pool "
-                         f"thread {cpu['busiest_pool_s']:.3f} s, process {cpu['process_s']:.3f} s; calling + "
-                         f"busiest = {cpu['critical_s']:.3f} s -> "
-                         f"{row['particle_steps_per_critical_s'] / 1e6:.3f} M particle-steps per critical-path s")
-            rows.append(row)
-            print(line)
+            for label, threads, res in zip(labels, thread_counts, results_per_count):
+                row = summarise(label, res, n, dt_tau, units.tau_ps, units.tau_diffusion_ns, steps_omm)
+                row.update(setup_s=res["setup_s"], properties=res["properties"], threads=threads,
+                           final_pe_eps_per_bead=res["final_pe_kjmol"] / units.epsilon_kjmol / n)
+                line = (f"  {label}: {row['particle_steps_per_s'] / 1e6:.3f} M particle-steps/s "
+                        f"({steps_omm} steps x {args.repeats}, times "
+                        f"{', '.join(f'{t:.2f}' for t in res['times_s'])} s; "
+                        f"final PE {row['final_pe_eps_per_bead']:.3f} eps/bead)")
+                if res["cpu"]:
+                    cpu = {k: statistics.median(c[k] for c in res["cpu"]) for k in res["cpu"][0]}
+                    row.update(cpu_main_s=cpu["main_s"], cpu_busiest_pool_s=cpu["busiest_pool_s"],
+                               cpu_process_s=cpu["process_s"], cpu_critical_s=cpu["critical_s"],
+                               particle_steps_per_critical_s=n * steps_omm / cpu["critical_s"])
+                    line += (f"\n    per-thread CPU per repeat: calling thread {cpu['main_s']:.3f} s, busiest "
+                             f"pool thread {cpu['busiest_pool_s']:.3f} s, process {cpu['process_s']:.3f} s; "
+                             f"calling + busiest = {cpu['critical_s']:.3f} s -> "
+                             f"{row['particle_steps_per_critical_s'] / 1e6:.3f} M particle-steps per "
+                             "critical-path s")
+                rows.append(row)
+                print(line)
 
         steps_lmp = args.steps or max(MIN_STEPS, int(LAMMPS_BUDGET * scale / n))
         if lmp and mpiexec:
