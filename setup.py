@@ -13,10 +13,8 @@ Setting ``SNAREFUSE_BUILD_NATIVE=0`` skips the plugin.
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,93 +24,34 @@ from setuptools.command.build_py import build_py
 from setuptools.dist import Distribution
 
 ROOT = Path(__file__).resolve().parent
-PLUGIN_SOURCE = ROOT / "plugin"
-#: The libraries the plugin's CMake project makes (snarefuse.native.API_LIBRARY, then PLATFORM_LIBRARIES).
-LIBRARIES = ("libSnarefuseCooke.so", "libSnarefuseCookeCPU.so", "libSnarefuseCookeOpenCL.so",
-             "libSnarefuseCookeCUDA.so")
-#: The record of the build next to the libraries (snarefuse.native.BUILD_RECORD).
-BUILD_RECORD = "build.json"
+#: The plugin's build script (the one that ``python -m snarefuse.native build`` runs too).
+BUILD_SCRIPT = ROOT / "plugin" / "build_plugin.py"
 SKIP_ENV = "SNAREFUSE_BUILD_NATIVE"
 
 
-def _cmake() -> str | None:
-    try:  # the cmake wheel of the build requirements
-        import cmake
-
-        exe = Path(cmake.CMAKE_BIN_DIR) / "cmake"
-        if exe.is_file():
-            return str(exe)
-    except ImportError:
-        pass
-    return shutil.which("cmake")
-
-
-def _openmm_version() -> str | None:
-    try:
-        import openmm
-
-        return openmm.__version__
-    except ImportError:
-        return None
-
-
-def _reason_from(output: str) -> str:
-    """The line of CMake/compiler output that says what went wrong (else the last line)."""
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    for key in ("No CMAKE_CXX_COMPILER", "could not import openmm", "has no include/OpenMM.h", "error:",
-                "CMake Error"):
-        for i, ln in enumerate(lines):
-            if key in ln:
-                detail = " ".join(lines[i + 1:i + 3]) if ln.startswith("CMake Error") else ""
-                return f"{ln} {detail}".strip()[:400]
-    return lines[-1][:400] if lines else "no output"
+def plugin_builder():
+    """plugin/build_plugin.py as a module (loaded from its file: snarefuse is not importable while it installs)."""
+    spec = importlib.util.spec_from_file_location("snarefuse_build_plugin", BUILD_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def build_native_plugin(destination: Path, build_dir: Path) -> dict:
-    """Configure and compile plugin/ into ``build_dir``, copy the libraries to ``destination``; returns the record
-    written there (``built``, ``reason``, ``openmm_version``). Never raises for a missing tool or a failed build."""
-    record: dict = {"built": False, "reason": None, "openmm_version": _openmm_version()}
+    """Compile the plugin into ``build_dir`` and put the libraries and the build record into ``destination``, or
+    record there why not (``SNAREFUSE_BUILD_NATIVE=0``, no plugin sources, no compiler, a failed build); returns
+    the record. Never raises: the install goes on without the plugin."""
+    if not BUILD_SCRIPT.is_file():  # a source tree without plugin/: nothing to build, and no record to write
+        print(f"snarefuse: native Cooke plugin NOT built (no {BUILD_SCRIPT})", file=sys.stderr)
+        return {"built": False, "reason": f"no {BUILD_SCRIPT}"}
+    builder = plugin_builder()
     if os.environ.get(SKIP_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
-        record["reason"] = f"skipped: {SKIP_ENV}={os.environ[SKIP_ENV]} at install time"
-    elif not (PLUGIN_SOURCE / "CMakeLists.txt").is_file():
-        record["reason"] = f"no plugin sources at {PLUGIN_SOURCE}"
-    elif record["openmm_version"] is None:
-        record["reason"] = "openmm was not importable while building, so its headers were not found"
-    elif (cmake := _cmake()) is None:
-        record["reason"] = "cmake was not found (neither the cmake package nor cmake on PATH)"
+        record = builder.not_built(destination, f"skipped: {SKIP_ENV}={os.environ[SKIP_ENV]} at install time")
     else:
-        configure = [cmake, "-S", str(PLUGIN_SOURCE), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
-                     f"-DPython3_EXECUTABLE={sys.executable}"]
-        build = [cmake, "--build", str(build_dir), "--parallel", str(os.cpu_count() or 1)]
-        for cmd in (configure, build):
-            result = subprocess.run(cmd, capture_output=True, text=True)
-            if result.returncode != 0:
-                record["reason"] = (f"`cmake {'--build' if cmd is build else '-S'} ...` failed: "
-                                    f"{_reason_from(result.stdout + result.stderr)}")
-                break
-        else:
-            missing = [lib for lib in LIBRARIES if not (build_dir / lib).is_file()]
-            if LIBRARIES[0] in missing:
-                record["reason"] = f"the build made no {LIBRARIES[0]}"
-            else:
-                destination.mkdir(parents=True, exist_ok=True)
-                for lib in LIBRARIES:
-                    if (build_dir / lib).is_file():
-                        tmp = destination / (lib + ".tmp")
-                        shutil.copy2(build_dir / lib, tmp)
-                        os.replace(tmp, destination / lib)
-                record["built"] = True
-                if missing:
-                    record["reason"] = (f"built without {', '.join(missing)} (that platform's OpenMM library or "
-                                        "headers were not found)")
-    destination.mkdir(parents=True, exist_ok=True)
-    if not record["built"]:
-        for lib in LIBRARIES:  # never leave libraries of an earlier build next to a record saying none was built
-            (destination / lib).unlink(missing_ok=True)
-    (destination / BUILD_RECORD).write_text(json.dumps(record, indent=1) + "\n")
+        record, _ = builder.build(destination, build_dir)
     status = "built" if record["built"] else "NOT built"
     print(f"snarefuse: native Cooke plugin {status}" + (f" ({record['reason']})" if record["reason"] else "")
-          + f"; record in {destination / BUILD_RECORD}", file=sys.stderr)
+          + f"; record in {destination / builder.BUILD_RECORD}", file=sys.stderr)
     return record
 
 
@@ -123,7 +62,7 @@ class BuildPyWithNativePlugin(build_py):
         super().run()
         if getattr(self, "editable_mode", False):
             destination = ROOT / "snarefuse" / "_native"
-            build_dir = PLUGIN_SOURCE / "build"
+            build_dir = BUILD_SCRIPT.parent / "build"
             build_native_plugin(destination, build_dir)
         else:
             destination = Path(self.build_lib) / "snarefuse" / "_native"

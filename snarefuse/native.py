@@ -27,7 +27,6 @@ import functools
 import json
 import os
 import shutil
-import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -286,10 +285,29 @@ def force_parameters(force: openmm.Force) -> NativeForceParameters:
 
 
 # ------------------------------------------------------------------------------ building
-def missing_build_tools() -> str | None:
-    """What the build lacks (cmake, a C++ compiler), or None when both are on PATH."""
+#: The plugin's build script in a source checkout (what ``pip install`` runs too, from setup.py).
+BUILD_SCRIPT = "build_plugin.py"
+
+
+def _plugin_builder(source: Path = PLUGIN_SOURCE):
+    """``plugin/build_plugin.py`` of the source checkout, as a module (it is not part of the installed package)."""
+    import importlib.util
+
+    script = Path(source) / BUILD_SCRIPT
+    if not script.is_file():
+        raise NativeError(f"no plugin sources at {source} (build from a source checkout of snarefuse, "
+                          "or pass source=<path to plugin/>)")
+    spec = importlib.util.spec_from_file_location("snarefuse_build_plugin", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def missing_build_tools(source: Path = PLUGIN_SOURCE) -> str | None:
+    """What the build lacks (cmake, a C++ compiler), or None when both are found."""
     missing = []
-    if shutil.which("cmake") is None:
+    cmake = _plugin_builder(source).find_cmake() if (Path(source) / BUILD_SCRIPT).is_file() else shutil.which("cmake")
+    if cmake is None:
         missing.append("cmake is not on PATH")
     compilers = [os.environ.get("CXX", ""), "c++", "g++", "clang++"]
     if not any(c and shutil.which(c) for c in compilers):
@@ -299,42 +317,23 @@ def missing_build_tools() -> str | None:
 
 def build(source: Path = PLUGIN_SOURCE, build_dir: Path | None = None, destination: Path | None = None,
           jobs: int = 2) -> Path:
-    """Configure and compile ``plugin/`` with CMake against the installed openmm, and copy the libraries to
-    ``destination`` (default :func:`library_dir`). Returns ``destination``.
+    """Compile ``plugin/`` with CMake against the installed openmm and put the libraries and the build record into
+    ``destination`` (default :func:`library_dir`), through the plugin's build script (the one ``pip install``
+    runs). Returns ``destination``.
 
     Raises
     ------
     NativeError
-        cmake or the compiler is missing, or the build fails (cmake's output is printed).
+        no plugin sources, cmake or the compiler is missing, or the build fails (with CMake's output); the
+        destination then holds no library, only the record of why.
     """
-    source = Path(source)
-    if not (source / "CMakeLists.txt").is_file():
-        raise NativeError(f"no plugin sources at {source} (build from a source checkout of snarefuse, "
-                          "or pass source=<path to plugin/>)")
-    cmake = shutil.which("cmake")
-    if cmake is None:
-        raise NativeError("cmake is not on PATH: install it (apt-get install cmake, or pip install cmake)")
-    build_dir = Path(build_dir) if build_dir else source / "build"
+    builder = _plugin_builder(source)
+    build_dir = Path(build_dir) if build_dir else Path(source) / "build"
     destination = Path(destination) if destination else library_dir()
-    configure = [cmake, "-S", str(source), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
-                 f"-DPython3_EXECUTABLE={sys.executable}"]
-    for cmd in (configure, [cmake, "--build", str(build_dir), "--parallel", str(jobs)]):
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise NativeError(f"{' '.join(cmd[:2])} ... failed (exit {result.returncode}):\n"
-                              f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    destination.mkdir(parents=True, exist_ok=True)
-    for lib in (API_LIBRARY, *PLATFORM_LIBRARIES.values()):
-        built = build_dir / lib
-        if built.is_file():
-            tmp = destination / (lib + ".tmp")
-            shutil.copy2(built, tmp)
-            os.replace(tmp, destination / lib)
-        else:  # a platform this build lacks keeps no library of an earlier build (against another OpenMM, say)
-            (destination / lib).unlink(missing_ok=True)
-    record = {"built": True, "reason": None, "openmm_version": openmm.__version__}
-    (destination / BUILD_RECORD).write_text(json.dumps(record, indent=1) + "\n")
+    record, output = builder.build(destination, build_dir, source=Path(source), jobs=jobs)
     _load_libraries.cache_clear()
+    if not record["built"]:
+        raise NativeError(f"{record['reason']}\n{output[-4000:]}".rstrip())
     return destination
 
 
@@ -352,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "on its pure formulations); a build that starts and fails still exits 1")
     args = parser.parse_args(argv)
     if args.command == "build":
-        missing = missing_build_tools()
+        missing = missing_build_tools(args.source)
         if missing and args.if_possible:
             print(f"note: the native Cooke plugin is not built ({missing}); snarefuse runs on its pure formulations")
             return 0

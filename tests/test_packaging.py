@@ -49,14 +49,38 @@ def _why_unavailable_in(directory: Path) -> str:
     return out.stdout.strip()
 
 
-def test_setup_ships_the_libraries_and_record_that_snarefuse_native_loads():
-    """setup.py runs without snarefuse importable, so it names the libraries and the record itself; a library
-    named differently from snarefuse.native's would be built and never loaded (or loaded and never shipped)."""
+def _plugin_builder():
     from snarefuse import native
 
+    return native._plugin_builder()
+
+
+def test_the_build_script_names_the_libraries_and_record_that_snarefuse_native_loads():
+    """The build script runs without snarefuse importable, so it names the libraries and the record itself; a
+    library named differently from snarefuse.native's would be built and never loaded (or loaded and never
+    shipped). CMakeLists.txt lists what it configures under those names."""
+    from snarefuse import native
+
+    builder = _plugin_builder()
+    assert builder.LIBRARIES == (native.API_LIBRARY, *native.PLATFORM_LIBRARIES.values())
+    assert builder.BUILD_RECORD == native.BUILD_RECORD
+    cmake = (ROOT / "plugin" / "CMakeLists.txt").read_text()
+    assert builder.CONFIGURED_LIST in cmake
+    for lib in builder.LIBRARIES:
+        assert lib.removeprefix("lib").removesuffix(".so") in cmake
+
+
+def test_pip_install_and_snarefuse_native_build_run_the_same_build_script():
+    """One implementation: setup.py loads plugin/build_plugin.py and so does snarefuse.native."""
     setup = _setup_module()
-    assert setup.LIBRARIES == (native.API_LIBRARY, *native.PLATFORM_LIBRARIES.values())
-    assert setup.BUILD_RECORD == native.BUILD_RECORD
+    from snarefuse import native
+
+    assert setup.BUILD_SCRIPT == native.PLUGIN_SOURCE / native.BUILD_SCRIPT
+    assert setup.plugin_builder().build.__code__.co_filename == _plugin_builder().build.__code__.co_filename
+    setup_text = (ROOT / "setup.py").read_text()
+    native_text = (ROOT / "snarefuse" / "native.py").read_text()
+    for text in (setup_text, native_text):  # neither runs cmake itself
+        assert "subprocess" not in text and '"--build"' not in text
 
 
 def test_pip_build_requirements_bring_cmake_and_the_openmm_headers():
@@ -71,16 +95,17 @@ def test_install_without_a_compiler_succeeds_and_says_why_native_is_absent(tmp_p
     """setup.py's build step with no usable C++ compiler: no exception (the install goes on), no library left in the
     package, and a record whose reason snarefuse.native reports."""
     setup = _setup_module()
-    if setup._cmake() is None:
+    builder = setup.plugin_builder()
+    if builder.find_cmake() is None:
         pytest.skip("no cmake here to run the configure step")
     destination = tmp_path / "_native"
     destination.mkdir()
-    (destination / setup.LIBRARIES[0]).write_text("a library of an earlier build")
+    (destination / builder.LIBRARIES[0]).write_text("a library of an earlier build")
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
     record = setup.build_native_plugin(destination, tmp_path / "build")
     assert record["built"] is False and "compiler" in record["reason"].lower()
-    assert sorted(p.name for p in destination.iterdir()) == [setup.BUILD_RECORD]
-    assert json.loads((destination / setup.BUILD_RECORD).read_text()) == record
+    assert sorted(p.name for p in destination.iterdir()) == [builder.BUILD_RECORD]
+    assert json.loads((destination / builder.BUILD_RECORD).read_text()) == record
     why = _why_unavailable_in(destination)
     assert "not built when snarefuse was installed" in why and record["reason"] in why
 
@@ -88,8 +113,10 @@ def test_install_without_a_compiler_succeeds_and_says_why_native_is_absent(tmp_p
 def test_install_can_skip_the_plugin_and_says_so(tmp_path, monkeypatch):
     setup = _setup_module()
     monkeypatch.setenv(setup.SKIP_ENV, "0")
+    (tmp_path / "libSnarefuseCooke.so").write_text("a library of an earlier build")
     record = setup.build_native_plugin(tmp_path, tmp_path / "build")
     assert record["built"] is False and setup.SKIP_ENV in record["reason"]
+    assert not (tmp_path / "libSnarefuseCooke.so").exists()
     assert setup.SKIP_ENV in _why_unavailable_in(tmp_path)
 
 
@@ -110,21 +137,51 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert commands[0].startswith("pip install . && snarefuse quickstart")
 
 
+def _fake_cmake(tmp_path, configured: list[str], *, fail_build: bool = False) -> Path:
+    """A stand-in for cmake: the configure step lists ``configured`` as CMakeLists.txt does, the build step makes
+    each of them (or fails)."""
+    fake = tmp_path / "bin" / "cmake"
+    fake.parent.mkdir(exist_ok=True)
+    names = " ".join(configured)
+    fake.write_text("#!/bin/sh\n"
+                    f'if [ "$1" = "-S" ]; then mkdir -p "$4"; printf "%s\\n" {names} > "$4/snarefuse_libraries.txt"; fi\n'
+                    + ('if [ "$1" = "--build" ]; then echo "x.cpp:1: error: broken" >&2; exit 2; fi\n' if fail_build
+                       else f'if [ "$1" = "--build" ]; then for f in {names}; do echo new > "$2/$f"; done; fi\n'))
+    fake.chmod(0o755)
+    return fake
+
+
 def test_a_rebuild_without_a_platform_leaves_no_library_of_the_earlier_build(tmp_path, monkeypatch):
-    """``python -m snarefuse.native build`` copies what the build made and removes a platform library it did not
-    make, so that no library compiled against another OpenMM stays beside the new record. CMake is a stand-in
-    that 'builds' the API library alone."""
+    """``python -m snarefuse.native build`` copies what this configuration built and removes a platform library it
+    did not (one left in the build directory by an earlier configuration included), so that no library compiled
+    against another OpenMM stays beside the new record."""
     from snarefuse import native
 
-    fake = tmp_path / "bin" / "cmake"
-    fake.parent.mkdir()
-    fake.write_text('#!/bin/sh\nif [ "$1" = "--build" ]; then touch "$2/libSnarefuseCooke.so"; fi\n')
-    fake.chmod(0o755)
+    fake = _fake_cmake(tmp_path, [native.API_LIBRARY])
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
     build_dir, destination = tmp_path / "build", tmp_path / "_native"
     build_dir.mkdir()
     destination.mkdir()
-    stale = destination / native.PLATFORM_LIBRARIES["OpenCL"]
-    stale.write_text("a library of an earlier build")
+    opencl = native.PLATFORM_LIBRARIES["OpenCL"]
+    (destination / opencl).write_text("a library of an earlier build")
+    (build_dir / opencl).write_text("left in the build directory by an earlier configuration")
     native.build(source=ROOT / "plugin", build_dir=build_dir, destination=destination)
     assert sorted(p.name for p in destination.iterdir()) == sorted([native.API_LIBRARY, native.BUILD_RECORD])
+    assert (destination / native.API_LIBRARY).read_text() == "new\n"
+    record = json.loads((destination / native.BUILD_RECORD).read_text())
+    assert record["built"] is True and record["libraries"] == [native.API_LIBRARY]
+    assert opencl in record["reason"]
+
+
+def test_a_failed_rebuild_leaves_no_library_and_says_why(tmp_path, monkeypatch):
+    from snarefuse import native
+
+    fake = _fake_cmake(tmp_path, [native.API_LIBRARY], fail_build=True)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    destination = tmp_path / "_native"
+    destination.mkdir()
+    (destination / native.API_LIBRARY).write_text("a library of an earlier build")
+    with pytest.raises(native.NativeError, match="error: broken"):
+        native.build(source=ROOT / "plugin", build_dir=tmp_path / "build", destination=destination)
+    assert sorted(p.name for p in destination.iterdir()) == [native.BUILD_RECORD]
+    assert "error: broken" in _why_unavailable_in(destination)
