@@ -12,7 +12,8 @@ import pytest
 from snarefuse.analysis.trigger import (ZIPPED_STATE, clamped_zipping, delay_column, delay_statistics,
                                         first_passage_from_trigger, trigger_info, trigger_summary)
 from snarefuse.build import build_system
-from snarefuse.build.snare import LAYER_MAX, build_snare_complex, clamped_native_contacts
+from snarefuse.build.snare import (LAYER_MAX, OPEN_CLEARANCE_R0, build_snare_complex, clamped_native_contacts,
+                                   place_complex_between)
 from snarefuse.errors import SpecError
 from snarefuse.runner import run_simulation
 from snarefuse.spec import example_spec_path, load_spec
@@ -97,7 +98,8 @@ def test_a_run_fires_the_trigger_at_its_step(tmp_path):
 # ------------------------------------------------------------------------------------------ the build
 def test_a_half_zipped_complex_keeps_the_contacts_of_its_clamped_layers():
     """Built with VAMP2's C-terminal half as coil, the complex still has every native contact of the fully
-    zipped bundle, at the bundle's distances; those of layers +1...+8 are the clamped ones."""
+    zipped bundle, at the bundle's distances; VAMP2's contacts in layers +1...+8 are the clamped ones, the
+    t-SNARE contacts of those layers stay on."""
     half = build_snare_complex((-7, 0), (36, 11))
     full = build_snare_complex()
     vamp_c = [r for r in half.residues if r.chain_id == "A" and r.is_core and 1 <= r.layer <= LAYER_MAX]
@@ -107,25 +109,59 @@ def test_a_half_zipped_complex_keeps_the_contacts_of_its_clamped_layers():
     ref, ref_r0 = full.native_contacts()
     assert len(own) < len(pairs) == len(ref) == 275
     assert np.array_equal(pairs, ref) and np.allclose(r0, ref_r0)
-    lay = half.layers[pairs]
-    assert np.array_equal(held, ((lay >= 1) & (lay <= 8)).any(axis=1)) and held.sum() == 126
+    lay, chain = half.layers[pairs], half.chain_ids[pairs]
+    vamp2_c = (chain == "A") & (lay >= 1) & (lay <= 8)
+    assert np.array_equal(held, vamp2_c.any(axis=1)) and held.sum() == 61
+    on = ~held & ((lay >= 1) & (lay <= 8)).any(axis=1)  # t-SNARE residues of the clamped layers
+    assert on.sum() == 126 - 61 and not vamp2_c[on].any()
     # without the clamp the open layers carry nothing: a release would zip nothing
     assert not ((half.layers[own] >= 1).any(axis=1)).any()
 
 
-def test_the_regulated_example_builds_half_zipped_with_every_contact():
-    spec = _regulated()
-    built = build_system(spec)
-    names = {f.getName(): f for f in built.system.getForces()}
-    n = spec.system.snares.n_complexes
-    assert names["SNARE clamped contacts"].getNumBonds() == 126 * n
-    assert names["SNARE native contacts"].getNumBonds() == (275 - 126) * n
-    held = names["SNARE clamped contacts"]
-    assert {held.getGlobalParameterName(k): held.getGlobalParameterDefaultValue(k)
-            for k in range(held.getNumGlobalParameters())}["snare_clamp"] == 0.0
-    constitutive = build_system(load_spec(example_spec_path("constitutive")))
-    cnames = {f.getName(): f for f in constitutive.system.getForces()}
-    assert "SNARE clamped contacts" not in cnames and cnames["SNARE native contacts"].getNumBonds() == 275 * n
+def _open_helix(cx):
+    return np.flatnonzero((cx.chain_ids == "A") & (cx.segments != "tmd") & (cx.structure == "helix") & (cx.layers >= 1))
+
+
+def test_a_clamped_half_zipped_build_keeps_vamp2_helical_out_of_the_groove():
+    """VAMP2's clamped half is one helix (helix restraints: it folds as it zips) joined to the zipped half by a
+    coil hinge (57-59); only the juxtamembrane linker 90-94 is coil; every open residue sits outside the native
+    distance of each of its partners, where the clamped force is zero."""
+    cx = build_snare_complex((-7, 0), (5, 11), seed=3, clamp_layers=(1, 8))
+    vamp = {r.resid: r.structure for r in cx.residues if r.chain_id == "A" and r.segment != "tmd"}
+    assert [r for r, s in vamp.items() if s == "coil"] == [57, 58, 59, 90, 91, 92, 93, 94]
+    helix = _open_helix(cx)
+    assert cx.resids[helix].tolist() == list(range(60, 90))
+    assert any(np.array_equal(st, helix) for st in cx.helical_stretches())
+    assert not cx.zipped[helix].any()
+    pairs, r0, held = clamped_native_contacts(cx, (1, 8))
+    assert held.sum() == 61 and np.isin(pairs[held], helix).any(axis=1).sum() >= 55
+    for c in (cx, place_complex_between(cx, 0.0, 10.0, (0.0, 0.0), 0.4, seed=1)):
+        mine = np.isin(pairs, helix).any(axis=1)
+        r = np.linalg.norm(c.positions[pairs[mine, 0]] - c.positions[pairs[mine, 1]], axis=1)
+        assert (r >= OPEN_CLEARANCE_R0 * r0[mine] - 1e-9).all()
+        # the helix itself keeps the bundle's helical distances
+        d = np.linalg.norm(c.positions[helix[4:]] - c.positions[helix[:-4]], axis=1)
+        full = build_snare_complex()
+        ref = full.positions[[full.index_of("A", r) for r in range(60, 90)]]
+        np.testing.assert_allclose(d, np.linalg.norm(ref[4:] - ref[:-4], axis=1), atol=1e-9)
+    # without a clamp the open motif keeps the bundle geometry, as for any partly zipped complex
+    plain = build_snare_complex((-7, 0), (5, 11))
+    assert [r.resid for r in plain.residues if r.chain_id == "A" and r.structure == "coil"] == [90, 91, 92, 93, 94]
+
+
+def test_the_open_helix_faces_the_vesicle_and_leaves_the_bundle_roll_alone():
+    """Placed between membranes, VAMP2's open helix lies on the vesicle side of the bundle and the bundle is
+    rolled as a zipped one is (its t-SNARE helices where they would be)."""
+    half = place_complex_between(build_snare_complex((-7, 0), (5, 11), clamp_layers=(1, 8)), 0.0, 10.0,
+                                 (0.0, 0.0), 0.0, seed=1)
+    zipped = place_complex_between(build_snare_complex((-7, 8), (5, 11)), 0.0, 10.0, (0.0, 0.0), 0.0, seed=1)
+    t = np.flatnonzero(half.chain_ids != "A")
+    t = t[(half.segments[t] != "tmd") & (half.structure[t] == "helix")]
+    lateral = half.positions[t] - zipped.positions[t]
+    assert np.allclose(lateral[:, :2], lateral[0, :2], atol=1e-9)  # a pure height change, no roll
+    helix = _open_helix(half)
+    groove = zipped.positions[[zipped.index_of("A", r) for r in range(60, 90)]] + lateral[0]
+    assert (half.positions[helix, 2] < groove[:, 2]).mean() > 0.9  # membrane A (the vesicle) is at z = 0
 
 
 def test_the_examples_are_the_same_system():

@@ -98,7 +98,8 @@ def place_ring(spec: Spec, shapes: list[MembraneShape], box: np.ndarray) -> list
         xy = centre + sn.ring_radius_nm * np.array([math.cos(phi), math.sin(phi)])
         z_t = shapes[0].local_midplane(xy, facing_up=True)
         z_v = shapes[1].local_midplane(xy, facing_up=False)
-        cx = build_snare_complex(tuple(sn.zipped_layers), tuple(sn.linker_unzipped), seed=int(rng.integers(2**31)))
+        cx = build_snare_complex(tuple(sn.zipped_layers), tuple(sn.linker_unzipped), seed=int(rng.integers(2**31)),
+                                 clamp_layers=tuple(sn.clamp.layers) if sn.clamp is not None else None)
         try:
             placed = place_complex_between(cx, z_v, z_t, xy, phi, head_offset_nm=spec.model.head_offset_nm,
                                            clearance_nm=BUNDLE_CLEARANCE_NM,

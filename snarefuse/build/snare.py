@@ -112,9 +112,22 @@ def _normalise_unzipped(linker_unzipped: int | Sequence[int] | None) -> tuple[in
     return vals  # type: ignore[return-value]
 
 
-def _residue_table(zipped_layers: tuple[int, int], unzipped: tuple[int, int]) -> list[SnareResidue]:
+def _vamp2_hinge(zipped_layers: tuple[int, int]) -> range:
+    """VAMP2 residues between its last zipped layer position and the next layer position (empty when VAMP2 is
+    zipped to +8): the break between the zipped helix and the open, clamped helix of a half-zipped build."""
+    hi = zipped_layers[1]
+    if hi >= LAYER_MAX:
+        return range(0)
+    core = {layer_of("A", r)[0]: r for s in SEGMENTS if s.chain_id == "A" and s.segment != "tmd"
+            for r in range(s.first_resid, s.last_resid + 1) if layer_of("A", r)[1]}
+    return range(core[hi] + 1, core[hi + 1])
+
+
+def _residue_table(zipped_layers: tuple[int, int], unzipped: tuple[int, int],
+                   open_helix: bool = False) -> list[SnareResidue]:
     lo, hi = zipped_layers
     n_coil = dict(zip(ANCHORED_CHAINS, unzipped))
+    hinge = _vamp2_hinge(zipped_layers) if open_helix else range(0)
     table: list[SnareResidue] = []
     for chain in CHAIN_ORDER:
         segs = [s for s in SEGMENTS if s.chain_id == chain]
@@ -144,6 +157,7 @@ def _residue_table(zipped_layers: tuple[int, int], unzipped: tuple[int, int]) ->
                     layer, core = layer_of(chain, resid)
                     heptad = heptad_position(chain, resid)
                 in_coil = coil_first is not None and tmd_first is not None and coil_first <= resid < tmd_first
+                in_coil = in_coil or (chain == "A" and resid in hinge)
                 structure = "coil" if in_coil else "helix"
                 zipped = seg.segment != "tmd" and structure == "helix" and lo <= layer <= hi
                 table.append(SnareResidue(
@@ -239,12 +253,74 @@ def _jitter(rng: np.random.Generator | None, vec: np.ndarray, axis: np.ndarray, 
     return _rotate(vec, axis, rng.uniform(-max_angle, max_angle))
 
 
+#: Smallest distance of an open (clamped) VAMP2 residue from each of its native partners, as a multiple of
+#: their native distance r0, in a half-zipped build: outside the contact, where the clamped force is zero.
+OPEN_CLEARANCE_R0 = 1.15
+#: Largest hinge span as a fraction of its coil contour (the hinge arc needs slack to be built).
+HINGE_MAX_EXTENSION = 0.8
+
+
+def _radial(p: np.ndarray) -> np.ndarray:
+    """Unit vector from the bundle axis (local z) to ``p`` in the xy plane."""
+    r = np.array([p[0], p[1], 0.0])
+    return r / np.linalg.norm(r)
+
+
+def _open_helix_pose(pos: np.ndarray, hinge: np.ndarray, helix: np.ndarray, away: np.ndarray) -> np.ndarray:
+    """Positions of VAMP2's open helix in a half-zipped build (local frame: bundle axis +z).
+
+    The helix keeps its bundle (supercoil) geometry, moved rigidly out of the t-SNARE groove: shifted by
+    ``shift`` along a direction ``out`` in the xy plane and tilted towards it by ``tilt`` about its first
+    residue. ``out`` is the radial direction at the hinge turned by up to 90 degrees (10 degree steps), tried
+    closest to ``away`` first; for each, the smallest move (tilt, then shift, on a 5 degree / 0.05 nm grid) that
+    puts every residue of the helix at >= :data:`OPEN_CLEARANCE_R0` times the native distance from each of its
+    partners and leaves the hinge within reach is taken. The open helix so sits just outside its contacts, where
+    the clamped force is zero, and zips once the clamp is released.
+    """
+    full = build_snare_complex((LAYER_MIN, LAYER_MAX))
+    pairs, r0 = full.native_contacts()
+    mine = np.isin(pairs, helix)
+    sel = mine.any(axis=1) & ~mine.all(axis=1)
+    own = np.where(mine[sel, 0], pairs[sel, 0], pairs[sel, 1])
+    partner = np.where(mine[sel, 0], pairs[sel, 1], pairs[sel, 0])
+    r0 = r0[sel]
+    start, stop = pos[hinge[0] - 1], pos[helix[0]]  # last zipped residue, first open one (groove position)
+    z = np.array([0.0, 0.0, 1.0])
+    radial, target = _radial(start), _radial(away)
+    turns = sorted(np.radians(np.arange(-90.0, 91.0, 10.0)),
+                   key=lambda b: -float(np.dot(_rotate(radial, z, b), target)))
+    reach = HINGE_MAX_EXTENSION * (hinge.size + 1) * COIL_BOND_NM
+    base = pos[helix] - stop
+    moved_pos = pos.copy()
+    for turn in turns:
+        out = _rotate(radial, z, turn)
+        tangent = np.cross(z, out)
+        for tilt in np.radians(np.arange(0.0, 61.0, 5.0)):
+            tilted = _rotate_about(base, tangent, tilt) + stop
+            for shift in np.arange(0.0, 1.51, 0.05):
+                moved = tilted + shift * out
+                if np.linalg.norm(moved[0] - start) > reach:
+                    break
+                moved_pos[helix] = moved
+                r = np.linalg.norm(moved_pos[own] - moved_pos[partner], axis=1)
+                if (r >= OPEN_CLEARANCE_R0 * r0).all():
+                    return moved
+    raise BuildError(f"zipped_layers / clamp: VAMP2's open helix ({len(helix)} residues after a hinge of "
+                     f"{hinge.size}) cannot be placed clear of its partners")
+
+
+def _rotate_about(points: np.ndarray, axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rotate (n, 3) points about an axis through the origin by angle (Rodrigues); positive tilts +z outward."""
+    return np.array([_rotate(p, axis, angle) for p in points]) if len(points) else points
+
+
 def build_snare_complex(
     zipped_layers: Sequence[int] = (LAYER_MIN, LAYER_MAX),
     linker_unzipped: int | Sequence[int] | None = None,
     seed: int | None = None,
     *,
     coil_extension: float = 0.8,
+    clamp_layers: Sequence[int] | None = None,
 ) -> SnareComplex:
     """Build a free SNARE complex: ideal coiled coil along +z, unzipped linkers and TMDs beyond its C-end.
 
@@ -261,6 +337,12 @@ def build_snare_complex(
         Random seed for the orientation of the coil arcs (None: deterministic, no randomness).
     coil_extension : float
         End-to-end distance of each free coil as a fraction of its contour length.
+    clamp_layers : (int, int) or None
+        The clamped layers (``system.snares.clamp.layers``) of a half-zipped build. When VAMP2 stops short of
+        +8, its open SNARE motif stays a helix (with its helix restraints: it folds as it zips, Gao et al.,
+        Science 337, 1340, 2012) held out of the t-SNARE groove (:func:`_open_helix_pose`), joined to the
+        zipped half by a coil hinge (the residues before the next layer position); only the
+        ``linker_unzipped`` residues before the TMD are a coil. None: the open half keeps the bundle geometry.
 
     Returns
     -------
@@ -278,7 +360,8 @@ def build_snare_complex(
     if not (LAYER_MIN <= lo <= hi <= LAYER_MAX):
         raise BuildError(f"zipped_layers: got {zipped_layers!r}; accepted (lo, hi) with {LAYER_MIN} <= lo <= hi <= {LAYER_MAX}")
     unzipped = _normalise_unzipped(linker_unzipped)
-    table = _residue_table((lo, hi), unzipped)
+    open_helix = clamp_layers is not None and hi < LAYER_MAX
+    table = _residue_table((lo, hi), unzipped, open_helix)
     rng = np.random.default_rng(seed) if seed is not None else None
     pos = np.zeros((len(table), 3))
     chain_ids = np.array([r.chain_id for r in table])
@@ -290,10 +373,25 @@ def build_snare_complex(
         idx = np.flatnonzero(chain_ids == chain)
         bundle = idx[(segment[idx] != "tmd") & (structure[idx] == "helix")]
         pos[bundle] = _coiled_coil(chain, resids[bundle])
+    hinge = np.flatnonzero((chain_ids == "A") & np.isin(resids, list(_vamp2_hinge((lo, hi))))) if open_helix else []
+    if len(hinge):
+        helix = np.flatnonzero((chain_ids == "A") & (segment != "tmd") & (structure == "helix")
+                               & (resids > resids[hinge[-1]]))
+        if helix.size:
+            # out of the groove on the side away from syntaxin's membrane-proximal end: place_complex_between
+            # turns that side towards VAMP2's membrane
+            syx = np.flatnonzero((chain_ids == "B") & (segment != "tmd") & (structure == "helix"))[-1]
+            away = pos[helix[-1]] - pos[syx]
+            pos[helix] = _open_helix_pose(pos, hinge, helix, away)
+        pos[hinge] = _clear_arc(pos[hinge[0] - 1], pos[hinge[-1] + 1], hinge.size, _radial(pos[hinge[0] - 1]),
+                                pos[np.setdiff1d(bundle_all, [hinge[0] - 1, hinge[-1] + 1])], rng)
+        bundle_all = np.flatnonzero(segment != "tmd")  # the linker arcs below keep clear of the hinge too
+        bundle_all = bundle_all[structure[bundle_all] == "helix"].tolist() + hinge.tolist()
+        bundle_all = np.array(sorted(bundle_all))
     for chain in ANCHORED_CHAINS:
         idx = np.flatnonzero(chain_ids == chain)
         bundle = idx[(segment[idx] != "tmd") & (structure[idx] == "helix")]
-        coil = idx[structure[idx] == "coil"]
+        coil = idx[(structure[idx] == "coil") & (idx > bundle[-1])]  # the linker (a hinge is placed above)
         tmd = idx[segment[idx] == "tmd"]
         p0 = pos[bundle[-1]]
         radial = np.array([p0[0], p0[1], 0.0])
@@ -369,12 +467,19 @@ def place_complex_between(
     z_a, z_b = float(membrane_a_midplane_z), float(membrane_b_midplane_z)
     sep = abs(z_b - z_a)
     flip = z_b < z_a
-    bundle = complex.bundle_indices()
-    end = {c: bundle[complex.chain_ids[bundle] == c][-1] for c in ANCHORED_CHAINS}
+    helical = complex.bundle_indices()
+    end = {c: helical[complex.chain_ids[helical] == c][-1] for c in ANCHORED_CHAINS}
+    # the linker coils run from the last helical residue to the TMD; everything before them (the bundle, and a
+    # half-zipped build's open VAMP2 helix with its hinge) moves as one rigid body
+    linker = {c: np.flatnonzero((complex.chain_ids == c) & (complex.structure == "coil")
+                                & (np.arange(complex.n_residues) > end[c])) for c in ANCHORED_CHAINS}
+    bundle = np.setdiff1d(np.flatnonzero(complex.segments != "tmd"), np.concatenate(list(linker.values())))
 
-    # rotation: local +z (N->C) -> -x; direction VAMP2 end -> syntaxin end (in local xy) -> +z
+    # rotation: local +z (N->C) -> -x; direction VAMP2 end -> syntaxin end (in local xy) -> +z, both ends taken
+    # at their groove positions (an open VAMP2 helix out of the groove does not roll the bundle)
     local = complex.positions
-    w = local[end["B"]] - local[end["A"]]
+    groove = {c: _coiled_coil(c, complex.resids[[end[c]]])[0] for c in ANCHORED_CHAINS}
+    w = groove["B"] - groove["A"]
     w[2] = 0.0
     w /= np.linalg.norm(w)
     ez = np.array([0.0, 0.0, 1.0])
@@ -424,7 +529,7 @@ def place_complex_between(
         p1 = np.array([pos[end[c]][0], pos[end[c]][1], z_tmd])
         pos[tmd[c]] = _straight_helix(tmd[c].size, p1, direction, -ex)
         placed.extend(tmd[c])
-        coils[c] = np.flatnonzero((complex.chain_ids == c) & (complex.structure == "coil"))
+        coils[c] = linker[c]
     for c, coil in coils.items():
         # arc bulging away from the bundle (-x), turned about the chord to keep clear of other beads
         others = pos[np.setdiff1d(np.array(placed), [end[c], tmd[c][0]])]
@@ -454,14 +559,17 @@ def clamped_native_contacts(complex: SnareComplex, clamp_layers: Sequence[int]) 
     -------
     pairs : ndarray (M, 2) int64, r0 : ndarray (M,) float64 (nm)
     clamped : ndarray (M,) bool
-        Pairs with either residue in the clamped layers (they go into the clamped force).
+        Pairs of a VAMP2 residue in the clamped layers (they go into the clamped force). The t-SNARE contacts
+        of those layers stay on: VAMP2 zips onto a t-SNARE complex that is already formed (Gao et al., Science
+        337, 1340, 2012), and complexin holds VAMP2's C-terminal half off it (Giraudo et al., Science 313, 676,
+        2006; Kümmel et al., Nat. Struct. Mol. Biol. 18, 927, 2011).
 
     Examples
     --------
     >>> half = build_snare_complex((-7, 0), (36, 11))
     >>> p, r0, held = clamped_native_contacts(half, (1, 8))
     >>> len(p), int(held.sum()), len(half.native_contacts()[0])
-    (275, 126, 149)
+    (275, 61, 149)
     """
     lo, hi = int(clamp_layers[0]), int(clamp_layers[1])
     full = build_snare_complex((LAYER_MIN, LAYER_MAX))
@@ -470,5 +578,5 @@ def clamped_native_contacts(complex: SnareComplex, clamp_layers: Sequence[int]) 
     carries = complex.zipped | ((layers >= lo) & (layers <= hi) & (complex.segments != "tmd"))
     keep = carries[pairs].all(axis=1)
     pairs, r0 = pairs[keep], r0[keep]
-    lay = layers[pairs]
-    return pairs, r0, ((lay >= lo) & (lay <= hi)).any(axis=1)
+    vamp2 = (complex.chain_ids == "A") & (layers >= lo) & (layers <= hi)
+    return pairs, r0, vamp2[pairs].any(axis=1)
