@@ -202,8 +202,11 @@ def point_status(p: Point, stop_event: str | None = None, analysis_enabled: bool
             if alive:
                 return PointStatus(p, "running", step, who, analysis)
     if done:
-        why = f"{event['event']} at {event.get('time_ps')} ps (stopped after fusion)" if event and step < p.target_steps \
-            else ""
+        why = ""
+        if event and step < p.target_steps:
+            t = event.get("time_ps")
+            when = f"step {event.get('step')}" + (f" ({t:.0f} ps)" if isinstance(t, (int, float)) else "")
+            why = f"{event['event']} at {when}, stopped after fusion"
         return PointStatus(p, "done", step, why, analysis)
     if is_interruption(last):
         why = last.get("note") or last.get("error") or "worker or scheduler lost"

@@ -441,7 +441,7 @@ def test_stop_after_fusion_stops_within_one_check_of_the_pore_and_analyses_once(
     assert analysed == [run["step"]]  # the analysis ran once, after the run: no analyse-and-resume loop
     np.testing.assert_array_equal(log_steps(p.directory), np.arange(50, run["step"] + 1, 50))
     st = sw.status()[0]
-    assert st.state == "done" and "pore at" in st.reason
+    assert st.state == "done" and st.reason == f"pore at step 400 ({pore['time_ps']:.0f} ps), stopped after fusion"
     assert not run_point(**sw.task_args(p))["ran"]
     # the run directory alone says the point is done, when the task died before writing task.json
     task = json.loads((p.directory / "task.json").read_text())
