@@ -45,10 +45,10 @@ from .protocol import accepted_parameters, parse_protocol
 from .quantities import Section, parse_quantity, show_value
 from .spec_fields import FIELD_DOCS, documented_paths
 from .spec_types import (DEFAULT_ANCHOR_STRENGTH, DEFAULT_CONTACT_STRENGTH_KT, EXECUTION_FIELDS, FORMULATIONS,
-                         GEOMETRIES, LIPID_MODELS, MAX_ANCHOR_STRENGTH, MAX_BOX_NM, MAX_LIPIDS,
+                         GEOMETRIES, LIPID_MODELS, MAX_ANCHOR_STRENGTH, MAX_BOX_NM, MAX_HOLD_STRENGTH, MAX_LIPIDS,
                          MAX_TMD_TAIL_ATTRACTION, PLATFORMS, PRECISIONS, TRAJECTORY_FORMATS, BarostatSpec,
-                         BilayerSpec, ClampSpec, DiscSpec, LipidSpecies, ModelSpec, RunSpec, SnareSpec, SystemGeometry,
-                         VesicleSpec)
+                         BilayerSpec, ClampSpec, DiscSpec, HoldSpec, LipidSpecies, ModelSpec, RunSpec, SnareSpec,
+                         SystemGeometry, VesicleSpec)
 from .units import DEFAULT_SIGMA_NM, ReducedUnits
 from .yaml_input import read_yaml
 
@@ -236,7 +236,8 @@ def _parse_composition(data: Any, path: str, lipids: dict[str, LipidSpecies]) ->
 
 def _parse_system(data: Any, units: ReducedUnits, model: ModelSpec,
                   lipids: dict[str, LipidSpecies]) -> SystemGeometry:
-    s = Section(data, "system", ["geometry", "bilayer", "vesicle", "box_xy", "box_z", "cleft", "snares"])
+    s = Section(data, "system", ["geometry", "bilayer", "vesicle", "box_xy", "box_z", "cleft", "snares",
+                                     "hold"])
     geometry = s.string("geometry", "bilayer", GEOMETRIES)
     cutoff = model.cutoff_nm
     n_beads = model.beads_per_lipid
@@ -299,7 +300,22 @@ def _parse_system(data: Any, units: ReducedUnits, model: ModelSpec,
         if snares.n_complexes > 0 and cleft is not None and cleft < 1.5:
             raise SpecError("system.cleft", f"{cleft:.2f} nm is narrower than a SNARE bundle lying in the cleft "
                                             "allows (~1.5 nm at least; docked membranes sit 2-3 nm apart)")
-    return SystemGeometry(geometry, bilayer, box_z, cleft, vesicle, box_xy_top, snares)
+    hold = None
+    if s.raw("hold", None) is not None:
+        if geometry != "two_bilayers":
+            raise SpecError("system.hold", f"holds two planar membranes together; geometry two_bilayers only, "
+                                           f"not {geometry}")
+        h = Section(s.raw("hold"), "system.hold", ["distance", "strength"])
+        distance = h.qty("distance", "length", units=units)
+        if distance >= box_z / 2:
+            raise SpecError("system.hold.distance", f"{distance:g} nm; accepted below half the box height "
+                                                    f"({box_z / 2:.4g} nm), the distance of the membranes' centres")
+        strength = h.number("strength", minimum=0.0)
+        if strength > MAX_HOLD_STRENGTH:
+            raise SpecError("system.hold.strength", f"{strength:g} kT/nm^2; accepted 0 <= strength <= "
+                                                    f"{MAX_HOLD_STRENGTH:g} (a restraint, not a constraint)")
+        hold = HoldSpec(distance, strength)
+    return SystemGeometry(geometry, bilayer, box_z, cleft, vesicle, box_xy_top, snares, hold)
 
 
 def _int_pair(value: Any, path: str, lo: int, hi: int) -> tuple[int, int]:
@@ -411,8 +427,6 @@ def _parse_bilayer(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dic
 def _parse_disc(data: Any, units: ReducedUnits, lipids: dict[str, LipidSpecies], box_xy: float) -> DiscSpec:
     d = Section(data, "system.bilayer.proximal_disc", ["radius", "composition"])
     radius = d.qty("radius", "length", units=units)
-    if not radius > 0:
-        raise SpecError("system.bilayer.proximal_disc.radius", f"must be > 0, got {radius:g} nm")
     if radius >= box_xy / 2:
         raise SpecError("system.bilayer.proximal_disc.radius",
                         f"{radius:g} nm must be less than half the lateral box ({box_xy / 2:.4g} nm), so that "

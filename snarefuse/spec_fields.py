@@ -73,6 +73,14 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
                                       "Packing fraction <= 0.1 (~17 bar at 310 K)."),
     "system.vesicle.lumen.tension": ("tension (mN/m, bar*nm, epsilon/sigma^2)", "-",
                                      "Membrane tension at build, through Laplace's law: pressure = 2 tension / radius."),
+    "system.hold": ("section", "null",
+                    "two_bilayers only: a flat-bottom harmonic restraint on the distance along z between the two "
+                    "membranes' centres of mass (all their lipid beads), zero up to distance; it keeps the two "
+                    "membranes in contact where nothing else would (lipid-only, no proteins). See docs/fusion.md."),
+    "system.hold.distance": ("length", "-", "Centre-to-centre distance up to which the restraint is zero "
+                                            "(0 < distance < half the box height)."),
+    "system.hold.strength": ("number >= 0", "-", "Spring constant of the restraint beyond distance, in kT/nm^2 "
+                                                 "(<= 1000)."),
     "system.box_z": ("length", "max(20 sigma, what the membranes need)", "Box height (fixed during runs)."),
     "system.snares": ("section", "none", "Neuronal SNARE complexes bridging the two membranes (one bead per residue)."),
     "system.snares.n_complexes": ("integer 0-64", "0", "Number of trans-SNARE complexes, on a ring around the contact axis."),

@@ -35,6 +35,9 @@ DEFAULT_ANCHOR_STRENGTH = 3.0
 #: Largest accepted anchor strength (epsilon): a bound on typos, not a stability limit (the attraction is
 #: bounded by -strength x epsilon per pair and the heads' WCA keeps beads apart); values above 3 were not run.
 MAX_ANCHOR_STRENGTH = 10.0
+#: Largest accepted system.hold strength (kT/nm^2): a bound on typos. The restraint acts on two centres of mass of
+#: thousands of beads, so even this spreads to a small force per bead.
+MAX_HOLD_STRENGTH = 1000.0
 #: ``run.formulation`` values: ``auto``, a key of snarefuse.formulations.FORMULATIONS, or ``native`` (the plugin,
 #: where built) (kept in step by a test; listed here so that reading a spec does not import OpenMM).
 FORMULATIONS = ["auto", "expression", "step", "clamped", "poly", "poly_computed", "tabulated", "tabulated_types",
@@ -197,6 +200,19 @@ class SnareSpec:
 
 
 @dataclass(frozen=True)
+class HoldSpec:
+    """two_bilayers: a flat-bottom harmonic restraint on the distance along z between the two membranes' centres of
+    mass, zero up to ``distance_nm`` and ``strength_kt_nm2`` / 2 * (d - distance)^2 beyond (in kT, d in nm). It
+    stands in for what presses membranes together (adhesion, osmotic or SNARE force) without any protein."""
+
+    distance_nm: float
+    strength_kt_nm2: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"distance": f"{_fmt(self.distance_nm)} nm", "strength": self.strength_kt_nm2}
+
+
+@dataclass(frozen=True)
 class SystemGeometry:
     """The geometry of the system.
 
@@ -212,6 +228,7 @@ class SystemGeometry:
     vesicle: VesicleSpec | None = None
     box_xy_nm: float | None = None
     snares: SnareSpec | None = None
+    hold: HoldSpec | None = None
 
     @property
     def lateral_box_nm(self) -> float:
@@ -233,6 +250,8 @@ class SystemGeometry:
             d["cleft"] = f"{_fmt(self.cleft_nm)} nm"
         if self.snares is not None:
             d["snares"] = self.snares.to_dict()
+        if self.hold is not None:  # absent when unset, so that specs without one keep their key
+            d["hold"] = self.hold.to_dict()
         return d
 
 

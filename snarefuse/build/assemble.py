@@ -94,6 +94,32 @@ class BuiltSystem:
         return d
 
 
+#: Force group of the system.hold restraint (apart from the lipid and protein forces, so its energy can be read).
+FORCE_GROUP_HOLD = 5
+HOLD_FORCE_NAME = "Membrane hold"
+
+
+def add_hold_force(system: openmm.System, membranes: list[list[int]], distance_nm: float, strength_kjmol_nm2: float) \
+        -> openmm.CustomCentroidBondForce:
+    """The flat-bottom restraint of ``system.hold`` on the z distance of two membranes' centres of mass.
+
+    Zero while the centres are at most ``distance_nm`` apart along z, ``k/2 (d - distance)^2`` beyond. The centres
+    are those of unwrapped coordinates (no periodic images): a planar membrane spans the box laterally, so only its
+    z centre means anything, and it does not cross the box's z faces.
+    """
+    force = openmm.CustomCentroidBondForce(2, "0.5*k_hold*step(d-d_hold)*(d-d_hold)^2; d=abs(z2-z1)")
+    force.addGlobalParameter("k_hold", strength_kjmol_nm2)
+    force.addGlobalParameter("d_hold", distance_nm)
+    for atoms in membranes:
+        force.addGroup(atoms)  # weights default to the masses: the centre of mass
+    force.addBond([0, 1], [])
+    force.setUsesPeriodicBoundaryConditions(False)
+    force.setName(HOLD_FORCE_NAME)
+    force.setForceGroup(FORCE_GROUP_HOLD)
+    system.addForce(force)
+    return force
+
+
 def check_per_particle_forces(system: openmm.System) -> None:
     """Raise :class:`BuildError` unless every nonbonded force has one entry per particle of ``system``.
 
@@ -236,6 +262,9 @@ def build_system(spec: Spec) -> BuiltSystem:
     top.setPeriodicBoxVectors([openmm.Vec3(box[0], 0, 0), openmm.Vec3(0, box[1], 0), openmm.Vec3(0, 0, box[2])])
     system = create_system(top, model, spec.lipids)  # lipids only; proteins are added below
     system.setDefaultPeriodicBoxVectors(*[openmm.Vec3(*row) for row in np.diag(box)])
+    if geo.hold is not None:
+        lipid_atoms = [[a.index for a in chain.atoms()] for chain in list(top.chains())[:len(membranes)]]
+        add_hold_force(system, lipid_atoms, geo.hold.distance_nm, geo.hold.strength_kt_nm2 * model.units.kt_kjmol)
     snare_records: list[dict[str, Any]] = []
     if complexes:
         snare_records = add_to_topology(top, complexes)

@@ -85,7 +85,7 @@ def test_disc_round_trips_and_changes_the_key():
      "unknown lipid species"),
     ({"radius": "4 nm", "composition": {"CKC": 1.0}, "radus": "1 nm"}, "system.bilayer.proximal_disc.radus",
      "radus"),
-    ({"composition": {"CKC": 1.0}}, "system.bilayer.proximal_disc.radius", ""),
+    ({"composition": {"CKC": 1.0}}, "system.bilayer.proximal_disc.radius", None),
 ])
 def test_bad_disc_names_the_field(disc, field, message):
     with pytest.raises(SpecError, match=message) as err:
