@@ -3,7 +3,11 @@
 Reads a collected sweep workspace of ``systems/sweep_regulated.yaml`` (``snarefuse sweep collect`` first) and
 draws, per condition, time measured from the trigger (constitutive: from the start):
 
-* the clamped layers (+1...+8) zipped, mean over the five complexes, one line per run;
+* the clamped layers (+1...+8) zipped, mean over the five complexes, one line per run (the SNARE analysis'
+  layer distance under 1.8 nm: geometric, so an open VAMP2 helix lying by the groove with its contacts off
+  reads as zipped);
+* the fraction of VAMP2's native contacts in layers +1...+8 that are formed (r < 1.2 r0), mean over the
+  complexes (:func:`clamped_contact_fraction`): what the clamp holds off;
 * the closest approach of the two membranes (``min_gap_nm`` of the fusion analysis);
 * each run's first passages to stalk, hemifused and pore (filled) or its end without them (open, censored).
 
@@ -23,11 +27,16 @@ import platform
 from pathlib import Path
 
 import numpy as np
+import openmm
 
+from snarefuse.analysis.base import TrajectorySource
 from snarefuse.analysis.trigger import TRIGGER_STATES, delay_column, trigger_info
 from snarefuse.sweep import CONDITION, load_sweep
 
 STATES = ("stalk", "hemifused", "pore")
+#: a native contact counts as formed below this multiple of its native distance
+FORMED_R0 = 1.2
+CONTACT_FORCES = ("SNARE native contacts", "SNARE clamped contacts")
 COLOURS = {"constitutive": "C0", "regulated_t20": "C1", "regulated_t60": "C3"}
 MARKERS = {"stalk": "o", "hemifused": "s", "pore": "*"}
 
@@ -37,6 +46,49 @@ def _table(path: Path) -> dict[str, np.ndarray]:
         rows = list(csv.DictReader(f))
     return {k: np.array([float(r[k]) if r[k] not in ("", "nan") else math.nan for r in rows])
             for k in rows[0] if k not in ("state_name",)} if rows else {}
+
+
+def clamped_contact_fraction(run_dir: Path, layers: tuple[int, int] = (1, 8)) -> tuple[np.ndarray, np.ndarray]:
+    """Per trajectory frame: time (ps) and the fraction of VAMP2's native contacts in ``layers`` with r <
+    :data:`FORMED_R0` r0, averaged over the complexes. The pairs are read from the System's contact forces
+    (clamped or not, so a constitutive run is measured on the same contacts) and the VAMP2 residues from the
+    topology (chains V<k>)."""
+    from openmm import app
+    from snarefuse.build.snare import layer_of
+
+    system = openmm.XmlSerializer.deserialize((run_dir / "system.xml").read_text())
+    atoms = list(app.PDBFile(str(run_dir / "system.pdb")).topology.atoms())
+    pairs, r0 = [], []
+    for f in system.getForces():
+        if f.getName() in CONTACT_FORCES:
+            for k in range(f.getNumBonds()):
+                i, j, (_, r) = f.getBondParameters(k)
+                pairs.append((i, j))
+                r0.append(r)
+    pairs_a, r0_a = np.array(pairs, dtype=np.int64), np.array(r0)
+
+    def vamp2_layer(i: int) -> int | None:
+        res = atoms[i].residue
+        return layer_of("A", int(res.id))[0] if res.chain.id.startswith("V") else None
+
+    keep, complex_of = [], []
+    for n, (i, j) in enumerate(pairs_a):
+        for a in (i, j):
+            lay = vamp2_layer(int(a))
+            if lay is not None and layers[0] <= lay <= layers[1]:
+                keep.append(n)
+                complex_of.append(atoms[int(a)].residue.chain.id)
+                break
+    pairs_a, r0_a = pairs_a[keep], r0_a[keep]
+    groups = [np.array([c == g for c in complex_of]) for g in sorted(set(complex_of))]
+    times, q = [], []
+    for fr in TrajectorySource(run_dir / "trajectory.dcd", top=run_dir / "system.pdb").iter_frames():
+        d = fr.xyz[pairs_a[:, 0]] - fr.xyz[pairs_a[:, 1]]
+        d -= fr.box * np.round(d / fr.box)
+        formed = np.linalg.norm(d, axis=1) < FORMED_R0 * r0_a
+        times.append(fr.time_ps)
+        q.append(np.mean([formed[g].mean() for g in groups]))
+    return np.array(times), np.array(q)
 
 
 def main() -> None:
@@ -52,7 +104,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     sw = load_sweep(args.sweep, args.workspace)
-    fig, axes = plt.subplots(3, 1, figsize=(7.0, 9.0), layout="constrained")
+    fig, axes = plt.subplots(4, 1, figsize=(7.0, 11.5), layout="constrained")
     runs = []
     conditions = list(dict.fromkeys(p.parameters[CONDITION] for p in sw.points))
     for st in sw.status():
@@ -86,33 +138,44 @@ def main() -> None:
             axes[0].plot(ut, mean, color=colour, lw=1, alpha=0.8,
                          label=cond if p.replica == 0 else None)
             run["clamped_zipped_mean_last"] = float(mean[-1])
+        tq, q = clamped_contact_fraction(rd.path)
+        if len(q):
+            tq = tq / tau_ps - t0
+            axes[1].plot(tq, q, color=colour, lw=1, alpha=0.8, label=cond if p.replica == 0 else None)
+            before = q[tq <= 0]
+            run["vamp2_clamped_contacts_formed"] = {
+                "before_trigger_mean": float(before.mean()) if before.size else None,
+                "before_trigger_max": float(before.max()) if before.size else None,
+                "last_25_tau_mean": float(q[tq >= tq[-1] - 25].mean())}
         fusion = _table(rd.analysis().table("fusion"))
         if fusion:
-            axes[1].plot(fusion["time_ps"] / tau_ps - t0, fusion["min_gap_nm"], color=colour, lw=1, alpha=0.8,
+            axes[2].plot(fusion["time_ps"] / tau_ps - t0, fusion["min_gap_nm"], color=colour, lw=1, alpha=0.8,
                          label=cond if p.replica == 0 else None)
         y = conditions.index(cond) + 0.12 * (p.replica - 1)
         for s in STATES:
             d = run["from_trigger_tau"].get(s)
             if d is not None:
-                axes[2].plot(d, y, MARKERS[s], color=colour, ms=9 if s == "pore" else 6)
+                axes[3].plot(d, y, MARKERS[s], color=colour, ms=9 if s == "pore" else 6)
         if run["from_trigger_tau"].get("pore") is None:
-            axes[2].plot(run["end_tau"] - t0, y, ">", mfc="none", color=colour, ms=7)
+            axes[3].plot(run["end_tau"] - t0, y, ">", mfc="none", color=colour, ms=7)
         runs.append(run)
     for ax in axes:
         ax.axvline(0, color="k", lw=1, alpha=0.6)
     axes[0].set_ylabel("clamped layers zipped\n(+1…+8, mean of 5)")
     axes[0].set_ylim(-0.3, 8.3)
     axes[0].legend(fontsize="small", loc="upper left")
-    axes[1].set_ylabel("closest approach (nm)")
-    axes[1].legend(fontsize="small", loc="upper right")
-    axes[2].set_yticks(range(len(conditions)))
-    axes[2].set_yticklabels(conditions)
-    axes[2].set_ylim(-0.6, len(conditions) - 0.4)
+    axes[1].set_ylabel(f"VAMP2 contacts +1…+8\nformed (r < {FORMED_R0} r₀)")
+    axes[1].set_ylim(-0.03, 1.0)
+    axes[2].set_ylabel("closest approach (nm)")
+    axes[2].legend(fontsize="small", loc="upper right")
+    axes[3].set_yticks(range(len(conditions)))
+    axes[3].set_yticklabels(conditions)
+    axes[3].set_ylim(-0.6, len(conditions) - 0.4)
     for s in STATES:
-        axes[2].plot([], [], MARKERS[s], color="0.3", label=s)
-    axes[2].plot([], [], ">", mfc="none", color="0.3", label="run end, no pore")
-    axes[2].legend(fontsize="small", ncol=4, loc="lower right")
-    axes[2].set_xlabel("time from the trigger (τ; constitutive: from the start)")
+        axes[3].plot([], [], MARKERS[s], color="0.3", label=s)
+    axes[3].plot([], [], ">", mfc="none", color="0.3", label="run end, no pore")
+    axes[3].legend(fontsize="small", ncol=4, loc="lower right")
+    axes[3].set_xlabel("time from the trigger (τ; constitutive: from the start)")
     Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.figure, dpi=130)
     stats_path = sw.workspace / "statistics.json"
