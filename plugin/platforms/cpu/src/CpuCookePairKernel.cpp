@@ -175,7 +175,10 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
         }
     }
 
-    int numBlocks = (numParticles + BLOCK_SIZE - 1) / BLOCK_SIZE;
+    const int numThreads = threads.getNumThreads();
+    blockSize = (numParticles + BLOCKS_PER_THREAD * numThreads - 1) / (BLOCKS_PER_THREAD * numThreads);
+    blockSize = std::min(MAX_BLOCK_SIZE, std::max(MIN_BLOCK_SIZE, blockSize));
+    int numBlocks = (numParticles + blockSize - 1) / blockSize;
     blocks.resize(numBlocks);
     nextBlock = 0;
     const float fskin = (float) skin, wcaScale = (float) (TWO_SIXTH * g.sigma);
@@ -194,8 +197,8 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
             off.clear();
             nbr.clear();
             off.push_back(0);
-            int stop = std::min(numParticles, (blk + 1) * BLOCK_SIZE);
-            for (int qi = blk * BLOCK_SIZE; qi < stop; qi++) {
+            int stop = std::min(numParticles, (blk + 1) * blockSize);
+            for (int qi = blk * blockSize; qi < stop; qi++) {
                 const int i = sortedIndex[qi];
                 const int* cc = &cellCoords[3 * i];
                 const fvec4 xi(sortedX[qi]), yi(sortedY[qi]), zi(sortedZ[qi]), bi(sortedB[qi]);
@@ -262,6 +265,12 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
         }
     });
     threads.waitForThreads();
+    blockOrder.resize(numBlocks);
+    for (int blk = 0; blk < numBlocks; blk++)
+        blockOrder[blk] = blk;
+    std::stable_sort(blockOrder.begin(), blockOrder.end(), [this](int x, int y) {
+        return blocks[x].neighbours.size() > blocks[y].neighbours.size();
+    });
     buildPos = pos;
     buildBox = periodic ? Vec3(box[0][0], box[1][1], box[2][2]) : Vec3();
     buildSigma = g.sigma;
@@ -285,8 +294,8 @@ double CpuCalcCookePairForceKernel::computeBlock(int block, const float* posq, f
     }
     const fvec4 lane(0.0f, 1.0f, 2.0f, 3.0f);
     double energy = 0;
-    int start = block * BLOCK_SIZE;
-    int stop = std::min(numParticles, start + BLOCK_SIZE);
+    int start = block * blockSize;
+    int stop = std::min(numParticles, start + blockSize);
     for (int qi = start; qi < stop; qi++) {
         const int i = sortedIndex[qi];
         const int* nb = blk.neighbours.data() + blk.offsets[qi - start];
@@ -379,7 +388,8 @@ double CpuCalcCookePairForceKernel::execute(ContextImpl& context, bool includeFo
     threads.execute([&](ThreadPool& pool, int t) {
         float* force = &data.threadForce[t][0];
         double energy = 0;
-        for (int blk = nextBlock++; blk < numBlocks; blk = nextBlock++) {
+        for (int k = nextBlock++; k < numBlocks; k = nextBlock++) {
+            const int blk = blockOrder[k];
             if (periodic)
                 energy += includeEnergy ? computeBlock<true, true>(blk, posq, force, g, boxSize)
                                         : computeBlock<true, false>(blk, posq, force, g, boxSize);

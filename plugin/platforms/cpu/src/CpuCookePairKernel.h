@@ -39,8 +39,15 @@ public:
      * 0.5 and 0.6 at 30k beads (CPU time per step, interleaved, BENCHMARKS.md): ~35% more pairs, ~40% fewer builds.
      */
     static constexpr double SKIN_SIGMA = 0.5;
-    /** Particles per block of the neighbour list (the unit of work a thread takes). */
-    static constexpr int BLOCK_SIZE = 128;
+    /**
+     * Blocks of the neighbour list (the unit of work a thread takes): at most MAX_BLOCK_SIZE consecutive particles
+     * of the sorted order, and at least BLOCKS_PER_THREAD blocks per thread down to MIN_BLOCK_SIZE particles. The
+     * threads take blocks dynamically, so they finish within about one block of each other: at 3,000 beads on two
+     * threads, 24 blocks of 128 left ~1/24 of the pair work on one thread at the end of every step.
+     */
+    static constexpr int MAX_BLOCK_SIZE = 128;
+    static constexpr int MIN_BLOCK_SIZE = 16;
+    static constexpr int BLOCKS_PER_THREAD = 32;
 
 private:
     void setParameters(const CookePairForce& force);
@@ -58,9 +65,12 @@ private:
     // at the last build: particles sorted by cell (float, wrapped into the box), and each particle's place there
     std::vector<float> sortedX, sortedY, sortedZ, sortedB, sortedSa;
     std::vector<int> sortedIndex, rank;
-    // neighbour list: one CSR block per BLOCK_SIZE particles
+    // neighbour list: one CSR block per blockSize particles, evaluated in blockOrder (most pairs first, so that
+    // the blocks left for the end of a step are the smallest)
     struct Block { std::vector<int> offsets, neighbours; };
     std::vector<Block> blocks;
+    std::vector<int> blockOrder;
+    int blockSize = MAX_BLOCK_SIZE;
     std::atomic<int> nextBlock{0};
     std::vector<double> threadEnergy;
     // state at the last build
