@@ -568,6 +568,8 @@ def main(argv=None):
         system_result["rows"] = rows
         system_result["reference"] = ref_label
         results["systems"].append(system_result)
+        if args.json:  # after each size, so that an interrupted run keeps the sizes it finished
+            write_json(args.json, results)
 
     results["load_average_at_end"] = os.getloadavg()
     if args.json:
