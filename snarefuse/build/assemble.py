@@ -100,20 +100,25 @@ HOLD_FORCE_NAME = "Membrane hold"
 
 
 def add_hold_force(system: openmm.System, membranes: list[list[int]], distance_nm: float, strength_kjmol_nm2: float) \
-        -> openmm.CustomCentroidBondForce:
+        -> openmm.CustomCVForce:
     """The flat-bottom restraint of ``system.hold`` on the z distance of two membranes' centres of mass.
 
-    Zero while the centres are at most ``distance_nm`` apart along z, ``k/2 (d - distance)^2`` beyond. The centres
-    are those of unwrapped coordinates (no periodic images): a planar membrane spans the box laterally, so only its
-    z centre means anything, and it does not cross the box's z faces.
+    Zero while the centres are at most ``distance_nm`` apart along z, ``k/2 (d - distance)^2`` beyond. Each centre
+    is a collective variable, a mass-weighted mean z over one membrane's beads (unwrapped coordinates: a planar
+    membrane spans the box laterally, so only its z centre means anything, and it does not cross the box's z faces).
+    Collective variables bond no particles, so each lipid stays a molecule of its own for the barostat's scaling; a
+    centroid bond force would join all the membranes' beads into one molecule and the barostat could not move them.
     """
-    force = openmm.CustomCentroidBondForce(2, "0.5*k_hold*step(d-d_hold)*(d-d_hold)^2; d=abs(z2-z1)")
+    force = openmm.CustomCVForce("0.5*k_hold*step(d-d_hold)*(d-d_hold)^2; d=abs(z1-z0)")
     force.addGlobalParameter("k_hold", strength_kjmol_nm2)
     force.addGlobalParameter("d_hold", distance_nm)
-    for atoms in membranes:
-        force.addGroup(atoms)  # weights default to the masses: the centre of mass
-    force.addBond([0, 1], [])
-    force.setUsesPeriodicBoundaryConditions(False)
+    for m, atoms in enumerate(membranes):
+        centre = openmm.CustomExternalForce("w*z")
+        centre.addPerParticleParameter("w")
+        masses = np.array([system.getParticleMass(a).value_in_unit(openmm.unit.dalton) for a in atoms])
+        for a, w in zip(atoms, masses / masses.sum()):
+            centre.addParticle(a, [w])
+        force.addCollectiveVariable(f"z{m}", centre)
     force.setName(HOLD_FORCE_NAME)
     force.setForceGroup(FORCE_GROUP_HOLD)
     system.addForce(force)

@@ -74,3 +74,11 @@ def test_hold_outside_two_bilayers_is_refused():
     with pytest.raises(SpecError, match="two_bilayers only") as err:
         Spec.from_dict(d)
     assert err.value.field == "system.hold"
+
+
+def test_each_lipid_stays_a_molecule_for_the_barostat():
+    # the membrane barostat scales molecule centres; a force that bonded the membranes' beads together would make
+    # each membrane one molecule and keep the area from changing
+    built = build_system(Spec.from_dict(_spec(hold={"distance": "5 nm", "strength": STRENGTH_KT})))
+    ctx = openmm.Context(built.system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    assert len(ctx.getMolecules()) == built.manifest["n_lipids"]
