@@ -125,6 +125,33 @@ def test_native_matches_expression(platform, case):
     _assert_matches(_pair_state(_context(system, platform, _xml_and_positions(case)[1])), _expected(case), platform)
 
 
+#: CpuCookePairKernel.h: the environment variable that keeps the CPU pair loop at four neighbours a step.
+VECTOR_WIDTH_ENV = "SNAREFUSE_CPU_VECTOR_WIDTH"
+
+
+@pytest.mark.parametrize("case", ["cooke3", "mixed-species", "pairs-near-cutoffs", "snare"])
+def test_cpu_pair_loop_four_wide_matches_expression_and_the_default_width(case, monkeypatch):
+    """On an AVX CPU the pair loop runs eight neighbours a step (fvec8); the four-wide loop (fvec4, every other
+    x86 CPU) is asked for through the environment: both match the expression, and each other to float round-off."""
+    _platform("CPU")
+    system = apply_formulation(_system(case), NATIVE_FORMULATION, platform="CPU")
+    positions = _xml_and_positions(case)[1]
+    default = _pair_state(_context(system, "CPU", positions))
+    monkeypatch.setenv(VECTOR_WIDTH_ENV, "4")
+    four = _pair_state(_context(system, "CPU", positions))
+    _assert_matches(four, _expected(case), "CPU")
+    np.testing.assert_allclose(four[0], default[0], rtol=1e-5)
+    np.testing.assert_allclose(four[1], default[1], rtol=0, atol=1e-5 * np.abs(default[1]).max())
+
+
+def test_cpu_pair_loop_width_from_the_environment_is_checked(monkeypatch):
+    _platform("CPU")
+    system = apply_formulation(_system("cooke3"), NATIVE_FORMULATION, platform="CPU")
+    monkeypatch.setenv(VECTOR_WIDTH_ENV, "16")
+    with pytest.raises(openmm.OpenMMException, match=f"{VECTOR_WIDTH_ENV} must be 4 or 8, not '16'"):
+        _context(system, "CPU", _xml_and_positions("cooke3")[1])
+
+
 def test_snare_exclusions_and_protein_beads_carried_over():
     system = _system("snare")
     pair = next(f for f in system.getForces() if f.getName() == "CookePair")

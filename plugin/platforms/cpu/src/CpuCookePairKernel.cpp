@@ -1,5 +1,6 @@
 #include "CpuCookePairKernel.h"
 #include "CookePairGeometry.h"
+#include "CpuCookePairLoop.h"
 #include "CpuPlatform.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
@@ -9,15 +10,45 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 using namespace OpenMM;
 using namespace Snarefuse;
 
 namespace {
-/** 2^(1/3): the squared WCA range in units of b_ij^2. */
-constexpr float TWO_THIRD = 1.2599210498948732f;
-/** Squared distance given to the unused lanes of the last group of neighbours: beyond every range. */
-constexpr float FAR2 = 1e30f;
+/** Whether the eight-wide pair loop was compiled in and this CPU has the instructions it was compiled with. */
+bool cookePairLoop8Available() {
+#if defined(SNAREFUSE_PAIR_LOOP8) && (defined(__x86_64__) || defined(__i386__))
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512vl");
+#else
+    return false;
+#endif
+}
+
+/** Four neighbours a step in OpenMM's fvec4 (SSE4.1, or NEON/portable elsewhere). */
+struct Lanes4 {
+    static constexpr int WIDTH = 4;
+    static fvec4 index() {
+        return fvec4(0.0f, 1.0f, 2.0f, 3.0f);
+    }
+    /** The 4-float records of particles idx[0..3] as four vectors (x, y, z, w). */
+    static void load(const float* base, const int* idx, fvec4& x, fvec4& y, fvec4& z, fvec4& w) {
+        x = fvec4(base + 4 * idx[0]);
+        y = fvec4(base + 4 * idx[1]);
+        z = fvec4(base + 4 * idx[2]);
+        w = fvec4(base + 4 * idx[3]);
+        transpose(x, y, z, w);
+    }
+    /** Subtract (fx, fy, fz) lane by lane from the first ``valid`` particles' records. */
+    static void subtract(float* force, const int* idx, int valid, fvec4 fx, fvec4 fy, fvec4 fz) {
+        fvec4 out[4];
+        transpose(fx, fy, fz, fvec4(0.0f), out);
+        for (int l = 0; l < valid; l++)
+            (fvec4(force + 4 * idx[l]) - out[l]).store(force + 4 * idx[l]);
+    }
+};
 
 /** Bit l set where lane l of a comparison result is true. */
 inline int laneBits(fvec4 mask) {
@@ -45,6 +76,15 @@ void CpuCalcCookePairForceKernel::initialize(const System& system, const CookePa
     for (auto& e : excluded)
         std::sort(e.begin(), e.end());
     periodic = force.getNonbondedMethod() == CookePairForce::CutoffPeriodic;
+    vectorWidth = cookePairLoop8Available() ? 8 : 4;
+    if (const char* width = std::getenv(VECTOR_WIDTH_ENV)) {
+        if (std::string(width) == "4")
+            vectorWidth = 4;
+        else if (std::string(width) != "8")
+            throw OpenMMException(std::string(VECTOR_WIDTH_ENV) + " must be 4 or 8, not '" + width + "'");
+        else if (!cookePairLoop8Available())
+            throw OpenMMException(std::string(VECTOR_WIDTH_ENV) + "=8 needs a CPU with AVX-512VL and FMA");
+    }
     setParameters(force);
 }
 
@@ -278,91 +318,32 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
     built = true;
 }
 
-template <bool PERIODIC, bool ENERGY>
 double CpuCalcCookePairForceKernel::computeBlock(int block, const float* posq, float* force, const CookeGlobals& g,
-                                                 const float* boxSize) const {
+                                                 const float* boxSize, bool energy) const {
     const Block& blk = blocks[block];
-    const float eps = (float) g.eps, sigma = (float) g.sigma, rc = (float) g.rc(), invWc = (float) (1 / g.wc);
-    const float rc2 = rc * rc, rmax2 = (float) ((g.rc() + g.wc) * (g.rc() + g.wc));
-    const float tailForce = (float) (-0.5 * g.eps / g.wc);
-    const fvec4 L[3] = {fvec4(boxSize[0]), fvec4(boxSize[1]), fvec4(boxSize[2])};
-    const fvec4 invL[3] = {fvec4(1 / boxSize[0]), fvec4(1 / boxSize[1]), fvec4(1 / boxSize[2])};
-    float c[6], d[6];
-    for (int k = 0; k < 6; k++) {
-        c[k] = (float) SIN_PI_COEFFICIENTS[k];
-        d[k] = (float) ((2 * k + 1) * SIN_PI_COEFFICIENTS[k]);
-    }
-    const fvec4 lane(0.0f, 1.0f, 2.0f, 3.0f);
-    double energy = 0;
-    int start = block * blockSize;
-    int stop = std::min(numParticles, start + blockSize);
-    for (int qi = start; qi < stop; qi++) {
-        const int i = sortedIndex[qi];
-        const int* nb = blk.neighbours.data() + blk.offsets[qi - start];
-        const int count = blk.offsets[qi - start + 1] - blk.offsets[qi - start];
-        if (count == 0)
-            continue;
-        const fvec4 xi(posq[4 * i]), yi(posq[4 * i + 1]), zi(posq[4 * i + 2]);
-        const fvec4 bi(params[4 * i]), sai(params[4 * i + 1]);
-        fvec4 fxi(0.0f), fyi(0.0f), fzi(0.0f), ei(0.0f);
-        for (int k = 0; k < count; k += 4) {
-            const int valid = std::min(4, count - k);
-            int idx[4];
-            for (int l = 0; l < 4; l++)
-                idx[l] = l < valid ? nb[k + l] : i;
-            fvec4 px(posq + 4 * idx[0]), py(posq + 4 * idx[1]), pz(posq + 4 * idx[2]), pw(posq + 4 * idx[3]);
-            transpose(px, py, pz, pw);
-            fvec4 bj(params.data() + 4 * idx[0]), saj(params.data() + 4 * idx[1]);
-            fvec4 q2(params.data() + 4 * idx[2]), q3(params.data() + 4 * idx[3]);
-            transpose(bj, saj, q2, q3);
-            fvec4 dx = xi - px, dy = yi - py, dz = zi - pz;
-            if (PERIODIC) {
-                dx -= L[0] * round(dx * invL[0]);
-                dy -= L[1] * round(dy * invL[1]);
-                dz -= L[2] * round(dz * invL[2]);
-            }
-            fvec4 r2 = dx * dx + dy * dy + dz * dz;
-            if (valid < 4)
-                r2 = blend(fvec4(FAR2), r2, lane < fvec4((float) valid));
-            // WCA with b_ij = sigma min(b_i, b_j), inside 2^(1/6) b_ij
-            const fvec4 bij = sigma * min(bi, bj);
-            const fvec4 b2 = bij * bij;
-            const fvec4 r = sqrt(r2);
-            const fvec4 invR = 1.0f / r;
-            const fvec4 invR2 = invR * invR;
-            const fvec4 wca = r2 < TWO_THIRD * b2;
-            const fvec4 s2 = b2 * invR2;
-            const fvec4 x6 = s2 * s2 * s2;
-            fvec4 fOverR = blendZero((24.0f * eps) * x6 * (2.0f * x6 - 1.0f) * invR2, wca);
-            // attraction a_ij = sqrt(a_i) sqrt(a_j): plateau below r_c, cos^2 tail to r_c + w_c
-            const fvec4 aij = sai * saj;
-            const fvec4 u = min(max((r - rc) * invWc, fvec4(0.0f)), fvec4(1.0f));
-            const fvec4 t = u - 0.5f;
-            const fvec4 s = t * t;
-            const fvec4 dS = d[0] + s * (d[1] + s * (d[2] + s * (d[3] + s * (d[4] + s * d[5]))));
-            const fvec4 inRange = r2 < rmax2;
-            fOverR += blendZero(tailForce * aij * dS * invR, (r2 > rc2) & inRange);
-            if (ENERGY) {
-                const fvec4 S = t * (c[0] + s * (c[1] + s * (c[2] + s * (c[3] + s * (c[4] + s * c[5])))));
-                ei += blendZero((4.0f * eps) * (x6 * (x6 - 1.0f) + 0.25f), wca);
-                ei -= blendZero(eps * aij * (0.5f - 0.5f * S), inRange);
-            }
-            const fvec4 fx = dx * fOverR, fy = dy * fOverR, fz = dz * fOverR;
-            fxi += fx;
-            fyi += fy;
-            fzi += fz;
-            fvec4 out[4];
-            transpose(fx, fy, fz, fvec4(0.0f), out);
-            for (int l = 0; l < valid; l++)
-                (fvec4(force + 4 * idx[l]) - out[l]).store(force + 4 * idx[l]);
-        }
-        force[4 * i] += reduceAdd(fxi);
-        force[4 * i + 1] += reduceAdd(fyi);
-        force[4 * i + 2] += reduceAdd(fzi);
-        if (ENERGY)
-            energy += reduceAdd(ei);
-    }
-    return energy;
+    CookePairBlock in;
+    in.posq = posq;
+    in.params = params.data();
+    in.force = force;
+    in.sortedIndex = sortedIndex.data();
+    in.offsets = blk.offsets.data();
+    in.neighbours = blk.neighbours.data();
+    in.start = block * blockSize;
+    in.stop = std::min(numParticles, in.start + blockSize);
+    in.eps = (float) g.eps;
+    in.sigma = (float) g.sigma;
+    in.rc = (float) g.rc();
+    in.invWc = (float) (1 / g.wc);
+    in.rc2 = in.rc * in.rc;
+    in.rmax2 = (float) ((g.rc() + g.wc) * (g.rc() + g.wc));
+    in.tailForce = (float) (-0.5 * g.eps / g.wc);
+    for (int k = 0; k < 3; k++)
+        in.boxSize[k] = boxSize[k];
+    if (vectorWidth == 8)
+        return cookePairBlock8(in, periodic, energy);
+    if (periodic)
+        return energy ? cookePairLoop<fvec4, Lanes4, true, true>(in) : cookePairLoop<fvec4, Lanes4, true, false>(in);
+    return energy ? cookePairLoop<fvec4, Lanes4, false, true>(in) : cookePairLoop<fvec4, Lanes4, false, false>(in);
 }
 
 double CpuCalcCookePairForceKernel::execute(ContextImpl& context, bool includeForces, bool includeEnergy) {
@@ -388,15 +369,8 @@ double CpuCalcCookePairForceKernel::execute(ContextImpl& context, bool includeFo
     threads.execute([&](ThreadPool& pool, int t) {
         float* force = &data.threadForce[t][0];
         double energy = 0;
-        for (int k = nextBlock++; k < numBlocks; k = nextBlock++) {
-            const int blk = blockOrder[k];
-            if (periodic)
-                energy += includeEnergy ? computeBlock<true, true>(blk, posq, force, g, boxSize)
-                                        : computeBlock<true, false>(blk, posq, force, g, boxSize);
-            else
-                energy += includeEnergy ? computeBlock<false, true>(blk, posq, force, g, boxSize)
-                                        : computeBlock<false, false>(blk, posq, force, g, boxSize);
-        }
+        for (int k = nextBlock++; k < numBlocks; k = nextBlock++)
+            energy += computeBlock(blockOrder[k], posq, force, g, boxSize, includeEnergy);
         threadEnergy[t] = energy;
     });
     threads.waitForThreads();

@@ -23,8 +23,10 @@ namespace Snarefuse {
  * in blocks of the sorted order that the threads of OpenMM's pool take in turn (dynamic balance); the forces are
  * evaluated over the same blocks.
  *
- * Pair loop: four neighbours at a time in OpenMM's fvec4 SIMD type, branch-free; the cos^2 tail as the odd
- * polynomial of CookePairPotential.h (error below float round-off), so no trig call per pair.
+ * Pair loop (CpuCookePairLoop.h): eight neighbours at a time in OpenMM's fvec8 where the CPU has AVX-512VL and FMA
+ * (a separate translation unit built with them, chosen at run time), else four in fvec4; branch-free; the cos^2
+ * tail as the odd polynomial of CookePairPotential.h (error below float round-off), so no trig call per pair.
+ * SNAREFUSE_CPU_VECTOR_WIDTH=4 in the environment, when a Context is created, keeps it at four.
  */
 class CpuCalcCookePairForceKernel : public CalcCookePairForceKernel {
 public:
@@ -45,6 +47,8 @@ public:
      * threads take blocks dynamically, so they finish within about one block of each other: at 3,000 beads on two
      * threads, 24 blocks of 128 left ~1/24 of the pair work on one thread at the end of every step.
      */
+    /** The environment variable that, set to 4, keeps the pair loop at four neighbours a step where eight run. */
+    static constexpr const char* VECTOR_WIDTH_ENV = "SNAREFUSE_CPU_VECTOR_WIDTH";
     static constexpr int MAX_BLOCK_SIZE = 128;
     static constexpr int MIN_BLOCK_SIZE = 16;
     static constexpr int BLOCKS_PER_THREAD = 32;
@@ -54,11 +58,12 @@ private:
     bool needsRebuild(const std::vector<OpenMM::Vec3>& pos, const OpenMM::Vec3* box, const CookeGlobals& g) const;
     void build(OpenMM::ThreadPool& threads, const std::vector<OpenMM::Vec3>& pos, const OpenMM::Vec3* box,
                const CookeGlobals& g);
-    template <bool PERIODIC, bool ENERGY>
-    double computeBlock(int block, const float* posq, float* force, const CookeGlobals& g, const float* boxSize) const;
+    double computeBlock(int block, const float* posq, float* force, const CookeGlobals& g, const float* boxSize,
+                        bool energy) const;
 
     int numParticles = 0;
     bool periodic = false;
+    int vectorWidth = 4;                        // neighbours per SIMD step of the pair loop: 8 or 4
     std::vector<double> b, sa;                  // size factor, sqrt(attraction)
     std::vector<float> params;                  // per particle: b, sqrt(a), 0, 0 (for 4-wide loads)
     std::vector<std::vector<int> > excluded;     // excluded[i]: sorted j > i
