@@ -375,7 +375,7 @@ def vesicle_head_offset_nm(model: ModelSpec) -> float:
 def _parse_bilayer(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dict[str, LipidSpecies],
                    geometry: str) -> BilayerSpec:
     b = Section(data, "system.bilayer", ["n_lipids", "box_xy", "area_per_lipid", "upper", "lower", "proximal",
-                                         "distal", "proximal_disc"])
+                                         "distal", "proximal_disc", "distal_disc"])
     n_lipids = b.opt_integer("n_lipids", minimum=0)
     box_xy = b.opt_qty("box_xy", "length", units)
     apl = b.qty("area_per_lipid", "area", "1.2 sigma^2", units=units)
@@ -414,27 +414,30 @@ def _parse_bilayer(data: Any, units: ReducedUnits, model: ModelSpec, lipids: dic
     else:
         upper = _parse_composition(b.raw("upper", None), "system.bilayer.upper", lipids)
         lower = _parse_composition(b.raw("lower", None), "system.bilayer.lower", lipids)
-    disc = None
-    if b.raw("proximal_disc", None) is not None:
-        if not facing:
-            raise SpecError("system.bilayer.proximal_disc", "needs the leaflets given as proximal/distal "
-                                                            "(geometry two_bilayers): the disc is part of the "
-                                                            "proximal leaflets")
-        disc = _parse_disc(b.raw("proximal_disc"), units, lipids, box_xy)
-    return BilayerSpec(n_lipids, None if n_lipids is not None else box_xy, apl, upper, lower, facing, disc)
+    discs: dict[str, DiscSpec | None] = {}
+    for side in ("proximal", "distal"):
+        discs[side] = None
+        if b.raw(f"{side}_disc", None) is not None:
+            if not facing:
+                raise SpecError(f"system.bilayer.{side}_disc", "needs the leaflets given as proximal/distal "
+                                                               f"(geometry two_bilayers): the disc is part of the "
+                                                               f"{side} leaflets")
+            discs[side] = _parse_disc(b.raw(f"{side}_disc"), f"system.bilayer.{side}_disc", units, lipids, box_xy)
+    return BilayerSpec(n_lipids, None if n_lipids is not None else box_xy, apl, upper, lower, facing,
+                       discs["proximal"], discs["distal"])
 
 
-def _parse_disc(data: Any, units: ReducedUnits, lipids: dict[str, LipidSpecies], box_xy: float) -> DiscSpec:
-    d = Section(data, "system.bilayer.proximal_disc", ["radius", "composition"])
+def _parse_disc(data: Any, path: str, units: ReducedUnits, lipids: dict[str, LipidSpecies],
+                box_xy: float) -> DiscSpec:
+    d = Section(data, path, ["radius", "composition"])
     radius = d.qty("radius", "length", units=units)
     if radius >= box_xy / 2:
-        raise SpecError("system.bilayer.proximal_disc.radius",
-                        f"{radius:g} nm must be less than half the lateral box ({box_xy / 2:.4g} nm), so that "
-                        "the disc is bounded by the rest of the proximal leaflet")
+        raise SpecError(f"{path}.radius", f"{radius:g} nm must be less than half the lateral box "
+                                          f"({box_xy / 2:.4g} nm), so that the rest of the leaflet bounds the disc")
     if d.raw("composition", None) is None:
-        raise SpecError("system.bilayer.proximal_disc.composition",
-                        "required: the mapping species -> fraction of the lipids inside the disc")
-    comp = _parse_composition(d.raw("composition"), "system.bilayer.proximal_disc.composition", lipids)
+        raise SpecError(f"{path}.composition", "required: the mapping species -> fraction of the lipids inside "
+                                               "the disc")
+    comp = _parse_composition(d.raw("composition"), f"{path}.composition", lipids)
     return DiscSpec(radius, comp)
 
 

@@ -53,6 +53,12 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
                                                            "box); a lipid belongs to it by its lateral site."),
     "system.bilayer.proximal_disc.composition": ("mapping species -> fraction", "-",
                                                  "Composition of the facing lipids inside the disc (normalised)."),
+    "system.bilayer.distal_disc": ("section", "null",
+                                   "As proximal_disc, for the two distal leaflets (those that form the diaphragm "
+                                   "where the disc hemifuses); the distal lipids outside it take distal."),
+    "system.bilayer.distal_disc.radius": ("length", "-", "Radius of the disc (0 < radius < half the lateral box)."),
+    "system.bilayer.distal_disc.composition": ("mapping species -> fraction", "-",
+                                               "Composition of the distal lipids inside the disc (normalised)."),
     "system.cleft": ("length", "2 sigma", "Two-membrane geometries: gap between the facing head-group surfaces (head-bead planes) of the built lattice. The straight-lipid lattice is thicker than the relaxed bilayer, so the gap widens by ~0.5 nm (cooke3) in the first few tau as the bilayers thin."),
     "system.box_xy": ("length", "vesicle diameter + 2 cutoff + 2 sigma",
                       "vesicle_vesicle only: lateral box edge (planar geometries take it from system.bilayer)."),

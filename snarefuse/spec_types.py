@@ -123,6 +123,8 @@ class BilayerSpec:
     #: two_bilayers with proximal/distal only: the facing lipids whose lateral site lies within the disc
     #: take its composition, the rest ``upper`` (a stalk starts where the contact is, not over the whole box).
     proximal_disc: DiscSpec | None = None
+    #: the same for the distal leaflets (the diaphragm is made of them where the disc hemifuses)
+    distal_disc: DiscSpec | None = None
 
     @property
     def lateral_box_nm(self) -> float:
@@ -140,6 +142,7 @@ class BilayerSpec:
             **({"proximal": dict(self.upper), "distal": dict(self.lower)} if self.facing else
                {"upper": dict(self.upper), "lower": dict(self.lower)}),
             **({"proximal_disc": self.proximal_disc.to_dict()} if self.proximal_disc is not None else {}),
+            **({"distal_disc": self.distal_disc.to_dict()} if self.distal_disc is not None else {}),
         }
 
 

@@ -209,11 +209,12 @@ def build_system(spec: Spec) -> BuiltSystem:
         assert bl is not None
         n_total = bl.n_lipids if bl.n_lipids is not None else int(round(2 * box_xy**2 / bl.area_per_lipid_nm2))
         upper, lower = (bl.lower, bl.upper) if turned_over else (bl.upper, bl.lower)
-        # proximal_disc comes with proximal/distal only: the lower bilayer's upper leaflet and the turned-over
-        # upper bilayer's lower leaflet face the cleft
-        disc = None if bl.proximal_disc is None else Disc(bl.proximal_disc.radius_nm, bl.proximal_disc.composition)
+        # the discs come with proximal/distal only: the lower bilayer's upper leaflet and the turned-over upper
+        # bilayer's lower leaflet face the cleft
+        prox, dist = (None if d is None else Disc(d.radius_nm, d.composition)
+                      for d in (bl.proximal_disc, bl.distal_disc))
         up, lo = planar_bilayer(n_total // 2, n_total - n_total // 2, box_xy, z, beads, sigma, upper, lower, rng,
-                                upper_disc=None if turned_over else disc, lower_disc=disc if turned_over else None)
+                                upper_disc=dist if turned_over else prox, lower_disc=prox if turned_over else dist)
         return [up, lo], {"kind": "planar", "midplane_z_nm": z}
 
     if geo.geometry == "bilayer":

@@ -99,3 +99,23 @@ def test_disc_needs_proximal_distal():
     d["system"]["bilayer"]["lower"] = d["system"]["bilayer"].pop("distal")
     with pytest.raises(SpecError, match="system.bilayer.proximal_disc.*proximal/distal"):
         Spec.from_dict(d)
+
+
+def test_distal_disc_goes_to_the_far_leaflets_only():
+    built = build_system(Spec.from_dict(_two_bilayers(
+        distal_disc={"radius": f"{RADIUS_NM} nm", "composition": {"CKC": 1.0}})))
+    centre = built.box[:2] / 2
+    for species, plane, p in _heads(built):
+        r = np.hypot(*(p[:2] - centre))
+        if plane in (0, 3) and r < RADIUS_NM - 0.05:
+            assert species == "CKC", (plane, r)
+        elif plane in (1, 2) or r > RADIUS_NM + 0.05:
+            assert species == "CKL", (plane, r)
+    assert sum(s == "CKC" for s, plane, _ in _heads(built) if plane == 0) > 0
+    assert sum(s == "CKC" for s, plane, _ in _heads(built) if plane == 3) > 0
+
+
+def test_bad_distal_disc_names_its_field():
+    with pytest.raises(SpecError) as err:
+        Spec.from_dict(_two_bilayers(distal_disc={"radius": "30 nm", "composition": {"CKC": 1.0}}))
+    assert err.value.field == "system.bilayer.distal_disc.radius"
