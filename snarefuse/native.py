@@ -120,9 +120,9 @@ def _load_libraries() -> tuple[tuple[str, ...], dict[str, str]]:
     api = directory / API_LIBRARY
     if not api.is_file():
         if record.get("built") is False and record.get("reason"):
-            return (), {"": f"the native Cooke plugin was not built when snarefuse was installed: {record['reason']}. "
-                            "snarefuse runs on its pure formulations; install a C++17 compiler and reinstall, or run "
-                            "`python -m snarefuse.native build` in a source checkout"}
+            return (), {"": "the native Cooke plugin was not built (by pip install or python -m snarefuse.native "
+                            f"build): {record['reason']}. snarefuse runs on its pure formulations; install a C++17 "
+                            "compiler and reinstall, or run `python -m snarefuse.native build` in a source checkout"}
         return (), {"": f"the native Cooke plugin is not built ({api} does not exist): reinstall snarefuse with a "
                         "C++17 compiler present, or run `python -m snarefuse.native build` in a source checkout"}
     try:

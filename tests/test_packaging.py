@@ -107,7 +107,7 @@ def test_install_without_a_compiler_succeeds_and_says_why_native_is_absent(tmp_p
     assert sorted(p.name for p in destination.iterdir()) == [builder.BUILD_RECORD]
     assert json.loads((destination / builder.BUILD_RECORD).read_text()) == record
     why = _why_unavailable_in(destination)
-    assert "not built when snarefuse was installed" in why and record["reason"] in why
+    assert "native Cooke plugin was not built" in why and record["reason"] in why
 
 
 def test_install_can_skip_the_plugin_and_says_so(tmp_path, monkeypatch):
