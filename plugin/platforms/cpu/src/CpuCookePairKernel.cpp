@@ -27,6 +27,20 @@ bool cookePairLoop8Available() {
 #endif
 }
 
+/** Bit l set where lane l of a comparison result is true. */
+inline int laneBits(fvec4 mask) {
+#if defined(__SSE__)
+    return _mm_movemask_ps(mask);
+#else
+    float v[4];
+    mask.store(v);
+    int bits = 0;
+    for (int l = 0; l < 4; l++)
+        bits |= std::signbit(v[l]) ? 1 << l : 0;
+    return bits;
+#endif
+}
+
 /** Four neighbours a step in OpenMM's fvec4 (SSE4.1, or NEON/portable elsewhere). */
 struct Lanes4 {
     static constexpr int WIDTH = 4;
@@ -41,6 +55,10 @@ struct Lanes4 {
         w = fvec4(base + 4 * idx[3]);
         transpose(x, y, z, w);
     }
+    /** Bit l set where lane l of a comparison result is true. */
+    static int bits(fvec4 mask) {
+        return laneBits(mask);
+    }
     /** Subtract (fx, fy, fz) lane by lane from the first ``valid`` particles' records. */
     static void subtract(float* force, const int* idx, int valid, fvec4 fx, fvec4 fy, fvec4 fz) {
         fvec4 out[4];
@@ -50,19 +68,6 @@ struct Lanes4 {
     }
 };
 
-/** Bit l set where lane l of a comparison result is true. */
-inline int laneBits(fvec4 mask) {
-#if defined(__SSE__)
-    return _mm_movemask_ps(mask);
-#else
-    float v[4];
-    mask.store(v);
-    int bits = 0;
-    for (int l = 0; l < 4; l++)
-        bits |= std::signbit(v[l]) ? 1 << l : 0;
-    return bits;
-#endif
-}
 }
 
 void CpuCalcCookePairForceKernel::initialize(const System& system, const CookePairForce& force) {
@@ -189,13 +194,13 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
     }
     for (int c = 0; c < numCells; c++)
         cellStart[c + 1] += cellStart[c];
-    // Particles sorted by cell, as float arrays (positions wrapped into the box), padded by 3 for 4-wide loads.
-    sortedX.assign(numParticles + 3, 0.0f);
-    sortedY.assign(numParticles + 3, 0.0f);
-    sortedZ.assign(numParticles + 3, 0.0f);
-    sortedB.assign(numParticles + 3, 1.0f);
-    sortedSa.assign(numParticles + 3, 0.0f);
-    sortedIndex.assign(numParticles + 3, 0);
+    // Particles sorted by cell, as float arrays (positions wrapped into the box), padded for 8-wide loads.
+    sortedX.assign(numParticles + LIST_PADDING, 0.0f);
+    sortedY.assign(numParticles + LIST_PADDING, 0.0f);
+    sortedZ.assign(numParticles + LIST_PADDING, 0.0f);
+    sortedB.assign(numParticles + LIST_PADDING, 1.0f);
+    sortedSa.assign(numParticles + LIST_PADDING, 0.0f);
+    sortedIndex.assign(numParticles + LIST_PADDING, 0);
     rank.resize(numParticles);
     {
         std::vector<int> fill(cellStart.begin(), cellStart.end() - 1);
@@ -221,16 +226,24 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
     int numBlocks = (numParticles + blockSize - 1) / blockSize;
     blocks.resize(numBlocks);
     nextBlock = 0;
-    const float fskin = (float) skin, wcaScale = (float) (TWO_SIXTH * g.sigma);
+    CookeListScan scanIn;
+    scanIn.x = sortedX.data();
+    scanIn.y = sortedY.data();
+    scanIn.z = sortedZ.data();
+    scanIn.b = sortedB.data();
+    scanIn.sa = sortedSa.data();
+    for (int k = 0; k < 3; k++)
+        scanIn.boxSize[k] = (float) extent[k];
+    scanIn.periodic = periodic;
+    scanIn.wcaScale = (float) (TWO_SIXTH * g.sigma);
+    scanIn.skin = (float) skin;
     const float attCut = (float) (g.rc() + g.wc + skin);
-    const fvec4 attCut2(attCut * attCut);
-    const fvec4 L[3] = {fvec4((float) extent[0]), fvec4((float) extent[1]), fvec4((float) extent[2])};
-    const fvec4 invL[3] = {fvec4((float) (1 / extent[0])), fvec4((float) (1 / extent[1])), fvec4((float) (1 / extent[2]))};
-    const fvec4 lane(0.0f, 1.0f, 2.0f, 3.0f);
+    scanIn.attCut2 = attCut * attCut;
     // Along x, the cells x-2..x+2 of one (y, z) row are consecutive in the sorted order: one range of particles,
     // or two where the row wraps around the periodic box, or the whole row where it is narrower than five cells.
     const bool wholeRow = periodic && nc[0] < 5;
     threads.execute([&](ThreadPool& pool, int t) {
+        std::vector<int> hits(numParticles);  // the places one scan finds within range
         for (int blk = nextBlock++; blk < numBlocks; blk = nextBlock++) {
             std::vector<int>& off = blocks[blk].offsets;
             std::vector<int>& nbr = blocks[blk].neighbours;
@@ -241,32 +254,18 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
             for (int qi = blk * blockSize; qi < stop; qi++) {
                 const int i = sortedIndex[qi];
                 const int* cc = &cellCoords[3 * i];
-                const fvec4 xi(sortedX[qi]), yi(sortedY[qi]), zi(sortedZ[qi]), bi(sortedB[qi]);
-                const fvec4 sai(sortedSa[qi]);
                 auto scan = [&](int first, int last) {
                     first = std::max(first, qi + 1);  // half list: pairs with a later particle in the sorted order
-                    for (int q = first; q < last; q += 4) {
-                        fvec4 dx = xi - fvec4(&sortedX[q]), dy = yi - fvec4(&sortedY[q]), dz = zi - fvec4(&sortedZ[q]);
-                        if (periodic) {
-                            dx -= L[0] * round(dx * invL[0]);
-                            dy -= L[1] * round(dy * invL[1]);
-                            dz -= L[2] * round(dz * invL[2]);
-                        }
-                        const fvec4 r2 = dx * dx + dy * dy + dz * dz;
-                        const fvec4 wcaCut = wcaScale * min(bi, fvec4(&sortedB[q])) + fskin;
-                        const fvec4 wcaCut2 = wcaCut * wcaCut;
-                        const fvec4 attracts = (sai * fvec4(&sortedSa[q])) > fvec4(0.0f);
-                        const fvec4 cut2 = blend(wcaCut2, max(wcaCut2, attCut2), attracts);
-                        int bits = laneBits((r2 < cut2) & (lane < fvec4((float) (last - q))));
-                        while (bits) {
-                            int l = __builtin_ctz(bits);
-                            bits &= bits - 1;
-                            int j = sortedIndex[q + l];
-                            const std::vector<int>& e = excluded[std::min(i, j)];
-                            if (!e.empty() && std::binary_search(e.begin(), e.end(), std::max(i, j)))
-                                continue;
-                            nbr.push_back(j);
-                        }
+                    if (first >= last)
+                        return;
+                    const int n = vectorWidth == 8 ? cookeListScan8(scanIn, qi, first, last, hits.data())
+                                                   : cookeListScan<fvec4, Lanes4>(scanIn, qi, first, last, hits.data());
+                    for (int h = 0; h < n; h++) {
+                        int j = sortedIndex[hits[h]];
+                        const std::vector<int>& e = excluded[std::min(i, j)];
+                        if (!e.empty() && std::binary_search(e.begin(), e.end(), std::max(i, j)))
+                            continue;
+                        nbr.push_back(j);
                     }
                 };
                 for (int oz : offsetsOf[2])

@@ -19,7 +19,8 @@ namespace Snarefuse {
  * 2^(1/6) b_ij otherwise: a head-head pair never enters at the attraction range) plus a Verlet skin; rebuilt only
  * when a particle has moved more than half the skin since the last build, or the box, the globals or the
  * parameters changed. Built on a grid of cells half the list range wide, the particles sorted by cell into float
- * arrays (each bead scans 25 rows of five consecutive cells as contiguous ranges, four candidates per SIMD step),
+ * arrays (each bead scans 25 rows of five consecutive cells as contiguous ranges, as many candidates per SIMD
+ * step as the pair loop takes neighbours: cookeListScan in CpuCookePairLoop.h),
  * in blocks of the sorted order that the threads of OpenMM's pool take in turn (dynamic balance); the forces are
  * evaluated over the same blocks.
  *
@@ -63,7 +64,7 @@ private:
 
     int numParticles = 0;
     bool periodic = false;
-    int vectorWidth = 4;                        // neighbours per SIMD step of the pair loop: 8 or 4
+    int vectorWidth = 4;                        // pairs per SIMD step of the list scan and pair loop: 8 or 4
     std::vector<double> b, sa;                  // size factor, sqrt(attraction)
     std::vector<float> params;                  // per particle: b, sqrt(a), 0, 0 (for 4-wide loads)
     std::vector<std::vector<int> > excluded;     // excluded[i]: sorted j > i

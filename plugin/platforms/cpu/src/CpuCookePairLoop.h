@@ -107,6 +107,56 @@ double cookePairLoop(const CookePairBlock& in) {
     return energy;
 }
 
+/** The particles sorted by cell and the list ranges that a neighbour-list scan reads (CpuCookePairKernel.cpp). */
+struct CookeListScan {
+    const float *x, *y, *z, *b, *sa;  // sorted by cell, padded by LIST_PADDING beyond the last particle
+    float boxSize[3];                 // the periodic box (unused without periodicity)
+    bool periodic;
+    float wcaScale;                   // 2^(1/6) sigma: the WCA range is wcaScale min(b_i, b_j)
+    float skin;                       // the Verlet skin added to every range
+    float attCut2;                    // (r_c + w_c + skin)^2, the range of an attracting pair
+};
+
+/** Entries after the last sorted particle that a scan may read (a group of eight starting at the last one). */
+constexpr int LIST_PADDING = 7;
+
+/**
+ * The places q in [first, last) of the sorted order whose particle lies within the list range of the particle at
+ * place qi (that pair's own range: r_c + w_c for an attracting pair, the WCA range otherwise, plus the skin), W =
+ * Lanes::WIDTH candidates a step; written to ``hits`` in increasing order, their number returned.
+ */
+template <class V, class Lanes>
+int cookeListScan(const CookeListScan& s, int qi, int first, int last, int* hits) {
+    constexpr int W = Lanes::WIDTH;
+    const V xi(s.x[qi]), yi(s.y[qi]), zi(s.z[qi]), bi(s.b[qi]), sai(s.sa[qi]);
+    const V L[3] = {V(s.boxSize[0]), V(s.boxSize[1]), V(s.boxSize[2])};
+    const V invL[3] = {V(1 / s.boxSize[0]), V(1 / s.boxSize[1]), V(1 / s.boxSize[2])};
+    const V attCut2(s.attCut2), lane = Lanes::index();
+    int n = 0;
+    for (int q = first; q < last; q += W) {
+        V dx = xi - V(s.x + q), dy = yi - V(s.y + q), dz = zi - V(s.z + q);
+        if (s.periodic) {
+            dx -= L[0] * round(dx * invL[0]);
+            dy -= L[1] * round(dy * invL[1]);
+            dz -= L[2] * round(dz * invL[2]);
+        }
+        const V r2 = dx * dx + dy * dy + dz * dz;
+        const V wcaCut = s.wcaScale * min(bi, V(s.b + q)) + s.skin;
+        const V wcaCut2 = wcaCut * wcaCut;
+        const V attracts = (sai * V(s.sa + q)) > V(0.0f);
+        const V cut2 = blend(wcaCut2, max(wcaCut2, attCut2), attracts);
+        int bits = Lanes::bits((r2 < cut2) & (lane < V((float) (last - q))));
+        while (bits) {
+            hits[n++] = q + __builtin_ctz(bits);
+            bits &= bits - 1;
+        }
+    }
+    return n;
+}
+
+/** cookeListScan eight candidates a step (CpuCookePairLoop8.cpp); only where cookePairLoop8Available(). */
+int cookeListScan8(const CookeListScan& scan, int qi, int first, int last, int* hits);
+
 /**
  * The loop over one block eight neighbours a step (fvec8 in AVX2/FMA/AVX-512VL code; CpuCookePairLoop8.cpp).
  * Call it only where cookePairLoop8Available() (CpuCookePairKernel.cpp) is true.

@@ -1,9 +1,9 @@
-// The pair loop eight neighbours a step (fvec8). This file alone is compiled with AVX2, FMA and AVX-512VL
+// The pair loop and the neighbour-list scan eight neighbours a step (fvec8). This file alone is compiled with AVX2, FMA and AVX-512VL
 // (CMakeLists.txt, which then defines SNAREFUSE_PAIR_LOOP8), and the kernel calls it only where the CPU has them
 // (CpuCookePairKernel.cpp), as OpenMM's own CPU platform builds its AVX kernels. AVX-512VL gives the 256-bit code
 // 32 vector registers: with plain AVX's 16 the loop spilled its constants and ran ~25 % slower than four neighbours
 // a step in SSE; with AVX-512VL and FMA it runs ~15 % faster (30k-bead bilayer, one thread, BENCHMARKS.md).
-// Everything here has internal linkage except cookePairBlock8, so no inline function compiled with these
+// Everything here has internal linkage except cookePairBlock8 and cookeListScan8, so no inline function compiled with these
 // instructions can stand in for the SSE build's copy.
 #include "CpuCookePairLoop.h"
 #include <stdexcept>
@@ -24,6 +24,10 @@ struct Lanes8 {
             rec[l] = fvec4(base + 4 * idx[l]);
         transpose(rec, x, y, z, w);
     }
+    /** Bit l set where lane l of a comparison result is true. */
+    static int bits(fvec8 mask) {
+        return _mm256_movemask_ps(mask);
+    }
     /** Subtract (fx, fy, fz) lane by lane from the first ``valid`` particles' records. */
     static void subtract(float* force, const int* idx, int valid, fvec8 fx, fvec8 fy, fvec8 fz) {
         fvec4 out[8];
@@ -40,10 +44,18 @@ double Snarefuse::cookePairBlock8(const CookePairBlock& block, bool periodic, bo
     return energy ? cookePairLoop<fvec8, Lanes8, false, true>(block) : cookePairLoop<fvec8, Lanes8, false, false>(block);
 }
 
-#else  // not x86: the kernel never calls it (cookePairLoop8Available() is false)
+int Snarefuse::cookeListScan8(const CookeListScan& scan, int qi, int first, int last, int* hits) {
+    return cookeListScan<fvec8, Lanes8>(scan, qi, first, last, hits);
+}
+
+#else  // not x86: the kernel never calls these (cookePairLoop8Available() is false)
 
 double Snarefuse::cookePairBlock8(const CookePairBlock&, bool, bool) {
     throw std::logic_error("CookePairForce: the eight-wide pair loop is not compiled in on this architecture");
+}
+
+int Snarefuse::cookeListScan8(const CookeListScan&, int, int, int, int*) {
+    throw std::logic_error("CookePairForce: the eight-wide list scan is not compiled in on this architecture");
 }
 
 #endif
