@@ -16,6 +16,7 @@ def _two_bilayers(**bilayer: object) -> dict:
     d = load_spec(example_spec_path("fusion_planar_control")).to_dict()
     d["system"]["bilayer"] = {"n_lipids": 800, "area_per_lipid": "1.24 sigma^2", "proximal": {"CKL": 1.0},
                               "distal": {"CKL": 1.0}, **bilayer}
+    d["lipids"] = {"CKL": {"head_size": 0.95, "tail_attraction": 1.0}, "CKC": {"head_size": 0.80}}
     return d
 
 

@@ -18,6 +18,7 @@ def _spec(**system: object) -> dict:
     d = load_spec(example_spec_path("fusion_planar_control")).to_dict()
     d["system"]["bilayer"] = {"n_lipids": 200, "area_per_lipid": "1.24 sigma^2", "proximal": {"CKC": 1.0},
                               "distal": {"CKL": 1.0}}
+    d["system"].pop("hold", None)
     d["system"].update(system)
     return d
 
