@@ -231,6 +231,11 @@ class SweepResults:
         return path
 
     # ---------------------------------------------------------------- runs by level
+    def _splitting(self, parameter: str | None) -> list[str]:
+        """The varied parameters other than ``parameter`` that group the runs: those with more than one value
+        (a grid axis of one value splits nothing, so it is left out of the group labels)."""
+        return [q for q in self.parameters if q != parameter and len({_cell(r.get(q)) for r in self.rows}) > 1]
+
     def outcomes(self, parameter: str | None, event: str, time: str = "ps") -> list[RunOutcome]:
         """Every analysed run (a row with a run length and the event's column) as a :class:`RunOutcome`:
         the event time where reached, else the run's end (censored); ``time`` is ``"ps"`` or ``"tau"``."""
@@ -239,7 +244,7 @@ class SweepResults:
         if time not in DURATION:
             raise ValueError(f"time: {time!r}; accepted {', '.join(DURATION)}")
         col = EVENTS[event] if time == "ps" else EVENTS_TAU[event]
-        others = [q for q in self.parameters if q != parameter]
+        others = self._splitting(parameter)
         out = []
         for r in self.rows:
             dur, t = r.get(DURATION[time]), r.get(col)
@@ -348,7 +353,7 @@ class SweepResults:
         """
         rows = []
         pore, hemi = EVENTS["pore"], EVENTS["hemifusion"]
-        others = [q for q in self.parameters if q != parameter]
+        others = self._splitting(parameter)
         g: dict[str, dict[Any, list[bool]]] = {}
         for r in self.rows:
             tp, th = r.get(pore), r.get(hemi)

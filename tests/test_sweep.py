@@ -33,6 +33,7 @@ from snarefuse.plot import plot_survival
 from snarefuse.spec import example_spec_path
 from snarefuse.analysis.stats import proportion_ci
 from snarefuse.sweep import Sweep, fusion_times, load_sweep, replica_seed, run_point
+from snarefuse.sweep_results import format_statistics
 
 from .conftest import small_spec
 
@@ -634,6 +635,24 @@ def test_probability_is_split_by_the_other_varied_parameters(tmp_path: Path):
     prob = {(r["group"], r["value"]): r["p"] for r in res.probability("lipids.CKL.tail_attraction")}
     assert prob == {("lipids.CKL.head_size=0.9", 0.9): 1.0, ("lipids.CKL.head_size=0.9", 1.0): 1.0,
                     ("lipids.CKL.head_size=0.95", 0.9): 0.5, ("lipids.CKL.head_size=0.95", 1.0): 0.5}
+
+
+def test_a_varied_parameter_with_one_value_does_not_split_or_label_the_levels(tmp_path: Path):
+    sw = Sweep(small_spec(), grid={"lipids.CKL.tail_attraction": [1.0, 0.9], "lipids.CKL.head_size": [0.9]},
+               replicas=2, workspace=tmp_path / "ws")
+    sw.init()
+    for p in sw.points:
+        (p.directory / "analysis").mkdir()
+        (p.directory / "analysis" / "summary.json").write_text(json.dumps(
+            {"first_passage": {"hemifusion_ps": 1.0, "pore_ps": 2.0 if p.replica == 0 else None,
+                               "duration_ps": 10.0}}))
+        finish(p)
+    res = sw.collect(parameter="lipids.CKL.tail_attraction")
+    assert {(r["group"], r["value"], r["k"], r["n"]) for r in res.probability("lipids.CKL.tail_attraction")} == \
+        {("", 0.9, 1, 2), ("", 1.0, 1, 2)}
+    stats = json.loads((sw.workspace / "statistics.json").read_text())
+    assert [r["group"] for r in stats["spearman"]["pore"]] == [""] and stats["spearman"]["pore"][0]["n"] == 4
+    assert all("head_size" not in line for line in format_statistics(stats))
 
 
 def test_fusion_times_read_the_pipeline_summary_and_tolerate_missing_keys():
