@@ -152,6 +152,24 @@ def test_cpu_pair_loop_width_from_the_environment_is_checked(monkeypatch):
         _context(system, "CPU", _xml_and_positions("cooke3")[1])
 
 
+#: CpuCookePairKernel.h MIN_PARTICLES_PARALLEL_SORT: from this many beads the CPU list build sorts on the pool.
+PARALLEL_SORT_BEADS = 16384
+
+
+def test_cpu_list_build_of_a_large_bilayer_on_the_pool_matches_expression():
+    """A bilayer above PARALLEL_SORT_BEADS beads, where the CPU kernel finds cells and fills its sorted arrays on
+    the pool's threads: pair energy and forces equal the expression's on the Reference platform."""
+    from .conftest import small_spec
+
+    _platform("CPU")
+    built = build_system(small_spec(system__bilayer__n_lipids=PARALLEL_SORT_BEADS // 3 + 100))
+    assert built.positions.shape[0] >= PARALLEL_SORT_BEADS
+    positions = built.positions + np.random.default_rng(5).normal(scale=0.02, size=built.positions.shape)
+    expected = _pair_state(_context(built.system, "Reference", positions))
+    system = apply_formulation(built.system, NATIVE_FORMULATION, platform="CPU", copy=True)
+    _assert_matches(_pair_state(_context(system, "CPU", positions)), expected, "CPU")
+
+
 def test_snare_exclusions_and_protein_beads_carried_over():
     system = _system("snare")
     pair = next(f for f in system.getForces() if f.getName() == "CookePair")

@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <string>
 
 using namespace OpenMM;
@@ -120,11 +121,19 @@ bool CpuCalcCookePairForceKernel::needsRebuild(const std::vector<Vec3>& pos, con
     if (periodic && (box[0][0] != buildBox[0] || box[1][1] != buildBox[1] || box[2][2] != buildBox[2]))
         return true;
     // The Context's positions are not wrapped into the box, so a plain difference is the displacement (a
-    // position set wrapped by the caller only costs one extra build).
-    double limit2 = 0.25 * skin * skin;
-    for (int i = 0; i < numParticles; i++) {
-        Vec3 d = pos[i] - buildPos[i];
-        if (d.dot(d) > limit2)
+    // position set wrapped by the caller only costs one extra build). This runs on the calling thread every step
+    // while the pool waits: in chunks without an exit inside, which the compiler vectorises.
+    const double limit2 = 0.25 * skin * skin;
+    constexpr int CHUNK = 2048;
+    for (int start = 0; start < numParticles; start += CHUNK) {
+        const int stop = std::min(numParticles, start + CHUNK);
+        int moved = 0;
+        for (int i = start; i < stop; i++) {
+            const double dx = pos[i][0] - buildPos[i][0], dy = pos[i][1] - buildPos[i][1];
+            const double dz = pos[i][2] - buildPos[i][2];
+            moved += dx * dx + dy * dy + dz * dz > limit2;
+        }
+        if (moved > 0)
             return true;
     }
     return false;
@@ -178,20 +187,53 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
                 offsetsOf[k].push_back(d);
     }
     int numCells = nc[0] * nc[1] * nc[2];
+    const int numThreads = threads.getNumThreads();
+    // Each particle's cell and wrapped position, and after the counting sort by cell (integers only, on this thread)
+    // the sorted float arrays: for particles [first, last), resp. sorted places [first, last).
     std::vector<int> cellOf(numParticles), cellStart(numCells + 1, 0);
     std::vector<int> cellCoords(3 * numParticles);
-    for (int i = 0; i < numParticles; i++) {
-        int cc[3];
-        for (int k = 0; k < 3; k++) {
-            double f = extent[k] > 0 ? (pos[i][k] - lo[k]) / extent[k] : 0.0;
-            if (periodic)
-                f -= std::floor(f);
-            cc[k] = std::min(std::max((int) (f * nc[k]), 0), nc[k] - 1);
-            cellCoords[3 * i + k] = cc[k];
+    std::vector<float> wrapped(3 * numParticles);
+    auto locate = [&](int first, int last) {
+        for (int i = first; i < last; i++) {
+            int cc[3];
+            for (int k = 0; k < 3; k++) {
+                double f = extent[k] > 0 ? (pos[i][k] - lo[k]) / extent[k] : 0.0;
+                double x = pos[i][k];
+                if (periodic) {
+                    f -= std::floor(f);
+                    x -= std::floor(x / extent[k]) * extent[k];
+                }
+                cc[k] = std::min(std::max((int) (f * nc[k]), 0), nc[k] - 1);
+                cellCoords[3 * i + k] = cc[k];
+                wrapped[3 * i + k] = (float) x;
+            }
+            cellOf[i] = cc[0] + nc[0] * (cc[1] + nc[1] * cc[2]);
         }
-        cellOf[i] = cc[0] + nc[0] * (cc[1] + nc[1] * cc[2]);
+    };
+    auto gather = [&](int first, int last) {
+        for (int q = first; q < last; q++) {
+            const int i = sortedIndex[q];
+            sortedX[q] = wrapped[3 * i];
+            sortedY[q] = wrapped[3 * i + 1];
+            sortedZ[q] = wrapped[3 * i + 2];
+            sortedB[q] = (float) b[i];
+            sortedSa[q] = (float) sa[i];
+        }
+    };
+    // On the pool in contiguous ranges where that saves more than the two dispatches cost, else on this thread.
+    auto run = [&](const std::function<void(int, int)>& part) {
+        if (numParticles < MIN_PARTICLES_PARALLEL_SORT || numThreads == 1) {
+            part(0, numParticles);
+            return;
+        }
+        threads.execute([&](ThreadPool&, int t) {
+            part((int) ((long long) numParticles * t / numThreads), (int) ((long long) numParticles * (t + 1) / numThreads));
+        });
+        threads.waitForThreads();
+    };
+    run(locate);
+    for (int i = 0; i < numParticles; i++)
         cellStart[cellOf[i] + 1]++;
-    }
     for (int c = 0; c < numCells; c++)
         cellStart[c + 1] += cellStart[c];
     // Particles sorted by cell, as float arrays (positions wrapped into the box), padded for 8-wide loads.
@@ -206,21 +248,12 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
         std::vector<int> fill(cellStart.begin(), cellStart.end() - 1);
         for (int i = 0; i < numParticles; i++) {
             int q = fill[cellOf[i]]++;
-            Vec3 p = pos[i];
-            if (periodic)
-                for (int k = 0; k < 3; k++)
-                    p[k] -= std::floor(p[k] / extent[k]) * extent[k];
-            sortedX[q] = (float) p[0];
-            sortedY[q] = (float) p[1];
-            sortedZ[q] = (float) p[2];
-            sortedB[q] = (float) b[i];
-            sortedSa[q] = (float) sa[i];
             sortedIndex[q] = i;
             rank[i] = q;
         }
     }
+    run(gather);
 
-    const int numThreads = threads.getNumThreads();
     blockSize = (numParticles + BLOCKS_PER_THREAD * numThreads - 1) / (BLOCKS_PER_THREAD * numThreads);
     blockSize = std::min(MAX_BLOCK_SIZE, std::max(MIN_BLOCK_SIZE, blockSize));
     int numBlocks = (numParticles + blockSize - 1) / blockSize;
