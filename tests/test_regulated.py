@@ -8,15 +8,16 @@ import math
 
 import numpy as np
 import pytest
+from scipy.spatial import cKDTree
 
 from snarefuse.analysis.trigger import (ZIPPED_STATE, clamped_zipping, delay_column, delay_statistics,
                                         first_passage_from_trigger, trigger_info, trigger_summary)
 from snarefuse.build import build_system
 from snarefuse.build.snare import (LAYER_MAX, OPEN_CLEARANCE_R0, build_snare_complex, clamped_native_contacts,
                                    place_complex_between)
-from snarefuse.errors import SpecError
+from snarefuse.errors import BuildError, SpecError
 from snarefuse.runner import run_simulation
-from snarefuse.spec import example_spec_path, load_spec
+from snarefuse.spec import Spec, example_spec_path, load_spec
 from snarefuse.sweep import CONDITION, Sweep, load_sweep
 
 from .test_protocol import ParameterRecorder
@@ -162,6 +163,38 @@ def test_the_open_helix_faces_the_vesicle_and_leaves_the_bundle_roll_alone():
     helix = _open_helix(half)
     groove = zipped.positions[[zipped.index_of("A", r) for r in range(60, 90)]] + lateral[0]
     assert (half.positions[helix, 2] < groove[:, 2]).mean() > 0.9  # membrane A (the vesicle) is at z = 0
+
+
+def test_the_clamped_build_fits_the_constitutive_cleft():
+    """The open helix stays within the bundle's height, so the half-zipped build needs no wider cleft than the
+    zipped one: built at the constitutive example's cleft it has no bead pair closer than 0.35 nm (between a
+    protein and a lipid, or between complexes), and no more lipids are cleared for it than for the zipped one."""
+    zipped = build_snare_complex((-7, 8), (5, 11), seed=3)
+    half = build_snare_complex((-7, 0), (5, 11), seed=3, clamp_layers=(1, 8))
+    for sep in (7.3, 7.6):  # just below and above what the zipped bundle needs
+        outcomes = []
+        for cx in (zipped, half):
+            try:
+                place_complex_between(cx, 0.0, sep, (0.0, 0.0), 0.0, clearance_nm=0.6, seed=1)
+                outcomes.append(True)
+            except BuildError:
+                outcomes.append(False)
+        assert outcomes[0] == outcomes[1] == (sep > 7.5)
+    data = _regulated().to_dict()
+    data["system"]["cleft"] = load_spec(example_spec_path("constitutive")).to_dict()["system"]["cleft"]
+    built = build_system(Spec.from_dict(data))
+    x = np.mod(built.positions, built.box[:3])
+    residue = [a.residue for a in built.topology.atoms()]
+    lipid = np.array([r.name in ("CKL", "CKC") for r in residue])
+    # protein chains are named by helix and complex: V0 (VAMP2 of complex 0), S0, N0, C0, V1, ...
+    protein = np.array([r.chain.id[0] in "VSNC" and r.chain.id[1:].isdigit() for r in residue])
+    assert protein.sum() == 5 * half.n_residues
+    complex_of = np.array([r.chain.id[1:] if p else "" for r, p in zip(residue, protein)])
+    pairs = cKDTree(x, boxsize=built.box[:3]).query_pairs(0.35, output_type="ndarray")
+    a, b = pairs[:, 0], pairs[:, 1]
+    assert not ((protein[a] & lipid[b]) | (lipid[a] & protein[b])).any()
+    assert not (protein[a] & protein[b] & (complex_of[a] != complex_of[b])).any()
+    assert built.manifest["lipids_removed_for_proteins"] <= 100  # the constitutive build clears 100
 
 
 def test_the_examples_are_the_same_system():
