@@ -180,6 +180,25 @@ def plot_zippering(table: Mapping[str, Any], ax: Any = None, time_unit: str = "n
     return ax
 
 
+def plot_native_contacts(table: Mapping[str, Any], ax: Any = None, time_unit: str = "ns",
+                         tau_ps: float | None = None, trigger_ps: float | None = None) -> Any:
+    """Zippering by native contacts vs time: the fraction of each complex's native contacts formed (``q_all``,
+    solid) and of VAMP2's contacts in the clamp layers (``q_clamped``, dashed), one colour per complex; the
+    trigger marked where given."""
+    ax = _axes(ax)
+    _mark_trigger(ax, trigger_ps, time_unit, tau_ps)
+    x, xlabel = time_values(table, time_unit, tau_ps)
+    for k, m in _complex_rows(table):
+        line, = ax.plot(x[m], np.asarray(table["q_all"], dtype=float)[m], label=f"complex {k}")
+        if "q_clamped" in table:
+            ax.plot(x[m], np.asarray(table["q_clamped"], dtype=float)[m], "--", color=line.get_color())
+    ax.set_ylim(-0.03, 1.3)  # headroom for the legend above the curves (a zipped complex holds Q ~ 0.6-0.7)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("native contacts formed, Q\n(solid: all; dashed: clamp layers)")
+    ax.legend(fontsize="small", loc="upper center", ncol=3)
+    return ax
+
+
 def plot_linker_force(table: Mapping[str, Any], ax: Any = None, time_unit: str = "ns",
                       tau_ps: float | None = None) -> Any:
     """Worm-like-chain (Marko-Siggia) force of the VAMP2 (solid) and syntaxin (dashed) linkers of each

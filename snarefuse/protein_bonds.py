@@ -90,6 +90,9 @@ COIL_BOND_NM = NM_PER_RESIDUE
 DEFAULT_CONTACT_EPSILON_KT = 1.4
 #: C-alpha distance defining a native contact in the ideal bundle, nm.
 DEFAULT_CONTACT_CUTOFF_NM = 1.1
+#: names of the native-contact forces (the SNARE analysis reads the contacts back from them)
+NATIVE_CONTACT_FORCE = "SNARE native contacts"
+CLAMPED_CONTACT_FORCE = "SNARE clamped contacts"
 #: radius of the C-alpha helix around the helix axis, nm (the builder places helices with it too).
 CA_RADIUS_NM = 0.23
 #: alpha-helix rise per residue along the helix axis, nm (1.5 A, the canonical alpha-helix).
@@ -274,7 +277,7 @@ def native_contact_force(pairs: Sequence[Sequence[int] | np.ndarray] | np.ndarra
     else:
         energy = "snare_contact_scale*eps*(5*x^6-6*x^5); x=(r0/r)^2"
     force = openmm.CustomBondForce(energy)
-    force.setName("SNARE clamped contacts" if clamped else "SNARE native contacts")
+    force.setName(CLAMPED_CONTACT_FORCE if clamped else NATIVE_CONTACT_FORCE)
     force.addGlobalParameter("snare_contact_scale", 1.0)
     if clamped:
         force.addGlobalParameter("snare_clamp", float(clamp))

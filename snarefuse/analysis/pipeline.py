@@ -8,8 +8,9 @@ physical time, ``units.sigma_nm`` lengths to sigma; ``contact_axis`` places the 
 * ``leaflets.csv``    per-frame leaflet sizes and membrane composition
 * ``fusion.csv``      per-frame separation, lipid mixing, diaphragm, pore, state (two-membrane runs)
 * ``contact_map.csv`` the time-averaged and last-frame gap maps (``u_nm, v_nm, gap_mean_nm, gap_last_nm``)
-* ``snare.csv``       per-frame, per-complex SNARE metrics (zippering, TMD tilt and depth, ring radius,
-  linker extension and worm-like-chain force) when ``manifest.json`` lists ``snares``
+* ``snare.csv``       per-frame, per-complex SNARE metrics (zippering by layer geometry and by native contacts
+  formed, the contacts read from ``system.xml``; TMD tilt and depth, ring radius, linker extension and
+  worm-like-chain force) when ``manifest.json`` lists ``snares``
 * ``summary.json``    first-passage times (ps, ns, tau, physical ns), membrane property means, options, notes
 * ``separation.png, pore_radius.png, timeline.png, contact_map.png, membranes.png, snare.png``
 
@@ -203,10 +204,19 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
         skip_note = "single membrane: two-membrane analyses (separation, stalk, diaphragm, pore, timeline) skipped"
         notes.append(skip_note)
     snare = None
+    spec = rd.spec() if rd.spec_yaml.exists() else None
     if manifest.get("snares"):
         t_k = (manifest.get("units") or {}).get("temperature_k")
-        snare_kw = {"temperature_k": float(t_k)} if isinstance(t_k, (int, float)) else {}
+        snare_kw: dict[str, Any] = {"temperature_k": float(t_k)} if isinstance(t_k, (int, float)) else {}
         snare_kw.update(snare_opts)
+        # native contacts formed: the pairs and r0 of the System's contact forces; the clamp's layers when it has one
+        if rd.system_xml.exists():
+            snare_kw["contacts"] = rd.system_xml
+        else:
+            notes.append(f"{rd.system_xml.name} not found: SNARE native contacts (q_* columns) not measured")
+        clamp = spec.system.snares.clamp if spec is not None and spec.system.snares is not None else None
+        if clamp is not None:
+            snare_kw["clamp_layers"] = tuple(clamp.layers)
         snare = SnareAnalysis(src, snares=manifest["snares"], membranes=membranes, contact_xy=contact_xy,
                               geometry=geometry, chunk=chunk, **snare_kw)
         analyses.append(snare)
@@ -287,7 +297,6 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
     else:
         summary["snare"] = {"skipped": "no SNARE complexes ('snares' in manifest.json): SNARE metrics skipped"}
     # a run with a trigger or a clamp (regulated exocytosis): first passages from the trigger, clamped-layer zipping
-    spec = rd.spec() if rd.spec_yaml.exists() else None
     trigger_ps = None
     if spec is not None and (spec.run.protocol.trigger is not None
                              or (spec.system.snares is not None and spec.system.snares.clamp is not None)):
@@ -323,11 +332,15 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
         if snare is not None:
             st = snare.table
 
+            with_q = "q_all" in st
+
             def draw_snare(axes: list[Any]) -> None:
                 P.plot_zippering(st, ax=axes[0], time_unit=time_unit, tau_ps=tau_ps, trigger_ps=trigger_ps)
-                P.plot_linker_force(st, ax=axes[1], time_unit=time_unit, tau_ps=tau_ps)
+                if with_q:
+                    P.plot_native_contacts(st, ax=axes[1], time_unit=time_unit, tau_ps=tau_ps, trigger_ps=trigger_ps)
+                P.plot_linker_force(st, ax=axes[-1], time_unit=time_unit, tau_ps=tau_ps)
 
-            write_figure("snare", draw_snare, size=(6.4, 7.0), rows=2)
+            write_figure("snare", draw_snare, size=(6.4, 10.0 if with_q else 7.0), rows=3 if with_q else 2)
     summary["files"] = files + [out.summary_json.name]
     summary["notes"] = notes
     summary["options"] = {"chunk": chunk, "dt_ps": dt_ps, "contact_xy": contact_xy, "geometry": geometry,

@@ -29,6 +29,16 @@ Definitions (lengths nm, angles degrees, forces pN)
   zipped; the layers beyond it read as open. The measure is geometric: the builder keeps residues
   outside ``zipped_layers`` in bundle geometry unless they are linker coil, so a freshly built complex
   reads as zipped wherever its helices are in place (they separate only in dynamics).
+* Native contacts (zippering by energy, not geometry): the Go contacts of the System's contact forces
+  (:func:`native_contacts_of_system`: the bonds and ``r0`` of ``SNARE native contacts`` and ``SNARE clamped
+  contacts``, so the analysis measures exactly the pairs the dynamics holds). A contact is *formed* when its
+  beads are closer than :data:`CONTACT_FORMED_R0` x r0 (1.2 r0). Per complex and frame: ``q_all`` the fraction
+  of all its native contacts formed (Q), ``q_clamped`` that of the contacts of a VAMP2 residue in the clamp
+  layers (``clamp_layers``, default +1...+8: the pairs ``system.snares.clamp`` scales; measured on the same
+  pairs in a run without a clamp, whose build carries them), and ``q_rest`` that of the others. Unlike the
+  layer distances this tells an open helix lying by the groove with its contacts off (Q ~ 0) from a zipped
+  one: in a half-zipped clamped build VAMP2's clamped helix sits just outside its contacts. Without the
+  contacts (no ``system.xml``) the ``q_*`` columns are absent.
 * ``n_zipped_layers`` counts the zipped layers (0-16); ``zip_front_layer`` (zippering progress) is the
   most C-terminal (membrane-proximal) layer of the longest contiguous run of zipped layers, a single
   open layer inside a run bridged (:func:`zippering_progress`); NaN when no layer is zipped.
@@ -92,17 +102,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..protein_bonds import CLAMPED_CONTACT_FORCE, NATIVE_CONTACT_FORCE
 from ..rundir import RunDirectory
+from ..spec_types import ClampSpec
 from ..units import BOLTZMANN_KJ_PER_MOL_K
 from . import kernels as K
 from .base import AnalysisBase, AnalysisError, Frame
 from .contact import compute_contact_frame
 from .membrane import MembraneGeometry, frame_geometry
 # the kernels (snare_geometry.py) are part of this module's API: tests and users import them from here
-from .snare_geometry import (DEFAULT_TEMPERATURE_K, IDEAL_LAYER_DISTANCE_NM, KJMOL_NM_TO_PN, LAYERS,  # noqa: F401
-                             LOCAL_RADIUS_NM, PERSISTENCE_LENGTH_NM, WLC_CONTOUR_PER_BOND_NM, WLC_MAX_FRACTION,
+from .snare_geometry import (CONTACT_FORMED_R0, DEFAULT_TEMPERATURE_K, IDEAL_LAYER_DISTANCE_NM,  # noqa: F401
+                             KJMOL_NM_TO_PN, LAYERS, LOCAL_RADIUS_NM, PERSISTENCE_LENGTH_NM, WLC_CONTOUR_PER_BOND_NM, WLC_MAX_FRACTION,
                              ZIP_CUTOFF_NM,
-                             compute_helix_axis, compute_layer_distances, global_membrane_frame, layer_label,
+                             compute_helix_axis, compute_layer_distances, contact_fractions, contacts_formed, global_membrane_frame, layer_label,
                              local_membrane_frame, tilt_angle_deg, unwrap_chains, wlc_force_pn,
                              zippering_progress)
 
@@ -120,6 +132,10 @@ SNARE_OPTIONS: dict[str, tuple[str, float, str]] = {
 #: TMD-anchored chains: (column key, helix letter).
 ANCHORED = (("vamp2", "A"), ("syntaxin", "B"))
 HELICES = ("A", "B", "C", "D")
+#: Layers whose VAMP2 contacts ``q_clamped`` measures when no clamp says otherwise: the clamp's default.
+DEFAULT_CLAMP_LAYERS: tuple[int, int] = ClampSpec.layers
+#: Native-contact groups of each complex: columns ``q_{group}`` (module docstring).
+CONTACT_GROUPS = ("all", "clamped", "rest")
 
 
 def check_snare_options(options: Mapping[str, Any] | None, where: str = "snare_options") -> dict[str, float]:
@@ -193,6 +209,8 @@ class SnareIndex:
         Linker anchor (last helical residue before the coil) and first TMD bead (-1 if none).
     n_unzipped : dict of str to int
         Unzipped linker residues of each.
+    layer : ndarray of float64, shape (n,)
+        Layer of each bead's residue (the builder's; NaN where it has none).
     """
 
     complex: int
@@ -203,6 +221,7 @@ class SnareIndex:
     anchor: dict[str, int]
     tmd_first: dict[str, int]
     n_unzipped: dict[str, int]
+    layer: F
 
     def contour_nm(self, key: str) -> float:
         """Linker contour length ``0.365 nm x (n_unzipped + 1)``; NaN without unzipped residues."""
@@ -241,8 +260,54 @@ class SnareIndex:
             tfirst[key] = int(t[0]) if len(t) else -1
             a = np.flatnonzero((chain == h) & (resid == (resid[t[0]] - nz - 1))) if len(t) else t
             anchor[key] = int(a[0]) if len(a) else -1
-        return cls(k, np.arange(first, first + n, dtype=np.int64), chain, la, tmd, anchor, tfirst, nunz)
+        return cls(k, np.arange(first, first + n, dtype=np.int64), chain, la, tmd, anchor, tfirst, nunz, layer)
 
+
+
+def native_contacts_of_system(source: Any) -> tuple[IA, F]:
+    """The SNARE native contacts of a System: ``pairs`` (M, 2) atom indices and ``r0`` (M,) nm, the bonds of its
+    ``SNARE native contacts`` and ``SNARE clamped contacts`` forces (:func:`snarefuse.protein_bonds.native_contact_force`).
+
+    Parameters
+    ----------
+    source : openmm.System, or path
+        The System, its serialised ``system.xml``, or a run directory holding one.
+
+    Raises
+    ------
+    AnalysisError
+        The file is missing or not a serialised System, or the System has no SNARE contact force.
+    """
+    import openmm
+
+    if isinstance(source, (str, Path)):
+        p = Path(source)
+        if p.is_dir():
+            p = RunDirectory(p).system_xml
+        if not p.exists():
+            raise AnalysisError(f"{p}: not found; the native contacts are read from the build's system.xml")
+        try:
+            source = openmm.XmlSerializer.deserialize(p.read_text())
+        except Exception as e:  # OpenMM raises a generic exception for malformed XML
+            raise AnalysisError(f"{p}: cannot be read as an OpenMM System ({e})") from None
+    if not isinstance(source, openmm.System):
+        raise AnalysisError(f"contacts: expected an openmm.System, a system.xml path or a run directory, "
+                            f"got {type(source).__name__}")
+    pairs: list[tuple[int, int]] = []
+    r0: list[float] = []
+    found = False
+    for f in source.getForces():
+        if f.getName() not in (NATIVE_CONTACT_FORCE, CLAMPED_CONTACT_FORCE):
+            continue
+        found = True
+        col = [f.getPerBondParameterName(k) for k in range(f.getNumPerBondParameters())].index("r0")
+        for b in range(f.getNumBonds()):
+            i, j, par = f.getBondParameters(b)
+            pairs.append((i, j))
+            r0.append(par[col])
+    if not found:
+        raise AnalysisError(f"contacts: the System has no {NATIVE_CONTACT_FORCE!r} or {CLAMPED_CONTACT_FORCE!r} force")
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2), np.array(r0, dtype=np.float64)
 
 
 def snare_records(source: Any) -> list[dict[str, Any]]:
@@ -290,6 +355,11 @@ class SnareAnalysis(AnalysisBase):
         Worm-like-chain persistence length (nm) and temperature (K) of the linker force.
     local_radius_nm : float
         Lateral radius of the lipid patch of a TMD's local membrane frame.
+    contacts : openmm.System, path, or (pairs, r0), optional
+        The native contacts: a System, its ``system.xml`` or a run directory (:func:`native_contacts_of_system`),
+        or the arrays themselves. None: no ``q_*`` columns.
+    clamp_layers : (int, int)
+        Layers whose VAMP2 contacts ``q_clamped`` measures (the spec's ``system.snares.clamp.layers``).
 
     Results
     -------
@@ -299,11 +369,14 @@ class SnareAnalysis(AnalysisBase):
         ``tmd_depth_{vamp2,syntaxin}_nm``, ``tmd_span_{vamp2,syntaxin}_nm``,
         ``tmd_local_lipids_{vamp2,syntaxin}`` (lipids of the local frame; 0: global frame used),
         ``ring_radius_nm, ring_radius_mean_nm, ring_radius_self_nm``, ``linker_ext_{p}_nm``,
-        ``linker_rel_ext_{p}``, ``linker_force_{p}_pn``, ``linker_clamped_{p}`` (p = vamp2, syntaxin).
+        ``linker_rel_ext_{p}``, ``linker_force_{p}_pn``, ``linker_clamped_{p}`` (p = vamp2, syntaxin), and
+        with ``contacts`` ``q_all, q_clamped, q_rest`` (native contacts formed).
     summary : dict
         Settings, contour lengths, the membrane of each TMD, ``mean`` / ``std`` / ``median`` over all
         rows (frames x complexes) of every metric and ``last`` (mean over the complexes of the last frame;
-        for ``linker_clamped_*`` these are fractions of rows), and ``layer_distance_mean_nm`` per layer.
+        for ``linker_clamped_*`` these are fractions of rows), ``layer_distance_mean_nm`` per layer, and
+        ``native_contacts`` (criterion, clamp layers, contacts per group and complex, and ``q_*`` at the first
+        frame).
 
     Examples
     --------
@@ -331,6 +404,7 @@ class SnareAnalysis(AnalysisBase):
                  contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
                  zip_cutoff_nm: float = ZIP_CUTOFF_NM, persistence_length_nm: float = PERSISTENCE_LENGTH_NM,
                  temperature_k: float = DEFAULT_TEMPERATURE_K, local_radius_nm: float = LOCAL_RADIUS_NM,
+                 contacts: Any = None, clamp_layers: tuple[int, int] = DEFAULT_CLAMP_LAYERS,
                  chunk: int = 100, dt_ps: float | None = None):
         super().__init__(trajectory, top, chunk=chunk, dt_ps=dt_ps)
         recs = snare_records(snares)
@@ -355,6 +429,37 @@ class SnareAnalysis(AnalysisBase):
         self.geometry = tuple(geometry) if geometry is not None else None
         self.zip_cutoff_nm, self.persistence_length_nm = float(zip_cutoff_nm), float(persistence_length_nm)
         self.temperature_k, self.local_radius_nm = float(temperature_k), float(local_radius_nm)
+        self.clamp_layers = (int(clamp_layers[0]), int(clamp_layers[1]))
+        self._contacts = self._contact_groups(contacts) if contacts is not None else None
+
+    def _contact_groups(self, contacts: Any) -> tuple[IA, F, IA]:
+        """``(pairs, r0, slot)``: the contacts of the complexes and each one's slot ``complex * 2 + clamped``."""
+        if isinstance(contacts, tuple) and len(contacts) == 2:
+            pairs = np.asarray(contacts[0], dtype=np.int64).reshape(-1, 2)
+            r0 = np.asarray(contacts[1], dtype=np.float64).reshape(-1)
+            if len(r0) != len(pairs):
+                raise AnalysisError(f"contacts: {len(pairs)} pairs but {len(r0)} native distances; give one r0 a pair")
+        else:
+            pairs, r0 = native_contacts_of_system(contacts)
+        lo, hi = self.clamp_layers
+        if lo > hi:
+            raise AnalysisError(f"clamp_layers: {list(self.clamp_layers)}; the first layer must not exceed the last")
+        first = np.array([c.atoms[0] for c in self.complexes])
+        owner = np.searchsorted(first, pairs, side="right") - 1  # complex row of each atom (-1: before all)
+        size = np.array([len(c.atoms) for c in self.complexes])
+        inside = (owner >= 0) & (pairs - first[np.clip(owner, 0, None)] < size[np.clip(owner, 0, None)])
+        keep = inside.all(axis=1) & (owner[:, 0] == owner[:, 1])
+        if not keep.any():
+            raise AnalysisError("contacts: none of the native contacts joins two beads of one SNARE complex of the "
+                                "manifest; are the System and the manifest of the same build?")
+        pairs, r0, owner = pairs[keep], r0[keep], owner[keep, 0]
+        held = np.zeros(len(pairs), dtype=bool)
+        for k, c in enumerate(self.complexes):
+            mine = owner == k
+            local = pairs[mine] - c.atoms[0]
+            vamp2 = (c.chain == "A") & (c.layer >= lo) & (c.layer <= hi)
+            held[mine] = vamp2[local].any(axis=1)
+        return pairs, r0, owner * 2 + held.astype(np.int64)
 
     # template ------------------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -399,13 +504,21 @@ class SnareAnalysis(AnalysisBase):
             self._assign_membranes({k: v for k, v in centres.items() if v is not None}, geoms, box)
         assert self._tmd_membrane is not None
         rows, ring_pts = [], []
-        for c, x in zip(self.complexes, whole):
+        q = None
+        if self._contacts is not None:
+            pairs, r0, slot = self._contacts
+            formed = contacts_formed(frame.xyz, pairs, r0, box)
+            q = contact_fractions(formed, slot, 2 * len(self.complexes))
+            q_all = contact_fractions(formed, slot // 2, len(self.complexes))
+        for k, (c, x) in enumerate(zip(self.complexes, whole)):
             d = compute_layer_distances(x, c.layer_atoms, box)
             zipped = np.nan_to_num(d, nan=np.inf) < self.zip_cutoff_nm
             n_z, front = zippering_progress(zipped)
             row: dict[str, Any] = {"frame": frame.index, "time_ps": frame.time_ps, "complex": c.complex}
             row.update({f"d_layer_{layer_label(L)}_nm": float(v) for L, v in zip(LAYERS, d)})
             row.update(n_zipped_layers=n_z, zip_front_layer=front)
+            if q is not None:
+                row.update(q_all=float(q_all[k]), q_clamped=float(q[2 * k + 1]), q_rest=float(q[2 * k]))
             for key, _ in ANCHORED:
                 row.update(self._tmd(frame, geoms, c, x, key))
             a_v, a_s = c.anchor["vamp2"], c.anchor["syntaxin"]
@@ -465,6 +578,17 @@ class SnareAnalysis(AnalysisBase):
             "tmd_membrane": {k: [(self._tmd_membrane or {}).get((c.complex, k), -1) for c in self.complexes]
                              for k, _ in ANCHORED},
         }
+        if self._contacts is not None:
+            slot, n_cx = self._contacts[2], len(self.complexes)
+            counts = np.bincount(slot, minlength=2 * n_cx).reshape(n_cx, 2)
+            nc: dict[str, Any] = {"formed_below_r0": CONTACT_FORMED_R0, "clamp_layers": list(self.clamp_layers),
+                                  "n_contacts": {"all": counts.sum(axis=1).tolist(), "clamped": counts[:, 1].tolist(),
+                                                 "rest": counts[:, 0].tolist()}}
+            if t.n_rows:
+                first = t["frame"] == t["frame"][0]
+                nc["first_frame"] = {f"q_{g}": float(np.nanmean(np.asarray(t[f"q_{g}"], dtype=float)[first]))
+                                     for g in CONTACT_GROUPS}
+            summ["native_contacts"] = nc
         if t.n_rows:
             last = t["frame"] == t["frame"][-1]
             for col in t.columns:

@@ -1,5 +1,6 @@
 """Geometry of SNARE complexes on plain arrays, the kernels of :class:`~snarefuse.analysis.snare.SnareAnalysis`
-(definitions in that module's docstring): layer distances and the zippering front, a helix axis and its tilt,
+(definitions in that module's docstring): layer distances and the zippering front, the native contacts formed
+(the fraction Q per complex and contact group), a helix axis and its tilt,
 chains made whole across the periodic box, a membrane's local frame at a TMD, and the Marko-Siggia
 worm-like-chain force of a linker.
 
@@ -33,6 +34,11 @@ LAYERS = tuple(range(SNARE_LAYER_MIN, SNARE_LAYER_MAX + 1))
 IDEAL_LAYER_DISTANCE_NM = 1.189
 #: Default zipping threshold on a layer's mean inter-helix distance, nm.
 ZIP_CUTOFF_NM = 1.8
+#: A native contact counts as formed below this multiple of its native distance r0: the hard-cutoff form of the
+#: fraction of native contacts Q used for C-alpha Go models (Clementi, Nymeyer & Onuchic, J. Mol. Biol. 298, 937,
+#: 2000; Best, Hummer & Eaton, PNAS 110, 17874, 2013 use a smooth switch at 1.5-1.8 r0 for atomistic contacts).
+#: The Go well of the model's contacts (5 (r0/r)^12 - 6 (r0/r)^10) is at half its depth near 1.2 r0.
+CONTACT_FORMED_R0 = 1.2
 #: Contour length per unzipped-linker virtual bond, nm: one residue (:data:`snarefuse.constants.NM_PER_RESIDUE`).
 WLC_CONTOUR_PER_BOND_NM = NM_PER_RESIDUE
 #: Default linker persistence length, nm (the model linker's ~0.5 nm; measured for unstructured residues: 0.3-0.7 nm).
@@ -183,6 +189,45 @@ def zippering_progress(zipped: NDArray[np.bool_], layers: Sequence[int] = LAYERS
         if on and run >= best_len:
             best_len, front = run, float(layers[i])
     return int(z.sum()), front
+
+
+def contacts_formed(xyz: F, pairs: IA, r0: F, box: F | None = None, factor: float = CONTACT_FORMED_R0
+                    ) -> NDArray[np.bool_]:
+    """Which native contacts are formed: ``|x_i - x_j| < factor * r0`` per pair, by minimum image in ``box``.
+
+    Parameters
+    ----------
+    xyz : (N, 3) nm
+    pairs : (M, 2) int
+        Atom indices into ``xyz``.
+    r0 : (M,) nm
+        Native distances.
+    box : (3,) nm, optional
+        Orthorhombic box lengths; None: no periodic images.
+
+    Examples
+    --------
+    >>> x = np.array([[0.0, 0, 0], [0.6, 0, 0], [9.5, 0, 0]])
+    >>> contacts_formed(x, np.array([[0, 1], [0, 2]]), np.array([0.55, 0.55]), box=np.array([10.0, 10, 10])).tolist()
+    [True, True]
+    """
+    d = xyz[pairs[:, 0]] - xyz[pairs[:, 1]]
+    if box is not None:
+        d -= box * np.round(d / box)
+    return np.einsum("ij,ij->i", d, d) < (factor * r0) ** 2
+
+
+def contact_fractions(formed: NDArray[np.bool_], group: IA, n_groups: int) -> F:
+    """Fraction of formed contacts in each group ``0 ... n_groups - 1`` (``group`` per contact); NaN for a group
+    without contacts.
+
+    >>> contact_fractions(np.array([True, False, True, True]), np.array([0, 0, 1, 1]), 3).tolist()
+    [0.5, 1.0, nan]
+    """
+    n = np.bincount(group, minlength=n_groups).astype(float)
+    k = np.bincount(group, weights=formed.astype(float), minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, k / n, np.nan)
 
 
 def compute_helix_axis(xyz: F, window: int = HELIX_AXIS_WINDOW, passes: int = 2) -> tuple[F, F]:

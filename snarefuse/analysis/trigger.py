@@ -8,9 +8,13 @@ clamp; what matters is the delay from the trigger to each fusion state, and how 
   minus the trigger time. A state reached before the trigger keeps its negative delay (a clamp that did not
   hold shows as such, never as zero).
 * :func:`clamped_zipping`: from the SNARE table (:class:`~snarefuse.analysis.snare.SnareAnalysis`, one row per
-  frame and complex with the layer distances ``d_layer_*_nm``), the number of clamped layers zipped per frame
-  and complex, and for each complex the first time from the trigger at which at least ``fraction`` of them are
-  zipped in ``persist`` consecutive frames (the fusion analysis' flicker rule).
+  frame and complex), for each complex the first time from the trigger at which its clamped layers are zipped
+  in ``persist`` consecutive frames (the fusion analysis' flicker rule). Zipped means by native contacts when
+  the table has them (``q_clamped``, VAMP2's contacts in the clamped layers formed, at least
+  :data:`ZIPPED_Q`); the geometric count (layer distances ``d_layer_*_nm`` under the zipping cutoff, at least
+  ``fraction`` of the layers) is reported beside it, and is the rule only for a table without contacts. The
+  geometry cannot tell a helix lying by the groove with its contacts off from a zipped one: a clamped
+  half-zipped build reads 2-4 of 8 layers "zipped" while none of its clamped contacts is formed.
 * :func:`delay_statistics`: across the runs of a sweep (rows of the results table), per level of a parameter,
   the probability of reaching each state after the trigger (Wilson or Clopper-Pearson interval: honest at 0/n
   and n/n) and the Kaplan-Meier median delay with its interval, runs without the state censored at their end.
@@ -29,7 +33,7 @@ from .kernels import first_passage_indices
 from .snare_geometry import LAYERS, ZIP_CUTOFF_NM, layer_label
 from .stats import DEFAULT_CONFIDENCE, proportion_ci, survival_estimate, value_order
 
-__all__ = ["TRIGGER_STATES", "ZIPPED_STATE", "ZIPPED_FRACTION", "PERSIST_FRAMES", "trigger_info",
+__all__ = ["TRIGGER_STATES", "ZIPPED_STATE", "ZIPPED_FRACTION", "ZIPPED_Q", "PERSIST_FRAMES", "trigger_info",
            "first_passage_from_trigger", "clamped_zipping", "trigger_summary", "delay_statistics", "delay_column"]
 
 #: Fusion states whose delay from the trigger is reported (those of the fusion analysis' first passages).
@@ -41,6 +45,12 @@ ZIPPED_STATE = "clamped_zipped"
 ZIPPED_FRACTION = 0.75
 #: Consecutive analysed frames a zipped state must hold (as the fusion analysis' states).
 PERSIST_FRAMES = 3
+#: A complex's clamped layers count as zipped when at least this fraction of VAMP2's native contacts there is
+#: formed (``q_clamped``): half of what a fully zipped complex holds in dynamics. Measured on the
+#: vesicle-planar system of docs/regulated.md (five complexes, 1.4 kT contacts): constitutive runs hold 0.60-0.62
+#: on average (10th percentile of complex-frames 0.49); clamped complexes before the trigger 0.02-0.03 (at most
+#: 0.16 in any complex and frame), so the threshold sits well clear of both.
+ZIPPED_Q = 0.3
 
 
 def delay_column(state: str) -> str:
@@ -74,14 +84,20 @@ def first_passage_from_trigger(fusion_summary: Any, trigger_tau: float) -> dict[
 
 def clamped_zipping(table: Mapping[str, Any], clamp_layers: Sequence[int], trigger_tau: float, tau_ps: float,
                     zip_cutoff_nm: float = ZIP_CUTOFF_NM, fraction: float = ZIPPED_FRACTION,
-                    persist: int = PERSIST_FRAMES) -> dict[str, Any]:
+                    persist: int = PERSIST_FRAMES, zipped_q: float = ZIPPED_Q) -> dict[str, Any]:
     """The zippering of the clamped layers over time, from the SNARE table.
 
-    Returns ``layers`` (the clamped layers), ``time_tau`` (the frames' times), ``n_zipped`` (frames x
-    complexes: clamped layers zipped), ``mean_before`` / ``mean_after`` (their mean over frames up to / after
-    the trigger, all complexes), ``zipped_from_trigger_tau`` (per complex: the delay from the trigger to the
-    first of ``persist`` frames with at least ``fraction`` of the clamped layers zipped; None: not reached) and
-    ``all_zipped_from_trigger_tau`` (the last of those; None unless every complex got there).
+    Returns ``layers`` (the clamped layers), ``time_tau`` (the frames' times), ``measure`` (``"contacts"`` when
+    the table has ``q_clamped``, else ``"geometry"``) and, per complex, ``zipped_from_trigger_tau``: the delay
+    from the trigger to the first of ``persist`` frames after it with the clamped layers zipped by that measure
+    (None: not reached), and ``all_zipped_from_trigger_tau`` (the last of those; None unless every complex got
+    there).
+
+    Geometry (always): ``n_zipped`` (frames x complexes: clamped layers whose layer distance is under
+    ``zip_cutoff_nm``), ``mean_before`` / ``mean_after`` (their mean over frames up to / after the trigger, all
+    complexes) and ``geometric_zipped_from_trigger_tau`` (at least ``fraction`` of the layers). Contacts (with
+    ``q_clamped``): ``q_clamped`` (frames x complexes), ``q_mean_before`` / ``q_mean_after``, ``q_max_before``
+    and ``contacts_zipped_from_trigger_tau`` (``q_clamped >= zipped_q``).
     """
     lo, hi = int(clamp_layers[0]), int(clamp_layers[1])
     layers = [L for L in LAYERS if lo <= L <= hi]
@@ -97,16 +113,36 @@ def clamped_zipping(table: Mapping[str, Any], clamp_layers: Sequence[int], trigg
     n_zipped[fi, ci] = count
     need = math.ceil(fraction * len(layers) - 1e-9)
     after = times > trigger_tau  # a frame at the trigger's step shows the state the trigger acted on
-    delays: list[float | None] = []
-    for k in range(uc.size):
-        first = int(first_passage_indices((after & (n_zipped[:, k] >= need)).astype(np.int64), persist, 2)[1])
-        delays.append(None if first < 0 else float(times[first] - trigger_tau))
-    mean = lambda m: float(n_zipped[m].mean()) if m.any() else None  # noqa: E731
-    return {"layers": [lo, hi], "n_layers": len(layers), "zipped_at_least": need, "persist_frames": persist,
-            "zip_cutoff_nm": zip_cutoff_nm, "time_tau": times.tolist(), "n_zipped": n_zipped.tolist(),
-            "mean_before": mean(~after), "mean_after": mean(after),
-            "zipped_from_trigger_tau": delays,
-            "all_zipped_from_trigger_tau": max(delays) if delays and all(x is not None for x in delays) else None}
+
+    def delays(zipped: np.ndarray) -> list[float | None]:
+        out: list[float | None] = []
+        for k in range(uc.size):
+            first = int(first_passage_indices((after & zipped[:, k]).astype(np.int64), persist, 2)[1])
+            out.append(None if first < 0 else float(times[first] - trigger_tau))
+        return out
+
+    def mean(a: np.ndarray, m: np.ndarray) -> float | None:
+        return float(np.nanmean(a[m])) if m.any() and np.isfinite(a[m]).any() else None
+
+    geometric = delays(n_zipped >= need)
+    out: dict[str, Any] = {
+        "layers": [lo, hi], "n_layers": len(layers), "persist_frames": persist, "measure": "geometry",
+        "time_tau": times.tolist(), "zip_cutoff_nm": zip_cutoff_nm, "zipped_at_least": need,
+        "n_zipped": n_zipped.tolist(), "mean_before": mean(n_zipped, ~after), "mean_after": mean(n_zipped, after),
+        "geometric_zipped_from_trigger_tau": geometric}
+    chosen = geometric
+    if "q_clamped" in table:
+        q = np.full((uf.size, uc.size), np.nan)
+        q[fi, ci] = np.asarray(table["q_clamped"], dtype=float)
+        chosen = delays(np.nan_to_num(q, nan=-1.0) >= zipped_q)
+        out.update(measure="contacts", zipped_q=zipped_q, q_clamped=q.tolist(), q_mean_before=mean(q, ~after),
+                   q_mean_after=mean(q, after),
+                   q_max_before=float(np.nanmax(q[~after])) if (~after).any() and np.isfinite(q[~after]).any()
+                   else None,
+                   contacts_zipped_from_trigger_tau=chosen)
+    out["zipped_from_trigger_tau"] = chosen
+    out["all_zipped_from_trigger_tau"] = max(chosen) if chosen and all(x is not None for x in chosen) else None
+    return out
 
 
 def trigger_summary(spec: Any, fusion_summary: Any, snare_table: Mapping[str, Any] | None,
@@ -120,7 +156,7 @@ def trigger_summary(spec: Any, fusion_summary: Any, snare_table: Mapping[str, An
     clamp = spec.system.snares.clamp if spec.system.snares is not None else None
     if clamp is not None and snare_table is not None and len(snare_table["frame"]):
         z = clamped_zipping(snare_table, clamp.layers, t0, spec.model.units.tau_ps, zip_cutoff_nm)
-        out["clamped_layers"] = {k: v for k, v in z.items() if k not in ("time_tau", "n_zipped")}
+        out["clamped_layers"] = {k: v for k, v in z.items() if k not in ("time_tau", "n_zipped", "q_clamped")}
     return out
 
 
