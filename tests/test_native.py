@@ -152,6 +152,41 @@ def test_cpu_pair_loop_width_from_the_environment_is_checked(monkeypatch):
         _context(system, "CPU", _xml_and_positions("cooke3")[1])
 
 
+#: CpuCookePairKernel.h: the environment variable that, set to 0, leaves the calling thread idle while the pool works.
+CALLER_WORKS_ENV = "SNAREFUSE_CPU_CALLER_WORKS"
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize("case", ["cooke3", "snare"])
+def test_cpu_calling_thread_taking_blocks_matches_the_pool_alone(case, threads, monkeypatch):
+    """The calling thread takes list and pair blocks next to the pool's threads (each worker in its own force
+    buffer; with one thread it does all of them without a dispatch): energy and forces equal the expression's and,
+    to float round-off, those of the pool alone (the calling thread idle)."""
+    _platform("CPU")
+    system = apply_formulation(_system(case), NATIVE_FORMULATION, platform="CPU")
+    positions = _xml_and_positions(case)[1]
+
+    def state() -> tuple[float, np.ndarray]:
+        ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), _platform("CPU"), {"Threads": threads})
+        ctx.setPositions(positions)
+        return _pair_state(ctx)
+
+    shared = state()
+    monkeypatch.setenv(CALLER_WORKS_ENV, "0")
+    pool_alone = state()
+    _assert_matches(shared, _expected(case), "CPU")
+    np.testing.assert_allclose(shared[0], pool_alone[0], rtol=1e-5)
+    np.testing.assert_allclose(shared[1], pool_alone[1], rtol=0, atol=1e-5 * np.abs(pool_alone[1]).max())
+
+
+def test_cpu_calling_thread_setting_from_the_environment_is_checked(monkeypatch):
+    _platform("CPU")
+    system = apply_formulation(_system("cooke3"), NATIVE_FORMULATION, platform="CPU")
+    monkeypatch.setenv(CALLER_WORKS_ENV, "yes")
+    with pytest.raises(openmm.OpenMMException, match=f"{CALLER_WORKS_ENV} must be 0 or 1, not 'yes'"):
+        _context(system, "CPU", _xml_and_positions("cooke3")[1])
+
+
 #: CpuCookePairKernel.h MIN_PARTICLES_PARALLEL_SORT: from this many beads the CPU list build sorts on the pool.
 PARALLEL_SORT_BEADS = 16384
 

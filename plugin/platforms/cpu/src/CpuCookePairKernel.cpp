@@ -69,6 +69,35 @@ struct Lanes4 {
     }
 };
 
+/**
+ * Runs work(slot) once for each slot 0 .. numThreads-1 of the pool, the calling thread taking slot 0 itself as soon
+ * as the pool is told to start rather than waiting while the pool's threads wake (~25 us each dispatch on an idle
+ * 2-vCPU VM); each pool thread claims one of the other slots, and the one that wakes when none is left returns at
+ * once, so no more than numThreads threads work at a time. The work takes its blocks from a shared counter, so
+ * whichever threads run first take most of them. With one thread there is no dispatch at all.
+ */
+template<class Work>
+void runWithCaller(ThreadPool& threads, std::atomic<int>& nextSlot, bool callerWorks, const Work& work) {
+    const int numThreads = threads.getNumThreads();
+    if (!callerWorks) {
+        threads.execute([&](ThreadPool&, int t) { work(t); });
+        threads.waitForThreads();
+        return;
+    }
+    if (numThreads == 1) {
+        work(0);
+        return;
+    }
+    nextSlot = 1;
+    threads.execute([&](ThreadPool&, int) {
+        const int slot = nextSlot++;
+        if (slot < numThreads)
+            work(slot);
+    });
+    work(0);
+    threads.waitForThreads();
+}
+
 }
 
 void CpuCalcCookePairForceKernel::initialize(const System& system, const CookePairForce& force) {
@@ -90,6 +119,13 @@ void CpuCalcCookePairForceKernel::initialize(const System& system, const CookePa
             throw OpenMMException(std::string(VECTOR_WIDTH_ENV) + " must be 4 or 8, not '" + width + "'");
         else if (!cookePairLoop8Available())
             throw OpenMMException(std::string(VECTOR_WIDTH_ENV) + "=8 needs a CPU with AVX-512VL and FMA");
+    }
+    callerWorks = true;
+    if (const char* caller = std::getenv(CALLER_WORKS_ENV)) {
+        if (std::string(caller) == "0")
+            callerWorks = false;
+        else if (std::string(caller) != "1")
+            throw OpenMMException(std::string(CALLER_WORKS_ENV) + " must be 0 or 1, not '" + caller + "'");
     }
     setParameters(force);
 }
@@ -275,7 +311,7 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
     // Along x, the cells x-2..x+2 of one (y, z) row are consecutive in the sorted order: one range of particles,
     // or two where the row wraps around the periodic box, or the whole row where it is narrower than five cells.
     const bool wholeRow = periodic && nc[0] < 5;
-    threads.execute([&](ThreadPool& pool, int t) {
+    runWithCaller(threads, nextSlot, callerWorks, [&](int) {
         std::vector<int> hits(numParticles);  // the places one scan finds within range
         for (int blk = nextBlock++; blk < numBlocks; blk = nextBlock++) {
             std::vector<int>& off = blocks[blk].offsets;
@@ -336,7 +372,6 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
             }
         }
     });
-    threads.waitForThreads();
     blockOrder.resize(numBlocks);
     for (int blk = 0; blk < numBlocks; blk++)
         blockOrder[blk] = blk;
@@ -398,14 +433,14 @@ double CpuCalcCookePairForceKernel::execute(ContextImpl& context, bool includeFo
     int numBlocks = (int) blocks.size();
     threadEnergy.assign(threads.getNumThreads(), 0.0);
     nextBlock = 0;
-    threads.execute([&](ThreadPool& pool, int t) {
-        float* force = &data.threadForce[t][0];
+    // Each slot adds into its own of the platform's per-thread force buffers (the platform sums them all).
+    runWithCaller(threads, nextSlot, callerWorks, [&](int slot) {
+        float* force = &data.threadForce[slot][0];
         double energy = 0;
         for (int k = nextBlock++; k < numBlocks; k = nextBlock++)
             energy += computeBlock(blockOrder[k], posq, force, g, boxSize, includeEnergy);
-        threadEnergy[t] = energy;
+        threadEnergy[slot] = energy;
     });
-    threads.waitForThreads();
     double energy = 0;
     for (double e : threadEnergy)
         energy += e;
