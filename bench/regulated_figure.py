@@ -30,16 +30,14 @@ import platform
 from pathlib import Path
 
 import numpy as np
-import openmm
 
-from snarefuse.analysis.base import TrajectorySource
+from snarefuse.analysis.snare_geometry import CONTACT_FORMED_R0
 from snarefuse.analysis.trigger import TRIGGER_STATES, delay_column, trigger_info
 from snarefuse.sweep import CONDITION, load_sweep
 
 STATES = ("stalk", "hemifused", "pore")
-#: a native contact counts as formed below this multiple of its native distance
-FORMED_R0 = 1.2
-CONTACT_FORCES = ("SNARE native contacts", "SNARE clamped contacts")
+#: a native contact counts as formed below this multiple of its native distance (the SNARE analysis')
+FORMED_R0 = CONTACT_FORMED_R0
 COLOURS = {"constitutive": "C0", "regulated_t20": "C1", "regulated_t60": "C3"}
 MARKERS = {"stalk": "o", "hemifused": "s", "pore": "*"}
 
@@ -53,45 +51,26 @@ def _table(path: Path) -> dict[str, np.ndarray]:
 
 def clamped_contact_fraction(run_dir: Path, layers: tuple[int, int] = (1, 8)) -> tuple[np.ndarray, np.ndarray]:
     """Per trajectory frame: time (ps) and the fraction of VAMP2's native contacts in ``layers`` with r <
-    :data:`FORMED_R0` r0, averaged over the complexes. The pairs are read from the System's contact forces
-    (clamped or not, so a constitutive run is measured on the same contacts) and the VAMP2 residues from the
-    topology (chains V<k>)."""
-    from openmm import app
-    from snarefuse.build.snare import layer_of
+    :data:`FORMED_R0` r0, averaged over the complexes: the SNARE analysis' ``q_clamped``
+    (:class:`~snarefuse.analysis.snare.SnareAnalysis`; the pairs are the System's contact forces', clamped or
+    not, so a constitutive run is measured on the same contacts). Read from the run's snare.csv when it has the
+    column for these layers, else measured by the SNARE analysis alone (a run analysed before the column)."""
+    from snarefuse.analysis.base import Table
+    from snarefuse.analysis.snare import SnareAnalysis
+    from snarefuse.rundir import RunDirectory
 
-    system = openmm.XmlSerializer.deserialize((run_dir / "system.xml").read_text())
-    atoms = list(app.PDBFile(str(run_dir / "system.pdb")).topology.atoms())
-    pairs, r0 = [], []
-    for f in system.getForces():
-        if f.getName() in CONTACT_FORCES:
-            for k in range(f.getNumBonds()):
-                i, j, (_, r) = f.getBondParameters(k)
-                pairs.append((i, j))
-                r0.append(r)
-    pairs_a, r0_a = np.array(pairs, dtype=np.int64), np.array(r0)
-
-    def vamp2_layer(i: int) -> int | None:
-        res = atoms[i].residue
-        return layer_of("A", int(res.id))[0] if res.chain.id.startswith("V") else None
-
-    keep, complex_of = [], []
-    for n, (i, j) in enumerate(pairs_a):
-        for a in (i, j):
-            lay = vamp2_layer(int(a))
-            if lay is not None and layers[0] <= lay <= layers[1]:
-                keep.append(n)
-                complex_of.append(atoms[int(a)].residue.chain.id)
-                break
-    pairs_a, r0_a = pairs_a[keep], r0_a[keep]
-    groups = [np.array([c == g for c in complex_of]) for g in sorted(set(complex_of))]
-    times, q = [], []
-    for fr in TrajectorySource(run_dir / "trajectory.dcd", top=run_dir / "system.pdb").iter_frames():
-        d = fr.xyz[pairs_a[:, 0]] - fr.xyz[pairs_a[:, 1]]
-        d -= fr.box * np.round(d / fr.box)
-        formed = np.linalg.norm(d, axis=1) < FORMED_R0 * r0_a
-        times.append(fr.time_ps)
-        q.append(np.mean([formed[g].mean() for g in groups]))
-    return np.array(times), np.array(q)
+    rd = RunDirectory(run_dir)
+    path = rd.analysis().table("snare")
+    summary = json.loads(rd.analysis().summary_json.read_text()) if rd.analysis().summary_json.exists() else {}
+    measured = ((summary.get("snare") or {}).get("native_contacts") or {}).get("clamp_layers")
+    if path.exists() and measured == list(layers):
+        table = Table.from_csv(path)
+    else:
+        table = SnareAnalysis(rd.trajectory(), rd.topology(), snares=rd.path, contacts=rd.path,
+                              clamp_layers=layers).run().table
+    t, q = np.asarray(table["time_ps"], dtype=float), np.asarray(table["q_clamped"], dtype=float)
+    times = np.unique(t)
+    return times, np.array([q[t == u].mean() for u in times])
 
 
 def single_runs_figure(runs: list[tuple[Path, str]], figure: str) -> None:
