@@ -134,3 +134,37 @@ def test_contacts_are_read_from_the_systems_contact_forces(tmp_path):
         SnareAnalysis(t, snares=records, contacts=(np.array([[0, half.n_residues + 5]]), np.array([0.5])))
     # without contacts the q columns are absent
     assert "q_all" not in SnareAnalysis(t, snares=records).run().table
+
+
+def test_analyze_run_measures_the_contacts_of_a_clamped_build(tmp_path):
+    """The pipeline reads the contacts from system.xml: a half-zipped clamped build a few steps in holds its zipped
+    half and almost none of its clamped half, and the trigger summary times the clamped layers by the contacts; without
+    system.xml the q columns are absent and a note says so."""
+    import shutil
+
+    from snarefuse.analysis import analyze_run
+    from snarefuse.analysis.base import Table
+    from snarefuse.build import build_system
+    from snarefuse.runner import run_simulation
+    from snarefuse.spec import example_spec_path, load_spec
+
+    spec = load_spec(example_spec_path("snare_two_bilayers")).with_overrides({
+        "system.snares.n_complexes": 1, "system.snares.clamp": {}, "system.snares.zipped_layers": [-7, 0],
+        "system.snares.linker_unzipped": [5, 11], "run.steps": 10, "run.report_interval": 5,
+        "run.trajectory_interval": 5, "run.checkpoint_interval": 10, "run.platform": "CPU", "run.threads": 1,
+        "run.minimize": False, "run.trigger": {"at": 5}})
+    build_system(spec).save(tmp_path / "run")
+    assert run_simulation(tmp_path / "run", progress=False).status == "complete"
+    summary = analyze_run(tmp_path / "run", figures=False)
+    t = Table.from_csv(tmp_path / "run" / "analysis" / "snare.csv")
+    assert float(t["q_rest"][0]) > 0.95 and float(t["q_clamped"][0]) < 0.1
+    nc = summary["snare"]["native_contacts"]
+    assert nc["clamp_layers"] == [1, 8] and nc["n_contacts"]["clamped"][0] > 0
+    cl = summary["trigger"]["clamped_layers"]
+    assert cl["measure"] == "contacts" and cl["zipped_from_trigger_tau"] == [None]  # 5 steps after it: not yet
+    assert cl["q_max_before"] < 0.1 and len(cl["geometric_zipped_from_trigger_tau"]) == 1
+    shutil.copytree(tmp_path / "run", tmp_path / "bare", ignore=shutil.ignore_patterns("analysis", "system.xml"))
+    bare = analyze_run(tmp_path / "bare", figures=False)
+    assert "q_all" not in Table.from_csv(tmp_path / "bare" / "analysis" / "snare.csv")
+    assert any("system.xml not found" in n for n in bare["notes"])
+    assert bare["trigger"]["clamped_layers"]["measure"] == "geometry"
