@@ -182,7 +182,9 @@ def critical_path(before: dict[int, float], after: dict[int, float]) -> dict | N
     other thread's (OpenMM's CPU platform runs its kernels on a pool while the calling thread waits, and runs
     what has no CPU kernel on the calling thread while the pool waits), their sum (the step time on an idle
     machine, less the pool's wake-up latency, which other load does not inflate the way it inflates wall time),
-    and the process total."""
+    and the process total. Where the calling thread works at the same time as the pool (the native kernel's list
+    scan and pair loop take blocks on it too), the sum counts overlapping time twice: an upper bound on the step's
+    critical path there, not the path itself."""
     if not after:
         return None
     used = {t: after[t] - before.get(t, 0.0) for t in after}
