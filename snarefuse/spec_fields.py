@@ -100,8 +100,9 @@ FIELD_DOCS: dict[str, tuple[str, str, str]] = {
     "system.snares.anchor_strength": ("0 <= number <= 10", "3", "Interfacial anchor residue (juxtamembrane W/Y/K/R, "
                                       "TMD C-terminus) - lipid head attraction, in epsilon; 0: off."),
     "system.snares.clamp": ("section", "null (no clamp)",
-                            "Clamp: the native contacts touching the layers 'layers' are scaled by the global "
-                            "parameter snare_clamp (a run.protocol event releases it). See docs/protocols.md."),
+                            "Clamp: the attraction of VAMP2's native contacts in the layers 'layers' is scaled by "
+                            "the global parameter snare_clamp (run.trigger or a run.protocol event releases it); the "
+                            "t-SNARE contacts of those layers stay on. See docs/regulated.md."),
     "system.snares.clamp.layers": ("[first, last] in -7...8", "[1, 8]",
                                    "Clamped layer range (default the C-terminal half)."),
     "system.snares.clamp.factor": ("0 <= number <= 1", "0", "snare_clamp as built: 0 holds the clamped contacts "
