@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="JSON file to write")
     ap.add_argument("--jobs", type=int, default=1, help="runs at once")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads per run")
-    ap.add_argument("--delay", default="10 tau", help="stop this long after the pore (--stop-after-pore)")
+    ap.add_argument("--delay", default="25 tau",
+                    help="stop this long after the pore (--stop-after-pore); long enough for the analysis' "
+                         "3-frame flicker rule to confirm a pore whose rim seal flickers about its threshold")
     ap.add_argument("--steps", type=int, default=None, help="most steps per run (default: the spec's run.steps)")
     a = ap.parse_args(argv)
     overrides: dict[str, Any] = {}
