@@ -263,6 +263,7 @@ def plot_survival(results: Any, parameter: str | None, event: str = "pore", ax: 
     marked |; a top axis gives the diffusion-calibrated time (ns) where every point shares one
     calibration (``tau_diffusion_ns`` of the table). Returns the Axes."""
     ax = _axes(ax)
+    name = (parameter or "").rsplit(".", 1)[-1]  # the field's own name: a dotted path crowds the legend
     for r in results.survival(parameter, event, time="tau", confidence=confidence):
         est = r["estimate"]
         items = results.groups(parameter, event, time="tau")[r["group"]][r["value"]]
@@ -270,7 +271,7 @@ def plot_survival(results: Any, parameter: str | None, event: str = "pore", ax: 
         end = max(t.max(), est.time[-1])
         median = "" if r["median"] is None else f", median {r['median']:.4g} τ"
         line, = ax.step(np.r_[est.time, end], np.r_[est.survival, est.survival[-1]], where="post",
-                        label=f"{parameter or ''}={r['value']} {r['group']} (n={len(t)}{median})".replace("  ", " "))
+                        label=f"{name}={r['value']} {r['group']} (n={len(t)}{median})".replace("  ", " "))
         ok = np.isfinite(est.low) & np.isfinite(est.high)
         if ok.any():
             tt = np.r_[est.time, end]
@@ -290,5 +291,6 @@ def plot_survival(results: Any, parameter: str | None, event: str = "pore", ax: 
         top = ax.secondary_xaxis("top", functions=(lambda x: x * ns, lambda x: x / ns))
         top.set_xlabel("diffusion-calibrated time (ns)")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize="small")
+        # below the axes: survival steps and their bands fill the whole plot, so no corner inside it is free
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     return ax

@@ -621,6 +621,26 @@ def test_survival_plot_is_in_tau_with_the_calibrated_axis_and_a_band(tmp_path: P
     assert xs.max() <= 50.0  # in tau (the runs are 50 tau = 100 ps long)
 
 
+
+def test_survival_legend_names_the_field_and_sits_below_the_curves(tmp_path: Path):
+    from matplotlib.figure import Figure
+
+    from snarefuse.sweep_results import SweepResults
+
+    key = "system.snares.n_complexes"
+    rows = [{key: n, "state": "done", "pore_ps": t, "duration_ps": 100.0, "pore_tau": None if t is None else t / 2,
+             "duration_tau": 50.0} for n in (0, 2, 4, 6, 8) for t in (None, 40.0, 60.0)]
+    fig = Figure(figsize=(5.5, 4.0), layout="constrained")
+    ax = plot_survival(SweepResults(rows, [key]), key, ax=fig.subplots())
+    fig.savefig(tmp_path / "survival.png")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0].startswith("n_complexes=0 ") and not any("system." in s for s in labels)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    legend, axes = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert legend.y1 <= axes.y0  # no curve or band is hidden behind it
+
 def test_probability_is_split_by_the_other_varied_parameters(tmp_path: Path):
     sw = Sweep(small_spec(), grid={"lipids.CKL.tail_attraction": [1.0, 0.9], "lipids.CKL.head_size": [0.95, 0.9]},
                replicas=2, workspace=tmp_path / "ws")
