@@ -292,5 +292,7 @@ def plot_survival(results: Any, parameter: str | None, event: str = "pore", ax: 
         top.set_xlabel("diffusion-calibrated time (ns)")
     if ax.get_legend_handles_labels()[0]:
         # below the axes: survival steps and their bands fill the whole plot, so no corner inside it is free
-        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+        labels = ax.get_legend_handles_labels()[1]
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False,
+                  ncol=2 if max(map(len, labels)) <= 40 else 1)
     return ax

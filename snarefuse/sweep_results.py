@@ -473,7 +473,9 @@ def collect(statuses: list[PointStatus], varied: list[str], output: Path, parame
         figs = {name: Figure(figsize=(5.5, 4.0), layout="constrained") for name in ("fusion_probability", "survival")}
         plot_fusion_probability(res, param, ax=figs["fusion_probability"].subplots(), ci_method=ci_method,
                                 confidence=confidence)
-        plot_survival(res, param, ax=figs["survival"].subplots(), confidence=confidence)
+        ax = plot_survival(res, param, ax=figs["survival"].subplots(), confidence=confidence)
+        # the legend sits below the axes (plot_survival): make room for one row per curve
+        figs["survival"].set_size_inches(5.5, 3.4 + 0.2 * len(ax.get_legend_handles_labels()[0]))
         for name, fig in figs.items():
             res.files[name] = out / "plots" / f"{name}.png"
             fig.savefig(res.files[name], dpi=150)

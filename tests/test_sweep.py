@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import mdtraj
@@ -641,6 +642,7 @@ def test_survival_legend_names_the_field_and_sits_below_the_curves(tmp_path: Pat
     legend, axes = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
     assert legend.y1 <= axes.y0  # no curve or band is hidden behind it
 
+
 def test_probability_is_split_by_the_other_varied_parameters(tmp_path: Path):
     sw = Sweep(small_spec(), grid={"lipids.CKL.tail_attraction": [1.0, 0.9], "lipids.CKL.head_size": [0.95, 0.9]},
                replicas=2, workspace=tmp_path / "ws")
@@ -651,7 +653,9 @@ def test_probability_is_split_by_the_other_varied_parameters(tmp_path: Path):
         (p.directory / "analysis" / "summary.json").write_text(json.dumps(
             {"first_passage": {"hemifusion_ps": 1.0, "pore_ps": 2.0 if fused else None, "duration_ps": 10.0}}))
         finish(p)
-    res = sw.collect(parameter="lipids.CKL.tail_attraction")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. constrained layout collapsing the axes under a long legend
+        res = sw.collect(parameter="lipids.CKL.tail_attraction")
     prob = {(r["group"], r["value"]): r["p"] for r in res.probability("lipids.CKL.tail_attraction")}
     assert prob == {("lipids.CKL.head_size=0.9", 0.9): 1.0, ("lipids.CKL.head_size=0.9", 1.0): 1.0,
                     ("lipids.CKL.head_size=0.95", 0.9): 0.5, ("lipids.CKL.head_size=0.95", 1.0): 0.5}
