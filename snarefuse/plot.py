@@ -290,9 +290,9 @@ def plot_survival(results: Any, parameter: str | None, event: str = "pore", ax: 
         ns = float(calib.pop())
         top = ax.secondary_xaxis("top", functions=(lambda x: x * ns, lambda x: x / ns))
         top.set_xlabel("diffusion-calibrated time (ns)")
-    if ax.get_legend_handles_labels()[0]:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
         # below the axes: survival steps and their bands fill the whole plot, so no corner inside it is free
-        labels = ax.get_legend_handles_labels()[1]
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False,
                   ncol=2 if max(map(len, labels)) <= 40 else 1)
     return ax

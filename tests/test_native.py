@@ -129,6 +129,13 @@ def test_native_matches_expression(platform, case):
 VECTOR_WIDTH_ENV = "SNAREFUSE_CPU_VECTOR_WIDTH"
 
 
+def _assert_equal_to_float_round_off(state: tuple[float, np.ndarray], reference: tuple[float, np.ndarray]) -> None:
+    """Two single-precision CPU variants of one kernel (vector width, thread layout): energy and forces agree to
+    float round-off."""
+    np.testing.assert_allclose(state[0], reference[0], rtol=1e-5)
+    np.testing.assert_allclose(state[1], reference[1], rtol=0, atol=1e-5 * np.abs(reference[1]).max())
+
+
 @pytest.mark.parametrize("case", ["cooke3", "mixed-species", "pairs-near-cutoffs", "snare"])
 def test_cpu_pair_loop_four_wide_matches_expression_and_the_default_width(case, monkeypatch):
     """On an AVX CPU the pair loop runs eight neighbours a step (fvec8); the four-wide loop (fvec4, every other
@@ -140,8 +147,7 @@ def test_cpu_pair_loop_four_wide_matches_expression_and_the_default_width(case, 
     monkeypatch.setenv(VECTOR_WIDTH_ENV, "4")
     four = _pair_state(_context(system, "CPU", positions))
     _assert_matches(four, _expected(case), "CPU")
-    np.testing.assert_allclose(four[0], default[0], rtol=1e-5)
-    np.testing.assert_allclose(four[1], default[1], rtol=0, atol=1e-5 * np.abs(default[1]).max())
+    _assert_equal_to_float_round_off(four, default)
 
 
 def test_cpu_pair_loop_width_from_the_environment_is_checked(monkeypatch):
@@ -175,8 +181,7 @@ def test_cpu_calling_thread_taking_blocks_matches_the_pool_alone(case, threads, 
     monkeypatch.setenv(CALLER_WORKS_ENV, "0")
     pool_alone = state()
     _assert_matches(shared, _expected(case), "CPU")
-    np.testing.assert_allclose(shared[0], pool_alone[0], rtol=1e-5)
-    np.testing.assert_allclose(shared[1], pool_alone[1], rtol=0, atol=1e-5 * np.abs(pool_alone[1]).max())
+    _assert_equal_to_float_round_off(shared, pool_alone)
 
 
 def test_cpu_calling_thread_setting_from_the_environment_is_checked(monkeypatch):
