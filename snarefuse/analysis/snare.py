@@ -102,8 +102,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import RunDirectoryError
 from ..protein_bonds import CLAMPED_CONTACT_FORCE, NATIVE_CONTACT_FORCE
-from ..rundir import RunDirectory
+from ..rundir import RunDirectory, read_system_xml
 from ..spec_types import ClampSpec
 from ..units import BOLTZMANN_KJ_PER_MOL_K
 from . import kernels as K
@@ -287,9 +288,9 @@ def native_contacts_of_system(source: Any) -> tuple[IA, F]:
         if not p.exists():
             raise AnalysisError(f"{p}: not found; the native contacts are read from the build's system.xml")
         try:
-            source = openmm.XmlSerializer.deserialize(p.read_text())
-        except Exception as e:  # OpenMM raises a generic exception for malformed XML
-            raise AnalysisError(f"{p}: cannot be read as an OpenMM System ({e})") from None
+            source = read_system_xml(p)
+        except RunDirectoryError as e:
+            raise AnalysisError(str(e)) from None
     if not isinstance(source, openmm.System):
         raise AnalysisError(f"contacts: expected an openmm.System, a system.xml path or a run directory, "
                             f"got {type(source).__name__}")

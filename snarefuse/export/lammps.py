@@ -27,10 +27,12 @@ from pathlib import Path
 import numpy as np
 import openmm
 
+from ..errors import RunDirectoryError
 from ..forcefield import PAIR_FORCE_NAME
 from ..lumen import GAS_BEAD_SIZE, GAS_RESNAME
 from ..reference.lammps_cooke import LammpsInputs, write_lammps_inputs
 from ..reference.numpy_cooke import K_BEND_REDUCED, SPRING_R0_REDUCED, TWO_SIXTH
+from ..rundir import read_system_xml
 from . import BuildFiles, ExportError, load_build
 
 #: Forces of a build that this export maps onto LAMMPS styles.
@@ -111,9 +113,9 @@ def snare_terms(b: BuildFiles) -> SnareTerms:
     """Read the SNARE terms of ``b`` from its ``system.xml``: what OpenMM simulates, term by term."""
     path = b.run_dir.system_xml
     try:
-        system = openmm.XmlSerializer.deserialize(path.read_text())
-    except Exception as e:  # OpenMM raises a generic exception for malformed XML
-        raise ExportError(f"{path}: cannot be read as an OpenMM System ({e})") from None
+        system = read_system_xml(path)
+    except RunDirectoryError as e:
+        raise ExportError(str(e)) from None
     forces = {f.getName(): f for f in system.getForces()}
     pair = forces[PAIR_FORCE_NAME]
     membrane = _lipid_or_gas_atoms(b)

@@ -210,20 +210,12 @@ class RunDirectory(CheckpointRecord):
     def read_build(self) -> tuple["Spec", dict[str, Any], "openmm.System", "app.PDBFile"]:
         """Spec, manifest, System and PDB of the build, checked against each other: the System's particles, the
         PDB's atoms and the manifest's ``n_atoms`` agree."""
-        import openmm
-
         from ..structure import read_openmm_structure
 
         self.require(*BUILD_FILES)
         spec = self.spec()
         manifest = self.manifest(required=True)
-        try:
-            system = openmm.XmlSerializer.deserialize(self.system_xml.read_text())
-        except Exception as e:  # OpenMM raises a generic exception for malformed XML
-            raise RunDirectoryError(self.system_xml, f"cannot be read as an OpenMM System ({e})") from None
-        if not isinstance(system, openmm.System):
-            raise RunDirectoryError(self.system_xml, f"holds a serialised {type(system).__name__}, not the System "
-                                    "the build writes; rebuild the directory")
+        system = read_system_xml(self.system_xml)
         try:
             pdb = read_openmm_structure(self.system_pdb)
         except Exception as e:  # OpenMM's PDB reader raises whatever the malformed line provokes
@@ -388,6 +380,24 @@ def manifest_contact_xy(manifest: dict[str, Any]) -> tuple[float, float] | None:
     if d.shape != (3,) or p.shape != (3,) or abs(abs(d[2]) - np.linalg.norm(d)) > 1e-6:
         return None
     return float(p[0]), float(p[1])
+
+
+def read_system_xml(path: str | Path) -> "openmm.System":
+    """The ``openmm.System`` serialised in ``path`` (a build's ``system.xml``); :class:`RunDirectoryError` naming the
+    file when it is missing, not serialised XML, or holds something other than a System."""
+    import openmm
+
+    path = Path(path)
+    if not path.exists():
+        raise RunDirectoryError(path, "missing; build the system first with 'snarefuse build SPEC -o DIR'")
+    try:
+        system = openmm.XmlSerializer.deserialize(path.read_text())
+    except Exception as e:  # OpenMM raises a generic exception for malformed XML
+        raise RunDirectoryError(path, f"cannot be read as an OpenMM System ({e})") from None
+    if not isinstance(system, openmm.System):
+        raise RunDirectoryError(path, f"holds a serialised {type(system).__name__}, not the System the build writes; "
+                                "rebuild the directory")
+    return system
 
 
 def load_trajectory(run_dir: str | Path, stride: int | None = None) -> "mdtraj.Trajectory":
