@@ -49,8 +49,8 @@ from .base import AnalysisError, Frame, Table
 from .contact import (CONTACT_CUTOFF, CONTACT_RADIUS, ContactAnalysis, ContactFrame,  # noqa: F401
                       compute_contact_frame, contact_beads, default_zone_radius, zone_grid)
 from .membrane import frame_geometry, lipid_axes
-from .zone import (BLOCK_RADIUS, MIN_PORE_RADIUS, MIN_RIM_SEAL, DiaphragmAnalysis, PoreAnalysis,  # noqa: F401
-                   detect_pore)
+from .zone import (BLOCK_RADIUS, HOLD_RIM_SEAL, MIN_PORE_RADIUS, MIN_RIM_SEAL, DiaphragmAnalysis,  # noqa: F401
+                   PoreAnalysis, detect_pore)
 
 F = NDArray[np.float64]
 
@@ -285,9 +285,10 @@ class FusionAnalysis(ContactAnalysis):
     zone_radius : float, optional
         Contact-zone disc radius for pores and diaphragms (default: whole box if planar-planar,
         0.7 x smallest vesicle radius otherwise).
-    pore_spacing, diaphragm_spacing, block_radius, min_pore_radius, min_rim_seal, max_diaphragm_thickness,
-    contact_cutoff
-        See the individual analyses.
+    pore_spacing, diaphragm_spacing, block_radius, min_pore_radius, min_rim_seal, hold_rim_seal,
+    max_diaphragm_thickness, contact_cutoff
+        See the individual analyses (``hold_rim_seal``: the hold rule of :class:`PoreAnalysis`, a fusion pore
+        stays one while its seal stays at least this).
     persist : int
         Flicker rule, frames.
     stalk_min_lipids, diaphragm_min_radius, expanded_pore_radius
@@ -315,7 +316,7 @@ class FusionAnalysis(ContactAnalysis):
                  zone_radius: float | None = None, pore_spacing: float | None = None,
                  diaphragm_spacing: float | None = None, block_radius: float | None = None,
                  min_pore_radius: float | None = None, min_rim_seal: float = MIN_RIM_SEAL,
-                 max_diaphragm_thickness: float | None = None, contact_cutoff: float | None = None,
+                 hold_rim_seal: float | None = HOLD_RIM_SEAL, max_diaphragm_thickness: float | None = None, contact_cutoff: float | None = None,
                  leaflet_cutoff: float | None = None, min_leaflet_size: int = 20, persist: int = 3,
                  stalk_min_lipids: int = 10, diaphragm_min_radius: float | None = None,
                  expanded_pore_radius: float | None = None, sigma_nm: float | None = None, chunk: int = 100,
@@ -335,7 +336,7 @@ class FusionAnalysis(ContactAnalysis):
                                            **common)
         self.pore = PoreAnalysis(src, zone_radius=zone_radius, grid_spacing=pore_spacing, block_radius=block_radius,
                                  min_pore_radius=min_pore_radius, min_rim_seal=min_rim_seal,
-                                 contact_cutoff=contact_cutoff, **common)
+                                 hold_rim_seal=hold_rim_seal, contact_cutoff=contact_cutoff, **common)
         self.parts: list[ContactAnalysis] = [self.separation, self.mixing, self.diaphragm, self.pore]
         if len(self.lipids.markers):
             self.content = ContentMixingAnalysis(src, **common)

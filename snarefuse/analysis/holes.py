@@ -237,22 +237,54 @@ class HoleResult:
     pore_seal : float
         Rim-seal fraction of the hole picked as the pore, or of the largest hole through both membranes
         when none is a fusion pore (NaN without such a hole).
+    pore_kept : bool
+        The pore picked is a fusion pore only by the hold rule (its seal below ``min_seal``, at least
+        ``keep_seal``, on a fusion pore of the frame before).
+    fusion_cells : ndarray, shape (m, 2)
+        Lateral centres ``(u, v)`` (nm) of the cells of every fusion pore of this frame: what
+        :func:`compute_holes` is given as ``held`` on the next frame ((0, 2) without a fusion pore).
     """
 
     pore: RegionResult
     rupture: RegionResult
     pore_seal: float
+    pore_kept: bool
+    fusion_cells: FloatArray
+
+
+def region_cells(grid: LateralGrid, mask: NDArray[np.bool_]) -> FloatArray:
+    """Lateral centres ``(u, v)`` (nm) of the cells of ``mask``, shape (m, 2).
+
+    A region kept from one frame to the next is passed as positions, not as a mask: the in-run check builds
+    its grid from each frame's box, whose number of cells can change under a barostat."""
+    U, V = grid.centers()
+    return np.column_stack([U[mask], V[mask]]).astype(float)
+
+
+def cells_mask(grid: LateralGrid, cells: FloatArray) -> NDArray[np.bool_]:
+    """The cells of ``grid`` that hold one of the lateral positions ``cells`` (m, 2) (those on the grid)."""
+    mask = np.zeros(grid.shape, dtype=bool)
+    cells = np.asarray(cells, dtype=float).reshape(-1, 2)
+    if len(cells):
+        flat, ok = grid.cell_index(cells[:, 0], cells[:, 1])
+        mask.ravel()[flat[ok]] = True
+    return mask
 
 
 def compute_holes(grid: LateralGrid, u: FloatArray, v: FloatArray, is_b: NDArray[np.bool_], seal_u: FloatArray,
                   seal_v: FloatArray, block_radius: float = 0.5 * SIGMA_NM, min_radius: float = 1.0,
-                  min_seal: float = 0.5, rim_band: float = 2.0, seal_probe: float = 1.0) -> HoleResult:
+                  min_seal: float = 0.5, rim_band: float = 2.0, seal_probe: float = 1.0,
+                  keep_seal: float | None = None, held: FloatArray | None = None) -> HoleResult:
     """Fusion pores and ruptures from the lateral projection of the lipid beads of two membranes.
 
     1. *Holes through both membranes*: open columns of the projection of all beads (:func:`compute_pore`).
        Each hole whose largest inscribed circle reaches ``min_radius`` is a **fusion pore** when its rim
        joins the two membranes (:func:`rim_seal_fraction` >= ``min_seal``), else a **rupture** (two holes
-       torn separately, one above the other).
+       torn separately, one above the other). *Hold rule* (hysteresis): a hole that overlaps a fusion pore
+       of the frame before (``held``, that frame's :attr:`HoleResult.fusion_cells`) stays a fusion pore
+       while its seal is at least ``keep_seal``: the rim of an open pore whose wall is partly pulled apart
+       flickers about ``min_seal`` from frame to frame, while two holes torn separately never had a sealed
+       rim to begin with. A hole that was never a sealed pore is judged by ``min_seal`` alone.
     2. *Holes through one membrane*: the same on the projection of each membrane's beads alone. Such a
        hole is a rupture unless it overlaps a fusion pore (each membrane's projection is open over the
        pore) or its rim is sealed to the other membrane: inside a hemifusion diaphragm each membrane
@@ -276,7 +308,19 @@ def compute_holes(grid: LateralGrid, u: FloatArray, v: FloatArray, is_b: NDArray
         As in :func:`compute_pore`.
     min_seal, rim_band, seal_probe : float
         Fusion-pore test (:func:`rim_seal_fraction`).
+    keep_seal : float, optional
+        Smallest seal of a held pore (``0 <= keep_seal <= min_seal``); None: no hold rule.
+    held : ndarray, shape (m, 2), optional
+        Lateral cell centres (nm) of the fusion pores of the frame before (None or empty: none).
+
+    Raises
+    ------
+    ValueError
+        ``keep_seal`` outside ``[0, min_seal]``.
     """
+    if keep_seal is not None and not 0.0 <= keep_seal <= min_seal:
+        raise ValueError(f"keep_seal: {keep_seal!r}; accepted a rim-seal fraction between 0 and min_seal "
+                         f"({min_seal})")
     is_b = np.asarray(is_b, dtype=bool)
     U, V = grid.centers()
     inside = grid.inside()
@@ -292,22 +336,27 @@ def compute_holes(grid: LateralGrid, u: FloatArray, v: FloatArray, is_b: NDArray
 
     lab, cands, dist = holes(u, v)
     seal = {k: rim_seal_fraction(grid, lab == k, seal_u, seal_v, rim_band, seal_probe) for k in cands}
-    fusion = [k for k in cands if seal[k] >= min_seal]
+    before = cells_mask(grid, held) if held is not None else np.zeros(grid.shape, bool)
+    kept = [k for k in cands if keep_seal is not None and keep_seal <= seal[k] < min_seal
+            and (before & (lab == k)).any()]
+    fusion = [k for k in cands if seal[k] >= min_seal] + kept
     pore_mask = np.isin(lab, fusion) if fusion else np.zeros(grid.shape, bool)
+    pore_kept = False
     if fusion:
         pore = compute_pore(grid, u, v, block_radius, min_radius, allowed=pore_mask)
         k_pore = int(lab[pore.mask][0])
-        pore_seal = seal[k_pore]
+        pore_seal, pore_kept = seal[k_pore], k_pore in kept
     else:
         pore = empty
         pore_seal = seal[max(cands, key=lambda k: int(np.count_nonzero(lab == k)))] if cands else np.nan
+    fusion_cells = region_cells(grid, pore_mask)
     rupture_cells = [lab == k for k in cands if k not in fusion]
     for side in (False, True):
         lab1, c1, _ = holes(u[is_b == side], v[is_b == side])
         rupture_cells += [m for m in (lab1 == k for k in c1) if not (m & pore_mask).any()
                           and rim_seal_fraction(grid, m, seal_u, seal_v, rim_band, seal_probe) < min_seal]
     if not rupture_cells:
-        return HoleResult(pore, empty, float(pore_seal))
+        return HoleResult(pore, empty, float(pore_seal), pore_kept, fusion_cells)
     areas = [int(np.count_nonzero(m)) for m in rupture_cells]
     j = int(np.argmax(areas))
     big = rupture_cells[j]
@@ -315,7 +364,7 @@ def compute_holes(grid: LateralGrid, u: FloatArray, v: FloatArray, is_b: NDArray
     cu, cv = region_centre(grid, big)
     rupture = RegionResult(True, area, float(np.sqrt(area / np.pi) + block_radius), float(np.max(dist[big])),
                            float(np.hypot(cu, cv)), len(rupture_cells), big)
-    return HoleResult(pore, rupture, float(pore_seal))
+    return HoleResult(pore, rupture, float(pore_seal), pore_kept, fusion_cells)
 
 
 # ---------------------------------------------------------------------------------------------

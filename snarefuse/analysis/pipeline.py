@@ -279,6 +279,7 @@ def analyze_run(run_dir: str | Path, out_dir: str | Path | None = None, *, start
                              "analysed frames; its time is that of the first frame of the first such run"),
             "thresholds": dict(fusion.thresholds, min_pore_radius_nm=fusion.pore.min_pore_radius,
                                block_radius_nm=fusion.pore.block_radius, min_rim_seal=fusion.pore.min_rim_seal,
+                               hold_rim_seal=fusion.pore.hold_rim_seal,
                                contact_radius_nm=fusion.separation.contact_radius, sigma_nm=sigma),
             "min_gap_nm": float(np.nanmin(ft["min_gap_nm"])) if np.isfinite(ft["min_gap_nm"]).any() else None,
             "max_pore_radius_nm": float(np.max(ft["pore_radius_nm"])),

@@ -14,18 +14,22 @@ Definitions
   contact zone, connected (periodic wrap on periodic grids), whose largest inscribed circle (exact
   distance to bead centres) reaches ``min_pore_radius``: a *fusion pore* when its rim joins the two
   membranes (tails of A meeting tails of B around at least ``min_rim_seal`` of the rim), else a
-  *rupture*, as is a hole through one membrane alone. Radii are measured to bead centres.
+  *rupture*, as is a hole through one membrane alone. A fusion pore stays one, frame after frame, while the
+  hole that overlaps it stays open and its seal stays at least ``hold_rim_seal`` (hysteresis: the seal of an
+  open pore's rim flickers about ``min_rim_seal``). Radii are measured to bead centres.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from . import kernels as K
-from .base import Frame, LipidIndex, as_lipid_index
+from .base import AnalysisError, Frame, LipidIndex, as_lipid_index
 from .contact import (CONTACT_CUTOFF, ContactAnalysis, ContactBeads, ContactFrame,
                       compute_contact_frame, contact_beads, default_zone_radius, joining_tails, zone_grid)
 from .lengths import LENGTHS_NM, lengths_nm
@@ -47,6 +51,12 @@ RIM_BAND = LENGTHS_NM["rim_band"][0]
 SEAL_PROBE = LENGTHS_NM["seal_probe"][0]
 #: Default smallest fraction of a hole's rim sealed by lipid joining both membranes for a fusion pore.
 MIN_RIM_SEAL = 0.5
+#: Default smallest rim seal of a fusion pore held from the frame before (the hold rule of
+#: :func:`~snarefuse.analysis.kernels.compute_holes`). Measured on the planar runs of docs/fusion.md: two bilayers
+#: torn separately (lysis) have seals of 0.0-0.22 on every frame; open pores whose wall is partly pulled apart
+#: (off-axis pores of the planar control) dip to 0.43-0.50 between sealed frames; 0.3 lies between the two.
+#: A tear beside a hemifusion diaphragm reaches 0.22-0.49 without ever being sealed, so it is not held.
+HOLD_RIM_SEAL = 0.3
 
 
 def diaphragm_profile(lengths: dict[str, float]) -> dict[str, float]:
@@ -131,14 +141,27 @@ def find_holes(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry]
                grid: K.LateralGrid, block_radius: float = BLOCK_RADIUS, min_radius: float = MIN_PORE_RADIUS,
                min_seal: float = MIN_RIM_SEAL, contact_cutoff: float = CONTACT_CUTOFF,
                beads: ContactBeads | None = None, joining: B | None = None, rim_band: float = RIM_BAND,
-               seal_probe: float = SEAL_PROBE) -> K.HoleResult:
-    """Fusion pore and ruptures through the contact zone of one frame (see :func:`~.kernels.compute_holes`);
-    ``beads`` and their ``joining`` mask (:func:`joining_tails`) are computed unless given. Lengths in nm."""
+               seal_probe: float = SEAL_PROBE, keep_seal: float | None = None,
+               held: F | None = None) -> K.HoleResult:
+    """Fusion pore and ruptures through the contact zone of one frame (see :func:`~.kernels.compute_holes`,
+    whose hold rule ``keep_seal`` and ``held`` are); ``beads`` and their ``joining`` mask
+    (:func:`joining_tails`) are computed unless given. Lengths in nm."""
     b = beads if beads is not None else contact_beads(xyz, box, lipids, geoms, cf)
     z = b.in_zone
     j = joining if joining is not None else joining_tails(xyz, box, b, contact_cutoff)
     return K.compute_holes(grid, b.u[z], b.v[z], b.is_b[z], b.u[j], b.v[j], block_radius, min_radius, min_seal,
-                           rim_band, seal_probe)
+                           rim_band, seal_probe, keep_seal, held)
+
+
+def check_hold_rim_seal(hold_rim_seal: float | None, min_rim_seal: float) -> float | None:
+    """``hold_rim_seal`` if it is None or a fraction in ``[0, min_rim_seal]``, else an AnalysisError naming it."""
+    if hold_rim_seal is None:
+        return None
+    h = float(hold_rim_seal)
+    if not (math.isfinite(h) and 0.0 <= h <= min_rim_seal):
+        raise AnalysisError(f"hold_rim_seal: {hold_rim_seal!r}; accepted None (no hold rule) or a rim-seal "
+                            f"fraction between 0 and min_rim_seal ({min_rim_seal})")
+    return h
 
 
 def find_pore(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame,
@@ -158,22 +181,37 @@ def find_pore(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry],
 class PoreAnalysis(_ZoneAnalysis):
     """Fusion pore through the contact zone, and ruptures (solvent-free definitions, see the module docstring).
 
+    Parameters (besides those of the base classes)
+    ----------
+    min_rim_seal : float
+        Smallest rim seal of a new fusion pore (default :data:`MIN_RIM_SEAL`).
+    hold_rim_seal : float or None
+        Smallest rim seal of a fusion pore held from the analysed frame before (hysteresis, default
+        :data:`HOLD_RIM_SEAL`); None judges every frame by ``min_rim_seal`` alone. The held pore is carried
+        from frame to frame in this object, so the calls do not depend on how the frames are read in chunks.
+
     Results
     -------
     table : ``frame, time_ps, has_pore, pore_radius_nm, pore_inscribed_radius_nm, pore_area_nm2,
-        pore_offset_nm, n_pores, pore_rim_seal, has_rupture, rupture_radius_nm, n_ruptures`` (radii to bead
-        centres; 0 without a pore / rupture). ``pore_rim_seal``: fraction of the rim of the pore (else of
-        the largest hole through both membranes) sealed by lipid joining both membranes (NaN: no such hole).
+        pore_offset_nm, n_pores, pore_rim_seal, pore_held, has_rupture, rupture_radius_nm, n_ruptures``
+        (radii to bead centres; 0 without a pore / rupture). ``pore_rim_seal``: fraction of the rim of the pore
+        (else of the largest hole through both membranes) sealed by lipid joining both membranes (NaN: no such
+        hole); ``pore_held``: the pore is one by the hold rule only (seal below ``min_rim_seal``).
     mask_last : ndarray of bool — the pore columns of the last frame.
     """
 
     def __init__(self, trajectory: Any, top: Any = None, *, block_radius: float | None = None,
                  min_pore_radius: float | None = None, min_rim_seal: float = MIN_RIM_SEAL,
-                 contact_cutoff: float | None = None, **kw: Any):
+                 hold_rim_seal: float | None = HOLD_RIM_SEAL, contact_cutoff: float | None = None, **kw: Any):
         super().__init__(trajectory, top, **kw)
         self.block_radius = self._length("block_radius", block_radius)
         self.min_pore_radius = self._length("min_pore_radius", min_pore_radius)
         self.min_rim_seal, self.contact_cutoff = min_rim_seal, self._length("contact_cutoff", contact_cutoff)
+        self.hold_rim_seal = check_hold_rim_seal(hold_rim_seal, min_rim_seal)
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        self._held: F | None = None
 
     def _single_frame(self, frame: Frame) -> None:
         geoms, cf, b = self._contact(frame)
@@ -181,13 +219,14 @@ class PoreAnalysis(_ZoneAnalysis):
         holes = find_holes(frame.xyz, frame.box, frame.lipids, geoms, cf, grid, self.block_radius,
                            self.min_pore_radius, self.min_rim_seal, self.contact_cutoff, beads=b,
                            joining=self._joining(frame, b, self.contact_cutoff), rim_band=self.lengths["rim_band"],
-                           seal_probe=self.lengths["seal_probe"])
+                           seal_probe=self.lengths["seal_probe"], keep_seal=self.hold_rim_seal, held=self._held)
+        self._held = holes.fusion_cells
         res, rup = holes.pore, holes.rupture
         row = self._row(frame)
         row.update(has_pore=res.found, pore_radius_nm=res.radius_nm, pore_inscribed_radius_nm=res.inscribed_nm,
                    pore_area_nm2=res.area_nm2, pore_offset_nm=res.offset_nm, n_pores=res.n_regions,
-                   pore_rim_seal=holes.pore_seal, has_rupture=rup.found, rupture_radius_nm=rup.radius_nm,
-                   n_ruptures=rup.n_regions)
+                   pore_rim_seal=holes.pore_seal, pore_held=holes.pore_kept, has_rupture=rup.found,
+                   rupture_radius_nm=rup.radius_nm, n_ruptures=rup.n_regions)
         self._rows.append(row)
         self._store_last(res.mask)
 
@@ -200,12 +239,85 @@ class PoreAnalysis(_ZoneAnalysis):
 # ---------------------------------------------------------------------------------------------
 # in-run pore detection
 # ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PoreCheck:
+    """One in-run pore check (:func:`check_pore`).
+
+    Attributes
+    ----------
+    has_pore : bool
+        A fusion pore (with a single membrane: any hole through it).
+    radius_nm : float
+        ``sqrt(A/pi)`` radius of the pore to bead centres (0.0 without one).
+    rim_seal : float
+        Rim seal of the pore, else of the largest hole through both membranes (NaN without one).
+    held : bool
+        The pore is one by the hold rule only (its seal below :data:`MIN_RIM_SEAL`).
+    fusion_cells : ndarray, shape (m, 2)
+        Lateral cell centres (nm, contact frame) of the fusion pores: pass them as ``held`` to the next check.
+    """
+
+    has_pore: bool
+    radius_nm: float
+    rim_seal: float
+    held: bool
+    fusion_cells: F
+
+
+def check_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, held: F | None = None,
+               hold_rim_seal: float | None = HOLD_RIM_SEAL, membranes: tuple[int, ...] | None = None,
+               contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
+               zone_radius: float | None = None, grid_spacing: float | None = None,
+               block_radius: float | None = None, min_radius: float | None = None,
+               sigma_nm: float | None = None) -> PoreCheck:
+    """The in-run pore check with the analysis' hold rule: :func:`detect_pore` given the fusion pores of the
+    check before (``held``, the previous :attr:`PoreCheck.fusion_cells`), so that a sealed pore whose rim
+    seal flickers stays a pore check after check as it does frame after frame in :class:`PoreAnalysis`.
+    ``hold_rim_seal``: as in :class:`PoreAnalysis` (None: every check judged alone). The other parameters
+    are those of :func:`detect_pore`.
+    """
+    if hasattr(positions_nm, "value_in_unit"):
+        import openmm.unit as u
+
+        positions_nm = positions_nm.value_in_unit(u.nanometer)
+    if hasattr(box_nm, "value_in_unit"):
+        import openmm.unit as u
+
+        box_nm = box_nm.value_in_unit(u.nanometer)
+    xyz = np.asarray(positions_nm, dtype=float)
+    box = np.asarray(box_nm, dtype=float)
+    if box.shape == (3, 3):
+        box = np.diag(box).copy()
+    lip = as_lipid_index(lipid_index_info)
+    if membranes is None:
+        membranes = (0, 1) if lip.n_membranes >= 2 else (0,)
+    kinds = geometry if geometry is not None else (None,) * lip.n_membranes
+    geoms = [compute_membrane_geometry(xyz, box, lip, m, kinds[m] if m < len(kinds) else None)
+             for m in range(lip.n_membranes)]
+    cf = compute_contact_frame(geoms, box, tuple(membranes), contact_xy)
+    radius = zone_radius if zone_radius is not None else default_zone_radius(geoms, tuple(membranes))
+    L = lengths_nm(sigma_nm)
+    grid = zone_grid(cf, box, L["zone_spacing"] if grid_spacing is None else grid_spacing, radius, None)
+    block = L["block_radius"] if block_radius is None else block_radius
+    smallest = L["min_pore_radius"] if min_radius is None else min_radius
+    if len(cf.membranes) == 1:
+        res = find_pore(xyz, box, lip, geoms, cf, grid, block, smallest, L)
+        return PoreCheck(bool(res.found), float(res.radius_nm), float("nan"), False, np.zeros((0, 2)))
+    h = find_holes(xyz, box, lip, geoms, cf, grid, block, smallest, contact_cutoff=L["contact_cutoff"],
+                   rim_band=L["rim_band"], seal_probe=L["seal_probe"],
+                   keep_seal=check_hold_rim_seal(hold_rim_seal, MIN_RIM_SEAL), held=held)
+    return PoreCheck(bool(h.pore.found), float(h.pore.radius_nm), float(h.pore_seal), bool(h.pore_kept),
+                     h.fusion_cells)
+
+
 def detect_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, membranes: tuple[int, ...] | None = None,
                 contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
                 zone_radius: float | None = None, grid_spacing: float | None = None,
                 block_radius: float | None = None, min_radius: float | None = None,
                 sigma_nm: float | None = None) -> tuple[bool, float]:
     """Is there a fusion pore, and how large? A pure function for OpenMM reporters (no mdtraj, no files).
+
+    One frame judged alone: a pore held from a check before needs :func:`check_pore`.
 
     Parameters
     ----------
@@ -242,28 +354,7 @@ def detect_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, membra
     >>> bool(has), round(r)
     (True, 3)
     """
-    if hasattr(positions_nm, "value_in_unit"):
-        import openmm.unit as u
-
-        positions_nm = positions_nm.value_in_unit(u.nanometer)
-    if hasattr(box_nm, "value_in_unit"):
-        import openmm.unit as u
-
-        box_nm = box_nm.value_in_unit(u.nanometer)
-    xyz = np.asarray(positions_nm, dtype=float)
-    box = np.asarray(box_nm, dtype=float)
-    if box.shape == (3, 3):
-        box = np.diag(box).copy()
-    lip = as_lipid_index(lipid_index_info)
-    if membranes is None:
-        membranes = (0, 1) if lip.n_membranes >= 2 else (0,)
-    kinds = geometry if geometry is not None else (None,) * lip.n_membranes
-    geoms = [compute_membrane_geometry(xyz, box, lip, m, kinds[m] if m < len(kinds) else None)
-             for m in range(lip.n_membranes)]
-    cf = compute_contact_frame(geoms, box, tuple(membranes), contact_xy)
-    radius = zone_radius if zone_radius is not None else default_zone_radius(geoms, tuple(membranes))
-    L = lengths_nm(sigma_nm)
-    grid = zone_grid(cf, box, L["zone_spacing"] if grid_spacing is None else grid_spacing, radius, None)
-    res = find_pore(xyz, box, lip, geoms, cf, grid, L["block_radius"] if block_radius is None else block_radius,
-                    L["min_pore_radius"] if min_radius is None else min_radius, L)
-    return bool(res.found), float(res.radius_nm)
+    c = check_pore(positions_nm, box_nm, lipid_index_info, hold_rim_seal=None, membranes=membranes,
+                   contact_xy=contact_xy, geometry=geometry, zone_radius=zone_radius, grid_spacing=grid_spacing,
+                   block_radius=block_radius, min_radius=min_radius, sigma_nm=sigma_nm)
+    return c.has_pore, c.radius_nm

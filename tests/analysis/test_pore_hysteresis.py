@@ -1,0 +1,111 @@
+"""The hold rule of the fusion pore (hysteresis): a hole through both membranes that has been a sealed fusion
+pore stays one while it stays open and its rim seal stays at least ``HOLD_RIM_SEAL``; a hole never sealed is
+judged by ``MIN_RIM_SEAL`` alone, so a rupture stays a rupture.
+
+Kernel sequences on synthetic frames (two membranes' beads on a lattice with a hole, the tails joining them on
+an arc of its rim: the arc sets the seal), the analysis carrying the held pore across streamed chunks, and
+the in-run check carrying it from check to check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snarefuse.analysis import PoreAnalysis
+from snarefuse.analysis import kernels as K
+from snarefuse.analysis import testsystems as ts
+from snarefuse.analysis.base import AnalysisError
+from snarefuse.analysis.zone import HOLD_RIM_SEAL, MIN_RIM_SEAL
+
+BOX = 20.0
+GRID = K.LateralGrid.periodic_box(np.array([BOX, BOX]), (40, 40))
+#: Bead-free radius of the synthetic hole (nm).
+HOLE = 3.0
+#: Share of the rim circle lined by joining tails -> the seal the kernel measures (checked in each test):
+#: sealed ~0.61, flickering below MIN_RIM_SEAL ~0.46 and ~0.41, torn apart ~0.21.
+SEALED, DIP, DEEP_DIP, TORN = 0.7, 0.5, 0.45, 0.2
+
+
+def _frame(arc: float, centre: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, ...]:
+    """``(u, v, is_b, seal_u, seal_v)``: both membranes' beads on a 0.5 nm lattice except a hole of radius
+    ``HOLE`` on ``centre``, joining tails on ``arc`` of a circle 0.5 nm outside the hole."""
+    g = np.arange(-BOX / 2, BOX / 2, 0.5) + 0.25
+    lu, lv = (a.ravel() for a in np.meshgrid(g, g, indexing="ij"))
+    keep = np.hypot(K.minimum_image(lu - centre[0], BOX), K.minimum_image(lv - centre[1], BOX)) >= HOLE
+    n = int(keep.sum())
+    phi = np.linspace(0.0, 2 * np.pi * arc, int(300 * arc), endpoint=False)
+    return (np.r_[lu[keep], lu[keep]], np.r_[lv[keep], lv[keep]], np.r_[np.zeros(n, bool), np.ones(n, bool)],
+            centre[0] + (HOLE + 0.5) * np.cos(phi), centre[1] + (HOLE + 0.5) * np.sin(phi))
+
+
+def _sequence(arcs: list[float], keep_seal: float | None = HOLD_RIM_SEAL,
+              centres: list[tuple[float, float]] | None = None) -> list[K.HoleResult]:
+    held = None
+    out = []
+    for i, arc in enumerate(arcs):
+        h = K.compute_holes(GRID, *_frame(arc, centres[i] if centres else (0.0, 0.0)), keep_seal=keep_seal,
+                            held=held)
+        held = h.fusion_cells
+        out.append(h)
+    return out
+
+
+def test_a_sealed_pore_whose_seal_flickers_below_the_threshold_stays_a_pore() -> None:
+    arcs = [SEALED, DIP, SEALED, DEEP_DIP, DIP, DEEP_DIP]
+    seq = _sequence(arcs)
+    seals = [h.pore_seal for h in seq]
+    assert seals[0] >= MIN_RIM_SEAL and seals[2] >= MIN_RIM_SEAL
+    assert all(HOLD_RIM_SEAL <= s < MIN_RIM_SEAL for s in seals[1::2] + seals[3:4]), seals
+    assert [h.pore.found for h in seq] == [True] * len(arcs)
+    assert [h.rupture.found for h in seq] == [False] * len(arcs)
+    assert [h.pore_kept for h in seq] == [a != SEALED for a in arcs]
+    # without the hold rule the same frames alternate pore / rupture
+    plain = _sequence(arcs, keep_seal=None)
+    assert [h.pore.found for h in plain] == [a == SEALED for a in arcs]
+    assert [h.rupture.found for h in plain] == [a != SEALED for a in arcs]
+
+
+def test_a_rupture_never_sealed_never_becomes_a_pore() -> None:
+    for arc in (TORN, DIP):
+        seq = _sequence([arc] * 5)
+        assert [h.pore.found for h in seq] == [False] * 5, arc
+        assert [h.rupture.found for h in seq] == [True] * 5, arc
+    assert _sequence([TORN])[0].pore_seal < HOLD_RIM_SEAL
+
+
+def test_a_pore_torn_below_the_hold_seal_is_a_rupture_and_must_seal_again() -> None:
+    seq = _sequence([SEALED, TORN, DIP, SEALED, DIP])
+    assert [h.pore.found for h in seq] == [True, False, False, True, True]
+    assert [h.rupture.found for h in seq] == [False, True, True, False, False]
+
+
+def test_only_the_same_hole_is_held() -> None:
+    """A sealed pore closes and a hole opens elsewhere with a seal below MIN_RIM_SEAL: a rupture."""
+    seq = _sequence([SEALED, DIP], centres=[(0.0, 0.0), (8.0, 0.0)])
+    assert seq[0].pore.found
+    assert not seq[1].pore.found and seq[1].rupture.found
+    # the same hole moved by 1 nm overlaps its place on the frame before: held
+    moved = _sequence([SEALED, DIP], centres=[(0.0, 0.0), (1.0, 0.5)])
+    assert moved[1].pore.found and moved[1].pore_kept
+
+
+def test_held_cells_are_positions_so_a_grid_of_another_shape_reads_them() -> None:
+    first = K.compute_holes(GRID, *_frame(SEALED), keep_seal=HOLD_RIM_SEAL)
+    other = K.LateralGrid.periodic_box(np.array([BOX, BOX]), (41, 39))
+    mask = K.cells_mask(other, first.fusion_cells)
+    U, V = other.centers()
+    # a finer grid has a few cells between the coarser grid's centres; overlap needs only some
+    assert mask[np.hypot(U, V) < HOLE - 1.0].mean() > 0.8
+    assert not mask[np.hypot(U, V) > HOLE + 1.0].any()
+    nxt = K.compute_holes(other, *_frame(0.35), keep_seal=HOLD_RIM_SEAL, held=first.fusion_cells)
+    assert HOLD_RIM_SEAL <= nxt.pore_seal < MIN_RIM_SEAL
+    assert nxt.pore.found and nxt.pore_kept
+
+
+@pytest.mark.parametrize("bad", [-0.1, 0.6, float("nan")])
+def test_hold_seal_outside_zero_to_min_seal_is_refused(bad: float) -> None:
+    with pytest.raises(ValueError, match="keep_seal"):
+        K.compute_holes(GRID, *_frame(SEALED), keep_seal=bad)
+    with pytest.raises(AnalysisError, match="hold_rim_seal"):
+        PoreAnalysis(ts.fusion_pore(2.0), hold_rim_seal=bad)
