@@ -8,8 +8,10 @@ and stops with status ``stopped-event`` at the end of that chunk.
 
 Flicker rule
 ------------
-A pore counts as open once it is detected at ``confirm`` consecutive checks; a check without a pore
-resets the count. Its step, time and radius are those of the *first* check of that run of checks
+Each check applies the analysis' hold rule (:func:`snarefuse.analysis.zone.check_pore`): a fusion pore of
+the check before stays one while its rim seal stays at least ``HOLD_RIM_SEAL``, so a pore whose seal
+flickers about the 0.5 threshold is not reset. A pore counts as open once it is detected at ``confirm``
+consecutive checks; a check without a pore resets the count. Its step, time and radius are those of the *first* check of that run of checks
 (``t_pore``), the same convention as the analysis' first-passage times (``snarefuse analyze --persist``).
 The run stops at the first check or chunk boundary at or after ``max(t_pore + delay, t_confirmed)``: it
 cannot stop before the pore is confirmed, so ``delay = 0`` stops at the confirming check.
@@ -21,14 +23,17 @@ Files (in the run directory)
 ``events.json``
     The settings (rule, confirm, check interval, delay), the pore event once confirmed
     (``pore: {step, time_ps, radius_nm, confirmed_step, confirmed_time_ps}``), the planned stop
-    (``stop_time_ps``, ``stop_step``) and, once requested, ``stop_requested_step``. Written atomically.
+    (``stop_time_ps``, ``stop_step``), once requested ``stop_requested_step``, and ``pore_cells``: per check
+    with a fusion pore (by step), the lateral cell centres (nm) of its pores, which the next check holds.
+    Written atomically.
 
 Resume
 ------
 The reporter is consistent with the runner's checkpoint of step ``C``: rows of ``events.csv`` after ``C``
 are dropped (they belong to the part of the run that a resume repeats) and an event confirmed after ``C``
 is forgotten (the repeated part finds it again). The pore event of ``events.json`` confirmed at or before
-``C`` is kept, an unconfirmed run of pore checks is rebuilt from the kept rows, and a run already past
+``C`` is kept, an unconfirmed run of pore checks is rebuilt from the kept rows, the pore held at the last
+kept check is restored from ``pore_cells``, and a run already past
 ``t_pore + delay`` requests the stop as soon as the reporter is constructed, so the runner does not step
 at all. Construction only reads files; they are rewritten at the first ``describeNextReport``, inside
 the runner's lock. Rows are flushed as they are written, so a killed process loses none.
@@ -61,9 +66,13 @@ STEP_TOLERANCE = 1e-6
 
 def flicker_rule(confirm: int) -> str:
     """The flicker rule in words, as recorded in ``events.json``."""
+    from .analysis.zone import HOLD_RIM_SEAL, MIN_RIM_SEAL
+
     return (f"a pore counts as open once detected at {confirm} consecutive checks (a check without a pore resets "
             "the count); its step, time and radius are those of the first check of that run; the run stops at "
-            "the first check or chunk boundary at or after max(t_pore + delay, confirmation)")
+            "the first check or chunk boundary at or after max(t_pore + delay, confirmation); a fusion pore needs "
+            f"a rim seal >= {MIN_RIM_SEAL}, or >= {HOLD_RIM_SEAL} where it overlaps a fusion pore of the check "
+            "before")
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,21 @@ def _read_checks(path: Path) -> list[_Check]:
             continue
         by_step[c.step] = c
     return [by_step[s] for s in sorted(by_step)]
+
+
+def _read_pore_cells(saved: Any, step: int) -> dict[int, list[list[float]]]:
+    """``pore_cells`` of ``events.json`` at checks up to ``step`` (malformed entries are skipped)."""
+    out: dict[int, list[list[float]]] = {}
+    if not isinstance(saved, dict):
+        return out
+    for k, v in saved.items():
+        try:
+            s = int(k)
+        except (TypeError, ValueError):
+            continue
+        if s <= step and isinstance(v, list):
+            out[s] = v
+    return out
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -180,6 +204,8 @@ class FusionEventReporter:
         self._checks: list[_Check] = []          # the kept rows, as loaded
         self._streak_first: _Check | None = None  # first check of the current run of pore checks
         self._streak = 0
+        self._pore_cells: dict[int, list[list[float]]] = {}  # fusion-pore cells of the kept checks, by step
+        self._memory: Any = None                   # analysis.zone.PoreMemory: the pore the next check holds
         self._sim: Any = None
         self._dt_ps: float | None = None
         self._lipids: Any = None
@@ -253,10 +279,16 @@ class FusionEventReporter:
 
     def _load(self, step: int) -> None:
         """Restore the state at ``step`` (read-only): kept rows, the event, the streak, the stop flag."""
+        from .analysis.zone import PoreMemory
+
         self._checks = [c for c in _read_checks(self._rd.events_csv) if c.step <= step]
         self.n_checks = len(self._checks)
-        saved = PoreEvent.from_dict(_read_json(self._rd.events_json).get("pore"))
+        record = _read_json(self._rd.events_json)
+        saved = PoreEvent.from_dict(record.get("pore"))
         self.event = saved if saved is not None and saved.confirmed_step <= step else None
+        self._pore_cells = _read_pore_cells(record.get("pore_cells"), step)
+        last = self._checks[-1] if self._checks else None
+        self._memory = PoreMemory.from_list(self._pore_cells.get(last.step) if last and last.has_pore else None)
         self._streak_first, self._streak = None, 0
         for c in self._checks:
             self._advance(c)
@@ -292,7 +324,8 @@ class FusionEventReporter:
                 "detect_options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.detect_options.items()},
                 "pore": asdict(self.event) if self.event is not None else None,
                 "stop_time_ps": self.stop_time_ps, "stop_step": self.stop_step,
-                "stop_requested_step": self.stop_requested_step}
+                "stop_requested_step": self.stop_requested_step,
+                "pore_cells": {str(k): v for k, v in sorted(self._pore_cells.items())}}
 
     def _write_json(self) -> None:
         atomic_write_json(self._rd.events_json, self._record())
@@ -343,12 +376,15 @@ class FusionEventReporter:
                 self._topology = simulation.topology
                 self._lipids = LipidIndex.from_topology(simulation.topology)
             has, radius = detect_pore(state.getPositions(asNumpy=True), state.getPeriodicBoxVectors(asNumpy=True),
-                                      self._lipids, **self.detect_options)
+                                      self._lipids, memory=self._memory, **self.detect_options)
             check = _Check(step, time_ps, bool(has), float(radius) if has else 0.0)
             with open(self._rd.events_csv, "a") as f:  # closed, hence flushed: a kill loses no row
                 f.write(check.row())
             self.n_checks += 1
             changed = self._advance(check)
+            if len(self._memory.cells):  # saved before the next check can use it: a resume at this step holds it
+                self._pore_cells[step] = self._memory.to_list()
+                changed = True
         changed = self._update_stop(step) or changed
         if changed:
             self._write_json()

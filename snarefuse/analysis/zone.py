@@ -22,7 +22,7 @@ Definitions
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -264,6 +264,32 @@ class PoreCheck:
     fusion_cells: F
 
 
+@dataclass
+class PoreMemory:
+    """What the in-run pore check remembers from one check to the next: the lateral cell centres (nm, contact
+    frame) of the fusion pores of the last check, the ``held`` of :func:`check_pore`. Give the same object to
+    :func:`detect_pore` at every check of a run; :meth:`to_list` / :meth:`from_list` save and restore it (JSON)
+    so that a resumed run holds the pore it held at its checkpoint.
+    """
+
+    cells: F = field(default_factory=lambda: np.zeros((0, 2)))
+
+    #: Decimals (nm) of the saved cell centres: far below a cell, so a restored centre falls in the same cell.
+    DECIMALS = 3
+
+    def to_list(self) -> list[list[float]]:
+        return [[round(float(u), self.DECIMALS), round(float(v), self.DECIMALS)] for u, v in self.cells]
+
+    @classmethod
+    def from_list(cls, cells: Any) -> "PoreMemory":
+        """From :meth:`to_list`'s output; anything else (missing, malformed) gives an empty memory."""
+        try:
+            arr = np.asarray(cells, dtype=float).reshape(-1, 2)
+        except (TypeError, ValueError):
+            return cls()
+        return cls(arr) if np.isfinite(arr).all() else cls()
+
+
 def check_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, held: F | None = None,
                hold_rim_seal: float | None = HOLD_RIM_SEAL, membranes: tuple[int, ...] | None = None,
                contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
@@ -314,10 +340,12 @@ def detect_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, membra
                 contact_xy: tuple[float, float] | None = None, geometry: tuple[str | None, ...] | None = None,
                 zone_radius: float | None = None, grid_spacing: float | None = None,
                 block_radius: float | None = None, min_radius: float | None = None,
-                sigma_nm: float | None = None) -> tuple[bool, float]:
-    """Is there a fusion pore, and how large? A pure function for OpenMM reporters (no mdtraj, no files).
+                sigma_nm: float | None = None, memory: PoreMemory | None = None) -> tuple[bool, float]:
+    """Is there a fusion pore, and how large? For OpenMM reporters (no mdtraj, no files).
 
-    One frame judged alone: a pore held from a check before needs :func:`check_pore`.
+    Without ``memory`` the frame is judged alone (a pure function). With it, the analysis' hold rule applies
+    (:func:`check_pore`): a fusion pore of the last check stays one while its rim seal stays at least
+    :data:`HOLD_RIM_SEAL`, and ``memory`` is updated to this check's fusion pores.
 
     Parameters
     ----------
@@ -336,6 +364,8 @@ def detect_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, membra
         As in :class:`PoreAnalysis` / :class:`FusionAnalysis`.
     sigma_nm : float, optional
         The model's sigma (nm): lengths left unset are those of :mod:`snarefuse.analysis.lengths` at it.
+    memory : PoreMemory, optional
+        The fusion pores of the last check of the same run (updated in place).
 
     Returns
     -------
@@ -354,7 +384,10 @@ def detect_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, membra
     >>> bool(has), round(r)
     (True, 3)
     """
-    c = check_pore(positions_nm, box_nm, lipid_index_info, hold_rim_seal=None, membranes=membranes,
+    c = check_pore(positions_nm, box_nm, lipid_index_info, held=None if memory is None else memory.cells,
+                   hold_rim_seal=None if memory is None else HOLD_RIM_SEAL, membranes=membranes,
                    contact_xy=contact_xy, geometry=geometry, zone_radius=zone_radius, grid_spacing=grid_spacing,
                    block_radius=block_radius, min_radius=min_radius, sigma_nm=sigma_nm)
+    if memory is not None:
+        memory.cells = c.fusion_cells
     return c.has_pore, c.radius_nm

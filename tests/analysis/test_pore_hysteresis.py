@@ -4,19 +4,26 @@ judged by ``MIN_RIM_SEAL`` alone, so a rupture stays a rupture.
 
 Kernel sequences on synthetic frames (two membranes' beads on a lattice with a hole, the tails joining them on
 an arc of its rim: the arc sets the seal), the analysis carrying the held pore across streamed chunks, and
-the in-run check carrying it from check to check.
+the in-run reporter carrying it from check to check and across a resume (its check replaced by the hold
+rule on given seals: the geometry is tested above and on real frames in ``test_real_events.py``).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+from openmm import unit
 
 from snarefuse.analysis import PoreAnalysis
 from snarefuse.analysis import kernels as K
 from snarefuse.analysis import testsystems as ts
+from snarefuse.analysis import zone
 from snarefuse.analysis.base import AnalysisError
 from snarefuse.analysis.zone import HOLD_RIM_SEAL, MIN_RIM_SEAL
+from snarefuse.events import EVENTS_JSON, FusionEventReporter
 
 BOX = 20.0
 GRID = K.LateralGrid.periodic_box(np.array([BOX, BOX]), (40, 40))
@@ -109,3 +116,93 @@ def test_hold_seal_outside_zero_to_min_seal_is_refused(bad: float) -> None:
         K.compute_holes(GRID, *_frame(SEALED), keep_seal=bad)
     with pytest.raises(AnalysisError, match="hold_rim_seal"):
         PoreAnalysis(ts.fusion_pore(2.0), hold_rim_seal=bad)
+
+
+# ------------------------------------------------------------------------------ the in-run reporter
+#: Rim seal of the fake check at each step: sealed, dips below MIN_RIM_SEAL, sealed, dips ...
+SEAL_AT_STEP = {100: 0.6, 200: 0.45, 300: 0.6, 400: 0.4, 500: 0.45, 600: 0.6, 700: 0.2, 800: 0.45}
+CHECK_EVERY = 100
+DT_PS = 0.1
+
+
+class _State:
+    def __init__(self, step: int):
+        self.step = step
+
+    def getPositions(self, asNumpy: bool = False):  # noqa: N802, N803
+        return np.full((1, 3), float(self.step))  # the fake check reads the step from here
+
+    def getPeriodicBoxVectors(self, asNumpy: bool = False):  # noqa: N802, N803
+        return np.eye(3)
+
+    def getTime(self):  # noqa: N802
+        return self.step * DT_PS * unit.picosecond
+
+
+class _Simulation:
+    """What the reporter uses of an ``app.Simulation``."""
+
+    def __init__(self, step: int = 0):
+        self.currentStep = step
+        self.topology = ts.two_bilayers(2.0, n_side=4).topology
+        self.integrator = type("I", (), {"getStepSize": lambda self: DT_PS * unit.picosecond})()
+
+    def run(self, reporter: FusionEventReporter, until: int) -> None:
+        while not reporter.stop_requested:
+            n = reporter.describeNextReport(self)["steps"]
+            if self.currentStep + n > until:
+                return
+            self.currentStep += n
+            reporter.report(self, _State(self.currentStep))
+
+
+@pytest.fixture
+def fake_check(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """``check_pore`` replaced by the hold rule on :data:`SEAL_AT_STEP` (one cell per pore); records whether
+    each check was given a held pore."""
+    given: list[bool] = []
+
+    def check(positions: np.ndarray, box: np.ndarray, info: object, *, held: np.ndarray | None = None,
+              hold_rim_seal: float | None = None, **options: object) -> zone.PoreCheck:
+        seal = SEAL_AT_STEP[int(positions[0, 0])]
+        was = held is not None and len(held) > 0
+        given.append(was)
+        has = seal >= MIN_RIM_SEAL or (was and hold_rim_seal is not None and seal >= hold_rim_seal)
+        cells = np.array([[1.25, -3.75]]) if has else np.zeros((0, 2))
+        return zone.PoreCheck(has, 2.0 if has else 0.0, seal, has and seal < MIN_RIM_SEAL, cells)
+
+    monkeypatch.setattr(zone, "check_pore", check)
+    return given
+
+
+def test_the_in_run_reporter_holds_a_flickering_pore(fake_check: list[bool], tmp_path: Path) -> None:
+    rep = FusionEventReporter(tmp_path, CHECK_EVERY, 0.0, confirm=5)
+    _Simulation().run(rep, 800)
+    # 100-500: sealed, held, sealed, held, held -> five checks in a row
+    assert rep.event is not None and (rep.event.step, rep.event.confirmed_step) == (100, 500)
+    assert fake_check[:5] == [False, True, True, True, True]
+    saved = json.loads((tmp_path / EVENTS_JSON).read_text())["pore_cells"]
+    assert sorted(int(k) for k in saved) == [100, 200, 300, 400, 500]
+    assert saved["400"] == [[1.25, -3.75]]
+
+
+def test_a_resumed_reporter_holds_the_pore_it_held_at_its_checkpoint(fake_check: list[bool], tmp_path: Path) -> None:
+    first = FusionEventReporter(tmp_path, CHECK_EVERY, 1000.0, confirm=5)
+    _Simulation().run(first, 600)               # "killed" at 600; the pore was confirmed at 500
+    (tmp_path / "checkpoint.json").write_text(json.dumps({"step": 300, "time_ps": 300 * DT_PS}))
+    again = FusionEventReporter(tmp_path, CHECK_EVERY, 1000.0, confirm=5)
+    assert again.event is None                  # confirmed after the checkpoint: found again
+    fake_check.clear()
+    _Simulation(step=300).run(again, 500)
+    assert fake_check == [True, True]           # the check at 400 (seal 0.40) holds the pore of 300
+    assert again.event is not None and (again.event.step, again.event.confirmed_step) == (100, 500)
+    saved = json.loads((tmp_path / EVENTS_JSON).read_text())["pore_cells"]
+    assert sorted(int(k) for k in saved) == [100, 200, 300, 400, 500]
+
+
+def test_the_reporter_lets_go_of_a_pore_torn_below_the_hold_seal(fake_check: list[bool], tmp_path: Path) -> None:
+    rep = FusionEventReporter(tmp_path, CHECK_EVERY, 0.0, confirm=9)
+    _Simulation().run(rep, 800)
+    rows = (tmp_path / "events.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[2] for r in rows] == ["1", "1", "1", "1", "1", "1", "0", "0"]  # 700: 0.2; 800: not held
+    assert rep.event is None
