@@ -13,8 +13,9 @@ the check before stays one while its rim seal stays at least ``HOLD_RIM_SEAL``, 
 flickers about the 0.5 threshold is not reset. A pore counts as open once it is detected at ``confirm``
 consecutive checks; a check without a pore resets the count. Its step, time and radius are those of the
 *first* check of that run of checks (``t_pore``), the same convention as the analysis' first-passage times
-(``snarefuse analyze --persist``). The run stops at the first check or chunk boundary at or after ``max(t_pore + delay, t_confirmed)``: it
-cannot stop before the pore is confirmed, so ``delay = 0`` stops at the confirming check.
+(``snarefuse analyze --persist``). The run stops at the first check or chunk boundary at or after
+``max(t_pore + delay, t_confirmed)``: it cannot stop before the pore is confirmed, so ``delay = 0`` stops at
+the confirming check.
 
 Files (in the run directory)
 ----------------------------
