@@ -1,4 +1,5 @@
 #include "CpuCookePairKernel.h"
+#include "CpuCallerWorks.h"
 #include "CookePairGeometry.h"
 #include "CpuCookePairLoop.h"
 #include "CpuPlatform.h"
@@ -69,35 +70,6 @@ struct Lanes4 {
     }
 };
 
-/**
- * Runs work(slot) once for each slot 0 .. numThreads-1 of the pool, the calling thread taking slot 0 itself as soon
- * as the pool is told to start rather than waiting while the pool's threads wake (~25 us each dispatch on an idle
- * 2-vCPU VM); each pool thread claims one of the other slots, and the one that wakes when none is left returns at
- * once, so no more than numThreads threads work at a time. The work takes its blocks from a shared counter, so
- * whichever threads run first take most of them. With one thread there is no dispatch at all.
- */
-template<class Work>
-void runWithCaller(ThreadPool& threads, std::atomic<int>& nextSlot, bool callerWorks, const Work& work) {
-    const int numThreads = threads.getNumThreads();
-    if (!callerWorks) {
-        threads.execute([&](ThreadPool&, int t) { work(t); });
-        threads.waitForThreads();
-        return;
-    }
-    if (numThreads == 1) {
-        work(0);
-        return;
-    }
-    nextSlot = 1;
-    threads.execute([&](ThreadPool&, int) {
-        const int slot = nextSlot++;
-        if (slot < numThreads)
-            work(slot);
-    });
-    work(0);
-    threads.waitForThreads();
-}
-
 }
 
 void CpuCalcCookePairForceKernel::initialize(const System& system, const CookePairForce& force) {
@@ -120,13 +92,8 @@ void CpuCalcCookePairForceKernel::initialize(const System& system, const CookePa
         else if (!cookePairLoop8Available())
             throw OpenMMException(std::string(VECTOR_WIDTH_ENV) + "=8 needs a CPU with AVX-512VL and FMA");
     }
-    callerWorks = true;
-    if (const char* caller = std::getenv(CALLER_WORKS_ENV)) {
-        if (std::string(caller) == "0")
-            callerWorks = false;
-        else if (std::string(caller) != "1")
-            throw OpenMMException(std::string(CALLER_WORKS_ENV) + " must be 0 or 1, not '" + caller + "'");
-    }
+    callerWorks = callerWorksFromEnvironment();
+    pinThreads = pinThreadsFromEnvironment();
     setParameters(force);
 }
 
@@ -417,6 +384,10 @@ double CpuCalcCookePairForceKernel::execute(ContextImpl& context, bool includeFo
     auto* ref = reinterpret_cast<ReferencePlatform::PlatformData*>(context.getPlatformData());
     CpuPlatform::PlatformData& data = CpuPlatform::getPlatformData(context);
     ThreadPool& threads = data.threads;
+    if (pinThreads) {
+        pinPoolThreads(threads);
+        pinThreads = false;  // once per Context
+    }
     const std::vector<Vec3>& pos = *ref->positions;
     const Vec3* box = ref->periodicBoxVectors;
     if (periodic && (box[1][0] != 0 || box[2][0] != 0 || box[2][1] != 0))

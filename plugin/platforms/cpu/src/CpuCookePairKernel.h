@@ -50,12 +50,6 @@ public:
      */
     /** The environment variable that, set to 4, keeps the pair loop at four neighbours a step where eight run. */
     static constexpr const char* VECTOR_WIDTH_ENV = "SNAREFUSE_CPU_VECTOR_WIDTH";
-    /**
-     * The environment variable that, set to 0 when a Context is created, leaves the calling thread idle during the
-     * list scan and the pair loop (OpenMM's pool alone does them, as its own kernels do); 1, the default, lets it
-     * take blocks too (runWithCaller in the .cpp).
-     */
-    static constexpr const char* CALLER_WORKS_ENV = "SNAREFUSE_CPU_CALLER_WORKS";
     static constexpr int MAX_BLOCK_SIZE = 128;
     /**
      * From this many particles on, the list build finds the cells and fills the sorted arrays on the pool (two
@@ -91,6 +85,7 @@ private:
     std::atomic<int> nextBlock{0};
     std::atomic<int> nextSlot{0};               // the next free force-buffer slot of a dispatch (runWithCaller)
     bool callerWorks = true;
+    bool pinThreads = true;                     // pin the pool's threads at the first execute (CpuCallerWorks.h)
     std::vector<double> threadEnergy;
     // state at the last build
     bool built = false;

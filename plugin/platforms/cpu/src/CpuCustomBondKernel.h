@@ -5,6 +5,7 @@
 #include "openmm/Kernel.h"
 #include "openmm/System.h"
 #include "openmm/kernels.h"
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,7 +22,8 @@ namespace Snarefuse {
  * platform's pool, chosen so that no two groups touch the same particle, plus a group of the bonds that would (at
  * the seams between groups; computed after the others). Each group is evaluated by its own instance of OpenMM's
  * Reference kernel (its own compiled expressions, so the threads share no state), which adds its forces to the
- * Context's force array, so the numbers are the Reference kernel's, only summed in another order.
+ * Context's force array, so the numbers are the Reference kernel's, only summed in another order. The calling
+ * thread evaluates one of the groups itself (runWithCaller in CpuCallerWorks.h).
  *
  * A force with energy-parameter derivatives (which the Reference kernel accumulates into one map) is evaluated by
  * a single Reference kernel, exactly as without the plugin.
@@ -50,6 +52,8 @@ private:
     int groupsForThreads = 0;                        // the pool size the groups were made for (0: none yet)
     std::vector<OpenMM::Kernel> groups;              // per thread, then the seam group
     std::vector<double> threadEnergy;
+    std::atomic<int> nextSlot{0};                    // runWithCaller's slot counter
+    bool callerWorks = true;                         // SNAREFUSE_CPU_CALLER_WORKS
 };
 
 } // namespace Snarefuse
