@@ -12,7 +12,6 @@ import functools
 import math
 import os
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import openmm
@@ -190,60 +189,6 @@ def test_cpu_calling_thread_setting_from_the_environment_is_checked(monkeypatch)
     system = apply_formulation(_system("cooke3"), NATIVE_FORMULATION, platform="CPU")
     monkeypatch.setenv(CALLER_WORKS_ENV, "yes")
     with pytest.raises(openmm.OpenMMException, match=f"{CALLER_WORKS_ENV} must be 0 or 1, not 'yes'"):
-        _context(system, "CPU", _xml_and_positions("cooke3")[1])
-
-
-#: CpuCallerWorks.h: the environment variable that, set to 0, leaves OpenMM's pool threads unpinned.
-PIN_THREADS_ENV = "SNAREFUSE_CPU_PIN_THREADS"
-
-
-def _single_cpu_threads() -> int:
-    """Threads of this process allowed on exactly one CPU (Linux: /proc/self/task/*/status)."""
-    count = 0
-    for status in Path("/proc/self/task").glob("*/status"):
-        allowed = next(line for line in status.read_text().splitlines() if line.startswith("Cpus_allowed_list:"))
-        count += allowed.split(":")[1].strip().isdigit()
-    return count
-
-
-@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2
-                    or not Path("/proc/self/task").is_dir(), reason="needs Linux and at least two usable CPUs")
-@pytest.mark.parametrize("case", ["cooke3", "snare"])
-def test_cpu_pool_threads_pinned_when_they_fill_the_machine(case, monkeypatch):
-    """With as many threads as usable CPUs, the plugin pins each of OpenMM's pool threads to its own CPU at the first
-    force evaluation (the calling thread stays unpinned); pair and bond energies and forces are those of the
-    unpinned pool to float round-off and match the expression. With fewer threads nothing is pinned."""
-    _platform("CPU")
-    threads = len(os.sched_getaffinity(0))
-    system = apply_formulation(_system(case), NATIVE_FORMULATION, platform="CPU")
-    positions = _xml_and_positions(case)[1]
-
-    def state(num_threads: int) -> tuple[tuple[float, np.ndarray], int]:
-        before = _single_cpu_threads()
-        ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), _platform("CPU"), {"Threads": str(num_threads)})
-        ctx.setPositions(positions)
-        st = ctx.getState(getEnergy=True, getForces=True)
-        pinned = _single_cpu_threads() - before
-        return (st.getPotentialEnergy().value_in_unit(KJ), st.getForces(asNumpy=True).value_in_unit(KJ_NM)), pinned
-
-    pinned_state, pinned = state(threads)
-    assert pinned == threads
-    assert state(threads - 1)[1] == 0
-    monkeypatch.setenv(PIN_THREADS_ENV, "0")
-    free_state, free = state(threads)
-    assert free == 0
-    _assert_equal_to_float_round_off(pinned_state, free_state)
-    monkeypatch.delenv(PIN_THREADS_ENV)
-    ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), _platform("CPU"), {"Threads": str(threads)})
-    ctx.setPositions(positions)
-    _assert_matches(_pair_state(ctx), _expected(case), "CPU")
-
-
-def test_cpu_pinning_setting_from_the_environment_is_checked(monkeypatch):
-    _platform("CPU")
-    system = apply_formulation(_system("cooke3"), NATIVE_FORMULATION, platform="CPU")
-    monkeypatch.setenv(PIN_THREADS_ENV, "auto")
-    with pytest.raises(openmm.OpenMMException, match=f"{PIN_THREADS_ENV} must be 0 or 1, not 'auto'"):
         _context(system, "CPU", _xml_and_positions("cooke3")[1])
 
 

@@ -93,7 +93,6 @@ void CpuCalcCookePairForceKernel::initialize(const System& system, const CookePa
             throw OpenMMException(std::string(VECTOR_WIDTH_ENV) + "=8 needs a CPU with AVX-512VL and FMA");
     }
     callerWorks = callerWorksFromEnvironment();
-    pinThreads = pinThreadsFromEnvironment();
     setParameters(force);
 }
 
@@ -384,10 +383,6 @@ double CpuCalcCookePairForceKernel::execute(ContextImpl& context, bool includeFo
     auto* ref = reinterpret_cast<ReferencePlatform::PlatformData*>(context.getPlatformData());
     CpuPlatform::PlatformData& data = CpuPlatform::getPlatformData(context);
     ThreadPool& threads = data.threads;
-    if (pinThreads) {
-        pinPoolThreads(threads);
-        pinThreads = false;  // once per Context
-    }
     const std::vector<Vec3>& pos = *ref->positions;
     const Vec3* box = ref->periodicBoxVectors;
     if (periodic && (box[1][0] != 0 || box[2][0] != 0 || box[2][1] != 0))

@@ -85,7 +85,6 @@ private:
     std::atomic<int> nextBlock{0};
     std::atomic<int> nextSlot{0};               // the next free force-buffer slot of a dispatch (runWithCaller)
     bool callerWorks = true;
-    bool pinThreads = true;                     // pin the pool's threads at the first execute (CpuCallerWorks.h)
     std::vector<double> threadEnergy;
     // state at the last build
     bool built = false;
