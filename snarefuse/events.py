@@ -9,8 +9,8 @@ and stops with status ``stopped-event`` at the end of that chunk.
 Flicker rule
 ------------
 Each check applies the analysis' hold rule (:func:`snarefuse.analysis.zone.check_pore`): a fusion pore of
-the check before stays one while its rim seal stays at least ``HOLD_RIM_SEAL``, so a pore whose seal
-flickers about the 0.5 threshold is not reset. A pore counts as open once it is detected at ``confirm``
+``HOLD_AFTER_FRAMES`` consecutive checks stays one while its rim seal stays at least ``HOLD_RIM_SEAL``, so a
+pore whose seal flickers about the 0.5 threshold is not reset. A pore counts as open once it is detected at ``confirm``
 consecutive checks; a check without a pore resets the count. Its step, time and radius are those of the
 *first* check of that run of checks (``t_pore``), the same convention as the analysis' first-passage times
 (``snarefuse analyze --persist``). The run stops at the first check or chunk boundary at or after
@@ -25,7 +25,8 @@ Files (in the run directory)
     The settings (rule, confirm, check interval, delay), the pore event once confirmed
     (``pore: {step, time_ps, radius_nm, confirmed_step, confirmed_time_ps}``), the planned stop
     (``stop_time_ps``, ``stop_step``), once requested ``stop_requested_step``, and ``pore_cells``: per check
-    with a fusion pore (by step), the lateral cell centres (nm) of its pores, which the next check holds.
+    with a fusion pore (by step), its pores' cells as ``[u, v, checks]`` (lateral centre in nm, consecutive
+    checks the pore has been one), which the next check may hold.
     Written atomically.
 
 Resume
@@ -67,13 +68,13 @@ STEP_TOLERANCE = 1e-6
 
 def flicker_rule(confirm: int) -> str:
     """The flicker rule in words, as recorded in ``events.json``."""
-    from .analysis.zone import HOLD_RIM_SEAL, MIN_RIM_SEAL
+    from .analysis.zone import HOLD_AFTER_FRAMES, HOLD_RIM_SEAL, MIN_RIM_SEAL
 
     return (f"a pore counts as open once detected at {confirm} consecutive checks (a check without a pore resets "
             "the count); its step, time and radius are those of the first check of that run; the run stops at "
             "the first check or chunk boundary at or after max(t_pore + delay, confirmation); a fusion pore needs "
             f"a rim seal >= {MIN_RIM_SEAL}, or >= {HOLD_RIM_SEAL} where it overlaps a fusion pore of the check "
-            "before")
+            f"before that had been one for {HOLD_AFTER_FRAMES} consecutive checks")
 
 
 @dataclass(frozen=True)

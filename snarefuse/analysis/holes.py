@@ -239,10 +239,11 @@ class HoleResult:
         when none is a fusion pore (NaN without such a hole).
     pore_kept : bool
         The pore picked is a fusion pore only by the hold rule (its seal below ``min_seal``, at least
-        ``keep_seal``, on a fusion pore of the frame before).
-    fusion_cells : ndarray, shape (m, 2)
-        Lateral centres ``(u, v)`` (nm) of the cells of every fusion pore of this frame: what
-        :func:`compute_holes` is given as ``held`` on the next frame ((0, 2) without a fusion pore).
+        ``keep_seal``, on a fusion pore of the frames before).
+    fusion_cells : ndarray, shape (m, 3)
+        ``(u, v, frames)`` of every cell of this frame's fusion pores: the lateral cell centre (nm) and for how
+        many consecutive frames, this one included, its pore has been a fusion pore. What :func:`compute_holes`
+        is given as ``held`` on the next frame ((0, 3) without a fusion pore).
     """
 
     pore: RegionResult
@@ -252,39 +253,44 @@ class HoleResult:
     fusion_cells: FloatArray
 
 
-def region_cells(grid: LateralGrid, mask: NDArray[np.bool_]) -> FloatArray:
-    """Lateral centres ``(u, v)`` (nm) of the cells of ``mask``, shape (m, 2).
+def region_cells(grid: LateralGrid, frames: IntArray) -> FloatArray:
+    """``(u, v, frames)`` of the cells where ``frames`` (shape ``grid.shape``) is positive, shape (m, 3).
 
-    A region kept from one frame to the next is passed as positions, not as a mask: the in-run check builds
+    A region carried from one frame to the next is passed as positions, not as a mask: the in-run check builds
     its grid from each frame's box, whose number of cells can change under a barostat."""
     U, V = grid.centers()
-    return np.column_stack([U[mask], V[mask]]).astype(float)
+    on = frames > 0
+    return np.column_stack([U[on], V[on], frames[on]]).astype(float)
 
 
-def cells_mask(grid: LateralGrid, cells: FloatArray) -> NDArray[np.bool_]:
-    """The cells of ``grid`` that hold one of the lateral positions ``cells`` (m, 2) (those on the grid)."""
-    mask = np.zeros(grid.shape, dtype=bool)
-    cells = np.asarray(cells, dtype=float).reshape(-1, 2)
+def cells_frames(grid: LateralGrid, cells: FloatArray) -> IntArray:
+    """Per cell of ``grid``, the largest ``frames`` of the ``(u, v, frames)`` rows of ``cells`` that fall in it
+    (0 where none does)."""
+    out = np.zeros(grid.shape, dtype=np.int64)
+    cells = np.asarray(cells, dtype=float).reshape(-1, 3)
     if len(cells):
         flat, ok = grid.cell_index(cells[:, 0], cells[:, 1])
-        mask.ravel()[flat[ok]] = True
-    return mask
+        np.maximum.at(out.ravel(), flat[ok], cells[ok, 2].astype(np.int64))
+    return out
 
 
 def compute_holes(grid: LateralGrid, u: FloatArray, v: FloatArray, is_b: NDArray[np.bool_], seal_u: FloatArray,
                   seal_v: FloatArray, block_radius: float = 0.5 * SIGMA_NM, min_radius: float = 1.0,
                   min_seal: float = 0.5, rim_band: float = 2.0, seal_probe: float = 1.0,
-                  keep_seal: float | None = None, held: FloatArray | None = None) -> HoleResult:
+                  keep_seal: float | None = None, held: FloatArray | None = None,
+                  hold_after: int = 2) -> HoleResult:
     """Fusion pores and ruptures from the lateral projection of the lipid beads of two membranes.
 
     1. *Holes through both membranes*: open columns of the projection of all beads (:func:`compute_pore`).
        Each hole whose largest inscribed circle reaches ``min_radius`` is a **fusion pore** when its rim
        joins the two membranes (:func:`rim_seal_fraction` >= ``min_seal``), else a **rupture** (two holes
        torn separately, one above the other). *Hold rule* (hysteresis): a hole that overlaps a fusion pore
-       of the frame before (``held``, that frame's :attr:`HoleResult.fusion_cells`) stays a fusion pore
-       while its seal is at least ``keep_seal``: the rim of an open pore whose wall is partly pulled apart
-       flickers about ``min_seal`` from frame to frame, while two holes torn separately never had a sealed
-       rim to begin with. A hole that was never a sealed pore is judged by ``min_seal`` alone.
+       of the frame before (``held``, that frame's :attr:`HoleResult.fusion_cells`) which had then been one
+       for at least ``hold_after`` consecutive frames stays a fusion pore while its seal is at least
+       ``keep_seal``: the rim of an open pore whose wall is partly pulled apart flickers about ``min_seal``
+       from frame to frame, while two holes torn separately never had a sealed rim to begin with. A single
+       frame above ``min_seal`` does not start the hold (the seal of one frame moves by a few hundredths with
+       the grid's alignment), and a hole not held is judged by ``min_seal`` alone.
     2. *Holes through one membrane*: the same on the projection of each membrane's beads alone. Such a
        hole is a rupture unless it overlaps a fusion pore (each membrane's projection is open over the
        pore) or its rim is sealed to the other membrane: inside a hemifusion diaphragm each membrane
@@ -310,17 +316,21 @@ def compute_holes(grid: LateralGrid, u: FloatArray, v: FloatArray, is_b: NDArray
         Fusion-pore test (:func:`rim_seal_fraction`).
     keep_seal : float, optional
         Smallest seal of a held pore (``0 <= keep_seal <= min_seal``); None: no hold rule.
-    held : ndarray, shape (m, 2), optional
-        Lateral cell centres (nm) of the fusion pores of the frame before (None or empty: none).
+    held : ndarray, shape (m, 3), optional
+        ``fusion_cells`` of the frame before (None or empty: none).
+    hold_after : int
+        Consecutive frames a fusion pore must have been one before the hold rule keeps it.
 
     Raises
     ------
     ValueError
-        ``keep_seal`` outside ``[0, min_seal]``.
+        ``keep_seal`` outside ``[0, min_seal]``, or ``hold_after`` < 1.
     """
     if keep_seal is not None and not 0.0 <= keep_seal <= min_seal:
         raise ValueError(f"keep_seal: {keep_seal!r}; accepted a rim-seal fraction between 0 and min_seal "
                          f"({min_seal})")
+    if int(hold_after) < 1:
+        raise ValueError(f"hold_after: {hold_after!r}; accepted an integer >= 1 (frames)")
     is_b = np.asarray(is_b, dtype=bool)
     U, V = grid.centers()
     inside = grid.inside()
@@ -336,11 +346,14 @@ def compute_holes(grid: LateralGrid, u: FloatArray, v: FloatArray, is_b: NDArray
 
     lab, cands, dist = holes(u, v)
     seal = {k: rim_seal_fraction(grid, lab == k, seal_u, seal_v, rim_band, seal_probe) for k in cands}
-    before = cells_mask(grid, held) if held is not None else np.zeros(grid.shape, bool)
-    kept = [k for k in cands if keep_seal is not None and keep_seal <= seal[k] < min_seal
-            and (before & (lab == k)).any()]
+    before = cells_frames(grid, held) if held is not None else np.zeros(grid.shape, np.int64)
+    age = {k: int(before[lab == k].max()) for k in cands}  # frames the overlapped fusion pore had been one
+    kept = [k for k in cands if keep_seal is not None and keep_seal <= seal[k] < min_seal and age[k] >= hold_after]
     fusion = [k for k in cands if seal[k] >= min_seal] + kept
     pore_mask = np.isin(lab, fusion) if fusion else np.zeros(grid.shape, bool)
+    frames = np.zeros(grid.shape, np.int64)
+    for k in fusion:
+        frames[lab == k] = age[k] + 1
     pore_kept = False
     if fusion:
         pore = compute_pore(grid, u, v, block_radius, min_radius, allowed=pore_mask)
@@ -349,7 +362,7 @@ def compute_holes(grid: LateralGrid, u: FloatArray, v: FloatArray, is_b: NDArray
     else:
         pore = empty
         pore_seal = seal[max(cands, key=lambda k: int(np.count_nonzero(lab == k)))] if cands else np.nan
-    fusion_cells = region_cells(grid, pore_mask)
+    fusion_cells = region_cells(grid, frames)
     rupture_cells = [lab == k for k in cands if k not in fusion]
     for side in (False, True):
         lab1, c1, _ = holes(u[is_b == side], v[is_b == side])

@@ -29,7 +29,7 @@ from scipy.spatial import cKDTree
 # is the one namespace the analyses use (``K.compute_pore``)
 from .grid import (SIGMA_NM, FloatArray, IntArray, LateralGrid, circular_mean, column_mean,  # noqa: F401
                    compute_gap_map, minimum_image, periodic_center, wrap)
-from .holes import (ColumnProfiles, HoleResult, RegionResult, cells_mask, compute_column_profiles,  # noqa: F401
+from .holes import (ColumnProfiles, HoleResult, RegionResult, cells_frames, compute_column_profiles,  # noqa: F401
                     compute_diaphragm, compute_holes, compute_pore, diaphragm_mask, label_regions,
                     lateral_distance_function, nearest_bead_distance, pick_region, region_cells,
                     rim_seal_fraction)

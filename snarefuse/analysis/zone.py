@@ -16,7 +16,8 @@ Definitions
   membranes (tails of A meeting tails of B around at least ``min_rim_seal`` of the rim), else a
   *rupture*, as is a hole through one membrane alone. A fusion pore stays one, frame after frame, while the
   hole that overlaps it stays open and its seal stays at least ``hold_rim_seal`` (hysteresis: the seal of an
-  open pore's rim flickers about ``min_rim_seal``). Radii are measured to bead centres.
+  open pore's rim flickers about ``min_rim_seal``), once it has been a fusion pore on ``HOLD_AFTER_FRAMES``
+  consecutive frames. Radii are measured to bead centres.
 """
 
 from __future__ import annotations
@@ -55,8 +56,12 @@ MIN_RIM_SEAL = 0.5
 #: :func:`~snarefuse.analysis.kernels.compute_holes`). Measured on the planar runs of docs/fusion.md: two bilayers
 #: torn separately (lysis) have seals of 0.0-0.22 on every frame; open pores whose wall is partly pulled apart
 #: (off-axis pores of the planar control) dip to 0.43-0.50 between sealed frames; 0.3 lies between the two.
-#: A tear beside a hemifusion diaphragm reaches 0.22-0.49 without ever being sealed, so it is not held.
 HOLD_RIM_SEAL = 0.3
+#: Consecutive analysed frames (in-run: checks) a fusion pore must have been one before it is held. The seal
+#: of one frame moves by 0.03-0.07 with the grid's sub-cell alignment, and a tear beside a hemifusion diaphragm
+#: (seals 0.2-0.49) crosses 0.5 on single frames of some alignments; held from such a frame it would read as a
+#: pore, while the off-axis pores of the planar control open with two or more sealed frames.
+HOLD_AFTER_FRAMES = 2
 
 
 def diaphragm_profile(lengths: dict[str, float]) -> dict[str, float]:
@@ -150,7 +155,7 @@ def find_holes(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry]
     z = b.in_zone
     j = joining if joining is not None else joining_tails(xyz, box, b, contact_cutoff)
     return K.compute_holes(grid, b.u[z], b.v[z], b.is_b[z], b.u[j], b.v[j], block_radius, min_radius, min_seal,
-                           rim_band, seal_probe, keep_seal, held)
+                           rim_band, seal_probe, keep_seal, held, HOLD_AFTER_FRAMES)
 
 
 def check_hold_rim_seal(hold_rim_seal: float | None, min_rim_seal: float) -> float | None:
@@ -186,9 +191,10 @@ class PoreAnalysis(_ZoneAnalysis):
     min_rim_seal : float
         Smallest rim seal of a new fusion pore (default :data:`MIN_RIM_SEAL`).
     hold_rim_seal : float or None
-        Smallest rim seal of a fusion pore held from the analysed frame before (hysteresis, default
-        :data:`HOLD_RIM_SEAL`); None judges every frame by ``min_rim_seal`` alone. The held pore is carried
-        from frame to frame in this object, so the calls do not depend on how the frames are read in chunks.
+        Smallest rim seal of a fusion pore held from the analysed frame before, once it has been one on
+        :data:`HOLD_AFTER_FRAMES` consecutive analysed frames (hysteresis, default :data:`HOLD_RIM_SEAL`); None
+        judges every frame by ``min_rim_seal`` alone. The held pore is carried from frame to frame in this
+        object, so the calls do not depend on how the frames are read in chunks.
 
     Results
     -------
@@ -253,8 +259,9 @@ class PoreCheck:
         Rim seal of the pore, else of the largest hole through both membranes (NaN without one).
     held : bool
         The pore is one by the hold rule only (its seal below :data:`MIN_RIM_SEAL`).
-    fusion_cells : ndarray, shape (m, 2)
-        Lateral cell centres (nm, contact frame) of the fusion pores: pass them as ``held`` to the next check.
+    fusion_cells : ndarray, shape (m, 3)
+        ``(u, v, frames)`` of the cells of the fusion pores (:attr:`~.kernels.HoleResult.fusion_cells`): pass
+        them as ``held`` to the next check.
     """
 
     has_pore: bool
@@ -266,25 +273,26 @@ class PoreCheck:
 
 @dataclass
 class PoreMemory:
-    """What the in-run pore check remembers from one check to the next: the lateral cell centres (nm, contact
-    frame) of the fusion pores of the last check, the ``held`` of :func:`check_pore`. Give the same object to
-    :func:`detect_pore` at every check of a run; :meth:`to_list` / :meth:`from_list` save and restore it (JSON)
-    so that a resumed run holds the pore it held at its checkpoint.
+    """What the in-run pore check remembers from one check to the next: the fusion pores of the last check as
+    ``(u, v, frames)`` rows (lateral cell centre in nm, contact frame; consecutive checks its pore has been one),
+    the ``held`` of :func:`check_pore`. Give the same object to :func:`detect_pore` at every check of a run;
+    :meth:`to_list` / :meth:`from_list` save and restore it (JSON) so that a resumed run holds the pore it held
+    at its checkpoint.
     """
 
-    cells: F = field(default_factory=lambda: np.zeros((0, 2)))
+    cells: F = field(default_factory=lambda: np.zeros((0, 3)))
 
     #: Decimals (nm) of the saved cell centres: far below a cell, so a restored centre falls in the same cell.
     DECIMALS = 3
 
     def to_list(self) -> list[list[float]]:
-        return [[round(float(u), self.DECIMALS), round(float(v), self.DECIMALS)] for u, v in self.cells]
+        return [[round(float(u), self.DECIMALS), round(float(v), self.DECIMALS), int(n)] for u, v, n in self.cells]
 
     @classmethod
     def from_list(cls, cells: Any) -> "PoreMemory":
         """From :meth:`to_list`'s output; anything else (missing, malformed) gives an empty memory."""
         try:
-            arr = np.asarray(cells, dtype=float).reshape(-1, 2)
+            arr = np.asarray(cells, dtype=float).reshape(-1, 3)
         except (TypeError, ValueError):
             return cls()
         return cls(arr) if np.isfinite(arr).all() else cls()
@@ -328,7 +336,7 @@ def check_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, held: F
     smallest = L["min_pore_radius"] if min_radius is None else min_radius
     if len(cf.membranes) == 1:
         res = find_pore(xyz, box, lip, geoms, cf, grid, block, smallest, L)
-        return PoreCheck(bool(res.found), float(res.radius_nm), float("nan"), False, np.zeros((0, 2)))
+        return PoreCheck(bool(res.found), float(res.radius_nm), float("nan"), False, np.zeros((0, 3)))
     h = find_holes(xyz, box, lip, geoms, cf, grid, block, smallest, contact_cutoff=L["contact_cutoff"],
                    rim_band=L["rim_band"], seal_probe=L["seal_probe"],
                    keep_seal=check_hold_rim_seal(hold_rim_seal, MIN_RIM_SEAL), held=held)
@@ -344,7 +352,7 @@ def detect_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, membra
     """Is there a fusion pore, and how large? For OpenMM reporters (no mdtraj, no files).
 
     Without ``memory`` the frame is judged alone (a pure function). With it, the analysis' hold rule applies
-    (:func:`check_pore`): a fusion pore of the last check stays one while its rim seal stays at least
+    (:func:`check_pore`): a fusion pore of the last checks stays one while its rim seal stays at least
     :data:`HOLD_RIM_SEAL`, and ``memory`` is updated to this check's fusion pores.
 
     Parameters
