@@ -94,7 +94,8 @@ double CpuCalcCustomBondForceKernel::execute(ContextImpl& context, bool includeF
         return groups[0].getAs<CalcCustomBondForceKernel>().execute(context, includeForces, includeEnergy);
     // The thread groups touch disjoint particles, so their kernels add into the Context's forces side by side. The
     // calling thread takes group 0 while the pool wakes (runWithCaller): on the 2-vCPU test machine the second pool
-    // thread of a dispatch started ~50 us after the first, longer than a group of 1,000 FENE bonds takes.
+    // thread of a dispatch often started only when the first had finished its group (BENCHMARKS.md, "Where a
+    // 2-thread step waits").
     runWithCaller(pool, nextSlot, callerWorks, [&](int slot) {
         threadEnergy[slot] = groups[slot].getAs<CalcCustomBondForceKernel>().execute(context, includeForces, includeEnergy);
     });
