@@ -226,34 +226,46 @@ def plot_linker_force(table: Mapping[str, Any], ax: Any = None, time_unit: str =
 # ------------------------------------------------------------------------------ sweep results
 def plot_fusion_probability(results: Any, parameter: str | None, ax: Any = None, ci_method: str = "wilson",
                             confidence: float = 0.95) -> Any:
-    """Fusion (pore) and hemifusion probability within the run vs ``parameter``, with Wilson (or
+    """Stalk, hemifusion and fusion (pore) probability within the run vs ``parameter``, with Wilson (or
     Clopper-Pearson, ``ci_method``) intervals, one line per combination of the other varied parameters;
-    the legend gives k/n per level. Returns the Axes."""
+    the legend (below the axes) gives k/n per level. An event without runs in the table
+    (no column for it) is not drawn. Returns the Axes."""
     ax = _axes(ax)
     from .analysis.stats import EVENTS, value_order
 
     values = sorted({v for e in EVENTS for g in results.groups(parameter, e).values() for v in g}, key=value_order)
     numeric = all(isinstance(v, (int, float)) for v in values)
-    # hemifusion drawn a little to the right, so that the two intervals at one level do not hide each other
+    # the events of one level drawn side by side, so that their intervals (often all at 0 or 1) stay visible
     span = ((float(values[-1]) - float(values[0]) if numeric else len(values) - 1) if values else 0) or 1.0
-    for event, style, dodge in (("pore", "o-", 0.0), ("hemifusion", "s--", 0.012 * span)):
+    for event in EVENTS:  # pore first: one group draws pore, hemifusion, stalk in C0, C1, C2
+        style, dodge = _PROBABILITY_STYLE[event]
         rows = [r for r in results.probability(parameter, event, ci_method, confidence) if r["n"] > 0]
         for label in dict.fromkeys(r["group"] for r in rows):
             g = [r for r in rows if r["group"] == label]
-            x = [(float(r["value"]) if numeric else values.index(r["value"])) + dodge for r in g]
+            x = [(float(r["value"]) if numeric else values.index(r["value"])) + dodge * span for r in g]
             p = np.array([r["p"] for r in g])
             err = np.array([p - [r["low"] for r in g], [r["high"] for r in g] - p])
-            name = "fusion" if event == "pore" else "hemifusion"
             counts = ", ".join(f"{r['k']}/{r['n']}" for r in g)
-            ax.errorbar(x, p, yerr=err, fmt=style, capsize=3, label=f"{name} {label} ({counts})".replace("  ", " "))
+            ax.errorbar(x, p, yerr=err, fmt=style, capsize=3,
+                        label=f"{_EVENT_NAMES[event]} {label} ({counts})".replace("  ", " "))
     if not numeric:
         ax.set_xticks(range(len(values)), [str(v) for v in values])
     ax.set_xlabel(parameter or "all points")
-    ax.set_ylabel(f"probability within the run ({confidence:.0%} {ci_method.replace('-', '–').title()} CI)")
+    ax.set_ylabel(f"probability within the run\n({confidence:.0%} {ci_method.replace('-', '–').title()} CI)")
     ax.set_ylim(-0.05, 1.05)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize="small")
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        # below the axes: with three events the intervals reach 0 and 1 at many levels, so no corner is free
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False,
+                  ncol=2 if max(map(len, labels)) <= 40 else 1)
     return ax
+
+
+#: How each event is named in the sweep plots.
+_EVENT_NAMES = {"stalk": "stalk", "hemifusion": "hemifusion", "pore": "fusion pore"}
+#: Marker and line of each event in :func:`plot_fusion_probability`, and its offset along x (a fraction of
+#: the parameter's range).
+_PROBABILITY_STYLE = {"stalk": ("^:", -0.012), "hemifusion": ("s--", 0.012), "pore": ("o-", 0.0)}
 
 
 def plot_survival(results: Any, parameter: str | None, event: str = "pore", ax: Any = None,
@@ -282,7 +294,7 @@ def plot_survival(results: Any, parameter: str | None, event: str = "pore", ax: 
         ax.plot(cens, est.survival[np.searchsorted(est.time, cens, side="right") - 1], "|", color=line.get_color(),
                 ms=8)
     ax.set_xlabel("time (τ)")
-    ax.set_ylabel(f"P(no {'fusion pore' if event == 'pore' else 'hemifusion'} yet)")
+    ax.set_ylabel(f"P(no {_EVENT_NAMES[event]} yet)")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(left=0)
     calib = {r.get("tau_diffusion_ns") for r in results.rows if r.get("tau_diffusion_ns") is not None}

@@ -183,7 +183,7 @@ class Sweep:
             if s.raw("event", None) in set(EVENTS) - set(STOP_EVENTS):
                 raise SpecError("stop_after_fusion.event", f"{show_value(s.raw('event'))} cannot be detected during the run; "
                                 f"the in-run reporter (snarefuse.events) detects: {', '.join(STOP_EVENTS)}. "
-                                "Hemifusion is measured by the analysis after the run")
+                                "The stalk and hemifusion are measured by the analysis after the run")
             self.stop_event = s.string("event", "pore", list(STOP_EVENTS))
             self.check_every = s.opt_integer("check_every", minimum=1)
             self.stop_confirm = s.opt_integer("confirm", minimum=1)

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .analysis.stats import (CI_METHODS, DEFAULT_CONFIDENCE, DURATION, EVENTS, EVENTS_TAU, LOGRANK_DESIGN,
-                             SPEARMAN_DESIGN, holm, logrank_test, proportion_ci, spearman, survival_estimate,
+from .analysis.stats import (CI_METHODS, DEFAULT_CONFIDENCE, DURATION, EVENT_STATES, EVENTS, EVENTS_TAU,
+                             LOGRANK_DESIGN, SPEARMAN_DESIGN, holm, logrank_test, proportion_ci, spearman, survival_estimate,
                              value_order)
 from .analysis.trigger import (TRIGGER_STATES, ZIPPED_STATE, delay_column, delay_statistics,
                                first_passage_from_trigger, trigger_info)
@@ -32,22 +32,24 @@ def _num(x: Any) -> float | None:
 
 
 def fusion_times(summary: Any) -> dict[str, float | None]:
-    """``hemifusion_ps``, ``pore_ps`` (None: not reached) and ``duration_ps`` of a ``summary.json``.
+    """The first-passage times of :data:`~snarefuse.analysis.stats.EVENTS` (``pore_ps``, ``hemifusion_ps``,
+    ``stalk_ps``; None: not reached) and ``duration_ps`` of a ``summary.json``.
 
-    Reads the flat form ``first_passage: {hemifusion_ps, pore_ps, duration_ps}`` or the pipeline's
-    ``fusion.first_passage.{hemifused,pore}: {frame, time_ps}`` with ``time_last.time_ps``; a time
-    it cannot find (a single-membrane run, an older summary) is left out, never guessed.
+    Reads the flat form ``first_passage: {stalk_ps, hemifusion_ps, pore_ps, duration_ps}`` or the pipeline's
+    ``fusion.first_passage.{stalk,hemifused,pore}: {frame, time_ps}`` with ``time_last.time_ps``; a time
+    it cannot find (a single-membrane run, a flat summary without it) is left out, never guessed.
     """
     out: dict[str, float | None] = {}
     if not isinstance(summary, dict):
         return out
     flat = summary.get("first_passage")
-    for k in ("hemifusion_ps", "pore_ps", "duration_ps"):
+    for k in [EVENTS[e] for e in EVENT_STATES] + [DURATION["ps"]]:  # along the pathway, then the run length
         if isinstance(flat, dict) and k in flat:
             out[k] = _num(flat[k])
     fusion = summary.get("fusion")
     nested = fusion.get("first_passage") if isinstance(fusion, dict) else None
-    for k, state in (("hemifusion_ps", "hemifused"), ("pore_ps", "pore")):
+    for event, state in EVENT_STATES.items():
+        k = EVENTS[event]
         rec = nested.get(state) if isinstance(nested, dict) else None
         if k not in out and isinstance(rec, dict) and "frame" in rec:
             out[k] = None if rec["frame"] is None else _num(rec.get("time_ps"))
@@ -58,9 +60,10 @@ def fusion_times(summary: Any) -> dict[str, float | None]:
 
 
 def format_statistics(stats: dict[str, Any]) -> list[str]:
-    """``statistics.json`` (:meth:`SweepResults.statistics`) as a few lines of text: per level k/n with the
-    interval for hemifusion and pore, the median pore waiting time with its interval, the hemifusion-first
-    fraction, then Spearman and the log-rank p-values of the pore."""
+    """``statistics.json`` (:meth:`SweepResults.statistics`) as a few lines of text: per level, for the stalk,
+    hemifusion and the pore, k/n with the interval, and for the stalk and the pore the Kaplan-Meier median
+    waiting time with its interval, then the hemifusion-first fraction; then Spearman and the log-rank
+    p-values of the stalk and the pore. An event the table has no column for reads ``-``."""
     def frac(lv: dict[str, Any], pre: str, n: str = "n") -> str:
         if not lv.get(f"{pre}_{n}"):
             return "-"
@@ -70,20 +73,26 @@ def format_statistics(stats: dict[str, Any]) -> list[str]:
         return "-" if x is None else f"{x:.4g}"
 
     u = stats["time_unit"]
+
+    def median(lv: dict[str, Any], event: str) -> str:
+        return (f"median {when(lv.get(f'{event}_median_{u}'))} {u} [{when(lv.get(f'{event}_median_low_{u}'))}, "
+                f"{when(lv.get(f'{event}_median_high_{u}'))}]")
+
     lines = [f"{stats['parameter'] or 'all points'} ({stats['confidence']:.0%} intervals):"]
     for lv in stats["levels"]:
         group = f" [{lv['group']}]" if lv["group"] else ""
-        median = (f"median {when(lv.get(f'pore_median_{u}'))} {u} [{when(lv.get(f'pore_median_low_{u}'))}, "
-                  f"{when(lv.get(f'pore_median_high_{u}'))}]")
-        lines.append(f"  {lv['value']}{group}: P(hemifusion) {frac(lv, 'hemifusion')}, P(pore) {frac(lv, 'pore')}, "
-                     f"{median}, hemifusion first {frac(lv, 'hemifusion_first', 'n_fused')}")
-    for r in stats["spearman"]["pore"]:
-        rho = "-" if r["rho"] is None else f"{r['rho']:.2f} (p = {r['pvalue']:.2g}, n = {r['n']})"
-        lines.append(f"  Spearman P(pore){' [' + r['group'] + ']' if r['group'] else ''}: {rho} {r.get('note', '')}"
-                     .rstrip())
-    for r in stats["logrank"]["pore"]:
-        p = "-" if r["pvalue"] is None else f"{r['pvalue']:.2g} (Holm {r['pvalue_holm']:.2g})"
-        lines.append(f"  log-rank pore {r['value']} vs {r['reference']}: p = {p}")
+        lines.append(f"  {lv['value']}{group}: P(stalk) {frac(lv, 'stalk')}, {median(lv, 'stalk')}; "
+                     f"P(hemifusion) {frac(lv, 'hemifusion')}; P(pore) {frac(lv, 'pore')}, {median(lv, 'pore')}; "
+                     f"hemifusion first {frac(lv, 'hemifusion_first', 'n_fused')}")
+    for event in ("stalk", "pore"):
+        for r in stats["spearman"].get(event, []):
+            rho = "-" if r["rho"] is None else f"{r['rho']:.2f} (p = {r['pvalue']:.2g}, n = {r['n']})"
+            lines.append(f"  Spearman P({event}){' [' + r['group'] + ']' if r['group'] else ''}: {rho} "
+                         f"{r.get('note', '')}".rstrip())
+    for event in ("stalk", "pore"):
+        for r in stats["logrank"].get(event, []):
+            p = "-" if r["pvalue"] is None else f"{r['pvalue']:.2g} (Holm {r['pvalue_holm']:.2g})"
+            lines.append(f"  log-rank {event} {r['value']} vs {r['reference']}: p = {p}")
     if stats.get("from_trigger"):
         lines.append("  from the trigger (no trigger: from the start), tau; Kaplan-Meier median [interval]:")
         for r in stats["from_trigger"]:
@@ -142,9 +151,9 @@ def result_row(st: Any, summary: Any, in_run_pore: Any) -> dict[str, Any]:
                            "tau_ps": units.tau_ps, "tau_diffusion_ns": units.tau_diffusion_ns}
     if isinstance(summary, dict):
         row.update({**flatten_summary(summary), **fusion_times(summary)})
-        for k in ("hemifusion_ps", "pore_ps", "duration_ps"):
-            if row.get(k) is not None:
-                row[k[:-3] + "_tau"] = row[k] / units.tau_ps
+        for ps, tau in [(EVENTS[e], EVENTS_TAU[e]) for e in EVENT_STATES] + [(DURATION["ps"], DURATION["tau"])]:
+            if row.get(ps) is not None:
+                row[tau] = row[ps] / units.tau_ps
     if isinstance(in_run_pore, dict) and _num(in_run_pore.get("time_ps")) is not None:
         row["in_run_pore_ps"] = _num(in_run_pore["time_ps"])  # beside the analysis' pore_ps
     row.update(trigger_columns(p.spec, summary, row.get("duration_tau")))
@@ -203,8 +212,10 @@ class SweepResults:
     """The collected table: one dict per point (parameters, state, flattened summary).
 
     The statistics read these columns of each row: ``state`` (``"done"``: the run reached its target or
-    stopped after its event), ``duration_ps``, ``pore_ps``, ``hemifusion_ps`` (None: not reached) and, for
-    times in tau, ``duration_tau``, ``pore_tau``, ``hemifusion_tau``.
+    stopped after its event), ``duration_ps``, the first passages ``pore_ps``, ``hemifusion_ps``, ``stalk_ps``
+    (None: not reached; :data:`~snarefuse.analysis.stats.EVENTS`) and, for times in tau, ``duration_tau``,
+    ``pore_tau``, ``hemifusion_tau``, ``stalk_tau``. A table without an event's column (one collected before
+    the stalk was tabulated, or from flat summaries without it) has no runs for that event.
     """
 
     rows: list[dict[str, Any]]
@@ -371,8 +382,8 @@ class SweepResults:
 
     def statistics(self, parameter: str | None, ci_method: str = "wilson", confidence: float = DEFAULT_CONFIDENCE,
                    time: str = "tau") -> dict[str, Any]:
-        """Everything above for ``parameter`` (JSON-ready): per level the probabilities of hemifusion and
-        pore, the median waiting times with their intervals, the hemifusion-first fraction; per group the
+        """Everything above for ``parameter`` (JSON-ready): per level the probabilities of the stalk,
+        hemifusion and the pore, the median waiting times with their intervals, the hemifusion-first fraction; per group the
         Spearman correlations; the log-rank comparisons; and how each was computed."""
         levels: dict[tuple[str, Any], dict[str, Any]] = {}
         for event in EVENTS:
@@ -431,7 +442,7 @@ def collect(statuses: list[PointStatus], varied: list[str], output: Path, parame
     """Gather every point's parameters, state and ``analysis/summary.json`` into ``results.csv`` (and
     ``results.parquet`` when pyarrow is importable) in ``output``, the statistics against ``parameter``
     (default: the first of ``varied``) into ``statistics.json`` and ``levels.csv``, and plot them
-    (``plots/fusion_probability.png``, ``plots/survival.png``)."""
+    (``plots/fusion_probability.png``, ``plots/survival.png`` of the pore, ``plots/survival_stalk.png``)."""
     from .plot import plot_fusion_probability, plot_survival
 
     if ci_method not in CI_METHODS:
@@ -470,12 +481,16 @@ def collect(statuses: list[PointStatus], varied: list[str], output: Path, parame
         from matplotlib.figure import Figure
 
         (out / "plots").mkdir(exist_ok=True)
-        figs = {name: Figure(figsize=(5.5, 4.0), layout="constrained") for name in ("fusion_probability", "survival")}
-        plot_fusion_probability(res, param, ax=figs["fusion_probability"].subplots(), ci_method=ci_method,
-                                confidence=confidence)
-        ax = plot_survival(res, param, ax=figs["survival"].subplots(), confidence=confidence)
-        # the legend sits below the axes (plot_survival): make room for one row per curve
-        figs["survival"].set_size_inches(5.5, 3.4 + 0.2 * len(ax.get_legend_handles_labels()[0]))
+        survival = {"survival": "pore", "survival_stalk": "stalk"}  # plot name -> event
+        figs = {name: Figure(figsize=(5.5, 4.0), layout="constrained")
+                for name in ("fusion_probability", *survival)}
+        axes = {"fusion_probability": plot_fusion_probability(res, param, ax=figs["fusion_probability"].subplots(),
+                                                              ci_method=ci_method, confidence=confidence)}
+        for name, event in survival.items():
+            axes[name] = plot_survival(res, param, event, ax=figs[name].subplots(), confidence=confidence)
+        for name, ax in axes.items():
+            # the legends sit below the axes: make room for one row per curve
+            figs[name].set_size_inches(5.5, 3.4 + 0.2 * len(ax.get_legend_handles_labels()[0]))
         for name, fig in figs.items():
             res.files[name] = out / "plots" / f"{name}.png"
             fig.savefig(res.files[name], dpi=150)

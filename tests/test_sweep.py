@@ -232,6 +232,8 @@ INVALID = {
     "bad stop event": ({"stop_after_fusion": {"event": "kiss"}}, "stop_after_fusion.event", "choose one of"),
     "stop event not seen in the run": ({"stop_after_fusion": {"event": "hemifusion"}}, "stop_after_fusion.event",
                                        "cannot be detected during the run"),
+    "stalk as stop event": ({"stop_after_fusion": {"event": "stalk"}}, "stop_after_fusion.event",
+                            "cannot be detected during the run.*stalk and hemifusion are measured by the analysis"),
     "bad stop delay": ({"stop_after_fusion": {"delay": "-1 tau"}}, "stop_after_fusion.delay", "must be >= 0"),
     "unknown stop key": ({"stop_after_fusion": {"check": 5}}, "stop_after_fusion.check", "unknown key"),
 }
@@ -720,3 +722,106 @@ def test_collect_plots_runs_whose_summaries_have_no_fusion_times(tmp_path: Path)
         finish(p)
     res = sw.collect()
     assert res.files["survival"].exists() and json.loads(res.files["statistics"].read_text())["levels"] == []
+
+
+# ------------------------------------------------------------------------------ the stalk beside hemifusion and pore
+N_KEY = "system.snares.n_complexes"
+#: Wilson 95 % intervals of 0/4 and 4/4: z^2 / (n + z^2) = 3.8415 / 7.8415 from the boundary.
+WILSON_0_OF_4 = (0.0, 0.0, 0.4899)
+WILSON_4_OF_4 = (1.0, 0.5101, 1.0)
+
+
+def stalk_rows(stalk_column: bool = True) -> list[dict]:
+    """A results table as the SNARE sweeps give it: no run of N = 0 stalks in its 300 tau, every run of N > 0
+    stalks (20-95 tau); no hemifusion or pore anywhere. Without ``stalk_column``: the table as collected
+    before the stalk was tabulated (read back from its CSV: no stalk columns at all)."""
+    stalks = {0: [None] * 4, 2: [95.0, 60.0, 80.0, 45.0], 6: [20.0, 35.0, 25.0, 30.0]}
+    rows = []
+    for n, times in stalks.items():
+        for t in times:
+            r = {N_KEY: n, "state": "done", "tau_ps": 10.0, "duration_ps": 3000.0, "duration_tau": 300.0,
+                 "hemifusion_ps": None, "hemifusion_tau": None, "pore_ps": None, "pore_tau": None}
+            if stalk_column:
+                r.update(stalk_ps=None if t is None else 10.0 * t, stalk_tau=t)
+            rows.append(r)
+    return rows
+
+
+def test_stalk_probability_median_logrank_and_trend_per_level():
+    from snarefuse.sweep_results import SweepResults
+
+    res = SweepResults(stalk_rows(), [N_KEY])
+    stats = res.statistics(N_KEY)
+    lv = {r["value"]: r for r in stats["levels"]}
+    assert [(lv[n]["stalk_k"], lv[n]["stalk_n"]) for n in (0, 2, 6)] == [(0, 4), (4, 4), (4, 4)]
+    np.testing.assert_allclose([lv[0]["stalk_p"], lv[0]["stalk_low"], lv[0]["stalk_high"]], WILSON_0_OF_4, atol=5e-5)
+    np.testing.assert_allclose([lv[6]["stalk_p"], lv[6]["stalk_low"], lv[6]["stalk_high"]], WILSON_4_OF_4, atol=5e-5)
+    # Kaplan-Meier median: the second of four event times (S drops to 1/2 there); none at N = 0
+    assert lv[0]["stalk_median_tau"] is None and lv[0]["stalk_n_events"] == 0
+    np.testing.assert_allclose([lv[2]["stalk_median_tau"], lv[6]["stalk_median_tau"]], [60.0, 25.0])
+    # the hemifusion and pore keys are all still there, at 0 of 4
+    assert all((lv[n]["pore_k"], lv[n]["pore_n"], lv[n]["hemifusion_k"]) == (0, 4, 0) for n in (0, 2, 6))
+    logrank = {r["value"]: r for r in stats["logrank"]["stalk"]}
+    assert set(logrank) == {2, 6} and {r["reference"] for r in logrank.values()} == {0}
+    assert all(r["pvalue"] < 0.01 and r["pvalue_holm"] < 0.02 for r in logrank.values())
+    assert stats["logrank"]["pore"][0]["pvalue"] is None  # no pore anywhere: nothing to test
+    (rho,) = stats["spearman"]["stalk"]
+    assert rho["n"] == 12 and rho["rho"] > 0.8 and rho["pvalue"] < 0.01
+    assert set(stats["spearman"]) == set(stats["logrank"]) == {"pore", "hemifusion", "stalk"}
+
+
+def test_printed_summary_has_the_stalk_per_level_and_its_tests():
+    from snarefuse.sweep_results import SweepResults
+
+    lines = format_statistics(SweepResults(stalk_rows(), [N_KEY]).statistics(N_KEY))
+    (n0,) = [s for s in lines if s.startswith("  0:")]
+    (n6,) = [s for s in lines if s.startswith("  6:")]
+    assert "P(stalk) 0/4 [0.00, 0.49], median - tau [-, -]" in n0 and "P(pore) 0/4 [0.00, 0.49]" in n0
+    assert "P(stalk) 4/4 [0.51, 1.00], median 25 tau [20, " in n6
+    assert any(s.startswith("  Spearman P(stalk): 0.") for s in lines)
+    assert any(s.startswith("  log-rank stalk 6 vs 0: p = ") for s in lines)
+
+
+def test_a_table_without_stalk_columns_still_gives_its_statistics_and_plot(tmp_path: Path):
+    """A results.csv collected before the stalk was tabulated, read back: the stalk is absent, not an error."""
+    from matplotlib.figure import Figure
+
+    from snarefuse.plot import plot_fusion_probability
+    from snarefuse.sweep_results import SweepResults
+
+    res = SweepResults(stalk_rows(stalk_column=False), [N_KEY])
+    stats = res.statistics(N_KEY)
+    assert all("stalk_n" not in lv and lv["pore_n"] == 4 for lv in stats["levels"])
+    assert stats["spearman"]["stalk"] == [] and stats["logrank"]["stalk"] == []
+    assert all("P(stalk) -, median - tau [-, -]" in s for s in format_statistics(stats) if s.startswith("  6:"))
+    fig = Figure(layout="constrained")
+    ax = plot_fusion_probability(res, N_KEY, ax=fig.subplots())
+    fig.savefig(tmp_path / "p.png")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == 2 and not any(s.startswith("stalk") for s in labels)
+
+
+def test_collect_reads_the_stalk_from_the_pipeline_summary_into_every_output(tmp_path: Path):
+    sw = Sweep(small_spec(), grid={"lipids.CKL.tail_attraction": [0.9, 1.0]}, replicas=3, workspace=tmp_path / "ws")
+    tau_ps = small_spec().model.units.tau_ps
+    for p in sw.init():
+        stalked = p.parameters["lipids.CKL.tail_attraction"] == 1.0
+        t = (20.0 + 10 * p.replica) * tau_ps if stalked else None
+        fp = {"stalk": {"frame": 4 if stalked else None, "time_ps": t},
+              "hemifused": {"frame": None, "time_ps": None}, "pore": {"frame": None, "time_ps": None}}
+        (p.directory / "analysis").mkdir()
+        (p.directory / "analysis" / "summary.json").write_text(json.dumps(
+            {"fusion": {"first_passage": fp}, "time_last": {"time_ps": 300.0 * tau_ps}}))
+        finish(p)
+    res = sw.collect()
+    with open(res.files["csv"], newline="") as f:
+        rows = list(csv.DictReader(f))
+    stalked = sorted(float(r["stalk_tau"]) for r in rows if r["stalk_tau"])
+    np.testing.assert_allclose(stalked, [20.0, 30.0, 40.0])
+    assert sum(r["stalk_ps"] == "" for r in rows) == 3 and {"hemifusion_ps", "pore_ps", "duration_tau"} <= set(rows[0])
+    with open(res.files["levels"], newline="") as f:
+        levels = list(csv.DictReader(f))
+    assert [(r["stalk_k"], r["stalk_n"], r["stalk_median_tau"]) for r in levels] == [("0", "3", ""), ("3", "3", "30.0")]
+    stats = json.loads(res.files["statistics"].read_text())
+    assert stats["logrank"]["stalk"][0]["pvalue"] < 0.05 and stats["spearman"]["stalk"][0]["rho"] > 0
+    assert res.files["survival_stalk"].stat().st_size > 1000

@@ -28,9 +28,12 @@ import numpy as np
 
 
 #: Fusion events a sweep can plot, and their first-passage column (MD time, ps) in the collected table.
-EVENTS = {"pore": "pore_ps", "hemifusion": "hemifusion_ps"}
+EVENTS = {"pore": "pore_ps", "hemifusion": "hemifusion_ps", "stalk": "stalk_ps"}
 #: The same first-passage times in reduced time (tau of each point's spec), and the run length in both.
-EVENTS_TAU = {"pore": "pore_tau", "hemifusion": "hemifusion_tau"}
+EVENTS_TAU = {"pore": "pore_tau", "hemifusion": "hemifusion_tau", "stalk": "stalk_tau"}
+#: The fusion analysis' state that dates each event (its ``fusion.first_passage`` entry), along the pathway
+#: stalk -> hemifused diaphragm -> pore (Chernomordik & Kozlov, Nat Struct Mol Biol 15, 675, 2008).
+EVENT_STATES = {"stalk": "stalk", "hemifusion": "hemifused", "pore": "pore"}
 DURATION = {"ps": "duration_ps", "tau": "duration_tau"}
 #: Interval methods for a proportion: option name -> :meth:`scipy.stats.BinomTestResult.proportion_ci` method.
 CI_METHODS = {"wilson": "wilson", "clopper-pearson": "exact"}
