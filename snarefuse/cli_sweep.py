@@ -176,8 +176,8 @@ def collect(sweep_file: str, workspace: str | None, parameter: str | None, no_pl
             confidence: float, output: str | None) -> None:
     """Gather every point's parameters, run state and analysis summary into results.csv (and
     .parquet with pyarrow); write the statistics per level of the parameter (statistics.json,
-    levels.csv: P(hemifusion), P(pore) with intervals, median waiting times, log-rank, Spearman) and plot
-    the probabilities and the Kaplan-Meier survival curves."""
+    levels.csv: P(stalk), P(hemifusion), P(pore) with intervals, median waiting times, log-rank,
+    Spearman) and plot the probabilities and the Kaplan-Meier survival curves."""
     sw = _load(sweep_file, workspace)
     if parameter is not None and parameter not in sw.varied:
         _fail(click.BadParameter(f"{parameter!r} is not varied in this sweep; varied: {', '.join(sw.varied)}",

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from .analysis.stats import (CI_METHODS, DEFAULT_CONFIDENCE, DURATION, EVENT_STATES, EVENTS, EVENTS_TAU,
-                             LOGRANK_DESIGN, SPEARMAN_DESIGN, holm, logrank_test, proportion_ci, spearman, survival_estimate,
-                             value_order)
+                             LOGRANK_DESIGN, SPEARMAN_DESIGN, holm, logrank_test, proportion_ci, spearman,
+                             survival_estimate, value_order)
 from .analysis.trigger import (TRIGGER_STATES, ZIPPED_STATE, delay_column, delay_statistics,
                                first_passage_from_trigger, trigger_info)
 from .errors import SpecError
@@ -383,8 +383,8 @@ class SweepResults:
     def statistics(self, parameter: str | None, ci_method: str = "wilson", confidence: float = DEFAULT_CONFIDENCE,
                    time: str = "tau") -> dict[str, Any]:
         """Everything above for ``parameter`` (JSON-ready): per level the probabilities of the stalk,
-        hemifusion and the pore, the median waiting times with their intervals, the hemifusion-first fraction; per group the
-        Spearman correlations; the log-rank comparisons; and how each was computed."""
+        hemifusion and the pore, the median waiting times with their intervals, the hemifusion-first fraction;
+        per group the Spearman correlations; the log-rank comparisons; and how each was computed."""
         levels: dict[tuple[str, Any], dict[str, Any]] = {}
         for event in EVENTS:
             for r in self.probability(parameter, event, ci_method, confidence):
@@ -406,6 +406,9 @@ class SweepResults:
                 "survival": "Kaplan-Meier (scipy.stats.ecdf on CensoredData), runs without the event censored at "
                             "their end; log-log Greenwood band; median interval where the band crosses 1/2 "
                             "(null: not bounded within the observed times)",
+                "events": {e: f"fusion.first_passage.{state} of the analysis summary (the first frame from which "
+                              f"the state or a later one holds for persist frames), or first_passage.{EVENTS[e]} "
+                              "of a flat one" for e, state in EVENT_STATES.items()},
                 "logrank": LOGRANK_DESIGN, "spearman": SPEARMAN_DESIGN,
                 "hemifusion_first": "of the runs with a pore, hemifusion_ps < pore_ps (strictly: the analysis "
                                     "dates a state by the first frame where it or a later state holds)"},
