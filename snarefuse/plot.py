@@ -253,12 +253,16 @@ def plot_fusion_probability(results: Any, parameter: str | None, ax: Any = None,
     ax.set_xlabel(parameter or "all points")
     ax.set_ylabel(f"probability within the run\n({confidence:.0%} {ci_method.replace('-', '–').title()} CI)")
     ax.set_ylim(-0.05, 1.05)
+    _legend_below(ax)  # with three events the intervals reach 0 and 1 at many levels, so no corner is free
+    return ax
+
+
+def _legend_below(ax: Any) -> None:
+    """The legend of a sweep plot below its axes (two columns where the labels are short), if it has any."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        # below the axes: with three events the intervals reach 0 and 1 at many levels, so no corner is free
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False,
                   ncol=2 if max(map(len, labels)) <= 40 else 1)
-    return ax
 
 
 #: How each event is named in the sweep plots.
@@ -302,9 +306,5 @@ def plot_survival(results: Any, parameter: str | None, event: str = "pore", ax: 
         ns = float(calib.pop())
         top = ax.secondary_xaxis("top", functions=(lambda x: x * ns, lambda x: x / ns))
         top.set_xlabel("diffusion-calibrated time (ns)")
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        # below the axes: survival steps and their bands fill the whole plot, so no corner inside it is free
-        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False,
-                  ncol=2 if max(map(len, labels)) <= 40 else 1)
+    _legend_below(ax)  # survival steps and their bands fill the whole plot, so no corner inside it is free
     return ax

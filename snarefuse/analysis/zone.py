@@ -169,20 +169,6 @@ def check_hold_rim_seal(hold_rim_seal: float | None, min_rim_seal: float) -> flo
     return h
 
 
-def find_pore(xyz: F, box: F, lipids: LipidIndex, geoms: list[MembraneGeometry], cf: ContactFrame,
-              grid: K.LateralGrid, block_radius: float = BLOCK_RADIUS, min_radius: float = MIN_PORE_RADIUS,
-              lengths: dict[str, float] | None = None) -> K.RegionResult:
-    """Fusion pore through the contact zone of one frame: :func:`find_holes` for two membranes; for a
-    single membrane (``cf.membranes == (A,)``) any hole through it (:func:`~.kernels.compute_pore`).
-    ``lengths``: the other lengths (:func:`~snarefuse.analysis.lengths.lengths_nm`; default sigma without)."""
-    if len(cf.membranes) == 1:
-        b = contact_beads(xyz, box, lipids, geoms, cf)
-        return K.compute_pore(grid, b.u[b.in_zone], b.v[b.in_zone], block_radius, min_radius)
-    L = lengths if lengths is not None else lengths_nm()
-    return find_holes(xyz, box, lipids, geoms, cf, grid, block_radius, min_radius, contact_cutoff=L["contact_cutoff"],
-                      rim_band=L["rim_band"], seal_probe=L["seal_probe"]).pore
-
-
 class PoreAnalysis(_ZoneAnalysis):
     """Fusion pore through the contact zone, and ruptures (solvent-free definitions, see the module docstring).
 
@@ -334,8 +320,9 @@ def check_pore(positions_nm: Any, box_nm: Any, lipid_index_info: Any, *, held: F
     grid = zone_grid(cf, box, L["zone_spacing"] if grid_spacing is None else grid_spacing, radius, None)
     block = L["block_radius"] if block_radius is None else block_radius
     smallest = L["min_pore_radius"] if min_radius is None else min_radius
-    if len(cf.membranes) == 1:
-        res = find_pore(xyz, box, lip, geoms, cf, grid, block, smallest, L)
+    if len(cf.membranes) == 1:  # a single membrane: any hole through it
+        b = contact_beads(xyz, box, lip, geoms, cf)
+        res = K.compute_pore(grid, b.u[b.in_zone], b.v[b.in_zone], block, smallest)
         return PoreCheck(bool(res.found), float(res.radius_nm), float("nan"), False, np.zeros((0, 3)))
     h = find_holes(xyz, box, lip, geoms, cf, grid, block, smallest, contact_cutoff=L["contact_cutoff"],
                    rim_band=L["rim_band"], seal_probe=L["seal_probe"],
