@@ -26,11 +26,14 @@ SOURCE = Path(__file__).resolve().parent
 #: Every library the CMake project can make: the API (with serialization and the Reference kernel), then one
 #: kernel library per platform (snarefuse.native.API_LIBRARY and PLATFORM_LIBRARIES, which load them).
 LIBRARIES = ("libSnarefuseCooke.so", "libSnarefuseCookeCPU.so", "libSnarefuseCookeOpenCL.so",
-             "libSnarefuseCookeCUDA.so")
-#: The record of the build written beside the libraries: ``built``, ``reason``, ``openmm_version``, ``libraries``.
+             "libSnarefuseCookeCUDA.so", "libSnarefuseCookeHIP.so")
+#: The record of the build written beside the libraries: ``built``, ``reason``, ``openmm_version``, ``libraries``,
+#: and ``not_built`` (GPU platform name: why CMake did not configure its kernel).
 BUILD_RECORD = "build.json"
 #: Written by CMakeLists.txt into the build directory at each configure: the libraries it builds, one per line.
 CONFIGURED_LIST = "snarefuse_libraries.txt"
+#: Written beside it: one ``Platform: reason`` line per GPU platform whose kernel it does not build.
+NOT_BUILT_LIST = "snarefuse_not_built.txt"
 #: Lines of CMake and compiler output that say what went wrong, most telling first (see :func:`reason_from`).
 _FAILURE_MARKERS = ("No CMAKE_CXX_COMPILER", "could not import openmm", "has no include/OpenMM.h", "error:",
                     "CMake Error")
@@ -69,6 +72,16 @@ def reason_from(output: str) -> str:
                 detail = " ".join(lines[i + 1:i + 3]) if ln.startswith("CMake Error") else ""
                 return f"{ln} {detail}".strip()[:400]
     return lines[-1][:400] if lines else "no output"
+
+
+def not_built_platforms(build_dir: Path) -> dict[str, str]:
+    """{GPU platform: why its kernel was not configured}, from CMake's :data:`NOT_BUILT_LIST` (empty where there
+    is none)."""
+    try:
+        lines = (Path(build_dir) / NOT_BUILT_LIST).read_text().splitlines()
+    except OSError:
+        return {}
+    return dict(ln.split(": ", 1) for ln in lines if ": " in ln)
 
 
 def write_record(destination: Path, record: dict) -> dict:
@@ -134,7 +147,10 @@ def build(destination: Path, build_dir: Path, *, source: Path = SOURCE, jobs: in
         shutil.copy2(build_dir / lib, tmp)
         os.replace(tmp, destination / lib)  # a new inode: a process that has the old one open keeps it intact
     absent = [lib for lib in LIBRARIES if lib not in configured]
-    reason = (f"built without {', '.join(absent)} (that platform's OpenMM library or headers were not found)"
-              if absent else None)
-    record = {"built": True, "reason": reason, "openmm_version": version, "libraries": configured}
+    skipped = not_built_platforms(build_dir)
+    why = ("; ".join(f"{name}: {text}" for name, text in skipped.items())
+           or "that platform's OpenMM library or headers were not found")
+    reason = f"built without {', '.join(absent)} ({why})" if absent else None
+    record = {"built": True, "reason": reason, "openmm_version": version, "libraries": configured,
+              "not_built": skipped}
     return write_record(destination, record), output

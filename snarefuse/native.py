@@ -1,7 +1,7 @@
 """The native Cooke pair force: an OpenMM plugin (``plugin/``) loaded at run time.
 
 The plugin's ``CookePairForce`` is the Cooke pair interaction written in C++ (a double-precision Reference kernel,
-a single-precision SIMD CPU kernel, and one common-compute kernel for OpenCL and CUDA; the potential is the one
+a single-precision SIMD CPU kernel, and one common-compute kernel for OpenCL, CUDA and HIP; the potential is the one
 of ``forcefields/cooke3.xml`` and ``docs/model.md``: WCA size ``b_ij = sigma min(b_i, b_j)``, tail attraction ``a_ij = sqrt(a_i a_j)``, globals
 ``cooke_eps``, ``cooke_sigma``, ``cooke_wc`` changeable in a Context). ``pip install`` compiles it (setup.py; needs a C++17 compiler, and takes
 cmake and the OpenMM headers from its build requirements) where it can; where it cannot, the install still
@@ -66,12 +66,13 @@ API_LIBRARY = "libSnarefuseCooke.so"
 CPU_LIBRARY = "libSnarefuseCookeCPU.so"
 OPENCL_LIBRARY = "libSnarefuseCookeOpenCL.so"
 CUDA_LIBRARY = "libSnarefuseCookeCUDA.so"
+HIP_LIBRARY = "libSnarefuseCookeHIP.so"
 #: Kernel library per platform, each loaded where OpenMM has that platform. The GPU ones are the common-compute
 #: kernel, built where the platform's OpenMM library and headers were found (CUDA: the openmm-cuda-12/-13 wheel and
-#: the CUDA toolkit's cuda.h); HIP has none.
-PLATFORM_LIBRARIES = {"CPU": CPU_LIBRARY, "OpenCL": OPENCL_LIBRARY, "CUDA": CUDA_LIBRARY}
+#: the CUDA toolkit's cuda.h; HIP: the openmm-hip-6/-7 wheel and ROCm's hip/hip_runtime.h).
+PLATFORM_LIBRARIES = {"CPU": CPU_LIBRARY, "OpenCL": OPENCL_LIBRARY, "CUDA": CUDA_LIBRARY, "HIP": HIP_LIBRARY}
 #: What the install-time build (setup.py) writes beside the libraries: ``{"built": bool, "reason": str | None,
-#: "openmm_version": str | None}``.
+#: "openmm_version": str | None, "not_built": {GPU platform: why its kernel was not built}}``.
 BUILD_RECORD = "build.json"
 #: The ``type`` the plugin's serialization proxy writes.
 XML_TYPE = "CookePairForce"
@@ -132,13 +133,20 @@ def _load_libraries() -> tuple[tuple[str, ...], dict[str, str]]:
     platforms = ["Reference"]
     reasons = {}
     loaded = {openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())}
+    not_built = record.get("not_built") or {}
     for name, library in PLATFORM_LIBRARIES.items():
         path = directory / library
-        if name not in loaded:
-            continue  # OpenMM itself has no such platform here; nothing to say about the plugin's kernel
         if not path.is_file():
-            reasons[name] = f"the native {name} kernel was not built ({path} does not exist)"
+            # the build's own reason where it gave one (a GPU platform's OpenMM library or headers missing), said
+            # whether or not OpenMM has that platform here, so that a user setting it up learns both
+            if name in not_built:
+                reasons[name] = (f"the native {name} kernel was not built: {not_built[name]}"
+                                 + ("" if name in loaded else f" (and OpenMM has no {name} platform here)"))
+            elif name in loaded:
+                reasons[name] = f"the native {name} kernel was not built ({path} does not exist)"
             continue
+        if name not in loaded:
+            continue  # OpenMM itself has no such platform here (no driver, say), so its kernel cannot be loaded
         try:
             openmm.Platform.loadPluginLibrary(str(path))
             platforms.append(name)

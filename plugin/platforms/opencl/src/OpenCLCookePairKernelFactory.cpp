@@ -1,36 +1,13 @@
-#include "CommonCookePairKernel.h"
+#include "CommonCookePairKernelFactory.h"
 #include "OpenCLContext.h"
 #include "OpenCLPlatform.h"
-#include "openmm/KernelFactory.h"
-#include "openmm/OpenMMException.h"
-#include "openmm/internal/ContextImpl.h"
 #include "openmm/internal/windowsExport.h"
 
-using namespace OpenMM;
-using namespace Snarefuse;
-
-namespace {
-/** The OpenCL platform's kernel: the common-compute one on the platform's first (or only) device context. */
-class OpenCLCookePairKernelFactory : public KernelFactory {
-public:
-    KernelImpl* createKernelImpl(std::string name, const Platform& platform, ContextImpl& context) const {
-        auto& data = *static_cast<OpenCLPlatform::PlatformData*>(context.getPlatformData());
-        if (data.contexts.size() > 1)
-            throw OpenMMException("CookePairForce: the OpenCL kernel runs on one device (set DeviceIndex to one)");
-        if (name == CalcCookePairForceKernel::Name())
-            return new CommonCalcCookePairForceKernel(name, platform, *data.contexts[0]);
-        throw OpenMMException("snarefuse Cooke plugin: no OpenCL kernel named " + name);
-    }
-};
-}
+// The OpenCL platform's kernel: the common-compute one on the platform's OpenCLContext.
 
 extern "C" OPENMM_EXPORT void registerPlatforms() {
 }
 
 extern "C" OPENMM_EXPORT void registerKernelFactories() {
-    for (int i = 0; i < Platform::getNumPlatforms(); i++) {
-        Platform& platform = Platform::getPlatform(i);
-        if (platform.getName() == "OpenCL")
-            platform.registerKernelFactory(CalcCookePairForceKernel::Name(), new OpenCLCookePairKernelFactory());
-    }
+    Snarefuse::registerCommonCookePairKernelFactory<OpenMM::OpenCLPlatform>("OpenCL");
 }
