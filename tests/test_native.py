@@ -36,11 +36,11 @@ SINGLE_ENERGY_RTOL = 1e-5
 SINGLE_FORCE_ATOL_FRACTION = 1e-4   # of the largest force component
 #: Finite-difference step (nm) and tolerance (fraction of the largest force component) for force = -dE/dr; single
 #: precision needs a longer step (float energies resolve ~1e-7 relative) and so a looser tolerance.
-FD_STEP_NM = {"Reference": 1e-5, "CPU": 1e-3, "OpenCL": 1e-3, "CUDA": 1e-3}
-FD_ATOL_FRACTION = {"Reference": 1e-6, "CPU": 2e-3, "OpenCL": 2e-3, "CUDA": 2e-3}
-#: OpenCL (POCL on a machine without a GPU) and CUDA run the common-compute kernel, in single precision. A GPU
+FD_STEP_NM = {"Reference": 1e-5, "CPU": 1e-3, "OpenCL": 1e-3, "CUDA": 1e-3, "HIP": 1e-3}
+FD_ATOL_FRACTION = {"Reference": 1e-6, "CPU": 2e-3, "OpenCL": 2e-3, "CUDA": 2e-3, "HIP": 2e-3}
+#: OpenCL (POCL on a machine without a GPU), CUDA and HIP run the common-compute kernel, in single precision. A GPU
 #: platform without a device is skipped with that reason (the kernel library itself loads without one).
-NATIVE_PLATFORMS = ["Reference", "CPU", "OpenCL", "CUDA"]
+NATIVE_PLATFORMS = ["Reference", "CPU", "OpenCL", "CUDA", "HIP"]
 GPU_PLATFORMS = ("OpenCL", "CUDA", "HIP")
 CASES = ["cooke3", "cooke4", "mixed-species", "pairs-near-cutoffs", "snare"]
 PAIR_GROUP = 2
