@@ -93,6 +93,7 @@ void CpuCalcCookePairForceKernel::initialize(const System& system, const CookePa
             throw OpenMMException(std::string(VECTOR_WIDTH_ENV) + "=8 needs a CPU with AVX-512VL and FMA");
     }
     callerWorks = callerWorksFromEnvironment();
+    leaveCallerCpu = leaveCallerCpuFromEnvironment();
     setParameters(force);
 }
 
@@ -277,7 +278,7 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
     // Along x, the cells x-2..x+2 of one (y, z) row are consecutive in the sorted order: one range of particles,
     // or two where the row wraps around the periodic box, or the whole row where it is narrower than five cells.
     const bool wholeRow = periodic && nc[0] < 5;
-    runWithCaller(threads, nextSlot, callerWorks, [&](int) {
+    runWithCaller(threads, nextSlot, callerWorks, leaveCallerCpu, [&](int) {
         std::vector<int> hits(numParticles);  // the places one scan finds within range
         for (int blk = nextBlock++; blk < numBlocks; blk = nextBlock++) {
             std::vector<int>& off = blocks[blk].offsets;
@@ -400,7 +401,7 @@ double CpuCalcCookePairForceKernel::execute(ContextImpl& context, bool includeFo
     threadEnergy.assign(threads.getNumThreads(), 0.0);
     nextBlock = 0;
     // Each slot adds into its own of the platform's per-thread force buffers (the platform sums them all).
-    runWithCaller(threads, nextSlot, callerWorks, [&](int slot) {
+    runWithCaller(threads, nextSlot, callerWorks, leaveCallerCpu, [&](int slot) {
         float* force = &data.threadForce[slot][0];
         double energy = 0;
         for (int k = nextBlock++; k < numBlocks; k = nextBlock++)

@@ -85,6 +85,7 @@ private:
     std::atomic<int> nextBlock{0};
     std::atomic<int> nextSlot{0};               // the next free force-buffer slot of a dispatch (runWithCaller)
     bool callerWorks = true;
+    bool leaveCallerCpu = true;                  // SNAREFUSE_CPU_LEAVE_CALLER_CPU (runWithCaller)
     std::vector<double> threadEnergy;
     // state at the last build
     bool built = false;

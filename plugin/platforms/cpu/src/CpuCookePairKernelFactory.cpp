@@ -1,6 +1,8 @@
 #include "CookePairForce.h"
 #include "CpuCookePairKernel.h"
 #include "CpuCustomBondKernel.h"
+#include "CpuKernelFactory.h"
+#include "CpuLangevinMiddleKernel.h"
 #include "openmm/internal/ContextImpl.h"
 #include "openmm/reference/ReferenceKernelFactory.h"
 #include "openmm/KernelFactory.h"
@@ -33,6 +35,12 @@ public:
                 return new CpuCalcCustomBondForceKernel(name, platform);
             return ReferenceKernelFactory().createKernelImpl(name, platform, context);
         }
+        if (name == IntegrateLangevinMiddleStepKernel::Name()) {
+            if (holdsCookePairForce(context.getSystem()) &&
+                CpuIntegrateLangevinMiddleStepKernel::applies(context.getSystem()))
+                return new CpuIntegrateLangevinMiddleStepKernel(name, platform);
+            return CpuKernelFactory().createKernelImpl(name, platform, context);
+        }
         throw OpenMMException("snarefuse Cooke plugin: no CPU kernel named " + name);
     }
 };
@@ -48,6 +56,7 @@ extern "C" OPENMM_EXPORT void registerKernelFactories() {
             KernelFactory* factory = new CpuCookePairKernelFactory();
             platform.registerKernelFactory(CalcCookePairForceKernel::Name(), factory);
             platform.registerKernelFactory(CalcCustomBondForceKernel::Name(), factory);
+            platform.registerKernelFactory(IntegrateLangevinMiddleStepKernel::Name(), factory);
         }
     }
 }

@@ -14,6 +14,7 @@ void CpuCalcCustomBondForceKernel::initialize(const System& system, const Custom
     this->force.reset(new CustomBondForce(force));
     groupsForThreads = 0;
     callerWorks = callerWorksFromEnvironment();
+    leaveCallerCpu = leaveCallerCpuFromEnvironment();
 }
 
 void CpuCalcCustomBondForceKernel::copyParametersToContext(ContextImpl&, const CustomBondForce& force, int, int) {
@@ -96,7 +97,7 @@ double CpuCalcCustomBondForceKernel::execute(ContextImpl& context, bool includeF
     // calling thread takes group 0 while the pool wakes (runWithCaller): on the 2-vCPU test machine the second pool
     // thread of a dispatch often started only when the first had finished its group (BENCHMARKS.md, "Where a
     // 2-thread step waits").
-    runWithCaller(pool, nextSlot, callerWorks, [&](int slot) {
+    runWithCaller(pool, nextSlot, callerWorks, leaveCallerCpu, [&](int slot) {
         threadEnergy[slot] = groups[slot].getAs<CalcCustomBondForceKernel>().execute(context, includeForces, includeEnergy);
     });
     double energy = groups.back().getAs<CalcCustomBondForceKernel>().execute(context, includeForces, includeEnergy);

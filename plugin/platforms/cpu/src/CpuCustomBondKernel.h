@@ -54,6 +54,7 @@ private:
     std::vector<double> threadEnergy;
     std::atomic<int> nextSlot{0};                    // runWithCaller's slot counter
     bool callerWorks = true;                         // SNAREFUSE_CPU_CALLER_WORKS
+    bool leaveCallerCpu = true;                  // SNAREFUSE_CPU_LEAVE_CALLER_CPU (runWithCaller)
 };
 
 } // namespace Snarefuse
