@@ -14,6 +14,16 @@
 
 namespace Snarefuse {
 
+/** An on/off switch read from the environment: unset or "1" is on, "0" off; any other value is an error naming it. */
+inline bool switchFromEnvironment(const char* name) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || std::string(value) == "1")
+        return true;
+    if (std::string(value) == "0")
+        return false;
+    throw OpenMM::OpenMMException(std::string(name) + " must be 0 or 1, not '" + value + "'");
+}
+
 /**
  * The environment variable that, set to 0 when a Context is created, leaves the calling thread idle during the
  * plugin's own dispatches (OpenMM's pool alone does them, as OpenMM's own kernels do); 1, the default, lets it take
@@ -23,12 +33,7 @@ constexpr const char* CALLER_WORKS_ENV = "SNAREFUSE_CPU_CALLER_WORKS";
 
 /** Whether the calling thread works in the plugin's dispatches (CALLER_WORKS_ENV; other values are an error). */
 inline bool callerWorksFromEnvironment() {
-    const char* caller = std::getenv(CALLER_WORKS_ENV);
-    if (caller == nullptr || std::string(caller) == "1")
-        return true;
-    if (std::string(caller) == "0")
-        return false;
-    throw OpenMM::OpenMMException(std::string(CALLER_WORKS_ENV) + " must be 0 or 1, not '" + caller + "'");
+    return switchFromEnvironment(CALLER_WORKS_ENV);
 }
 
 /** The CPU the calling thread runs on, or -1 where that cannot be asked. */
@@ -48,12 +53,7 @@ constexpr const char* LEAVE_CALLER_CPU_ENV = "SNAREFUSE_CPU_LEAVE_CALLER_CPU";
 
 /** Whether a pool thread on the calling thread's CPU leaves its slot (LEAVE_CALLER_CPU_ENV; other values an error). */
 inline bool leaveCallerCpuFromEnvironment() {
-    const char* leave = std::getenv(LEAVE_CALLER_CPU_ENV);
-    if (leave == nullptr || std::string(leave) == "1")
-        return true;
-    if (std::string(leave) == "0")
-        return false;
-    throw OpenMM::OpenMMException(std::string(LEAVE_CALLER_CPU_ENV) + " must be 0 or 1, not '" + leave + "'");
+    return switchFromEnvironment(LEAVE_CALLER_CPU_ENV);
 }
 
 /**
@@ -104,12 +104,7 @@ constexpr const char* PIN_THREADS_ENV = "SNAREFUSE_CPU_PIN_THREADS";
 
 /** Whether the pool's threads may be pinned (PIN_THREADS_ENV; other values are an error). */
 inline bool pinThreadsFromEnvironment() {
-    const char* pin = std::getenv(PIN_THREADS_ENV);
-    if (pin == nullptr || std::string(pin) == "1")
-        return true;
-    if (std::string(pin) == "0")
-        return false;
-    throw OpenMM::OpenMMException(std::string(PIN_THREADS_ENV) + " must be 0 or 1, not '" + pin + "'");
+    return switchFromEnvironment(PIN_THREADS_ENV);
 }
 
 /**

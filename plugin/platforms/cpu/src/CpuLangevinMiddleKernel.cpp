@@ -22,12 +22,8 @@ inline float openUnit(uint32_t x) {
 }
 
 bool CpuIntegrateLangevinMiddleStepKernel::applies(const System& system) {
-    if (const char* value = std::getenv(LANGEVIN_ENV)) {
-        if (std::string(value) == "0")
-            return false;
-        if (std::string(value) != "1")
-            throw OpenMMException(std::string(LANGEVIN_ENV) + " must be 0 or 1, not '" + value + "'");
-    }
+    if (!switchFromEnvironment(LANGEVIN_ENV))
+        return false;
     if (system.getNumConstraints() > 0)
         return false;
     for (int i = 0; i < system.getNumParticles(); i++)
