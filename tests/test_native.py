@@ -210,6 +210,44 @@ def test_cpu_list_build_of_a_large_bilayer_on_the_pool_matches_expression():
     _assert_matches(_pair_state(_context(system, "CPU", positions)), expected, "CPU")
 
 
+#: CpuCookePairKernel.h NEAR_EXCLUSION_RANGE: exclusions of index distance below it are a bit mask per particle, the
+#: others a sorted list; the distances tested straddle the boundary.
+NEAR_EXCLUSION_RANGE = 64
+EXCLUSION_DISTANCES = (1, 2, 62, 63, 64, 65, 150)
+
+
+@pytest.mark.parametrize("platform", ["Reference", "CPU"])
+def test_exclusions_at_every_index_distance_match_expression(platform):
+    """The 360 beads of a bilayer's force spread on a grid wider than the cutoff, and for each index distance d on
+    both sides of NEAR_EXCLUSION_RANGE two pairs (i, i + d) put 0.8 nm apart, one of them excluded: the native
+    kernel's pair energy and forces are those of the expression, i.e. of the pairs left in and no other."""
+    _platform(platform)
+    system = _system("cooke3")
+    pair = next(f for f in system.getForces() if f.getName() == "CookePair")
+    assert pair.getNumExclusions() == 0
+    n = system.getNumParticles()
+    spacing = 1.25 * pair.getCutoffDistance().value_in_unit(openmm.unit.nanometer)
+    cells = math.ceil(n ** (1 / 3))
+    grid = np.stack(np.meshgrid(*[np.arange(cells)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)[:n]
+    positions = (grid + 0.5) * spacing
+    system.setDefaultPeriodicBoxVectors(*(openmm.Vec3(*(spacing * cells * np.eye(3)[k])) for k in range(3)))
+    used, first = set(), 0
+    for d in EXCLUSION_DISTANCES:
+        for excluded in (True, False):
+            while {first, first + d} & used:
+                first += 1
+            used |= {first, first + d}
+            positions[first + d] = positions[first] + [0.8, 0.0, 0.0]
+            if excluded:
+                pair.addExclusion(first, first + d)
+    assert max(used) < n
+    expected = _pair_state(_context(system, "Reference", positions))
+    included = expected[0] / len(EXCLUSION_DISTANCES)  # the mean energy of a pair left in
+    assert abs(included) > 1e-3  # kJ/mol: the pairs placed interact
+    native_system = apply_formulation(system, NATIVE_FORMULATION, platform=platform, copy=True)
+    _assert_matches(_pair_state(_context(native_system, platform, positions)), expected, platform)
+
+
 def test_snare_exclusions_and_protein_beads_carried_over():
     system = _system("snare")
     pair = next(f for f in system.getForces() if f.getName() == "CookePair")

@@ -61,6 +61,9 @@ struct Lanes4 {
     static int bits(fvec4 mask) {
         return laneBits(mask);
     }
+    static int storeHits(int* hits, int q, int bits) {
+        return storeHitBits(hits, q, bits);
+    }
     /** Subtract (fx, fy, fz) lane by lane from the first ``valid`` particles' records. */
     static void subtract(float* force, const int* idx, int valid, fvec4 fx, fvec4 fy, fvec4 fz) {
         fvec4 out[4];
@@ -74,13 +77,22 @@ struct Lanes4 {
 
 void CpuCalcCookePairForceKernel::initialize(const System& system, const CookePairForce& force) {
     numParticles = force.getNumParticles();
-    excluded.assign(numParticles, std::vector<int>());
+    nearExcluded.assign(numParticles, 0);
+    farExcluded.assign(numParticles, std::vector<int>());
     for (int k = 0; k < force.getNumExclusions(); k++) {
         int i, j;
         force.getExclusionParticles(k, i, j);
-        excluded[std::min(i, j)].push_back(std::max(i, j));
+        const int lo = std::min(i, j), hi = std::max(i, j);
+        if (hi == lo)
+            continue;
+        if (hi - lo < NEAR_EXCLUSION_RANGE)
+            nearExcluded[lo] |= uint64_t(1) << (hi - lo - 1);
+        else {
+            farExcluded[lo].push_back(hi);
+            nearExcluded[lo] |= HAS_FAR_EXCLUSIONS;
+        }
     }
-    for (auto& e : excluded)
+    for (auto& e : farExcluded)
         std::sort(e.begin(), e.end());
     periodic = force.getNonbondedMethod() == CookePairForce::CutoffPeriodic;
     vectorWidth = cookePairLoop8Available() ? 8 : 4;
@@ -278,8 +290,50 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
     // Along x, the cells x-2..x+2 of one (y, z) row are consecutive in the sorted order: one range of particles,
     // or two where the row wraps around the periodic box, or the whole row where it is narrower than five cells.
     const bool wholeRow = periodic && nc[0] < 5;
+    // The particle ranges the particles of the cell at coordinates cc scan, the same for every particle of that cell
+    // (the particles of a block are mostly of a few consecutive cells).
+    auto rangesOfCell = [&](const int* cc, std::vector<int>& out) {
+        out.clear();
+        auto add = [&](int first, int last) {
+            if (first < last) {
+                out.push_back(first);
+                out.push_back(last);
+            }
+        };
+        for (int oz : offsetsOf[2])
+            for (int oy : offsetsOf[1]) {
+                int y = cc[1] + oy, z = cc[2] + oz;
+                if (periodic) {  // |offset| < nc, so one wrap suffices (no division in this loop)
+                    y += y < 0 ? nc[1] : y >= nc[1] ? -nc[1] : 0;
+                    z += z < 0 ? nc[2] : z >= nc[2] ? -nc[2] : 0;
+                }
+                else if (y < 0 || z < 0 || y >= nc[1] || z >= nc[2])
+                    continue;
+                const int row = nc[0] * (y + nc[1] * z);
+                if (wholeRow) {
+                    add(cellStart[row], cellStart[row + nc[0]]);
+                    continue;
+                }
+                int x0 = cc[0] - 2, x1 = cc[0] + 2;
+                if (!periodic) {
+                    x0 = std::max(x0, 0);
+                    x1 = std::min(x1, nc[0] - 1);
+                }
+                else if (x0 < 0) {
+                    add(cellStart[row + x0 + nc[0]], cellStart[row + nc[0]]);
+                    x0 = 0;
+                }
+                else if (x1 >= nc[0]) {
+                    add(cellStart[row], cellStart[row + x1 - nc[0] + 1]);
+                    x1 = nc[0] - 1;
+                }
+                add(cellStart[row + x0], cellStart[row + x1 + 1]);
+            }
+    };
     runWithCaller(threads, nextSlot, callerWorks, leaveCallerCpu, [&](int) {
-        std::vector<int> hits(numParticles);  // the places one scan finds within range
+        std::vector<int> hits(numParticles + 8);  // the places one scan finds in range (+8: whole-vector stores)
+        std::vector<int> ranges;  // the sorted places [first, last) that the particles of rangesCell scan, as pairs
+        int rangesCell = -1;
         for (int blk = nextBlock++; blk < numBlocks; blk = nextBlock++) {
             std::vector<int>& off = blocks[blk].offsets;
             std::vector<int>& nbr = blocks[blk].neighbours;
@@ -290,51 +344,22 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
             for (int qi = blk * blockSize; qi < stop; qi++) {
                 const int i = sortedIndex[qi];
                 const int* cc = &cellCoords[3 * i];
-                auto scan = [&](int first, int last) {
-                    first = std::max(first, qi + 1);  // half list: pairs with a later particle in the sorted order
-                    if (first >= last)
-                        return;
-                    const int n = vectorWidth == 8 ? cookeListScan8(scanIn, qi, first, last, hits.data())
-                                                   : cookeListScan<fvec4, Lanes4>(scanIn, qi, first, last, hits.data());
-                    for (int h = 0; h < n; h++) {
-                        int j = sortedIndex[hits[h]];
-                        const std::vector<int>& e = excluded[std::min(i, j)];
-                        if (!e.empty() && std::binary_search(e.begin(), e.end(), std::max(i, j)))
-                            continue;
-                        nbr.push_back(j);
-                    }
-                };
-                for (int oz : offsetsOf[2])
-                    for (int oy : offsetsOf[1]) {
-                        int y = cc[1] + oy, z = cc[2] + oz;
-                        if (periodic) {
-                            y = (y + 2 * nc[1]) % nc[1];
-                            z = (z + 2 * nc[2]) % nc[2];
-                        }
-                        else if (y < 0 || z < 0 || y >= nc[1] || z >= nc[2])
-                            continue;
-                        const int row = nc[0] * (y + nc[1] * z);
-                        if (cellStart[row + nc[0]] <= qi + 1)
-                            continue;  // the whole row precedes i
-                        if (wholeRow) {
-                            scan(cellStart[row], cellStart[row + nc[0]]);
-                            continue;
-                        }
-                        int x0 = cc[0] - 2, x1 = cc[0] + 2;
-                        if (!periodic) {
-                            x0 = std::max(x0, 0);
-                            x1 = std::min(x1, nc[0] - 1);
-                        }
-                        else if (x0 < 0) {
-                            scan(cellStart[row + x0 + nc[0]], cellStart[row + nc[0]]);
-                            x0 = 0;
-                        }
-                        else if (x1 >= nc[0]) {
-                            scan(cellStart[row], cellStart[row + x1 - nc[0] + 1]);
-                            x1 = nc[0] - 1;
-                        }
-                        scan(cellStart[row + x0], cellStart[row + x1 + 1]);
-                    }
+                if (cellOf[i] != rangesCell) {
+                    rangesCell = cellOf[i];
+                    rangesOfCell(&cellCoords[3 * i], ranges);
+                }
+                const int numRanges = (int) ranges.size() / 2;
+                const int n = vectorWidth == 8
+                                  ? cookeListScan8(scanIn, qi, ranges.data(), numRanges, hits.data())
+                                  : cookeListScan<fvec4, Lanes4>(scanIn, qi, ranges.data(), numRanges, hits.data());
+                // kept in place: the original indices of the hits that are not excluded pairs
+                int kept = 0;
+                for (int h = 0; h < n; h++) {
+                    const int j = sortedIndex[hits[h]];
+                    hits[kept] = j;
+                    kept += !isExcluded(i, j);
+                }
+                nbr.insert(nbr.end(), hits.begin(), hits.begin() + kept);
                 off.push_back((int) nbr.size());
             }
         }

@@ -4,7 +4,9 @@
 #include "CookePairKernels.h"
 #include "CookePairPotential.h"
 #include "openmm/Vec3.h"
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <vector>
 
 namespace OpenMM { class ThreadPool; }
@@ -19,8 +21,9 @@ namespace Snarefuse {
  * 2^(1/6) b_ij otherwise: a head-head pair never enters at the attraction range) plus a Verlet skin; rebuilt only
  * when a particle has moved more than half the skin since the last build, or the box, the globals or the
  * parameters changed. Built on a grid of cells half the list range wide, the particles sorted by cell into float
- * arrays (each bead scans 25 rows of five consecutive cells as contiguous ranges, as many candidates per SIMD
- * step as the pair loop takes neighbours: cookeListScan in CpuCookePairLoop.h),
+ * arrays (each bead scans 25 rows of five consecutive cells as contiguous ranges, found once per cell, in one call
+ * that takes as many candidates per SIMD step as the pair loop takes neighbours: cookeListScan in
+ * CpuCookePairLoop.h; the exclusions looked up in a bit mask per particle),
  * in blocks of the sorted order that the threads of OpenMM's pool take in turn (dynamic balance); the forces are
  * evaluated over the same blocks.
  *
@@ -72,7 +75,24 @@ private:
     int vectorWidth = 4;                        // pairs per SIMD step of the list scan and pair loop: 8 or 4
     std::vector<double> b, sa;                  // size factor, sqrt(attraction)
     std::vector<float> params;                  // per particle: b, sqrt(a), 0, 0 (for 4-wide loads)
-    std::vector<std::vector<int> > excluded;     // excluded[i]: sorted j > i
+    /**
+     * Exclusions by their lower index i: bit d-1 of nearExcluded[i] set where (i, i + d) is excluded, for
+     * d < NEAR_EXCLUSION_RANGE (a lipid's or a protein chain's bonded neighbours: one word per particle, read in the
+     * list build without a second memory access); the others in farExcluded[i] (sorted), flagged by the top bit.
+     */
+    static constexpr int NEAR_EXCLUSION_RANGE = 64;
+    static constexpr uint64_t HAS_FAR_EXCLUSIONS = uint64_t(1) << 63;
+    std::vector<uint64_t> nearExcluded;
+    std::vector<std::vector<int> > farExcluded;
+    /** Whether the pair (i, j), i != j, is excluded; without a branch on d, which would follow no pattern. */
+    bool isExcluded(int i, int j) const {
+        const int lo = std::min(i, j), d = std::max(i, j) - lo;
+        const uint64_t bits = nearExcluded[lo];
+        const bool near = d < NEAR_EXCLUSION_RANGE;
+        const bool nearExclusion = near & (bool) ((bits >> ((d - 1) & 63)) & 1);
+        return nearExclusion || (!near && (bits & HAS_FAR_EXCLUSIONS) &&
+                                 std::binary_search(farExcluded[lo].begin(), farExcluded[lo].end(), lo + d));
+    }
     // at the last build: particles sorted by cell (float, wrapped into the box), and each particle's place there
     std::vector<float> sortedX, sortedY, sortedZ, sortedB, sortedSa;
     std::vector<int> sortedIndex, rank;

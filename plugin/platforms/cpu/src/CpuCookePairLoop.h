@@ -121,41 +121,52 @@ struct CookeListScan {
 constexpr int LIST_PADDING = 7;
 
 /**
- * The places q in [first, last) of the sorted order whose particle lies within the list range of the particle at
- * place qi (that pair's own range: r_c + w_c for an attracting pair, the WCA range otherwise, plus the skin), W =
- * Lanes::WIDTH candidates a step; written to ``hits`` in increasing order, their number returned.
+ * The places q of the sorted order, in the ranges [ranges[2r], ranges[2r + 1]) for r < numRanges and after qi (a
+ * half list), whose particle lies within the list range of the particle at place qi (that pair's own range:
+ * r_c + w_c for an attracting pair, the WCA range otherwise, plus the skin), W = Lanes::WIDTH candidates a step;
+ * written to ``hits`` range by range, in increasing order within each, their number returned. ``hits`` must have
+ * room for W entries beyond the last hit (Lanes::storeHits may write a whole vector).
  */
 template <class V, class Lanes>
-int cookeListScan(const CookeListScan& s, int qi, int first, int last, int* hits) {
+int cookeListScan(const CookeListScan& s, int qi, const int* ranges, int numRanges, int* hits) {
     constexpr int W = Lanes::WIDTH;
     const V xi(s.x[qi]), yi(s.y[qi]), zi(s.z[qi]), bi(s.b[qi]), sai(s.sa[qi]);
     const V L[3] = {V(s.boxSize[0]), V(s.boxSize[1]), V(s.boxSize[2])};
     const V invL[3] = {V(1 / s.boxSize[0]), V(1 / s.boxSize[1]), V(1 / s.boxSize[2])};
     const V attCut2(s.attCut2), lane = Lanes::index();
     int n = 0;
-    for (int q = first; q < last; q += W) {
-        V dx = xi - V(s.x + q), dy = yi - V(s.y + q), dz = zi - V(s.z + q);
-        if (s.periodic) {
-            dx -= L[0] * round(dx * invL[0]);
-            dy -= L[1] * round(dy * invL[1]);
-            dz -= L[2] * round(dz * invL[2]);
-        }
-        const V r2 = dx * dx + dy * dy + dz * dz;
-        const V wcaCut = s.wcaScale * min(bi, V(s.b + q)) + s.skin;
-        const V wcaCut2 = wcaCut * wcaCut;
-        const V attracts = (sai * V(s.sa + q)) > V(0.0f);
-        const V cut2 = blend(wcaCut2, max(wcaCut2, attCut2), attracts);
-        int bits = Lanes::bits((r2 < cut2) & (lane < V((float) (last - q))));
-        while (bits) {
-            hits[n++] = q + __builtin_ctz(bits);
-            bits &= bits - 1;
+    for (int r = 0; r < numRanges; r++) {
+        const int last = ranges[2 * r + 1];
+        for (int q = std::max(ranges[2 * r], qi + 1); q < last; q += W) {
+            V dx = xi - V(s.x + q), dy = yi - V(s.y + q), dz = zi - V(s.z + q);
+            if (s.periodic) {
+                dx -= L[0] * round(dx * invL[0]);
+                dy -= L[1] * round(dy * invL[1]);
+                dz -= L[2] * round(dz * invL[2]);
+            }
+            const V r2 = dx * dx + dy * dy + dz * dz;
+            const V wcaCut = s.wcaScale * min(bi, V(s.b + q)) + s.skin;
+            const V wcaCut2 = wcaCut * wcaCut;
+            const V attracts = (sai * V(s.sa + q)) > V(0.0f);
+            const V cut2 = blend(wcaCut2, max(wcaCut2, attCut2), attracts);
+            n += Lanes::storeHits(hits + n, q, Lanes::bits((r2 < cut2) & (lane < V((float) (last - q)))));
         }
     }
     return n;
 }
 
+/** Writes q + l for every bit l set in ``bits``, in increasing order, and returns their number (portable). */
+inline int storeHitBits(int* hits, int q, int bits) {
+    int n = 0;
+    while (bits) {
+        hits[n++] = q + __builtin_ctz(bits);
+        bits &= bits - 1;
+    }
+    return n;
+}
+
 /** cookeListScan eight candidates a step (CpuCookePairLoop8.cpp); only where cookePairLoop8Available(). */
-int cookeListScan8(const CookeListScan& scan, int qi, int first, int last, int* hits);
+int cookeListScan8(const CookeListScan& scan, int qi, const int* ranges, int numRanges, int* hits);
 
 /**
  * The loop over one block eight neighbours a step (fvec8 in AVX2/FMA/AVX-512VL code; CpuCookePairLoop8.cpp).
