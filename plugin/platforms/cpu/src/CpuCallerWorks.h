@@ -62,8 +62,9 @@ inline bool leaveCallerCpuFromEnvironment() {
  * an idle 2-vCPU VM, longer for a thread queued behind another on the same CPU); each pool thread claims one of the
  * other slots, and the one that wakes when none is left returns at once, so no more than numThreads threads work at
  * a time. A pool thread woken on the calling thread's CPU claims none (it could only take turns with the calling
- * thread there: with the pool pinned, the pair loop's two shares took 261 + 267 us against 188 + 195 us), and the
- * calling thread runs, after its own, the slots no pool thread has claimed. Work that takes
+ * thread there: with the pool pinned, the pair loop's two shares took 261 + 267 us against 188 + 195 us). After
+ * its own slot, the calling thread runs the slots no pool thread has claimed yet, so short work is not held up by
+ * a pool thread that wakes late (it then finds no slot left). Work that takes
  * its blocks from a shared counter is thus done mostly by whichever threads run first. With one thread there is no
  * dispatch at all.
  */
@@ -90,9 +91,8 @@ void runWithCaller(OpenMM::ThreadPool& threads, std::atomic<int>& nextSlot, bool
             work(slot);
     });
     work(0);
-    if (leaveCallerCpu)
-        for (int slot = nextSlot++; slot < numThreads; slot = nextSlot++)
-            work(slot);
+    for (int slot = nextSlot++; slot < numThreads; slot = nextSlot++)
+        work(slot);
     threads.waitForThreads();
 }
 

@@ -38,10 +38,10 @@ public:
                                  int lastBond);
     /**
      * Fewer bonds than this per thread are evaluated on the calling thread in one group: the Reference kernel
-     * takes ~60 ns a bond here, so 512 bonds are ~30 us, the order of what one more dispatch to the pool's
-     * sleeping threads may cost.
+     * takes ~30 ns a bond here, so 256 bonds are ~8 us, the order of what one more dispatch to the pool's
+     * sleeping threads costs (the calling thread takes any group no pool thread has claimed by then).
      */
-    static constexpr int MIN_BONDS_PER_THREAD = 512;
+    static constexpr int MIN_BONDS_PER_THREAD = 256;
 
 private:
     /** Splits the bonds over ``numThreads`` and creates one Reference kernel per group (the last: the seams). */
