@@ -4,6 +4,7 @@
 #include "SimTKOpenMMRealType.h"
 #include "openmm/OpenMMException.h"
 #include "openmm/internal/ContextImpl.h"
+#include "openmm/internal/vectorize.h"
 #include "openmm/reference/ReferencePlatform.h"
 #include <algorithm>
 #include <cmath>
@@ -18,6 +19,28 @@ namespace {
 /** A 32-bit integer as a float in (0, 1] (never 0, so its logarithm is finite). */
 inline float openUnit(uint32_t x) {
     return ((x >> 8) + 1) * (1.0f / 16777216.0f);
+}
+
+/**
+ * sin(2 pi t) and cos(2 pi t), lane by lane: t reduced to a quarter turn q/4 plus at most 1/8 turn, the sine and
+ * cosine of that angle (|phi| <= pi/4) by the minimax polynomials of Cephes' sinf and cosf (errors of a few float
+ * ulp), then turned by q quarters.
+ */
+inline void sinCosOfTurns(fvec4 t, fvec4& sine, fvec4& cosine) {
+    t = t - round(t);                                    // [-1/2, 1/2]
+    const fvec4 q = round(t * fvec4(4.0f));              // quarter turns, -2 .. 2
+    const fvec4 phi = (t - q * fvec4(0.25f)) * fvec4(6.283185307179586f);
+    const fvec4 z = phi * phi;
+    const fvec4 s = ((fvec4(-1.9515295891e-4f) * z + fvec4(8.3321608736e-3f)) * z - fvec4(1.6666654611e-1f)) * z * phi + phi;
+    const fvec4 c = ((fvec4(2.443315711809948e-5f) * z - fvec4(1.388731625493765e-3f)) * z + fvec4(4.166664568298827e-2f)) * z * z -
+                    fvec4(0.5f) * z + fvec4(1.0f);
+    const fvec4 quarter = q - fvec4(4.0f) * floor(q * fvec4(0.25f));  // 0 .. 3
+    const fvec4 odd = (quarter == fvec4(1.0f)) | (quarter == fvec4(3.0f));
+    const fvec4 sinNegative = quarter >= fvec4(2.0f);
+    const fvec4 cosNegative = (quarter == fvec4(1.0f)) | (quarter == fvec4(2.0f));
+    const fvec4 sinTurned = blend(s, c, odd), cosTurned = blend(c, s, odd);
+    sine = blend(sinTurned, -sinTurned, sinNegative);
+    cosine = blend(cosTurned, -cosTurned, cosNegative);
 }
 }
 
@@ -60,15 +83,30 @@ void CpuIntegrateLangevinMiddleStepKernel::gaussianLanes(uint64_t seed, long lon
             c2[l] = n2;
         }
     }
-    // Box-Muller: two normal numbers from words 0 and 1, one from words 2 and 3
-    const float twoPi = 6.283185307179586f;
+    // Box-Muller: two normal numbers from words 0 and 1, one from words 2 and 3; four lanes at a time in OpenMM's
+    // fvec4, with its vector logarithm and the sine and cosine below (libm's scalar calls took ~2/3 of the noise's
+    // time, ~8 % of a 3,000-bead step).
+    static_assert(W % 4 == 0, "the lanes are taken four at a time");
+    alignas(16) float u0[W], u1[W], u2[W], u3[W], x[W], y[W], z[W];
     for (int l = 0; l < W; l++) {
-        const float r0 = std::sqrt(-2.0f * std::log(openUnit(c0[l])));
-        const float r1 = std::sqrt(-2.0f * std::log(openUnit(c2[l])));
-        const float a0 = twoPi * openUnit(c1[l]), a1 = twoPi * openUnit(c3[l]);
-        out[l][0] = r0 * std::cos(a0);
-        out[l][1] = r0 * std::sin(a0);
-        out[l][2] = r1 * std::cos(a1);
+        u0[l] = openUnit(c0[l]);
+        u1[l] = openUnit(c1[l]);
+        u2[l] = openUnit(c2[l]);
+        u3[l] = openUnit(c3[l]);
+    }
+    for (int l = 0; l < W; l += 4) {
+        const fvec4 r0 = sqrt(fvec4(-2.0f) * log(fvec4(u0 + l))), r1 = sqrt(fvec4(-2.0f) * log(fvec4(u2 + l)));
+        fvec4 sin0, cos0, sin1, cos1;
+        sinCosOfTurns(fvec4(u1 + l), sin0, cos0);
+        sinCosOfTurns(fvec4(u3 + l), sin1, cos1);
+        (r0 * cos0).store(x + l);
+        (r0 * sin0).store(y + l);
+        (r1 * cos1).store(z + l);
+    }
+    for (int l = 0; l < W; l++) {
+        out[l][0] = x[l];
+        out[l][1] = y[l];
+        out[l][2] = z[l];
     }
 }
 
