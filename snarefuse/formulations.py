@@ -41,8 +41,9 @@ name                        what it is
 ``native``                  the plugin's ``CookePairForce`` (:mod:`snarefuse.native`, C++ kernels for Reference
                             (double precision) and CPU (single precision, fvec4 SIMD, per-pair cutoffs in a
                             neighbour list with a Verlet skin). Only where the plugin is built, and there the
-                            CPU default (:data:`NATIVE_DEFAULT_PLATFORMS`); its cutoff follows the globals
-                            (``r_c + w_c``), so a ``cooke_wc`` raised in a Context is not cut short.
+                            CPU and OpenCL default (:data:`NATIVE_DEFAULT_PLATFORMS`); on CPU its cutoff follows
+                            the globals (``r_c + w_c``), so a ``cooke_wc`` raised in a Context is not cut short; on
+                            a GPU platform one beyond the Context's cutoff is an error naming both.
 ``interaction_groups``      two forces with interaction groups: the full pair potential
                             (tabulated tail) between attractive beads (``a > 0``) at
                             ``r_c + w_c`` (``CookePair``, group 2), and WCA between the other
@@ -133,8 +134,10 @@ DEFAULT_FORMULATION: dict[str, str] = {
 #: Formulation for platforms not in :data:`DEFAULT_FORMULATION`.
 FALLBACK_FORMULATION = "expression"
 #: Platforms on which the native plugin (``native``) is the default wherever its kernel is built: those where it
-#: was measured faster than the pure default. CPU: 6.4-7.2x ``poly`` per CPU second on an Intel Xeon (BENCHMARKS.md).
-NATIVE_DEFAULT_PLATFORMS = ("CPU",)
+#: was measured faster than the pure default (BENCHMARKS.md). CPU: 6.4-7.2x ``poly`` per CPU second on an Intel Xeon.
+#: OpenCL (POCL, same machine, idle): 1.07x / 1.14x ``split`` per CPU second at 3k / 30k beads. CUDA and HIP wait for
+#: a GPU measurement.
+NATIVE_DEFAULT_PLATFORMS = ("CPU", "OpenCL")
 
 
 class FormulationError(SnarefuseError, ValueError):
