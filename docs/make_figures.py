@@ -4,7 +4,7 @@
     python docs/make_figures.py --run /tmp/qs --platform CPU
 
 From a run of ``snarefuse quickstart`` (made here if ``RUN/analysis/render/stages.png`` does not exist: the shipped
-quickstart system, stopped 10 tau after its fusion pore, about 10 min on two CPU cores):
+quickstart system, stopped 10 tau after its fusion pore, about 1.5 min on two CPU cores with the native kernel):
 
 * ``docs/img/quickstart_stages.png`` (the README figure): ``snarefuse render``'s cross-sections at the first-passage
   frame of each fusion state above the timeline, reduced to a palette so it stays small;
