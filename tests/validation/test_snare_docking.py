@@ -104,41 +104,49 @@ def test_tmds_stay_in_their_membranes_and_membranes_stay_docked(snare_run: Path)
     assert np.all(np.abs(gaps - gaps[0]) < GAP_DRIFT_BOUND_NM)
 
 
-#: unloaded TMD (slack linkers), second half of the run: the fraction of frames in which it crosses its membrane's
+#: unloaded TMD (slack linkers), second half of each run: the fraction of frames in which it crosses its membrane's
 #: midplane (N-terminal end on the cleft side, C-terminus beyond) and the mean height of its N-terminal end above
-#: its C-terminus along the normal. Measured with the default anchors (3 epsilon), 20-50 tau, four runs: crossed in
-#: 100% of frames, heights 1.7-2.95 nm, tilts 25-55 deg (VAMP2) and 18-56 deg (syntaxin); without anchors, with
-#: head-sized polar flank beads, or at 1 epsilon: crossed in 7-60% of frames, heights 0.16-1.2 nm, tilts 66-85 deg
-#: (lying at the midplane). docs/model.md, "TMD anchoring".
-MIN_CROSSED_FRACTION = 0.9
+#: its C-terminus along the normal, pooled over UNLOADED_SEEDS. Measured with the default anchors (3 epsilon),
+#: 20-50 tau, four runs: crossed in 100% of frames, heights 1.7-2.95 nm, tilts 25-55 deg (VAMP2) and 18-56 deg
+#: (syntaxin); without anchors, with head-sized polar flank beads, or at 1 epsilon: crossed in 7-60% of frames,
+#: heights 0.16-1.2 nm, tilts 66-85 deg (lying at the midplane). docs/model.md, "TMD anchoring". 40 tau runs on 2
+#: threads (not bit-reproducible), native kernel: seeds 1-6 crossed in 90-100% of frames (VAMP2 100%), but the seed
+#: 2024 build's syntaxin in 70-100% (18 runs, 5 below 90%: it tilts to ~57 deg at times), so one seed alone makes a
+#: flaky test; pooled over three seeds the fraction is >= 90% in every case seen, and the bound sits between that and
+#: the flat TMDs' 60%.
+MIN_CROSSED_FRACTION = 0.8
 MIN_SPAN_HEIGHT_NM = 1.4
 UNLOADED_STEPS = 4000
+UNLOADED_SEEDS = (2024, 1, 2)
 
 
 def test_unloaded_tmds_span_their_membranes_with_anchors(tmp_path: Path):
-    spec = load_spec(example_spec_path("snare_two_bilayers")).with_overrides(
-        {"system.snares.n_complexes": 1, "system.snares.zipped_layers": [-7, 0],
-         "system.snares.linker_unzipped": [30, 30], "run.steps": UNLOADED_STEPS, "run.trajectory_interval": 200,
-         "run.report_interval": 1000, "run.checkpoint_interval": 2000, "run.platform": "CPU"})
-    assert spec.system.snares.anchor_strength == 3.0
-    d = tmp_path / "run"
-    build_system(spec).save(d)
-    run_simulation(d, progress=False)
-    t = load_trajectory(d)
-    rec = json.loads((d / "manifest.json").read_text())["snares"][0]
-    helix, seg = np.array(rec["helix"]), np.array(rec["segment"])
-    half = range(t.n_frames // 2, t.n_frames)
-    for h, chain, sign in (("A", 1, -1.0), ("B", 0, +1.0)):  # VAMP2 enters membrane 1 from below, syntaxin 0 from above
-        idx = np.flatnonzero((helix == h) & (seg == "tmd")) + rec["first_atom"]
-        tilts, crossed, heights = [], [], []
-        for f in half:
-            axis = t.xyz[f, idx[-1]] - t.xyz[f, idx[0]]
-            tilts.append(np.degrees(np.arccos(abs(axis[2]) / np.linalg.norm(axis))))
-            mid = np.median(t.xyz[f, _heads(t, chain), 2])
-            n_end, c_end = sign * (t.xyz[f, idx[0], 2] - mid), sign * (t.xyz[f, idx[-1], 2] - mid)
-            crossed.append(n_end > 0 > c_end)
-            heights.append(n_end - c_end)
-        print(f"{h}: crossed in {np.mean(crossed):.0%} of frames, N-C height {np.mean(heights):.2f} nm, "
-              f"tilt {np.mean(tilts):.1f} deg")
-        assert np.mean(crossed) >= MIN_CROSSED_FRACTION
-        assert np.mean(heights) > MIN_SPAN_HEIGHT_NM
+    crossed = {"A": [], "B": []}
+    heights = {"A": [], "B": []}
+    tilts = {"A": [], "B": []}
+    for seed in UNLOADED_SEEDS:
+        spec = load_spec(example_spec_path("snare_two_bilayers")).with_overrides(
+            {"seed": seed, "system.snares.n_complexes": 1, "system.snares.zipped_layers": [-7, 0],
+             "system.snares.linker_unzipped": [30, 30], "run.steps": UNLOADED_STEPS, "run.trajectory_interval": 200,
+             "run.report_interval": 1000, "run.checkpoint_interval": 2000, "run.platform": "CPU"})
+        assert spec.system.snares.anchor_strength == 3.0
+        d = tmp_path / f"run{seed}"
+        build_system(spec).save(d)
+        run_simulation(d, progress=False)
+        t = load_trajectory(d)
+        rec = json.loads((d / "manifest.json").read_text())["snares"][0]
+        helix, seg = np.array(rec["helix"]), np.array(rec["segment"])
+        for h, chain, sign in (("A", 1, -1.0), ("B", 0, +1.0)):  # VAMP2 enters membrane 1 from below, syntaxin 0 from above
+            idx = np.flatnonzero((helix == h) & (seg == "tmd")) + rec["first_atom"]
+            for f in range(t.n_frames // 2, t.n_frames):
+                axis = t.xyz[f, idx[-1]] - t.xyz[f, idx[0]]
+                tilts[h].append(np.degrees(np.arccos(abs(axis[2]) / np.linalg.norm(axis))))
+                mid = np.median(t.xyz[f, _heads(t, chain), 2])
+                n_end, c_end = sign * (t.xyz[f, idx[0], 2] - mid), sign * (t.xyz[f, idx[-1], 2] - mid)
+                crossed[h].append(n_end > 0 > c_end)
+                heights[h].append(n_end - c_end)
+    for h in ("A", "B"):
+        print(f"{h}: crossed in {np.mean(crossed[h]):.0%} of frames, N-C height {np.mean(heights[h]):.2f} nm, "
+              f"tilt {np.mean(tilts[h]):.1f} deg (seeds {UNLOADED_SEEDS})")
+        assert np.mean(crossed[h]) >= MIN_CROSSED_FRACTION
+        assert np.mean(heights[h]) > MIN_SPAN_HEIGHT_NM
