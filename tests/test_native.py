@@ -213,7 +213,8 @@ def test_cpu_list_build_of_a_large_bilayer_on_the_pool_matches_expression():
 #: CpuCookePairKernel.h NEAR_EXCLUSION_RANGE: exclusions of index distance below it are a bit mask per particle, the
 #: others a sorted list; the distances tested straddle the boundary.
 NEAR_EXCLUSION_RANGE = 64
-EXCLUSION_DISTANCES = (1, 2, 62, 63, 64, 65, 150)
+EXCLUSION_DISTANCES = (1, 2, NEAR_EXCLUSION_RANGE - 2, NEAR_EXCLUSION_RANGE - 1, NEAR_EXCLUSION_RANGE,
+                       NEAR_EXCLUSION_RANGE + 1, 150)
 
 
 @pytest.mark.parametrize("platform", ["Reference", "CPU"])

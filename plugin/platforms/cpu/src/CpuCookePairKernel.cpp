@@ -343,7 +343,6 @@ void CpuCalcCookePairForceKernel::build(ThreadPool& threads, const std::vector<V
             int stop = std::min(numParticles, (blk + 1) * blockSize);
             for (int qi = blk * blockSize; qi < stop; qi++) {
                 const int i = sortedIndex[qi];
-                const int* cc = &cellCoords[3 * i];
                 if (cellOf[i] != rangesCell) {
                     rangesCell = cellOf[i];
                     rangesOfCell(&cellCoords[3 * i], ranges);
